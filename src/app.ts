@@ -1,0 +1,106 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { clockRoutes } from './admin/clock.routes.js';
+import { SimulatedClock, type Clock } from './clock.js';
+import { customerRoutes } from './customers/customer.routes.js';
+import type { Database } from './db/database.js';
+import { ErrorResponse } from './http/envelope.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { CredentialVerifier } from './tenancy/tenancy.service.js';
+
+export interface AppOptions {
+  db: Database;
+  clock: Clock;
+  logger?: FastifyServerOptions['logger'];
+  /** Largest accepted request body in bytes (default 1 MiB); larger answers 413. */
+  bodyLimit?: number;
+}
+
+export const VERSION = '0.1.0';
+
+/**
+ * Body validation does not coerce types: a number where a string belongs is an error, not a
+ * silent conversion. Query strings and path parameters are text on the wire and are coerced.
+ */
+function validators() {
+  const base = { allErrors: false, useDefaults: true, removeAdditional: false as const, strict: false };
+  const body = new Ajv({ ...base, coerceTypes: false });
+  const query = new Ajv({ ...base, coerceTypes: 'array' });
+  for (const ajv of [body, query]) addFormats.default(ajv);
+  return { body, query };
+}
+
+/** Builds the server without listening, so tests drive it with inject() (CONVENTIONS). */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { maxParamLength: 500 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const ajv = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? ajv.body : ajv.query).compile(schema as object),
+  );
+  app.decorateRequest('appPrincipal', undefined);
+  app.decorateRequest('adminPrincipal', undefined);
+  registerErrorHandling(app);
+  app.addSchema(ErrorResponse);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Laurel API',
+        version: VERSION,
+        description:
+          'Loyalty platform with a SessionM-compatible API. Core routes authenticate with HTTP Basic ' +
+          '`api_key:secret`; admin routes with `Authorization: Bearer <admin_token>`.',
+      },
+      components: {
+        securitySchemes: {
+          basic: { type: 'http', scheme: 'basic', description: 'api_key:secret of an app' },
+          admin: { type: 'http', scheme: 'bearer', description: 'An admin token (lat_...)' },
+        },
+      },
+    },
+  });
+
+  const verifier = new CredentialVerifier(opts.db);
+
+  app.get('/healthz', { schema: { hide: true } }, async () => {
+    await opts.db.query('SELECT 1');
+    return { status: 'ok' };
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (core) => {
+      core.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ basic: [] }] };
+      });
+      await core.register(customerRoutes, { db: opts.db, clock: opts.clock, verifier });
+    },
+    { prefix: '/priv/v1/apps/:api_key' },
+  );
+
+  if (opts.clock instanceof SimulatedClock) {
+    const clock = opts.clock;
+    await app.register(
+      async (admin) => {
+        admin.addHook('onRoute', (route) => {
+          route.schema = { ...route.schema, security: [{ admin: [] }] };
+        });
+        await admin.register(clockRoutes, { clock, verifier });
+      },
+      { prefix: '/admin/v1' },
+    );
+  }
+
+  return app;
+}

@@ -1,0 +1,228 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { VERSION } from '../app.js';
+import { openApiDocument } from '../openapi.js';
+import { SimulatedClock } from '../clock.js';
+import { envDatabaseUrl, envDataDir, type ServeConfig } from '../config.js';
+import { openDatabase, type Database } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { parseInstant } from '../domain/time.js';
+import { createDemo } from '../demo/demo.service.js';
+import { LaurelError } from '../errors.js';
+import { startServer } from '../server.js';
+import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
+
+/** The `laurel` command (issue #2). Errors: one clear line on stderr and a non-zero exit. */
+
+function int(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function instant(value: string): Date {
+  const d = parseInstant(value);
+  if (!d)
+    throw new InvalidArgumentError('expected an ISO-8601 instant with an offset, e.g. 2026-11-01T12:00:00Z');
+  return d;
+}
+
+const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'embedded database directory (ignored when DATABASE_URL is set)').default(
+    envDataDir(),
+  );
+
+/** Opens the configured database, migrates it, runs `fn`, and closes it. */
+async function withDatabase<T>(dataDir: string, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase({ databaseUrl: envDatabaseUrl(), dataDir });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function print(json: boolean, value: Record<string, unknown>): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  } else {
+    for (const [k, v] of Object.entries(value)) process.stdout.write(`${k}: ${String(v)}\n`);
+  }
+}
+
+export function buildCli(): Command {
+  const program = new Command('laurel')
+    .description('Laurel loyalty platform')
+    .version(VERSION)
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (str, write) => write(str.replace(/\n+$/, '') + '\n') });
+
+  program
+    .command('serve')
+    .description('run the API server (embedded database unless DATABASE_URL is set)')
+    .addOption(
+      new Option('--port <n>', 'port to listen on')
+        .argParser(int(0, 65535))
+        .default(Number(process.env.PORT ?? 8080)),
+    )
+    .addOption(new Option('--host <host>', 'address to listen on').default(process.env.HOST ?? '127.0.0.1'))
+    .addOption(dataDirOption())
+    .addOption(
+      new Option('--clock <kind>', 'real or simulated (moved by POST /admin/v1/clock)')
+        .choices(['real', 'simulated'])
+        .default('real'),
+    )
+    .addOption(new Option('--now <iso>', 'start of the simulated clock').argParser(instant))
+    .option('--demo', 'on an empty database, create the demo retailer, ACME program and demo members')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default(process.env.LOG_LEVEL ?? 'info'),
+    )
+    .action(async (o) => {
+      if (o.now && o.clock !== 'simulated')
+        throw new LaurelError('validation', '--now needs --clock simulated');
+      const cfg: ServeConfig = {
+        host: o.host,
+        port: o.port,
+        dataDir: o.dataDir,
+        databaseUrl: envDatabaseUrl(),
+        clock: o.clock,
+        now: o.now,
+        demo: Boolean(o.demo),
+        logLevel: o.logLevel,
+        bodyLimit: 1024 * 1024,
+      };
+      const server = await startServer(cfg);
+      const base = server.url.replace('://127.0.0.1', '://localhost');
+      const lines = [
+        `Laurel ${VERSION} listening on ${base}`,
+        `  database: ${cfg.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, ${cfg.dataDir}`}`,
+        `  clock:    ${cfg.clock}${cfg.clock === 'simulated' ? ` (now ${(await new SimulatedClock(server.db).now()).toISOString()})` : ''}`,
+        `  API docs: ${base}/openapi.json`,
+      ];
+      if (server.demo) {
+        const d = server.demo;
+        lines.push(
+          '',
+          'Demo retailer created (these credentials are shown once; secrets are stored hashed):',
+          `  base_url:    ${base}`,
+          `  retailer_id: ${d.retailer_id}`,
+          `  api_key:     ${d.api_key}`,
+          `  secret:      ${d.secret}`,
+          `  admin_token: ${d.admin_token}`,
+          '',
+          'Try:',
+          `  curl -u ${d.api_key}:${d.secret} '${base}/priv/v1/apps/${d.api_key}/users/search?email=test@example.com&expand_incentives=true'`,
+        );
+      } else if (cfg.demo) {
+        lines.push(
+          '',
+          'The database already has a retailer; its credentials were printed when it was created.',
+        );
+        lines.push(
+          'New ones: npx laurel apps create --retailer <retailer_id> / npx laurel tokens create --retailer <retailer_id>',
+        );
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+      const stop = () => {
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .addOption(dataDirOption())
+    .action(async (o) => {
+      const db = await openDatabase({ databaseUrl: envDatabaseUrl(), dataDir: o.dataDir });
+      try {
+        const applied = await migrate(db);
+        process.stdout.write(
+          applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n',
+        );
+      } finally {
+        await db.close();
+      }
+    });
+
+  program
+    .command('demo')
+    .description('create a demo retailer with the ACME program, an app and an admin token')
+    .addOption(dataDirOption())
+    .addOption(
+      new Option('--customers <n>', 'demo members to create').argParser(int(0, 1_000_000)).default(0),
+    )
+    .option('--json', 'print one JSON object {retailer_id, api_key, secret, admin_token}')
+    .action(async (o) => {
+      const creds = await withDatabase(o.dataDir, (db) => createDemo(db, new Date(), o.customers));
+      print(Boolean(o.json), { ...creds });
+    });
+
+  const retailers = program.command('retailers').description('manage retailers (tenants)');
+  retailers
+    .command('create')
+    .description('create a retailer with the ACME program')
+    .requiredOption('--name <name>', 'retailer name')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const r = await withDatabase(o.dataDir, (db) => createRetailer(db, o.name, new Date()));
+      print(Boolean(o.json), { retailer_id: r.id, name: r.name });
+    });
+
+  const apps = program.command('apps').description('manage apps (digital properties)');
+  apps
+    .command('create')
+    .description('create an app: an API key and a secret, shown once')
+    .requiredOption('--retailer <id>', 'retailer id')
+    .option('--name <name>', 'app name', 'app')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const a = await withDatabase(o.dataDir, (db) => createApp(db, o.retailer, o.name, new Date()));
+      print(Boolean(o.json), { ...a });
+    });
+
+  const tokens = program.command('tokens').description('manage admin tokens');
+  tokens
+    .command('create')
+    .description('create an admin token, shown once')
+    .requiredOption('--retailer <id>', 'retailer id')
+    .option('--name <name>', 'token name', 'admin')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const t = await withDatabase(o.dataDir, (db) => createAdminToken(db, o.retailer, o.name, new Date()));
+      print(Boolean(o.json), { ...t });
+    });
+
+  program
+    .command('openapi')
+    .description('print the OpenAPI document')
+    .action(async () => {
+      process.stdout.write(`${JSON.stringify(await openApiDocument(), null, 2)}\n`);
+    });
+
+  return program;
+}
+
+/** One clear line for a failed command. */
+export function failLine(err: unknown): string {
+  if (err instanceof LaurelError) return err.message;
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ECONNREFUSED') return `cannot reach the database at DATABASE_URL (${err.message})`;
+    return err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,22 @@
+/** Configuration from flags and environment (README, "Configuration"). Flags win over the environment. */
+export interface ServeConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  clock: 'real' | 'simulated';
+  now: Date | undefined;
+  demo: boolean;
+  logLevel: string;
+  bodyLimit: number;
+}
+
+export const DEFAULT_DATA_DIR = './.laurel/data';
+
+export function envDataDir(): string {
+  return process.env.LAUREL_DATA_DIR || DEFAULT_DATA_DIR;
+}
+
+export function envDatabaseUrl(): string | undefined {
+  return process.env.DATABASE_URL || undefined;
+}

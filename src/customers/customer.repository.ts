@@ -1,0 +1,273 @@
+import type { Queryable, Tx } from '../db/database.js';
+import type { Identifier, PhoneNumber } from '../domain/profile.js';
+
+export interface UserRow {
+  id: string;
+  retailer_id: string;
+  external_id: string | null;
+  external_id_type: string | null;
+  email: string | null;
+  opted_in: boolean;
+  opted_in_at: Date | null;
+  activated: boolean;
+  suspended: boolean;
+  test_account: boolean;
+  account_status: string;
+  first_name: string | null;
+  last_name: string | null;
+  gender: string | null;
+  dob: string | null;
+  address: string | null;
+  address2: string | null;
+  city: string | null;
+  state: string | null;
+  zip: string | null;
+  dma: string | null;
+  country: string | null;
+  locale: string | null;
+  phone_numbers: PhoneNumber[];
+  user_profile: Record<string, unknown>;
+  user_profile_version: number;
+  created_at: Date;
+  updated_at: Date;
+  registered_at: Date;
+}
+
+/** Columns that a create or update may write. */
+export type WritableUserColumn = Exclude<
+  keyof UserRow,
+  'id' | 'retailer_id' | 'created_at' | 'registered_at' | 'activated' | 'suspended' | 'account_status'
+>;
+
+// `dob` is read as text: `pg` would turn a date into a local-time Date and shift it.
+const COLUMNS = `u.id, u.retailer_id, u.external_id, u.external_id_type, u.email, u.opted_in, u.opted_in_at,
+  u.activated, u.suspended, u.test_account, u.account_status, u.first_name, u.last_name, u.gender,
+  u.dob::text AS dob, u.address, u.address2, u.city, u.state, u.zip, u.dma, u.country, u.locale,
+  u.phone_numbers, u.user_profile, u.user_profile_version, u.created_at, u.updated_at, u.registered_at`;
+
+const JSON_COLUMNS = new Set(['phone_numbers', 'user_profile']);
+
+export async function insertUser(tx: Tx, row: UserRow): Promise<void> {
+  const cols = Object.keys(row) as (keyof UserRow)[];
+  const values = cols.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(row[c]) : row[c]));
+  await tx.query(
+    `INSERT INTO users (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+    values,
+  );
+}
+
+export async function updateUserColumns(
+  tx: Tx,
+  retailerId: string,
+  id: string,
+  changes: Partial<Pick<UserRow, WritableUserColumn>>,
+): Promise<void> {
+  const cols = Object.keys(changes) as WritableUserColumn[];
+  if (!cols.length) return;
+  const values = cols.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(changes[c]) : changes[c]));
+  await tx.query(
+    `UPDATE users SET ${cols.map((c, i) => `${c} = $${i + 3}`).join(', ')}
+     WHERE retailer_id = $1 AND id = $2 AND deleted_at IS NULL`,
+    [retailerId, id, ...values],
+  );
+}
+
+export async function findUserById(
+  db: Queryable,
+  retailerId: string,
+  id: string,
+): Promise<UserRow | undefined> {
+  const rows = await db.query<UserRow>(
+    `SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = $2 AND u.deleted_at IS NULL`,
+    [retailerId, id],
+  );
+  return rows[0];
+}
+
+/** Locks the user's row for the rest of the transaction: every mutation of a customer is serialised on it (DESIGN §9). */
+export async function lockUserById(tx: Tx, retailerId: string, id: string): Promise<UserRow | undefined> {
+  const rows = await tx.query<UserRow>(
+    `SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = $2 AND u.deleted_at IS NULL FOR UPDATE`,
+    [retailerId, id],
+  );
+  return rows[0];
+}
+
+export async function findUserIdByExternalId(
+  db: Queryable,
+  retailerId: string,
+  externalId: string,
+): Promise<string | undefined> {
+  const rows = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM user_identifiers WHERE retailer_id = $1 AND external_id = $2',
+    [retailerId, externalId],
+  );
+  return rows[0]?.user_id;
+}
+
+export async function findUserByExternalId(
+  db: Queryable,
+  retailerId: string,
+  externalId: string,
+): Promise<UserRow | undefined> {
+  const rows = await db.query<UserRow>(
+    `SELECT ${COLUMNS} FROM user_identifiers i JOIN users u ON u.id = i.user_id
+     WHERE i.retailer_id = $1 AND i.external_id = $2 AND u.retailer_id = $1 AND u.deleted_at IS NULL`,
+    [retailerId, externalId],
+  );
+  return rows[0];
+}
+
+export async function findUsersByIds(db: Queryable, retailerId: string, ids: string[]): Promise<UserRow[]> {
+  return db.query<UserRow>(
+    `SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = ANY($2::uuid[]) AND u.deleted_at IS NULL`,
+    [retailerId, ids],
+  );
+}
+
+export interface SearchCriteria {
+  email?: string;
+  external_id?: string;
+  phone_digits?: string;
+}
+
+/**
+ * Exact-match search; every given criterion must hold. Phones are not unique, so of several
+ * matches the most recently updated profile answers.
+ */
+export async function searchUser(
+  db: Queryable,
+  retailerId: string,
+  c: SearchCriteria,
+): Promise<UserRow | undefined> {
+  const where = ['u.retailer_id = $1', 'u.deleted_at IS NULL'];
+  const params: unknown[] = [retailerId];
+  if (c.email !== undefined) {
+    params.push(c.email);
+    where.push(`lower(u.email) = lower($${params.length})`);
+  }
+  if (c.external_id !== undefined) {
+    params.push(c.external_id);
+    where.push(
+      `u.id = (SELECT user_id FROM user_identifiers WHERE retailer_id = $1 AND external_id = $${params.length})`,
+    );
+  }
+  if (c.phone_digits !== undefined) {
+    params.push(c.phone_digits);
+    where.push(
+      `u.id IN (SELECT user_id FROM user_phones WHERE retailer_id = $1 AND digits = $${params.length})`,
+    );
+  }
+  const rows = await db.query<UserRow>(
+    `SELECT ${COLUMNS} FROM users u WHERE ${where.join(' AND ')} ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
+    params,
+  );
+  return rows[0];
+}
+
+export async function listIdentifiers(db: Queryable, userId: string): Promise<Identifier[]> {
+  return db.query<Identifier>(
+    `SELECT external_id, external_id_type FROM user_identifiers WHERE user_id = $1
+     ORDER BY is_primary DESC, created_at, external_id`,
+    [userId],
+  );
+}
+
+/** Replaces the user's identifiers: the primary external id first, then the others. */
+export async function replaceIdentifiers(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  primary: Identifier | null,
+  others: Identifier[],
+  now: Date,
+): Promise<void> {
+  await tx.query('DELETE FROM user_identifiers WHERE user_id = $1', [userId]);
+  const all = [
+    ...(primary ? [{ ...primary, is_primary: true }] : []),
+    ...others.filter((o) => o.external_id !== primary?.external_id).map((o) => ({ ...o, is_primary: false })),
+  ];
+  if (!all.length) return;
+  await tx.query(
+    `INSERT INTO user_identifiers (retailer_id, external_id, user_id, external_id_type, is_primary, created_at)
+     SELECT $1, x.external_id, $2, x.external_id_type, x.is_primary, $3
+     FROM jsonb_to_recordset($4::jsonb) AS x(external_id text, external_id_type text, is_primary boolean)`,
+    [retailerId, userId, now, JSON.stringify(all)],
+  );
+}
+
+export async function replacePhones(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  digits: string[],
+): Promise<void> {
+  await tx.query('DELETE FROM user_phones WHERE user_id = $1', [userId]);
+  if (!digits.length) return;
+  await tx.query(
+    `INSERT INTO user_phones (retailer_id, user_id, position, digits)
+     SELECT $1, $2, (ord - 1)::int, d FROM unnest($3::text[]) WITH ORDINALITY AS t(d, ord)`,
+    [retailerId, userId, digits],
+  );
+}
+
+/**
+ * Deletes a profile: its personal data is erased and its identifiers released, while the row stays
+ * so the immutable ledger keeps a member to point at (DESIGN §3). Reads then answer user_not_found.
+ */
+export async function eraseUser(tx: Tx, retailerId: string, id: string, now: Date): Promise<void> {
+  await tx.query('DELETE FROM user_identifiers WHERE user_id = $1', [id]);
+  await tx.query('DELETE FROM user_phones WHERE user_id = $1', [id]);
+  await tx.query('DELETE FROM user_tags WHERE user_id = $1', [id]);
+  await tx.query(
+    `UPDATE users SET deleted_at = $3, updated_at = $3, email = NULL, external_id = NULL, external_id_type = NULL,
+       first_name = NULL, last_name = NULL, gender = NULL, dob = NULL, address = NULL, address2 = NULL, city = NULL,
+       state = NULL, zip = NULL, dma = NULL, country = NULL, locale = NULL, phone_numbers = '[]',
+       user_profile = '{}', opted_in = false, opted_in_at = NULL
+     WHERE retailer_id = $1 AND id = $2`,
+    [retailerId, id, now],
+  );
+}
+
+export interface TagRow {
+  tag: string;
+  count: number | null;
+  expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/**
+ * Adds tags: a counter tag counts up by one; a tag sent with a TTL becomes an expiring tag and
+ * loses its count (a tag has a count or a TTL, never both: reference §3). An expired tag starts over.
+ */
+export async function upsertTags(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  tags: string[],
+  expiresAt: Date | null,
+  now: Date,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO user_tags AS t (retailer_id, user_id, tag, count, expires_at, created_at, updated_at)
+     SELECT $1, $2, tag, CASE WHEN $3::timestamptz IS NULL THEN 1 END, $3, $4, $4 FROM unnest($5::text[]) AS tag
+     ON CONFLICT (user_id, tag) DO UPDATE SET
+       count = CASE
+         WHEN EXCLUDED.expires_at IS NOT NULL THEN NULL
+         WHEN t.count IS NOT NULL THEN t.count + 1
+         ELSE 1 END,
+       expires_at = EXCLUDED.expires_at,
+       created_at = CASE WHEN t.expires_at IS NOT NULL AND t.expires_at <= $4 THEN $4 ELSE t.created_at END,
+       updated_at = $4`,
+    [retailerId, userId, expiresAt, now, tags],
+  );
+}
+
+export async function listTags(db: Queryable, userId: string, now: Date): Promise<TagRow[]> {
+  return db.query<TagRow>(
+    `SELECT tag, count, expires_at, created_at, updated_at FROM user_tags
+     WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY tag`,
+    [userId, now],
+  );
+}

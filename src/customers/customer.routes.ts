@@ -1,0 +1,278 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/database.js';
+import { ErrorResponse } from '../http/envelope.js';
+import { appAuth, principalOf } from '../http/auth.js';
+import { getProgramAt } from '../program/program.service.js';
+import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
+import type { UserRow } from './customer.repository.js';
+import {
+  ApiKeyParams,
+  ExternalIdParams,
+  MultiGetQuery,
+  OkResponse,
+  SearchQuery,
+  TagsBody,
+  TagsResponse,
+  UserBody,
+  UserIdParams,
+  UserProfileBody,
+  UserQuery,
+  UserResponse,
+  UsersResponse,
+} from './customer.schema.js';
+import {
+  addTags,
+  createUser,
+  deleteUser,
+  getTags,
+  getUser,
+  getUsers,
+  listIdentifiers,
+  searchUsers,
+  setCustomAttributes,
+  updateUser,
+  type UserRef,
+} from './customer.service.js';
+import { toWireTag, toWireUser, type UserViewFlags } from './customer.view.js';
+
+export interface CustomerRoutesOptions {
+  db: Database;
+  clock: Clock;
+  verifier: CredentialVerifier;
+}
+
+const isTrue = (v: string | undefined): boolean => v === 'true' || v === '1';
+const flagsOf = (q: UserQuery): UserViewFlags => ({
+  user_profile: isTrue(q['user[user_profile]']),
+  expand_incentives: isTrue(q.expand_incentives),
+  show_identifiers: isTrue(q.show_identifiers),
+});
+
+const errors = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+  413: ErrorResponse,
+};
+const tags = ['Customers'];
+
+/** The Customer Profile API under `/priv/v1/apps/:api_key` (reference §3, issue #2). */
+export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = async (app, opts) => {
+  const { db, clock } = opts;
+  app.addHook('onRequest', appAuth(opts.verifier));
+
+  /** Renders users the way every read and write answers: the program in force now, flags applied. */
+  async function render(retailerId: string, rows: UserRow[], flags: UserViewFlags, now?: Date) {
+    const at = now ?? (await clock.now());
+    const program = await getProgramAt(db, retailerId, at);
+    return Promise.all(
+      rows.map(async (row) =>
+        toWireUser(
+          row,
+          program,
+          flags,
+          flags.show_identifiers ? await listIdentifiers(db, row.id) : undefined,
+        ),
+      ),
+    );
+  }
+  const renderOne = async (retailerId: string, row: UserRow, flags: UserViewFlags, now?: Date) =>
+    (await render(retailerId, [row], flags, now))[0]!;
+
+  const byId = (p: { user_id: string }): UserRef => ({ id: p.user_id });
+  const byExternal = (p: { external_id: string }): UserRef => ({ external_id: p.external_id });
+
+  app.post(
+    '/users',
+    {
+      schema: {
+        tags,
+        summary: 'Create a profile',
+        params: ApiKeyParams,
+        querystring: UserQuery,
+        body: UserBody,
+        response: { 200: UserResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const { retailer_id } = principalOf(request);
+      const now = await clock.now();
+      const row = await createUser(db, retailer_id, request.body.user, now);
+      return { status: 'ok' as const, user: await renderOne(retailer_id, row, flagsOf(request.query), now) };
+    },
+  );
+
+  app.get(
+    '/users/search',
+    {
+      schema: {
+        tags,
+        summary: 'Find one profile by email, external id or mobile number (exact match)',
+        params: ApiKeyParams,
+        querystring: SearchQuery,
+        response: { 200: UserResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const { retailer_id } = principalOf(request);
+      const row = await searchUsers(db, retailer_id, request.query);
+      return { status: 'ok' as const, user: await renderOne(retailer_id, row, flagsOf(request.query)) };
+    },
+  );
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        tags,
+        summary: 'Get several profiles by id (`user_ids[]`, up to 100); unknown ids are left out',
+        params: ApiKeyParams,
+        querystring: MultiGetQuery,
+        response: { 200: UsersResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const { retailer_id } = principalOf(request);
+      const raw = request.query['user_ids[]'];
+      const ids = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+      const rows = await getUsers(db, retailer_id, ids);
+      return { status: 'ok' as const, users: await render(retailer_id, rows, flagsOf(request.query)) };
+    },
+  );
+
+  for (const [path, params, ref] of [
+    ['/users/:user_id', UserIdParams, byId],
+    ['/external/users/:external_id', ExternalIdParams, byExternal],
+  ] as const) {
+    const by = path.startsWith('/external') ? 'external id' : 'id';
+
+    app.get(
+      path,
+      {
+        schema: {
+          tags,
+          summary: `Get a profile by ${by}`,
+          params,
+          querystring: UserQuery,
+          response: { 200: UserResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const row = await getUser(db, retailer_id, ref(request.params as never));
+        return { status: 'ok' as const, user: await renderOne(retailer_id, row, flagsOf(request.query)) };
+      },
+    );
+
+    app.put(
+      path,
+      {
+        schema: {
+          tags,
+          summary: `Update a profile by ${by} (fields partial, arrays replaced, null clears)`,
+          params,
+          querystring: UserQuery,
+          body: UserBody,
+          response: { 200: UserResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const now = await clock.now();
+        const row = await updateUser(db, retailer_id, ref(request.params as never), request.body.user, now);
+        return {
+          status: 'ok' as const,
+          user: await renderOne(retailer_id, row, flagsOf(request.query), now),
+        };
+      },
+    );
+
+    app.post(
+      `${path}/models/user_profile`,
+      {
+        schema: {
+          tags,
+          summary: `Create or update custom attributes of a profile by ${by}`,
+          params,
+          body: UserProfileBody,
+          response: { 200: UserResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const now = await clock.now();
+        const row = await setCustomAttributes(
+          db,
+          retailer_id,
+          ref(request.params as never),
+          request.body.user_profile,
+          now,
+        );
+        const flags = { user_profile: true, expand_incentives: false, show_identifiers: false };
+        return { status: 'ok' as const, user: await renderOne(retailer_id, row, flags, now) };
+      },
+    );
+
+    app.post(
+      `${path}/tags`,
+      {
+        schema: {
+          tags,
+          summary: `Add tags to a profile by ${by}: counters, or expiring with ttl`,
+          params,
+          body: TagsBody,
+          response: { 200: TagsResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const now = await clock.now();
+        const rows = await addTags(
+          db,
+          retailer_id,
+          ref(request.params as never),
+          request.body.tags,
+          request.body.ttl,
+          now,
+        );
+        return { status: 'ok' as const, tags: rows.map(toWireTag) };
+      },
+    );
+
+    app.get(
+      `${path}/tags`,
+      {
+        schema: {
+          tags,
+          summary: `List the live tags of a profile by ${by}`,
+          params,
+          response: { 200: TagsResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const rows = await getTags(db, retailer_id, ref(request.params as never), await clock.now());
+        return { status: 'ok' as const, tags: rows.map(toWireTag) };
+      },
+    );
+  }
+
+  app.delete(
+    '/users/:user_id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a profile: personal data erased, then user_not_found everywhere',
+        params: UserIdParams,
+        response: { 200: OkResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const { retailer_id } = principalOf(request);
+      await deleteUser(db, retailer_id, byId(request.params), await clock.now());
+      return { status: 'ok' as const };
+    },
+  );
+};

@@ -1,0 +1,340 @@
+import type { Database, Queryable, Tx } from '../db/database.js';
+import { isUuid, newId } from '../domain/ids.js';
+import {
+  mergeCustomAttributes,
+  normalizeProfile,
+  phoneDigits,
+  type Identifier,
+  type ProfileInput,
+} from '../domain/profile.js';
+import { LaurelError, validationError } from '../errors.js';
+import {
+  eraseUser,
+  findUserById,
+  findUserByExternalId,
+  findUserIdByExternalId,
+  findUsersByIds,
+  insertUser,
+  listIdentifiers,
+  listTags,
+  lockUserById,
+  replaceIdentifiers,
+  replacePhones,
+  searchUser,
+  updateUserColumns,
+  upsertTags,
+  type SearchCriteria,
+  type TagRow,
+  type UserRow,
+  type WritableUserColumn,
+} from './customer.repository.js';
+
+/** How a route names a user: by Laurel's id or by an external id. */
+export type UserRef = { id: string } | { external_id: string };
+
+const notFound = (): LaurelError => new LaurelError('user_not_found');
+
+/** Maps a unique violation to the field it protects; other errors pass through. */
+function mapUniqueViolation(err: unknown): unknown {
+  const e = err as { code?: string; constraint?: string; message?: string };
+  if (e?.code !== '23505') return err;
+  const where = `${e.constraint ?? ''} ${e.message ?? ''}`;
+  if (where.includes('users_email_uq')) return new LaurelError('email_taken');
+  if (where.includes('user_identifiers_uq')) return new LaurelError('external_id_taken');
+  return err;
+}
+
+async function withUniqueErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw mapUniqueViolation(err);
+  }
+}
+
+/** Finds a user by id or external id within the retailer; another retailer's user is not found. */
+export async function getUser(db: Queryable, retailerId: string, ref: UserRef): Promise<UserRow> {
+  const row =
+    'id' in ref
+      ? isUuid(ref.id)
+        ? await findUserById(db, retailerId, ref.id.toLowerCase())
+        : undefined
+      : await findUserByExternalId(db, retailerId, ref.external_id);
+  if (!row) throw notFound();
+  return row;
+}
+
+async function lockUser(tx: Tx, retailerId: string, ref: UserRef): Promise<UserRow> {
+  let id: string | undefined;
+  if ('id' in ref) id = isUuid(ref.id) ? ref.id.toLowerCase() : undefined;
+  else id = await findUserIdByExternalId(tx, retailerId, ref.external_id);
+  const row = id ? await lockUserById(tx, retailerId, id) : undefined;
+  if (!row) throw notFound();
+  return row;
+}
+
+/** Several users by id, in the order asked; unknown ids are left out. */
+export async function getUsers(db: Queryable, retailerId: string, ids: string[]): Promise<UserRow[]> {
+  const valid = [...new Set(ids.filter(isUuid).map((i) => i.toLowerCase()))];
+  if (!valid.length) return [];
+  const rows = await findUsersByIds(db, retailerId, valid);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return valid.flatMap((id) => byId.get(id) ?? []);
+}
+
+export interface SearchQuery {
+  email?: string | undefined;
+  external_id?: string | undefined;
+  mobile_number?: string | undefined;
+}
+
+/** Exact-match search (seed Step 1); email case-insensitive, phone compared on digits. */
+export async function searchUsers(db: Queryable, retailerId: string, q: SearchQuery): Promise<UserRow> {
+  const c: SearchCriteria = {};
+  if (q.email !== undefined) c.email = q.email.trim();
+  if (q.external_id !== undefined) c.external_id = q.external_id.trim();
+  if (q.mobile_number !== undefined) {
+    const digits = phoneDigits(q.mobile_number);
+    if (!digits) throw validationError('mobile_number must contain digits', 'mobile_number');
+    c.phone_digits = digits;
+  }
+  if (!Object.keys(c).length) {
+    throw new LaurelError('missing_data', 'search needs one of email, external_id or mobile_number');
+  }
+  const row = await searchUser(db, retailerId, c);
+  if (!row) throw notFound();
+  return row;
+}
+
+/** Creates a profile (reference §3). Needs an email or an external id; both are unique in the retailer. */
+export async function createUser(
+  db: Database,
+  retailerId: string,
+  input: ProfileInput,
+  now: Date,
+): Promise<UserRow> {
+  const c = normalizeProfile(input, now);
+  if (!c.email && !c.external_id) {
+    throw new LaurelError('missing_data', 'user.email or user.external_id is required');
+  }
+  const optedIn = c.opted_in ?? true;
+  const row: UserRow = {
+    id: newId(now.getTime()),
+    retailer_id: retailerId,
+    external_id: c.external_id ?? null,
+    external_id_type: c.external_id ? (c.external_id_type ?? null) : null,
+    email: c.email ?? null,
+    opted_in: optedIn,
+    opted_in_at: optedIn ? now : null,
+    activated: false,
+    suspended: false,
+    test_account: c.test_account ?? false,
+    account_status: 'good',
+    first_name: c.first_name ?? null,
+    last_name: c.last_name ?? null,
+    gender: c.gender ?? null,
+    dob: c.dob ?? null,
+    address: c.address ?? null,
+    address2: c.address2 ?? null,
+    city: c.city ?? null,
+    state: c.state ?? null,
+    zip: c.zip ?? null,
+    dma: c.dma ?? null,
+    country: c.country ?? null,
+    locale: c.locale ?? null,
+    phone_numbers: c.phone_numbers ?? [],
+    user_profile: c.user_profile ? mergeCustomAttributes({}, c.user_profile) : {},
+    user_profile_version: c.user_profile ? 1 : 0,
+    created_at: now,
+    updated_at: now,
+    registered_at: now,
+  };
+  await withUniqueErrors(() =>
+    db.transaction(async (tx) => {
+      await insertUser(tx, row);
+      const primary = row.external_id
+        ? { external_id: row.external_id, external_id_type: row.external_id_type }
+        : null;
+      await replaceIdentifiers(tx, retailerId, row.id, primary, c.identifiers ?? [], now);
+      await replacePhones(tx, retailerId, row.id, phoneDigitsOf(row));
+    }),
+  );
+  return row;
+}
+
+const phoneDigitsOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
+  row.phone_numbers.map((p) => phoneDigits(p.phone_number));
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Updates a profile: fields are partial, arrays are replaced wholesale (reference §3). The same
+ * payload twice changes nothing, `updated_at` included.
+ */
+export async function updateUser(
+  db: Database,
+  retailerId: string,
+  ref: UserRef,
+  input: ProfileInput,
+  now: Date,
+): Promise<UserRow> {
+  const c = normalizeProfile(input, now);
+  return withUniqueErrors(() =>
+    db.transaction(async (tx) => {
+      const current = await lockUser(tx, retailerId, ref);
+      const next: UserRow = { ...current };
+      const scalar = [
+        'external_id',
+        'external_id_type',
+        'email',
+        'first_name',
+        'last_name',
+        'gender',
+        'dob',
+        'address',
+        'address2',
+        'city',
+        'state',
+        'zip',
+        'dma',
+        'country',
+        'locale',
+      ] as const;
+      for (const f of scalar) if (c[f] !== undefined) next[f] = c[f];
+      if (c.external_id === null) next.external_id_type = null;
+      if (c.test_account !== undefined) next.test_account = c.test_account;
+      if (c.phone_numbers !== undefined) next.phone_numbers = c.phone_numbers;
+      if (c.opted_in !== undefined && c.opted_in !== current.opted_in) {
+        next.opted_in = c.opted_in;
+        next.opted_in_at = c.opted_in ? now : null;
+      }
+      if (c.user_profile !== undefined) {
+        const merged = mergeCustomAttributes(current.user_profile, c.user_profile);
+        if (!same(merged, current.user_profile)) {
+          next.user_profile = merged;
+          next.user_profile_version = current.user_profile_version + 1;
+        }
+      }
+      if (!next.email && !next.external_id) {
+        throw validationError('a user keeps an email or an external_id; both cannot be cleared');
+      }
+
+      const changed = (Object.keys(next) as (keyof UserRow)[]).filter((k) => !same(next[k], current[k]));
+      const identifiersChanged = await syncIdentifiers(tx, current, next, c.identifiers, now);
+      if (!changed.length && !identifiersChanged) return current;
+
+      next.updated_at = now;
+      const columns: Partial<Record<WritableUserColumn, unknown>> = { updated_at: now };
+      for (const k of changed) columns[k as WritableUserColumn] = next[k];
+      await updateUserColumns(
+        tx,
+        retailerId,
+        current.id,
+        columns as Partial<Pick<UserRow, WritableUserColumn>>,
+      );
+      if (changed.includes('phone_numbers'))
+        await replacePhones(tx, retailerId, current.id, phoneDigitsOf(next));
+      return next;
+    }),
+  );
+}
+
+/** Rewrites the identifier rows when the primary external id or the identifier list changed. */
+async function syncIdentifiers(
+  tx: Tx,
+  current: UserRow,
+  next: UserRow,
+  given: Identifier[] | undefined,
+  now: Date,
+): Promise<boolean> {
+  const primaryChanged =
+    next.external_id !== current.external_id || next.external_id_type !== current.external_id_type;
+  if (!primaryChanged && given === undefined) return false;
+  const existing = await listIdentifiers(tx, current.id);
+  const others =
+    given ??
+    existing.filter((i) => i.external_id !== current.external_id && i.external_id !== next.external_id);
+  const primary = next.external_id
+    ? { external_id: next.external_id, external_id_type: next.external_id_type }
+    : null;
+  const wanted = [
+    ...(primary ? [primary] : []),
+    ...others.filter((o) => o.external_id !== primary?.external_id),
+  ];
+  if (same(wanted, existing)) return false;
+  await replaceIdentifiers(tx, current.retailer_id, current.id, primary, others, now);
+  return true;
+}
+
+/** Deletes a profile; it then answers user_not_found everywhere (reference §8). */
+export async function deleteUser(db: Database, retailerId: string, ref: UserRef, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    const current = await lockUser(tx, retailerId, ref);
+    await eraseUser(tx, retailerId, current.id, now);
+  });
+}
+
+/** Creates or updates custom attributes (`models/user_profile`): keys merge, `null` removes one. */
+export async function setCustomAttributes(
+  db: Database,
+  retailerId: string,
+  ref: UserRef,
+  attrs: Record<string, unknown>,
+  now: Date,
+): Promise<UserRow> {
+  return db.transaction(async (tx) => {
+    const current = await lockUser(tx, retailerId, ref);
+    const merged = mergeCustomAttributes(current.user_profile, attrs);
+    if (same(merged, current.user_profile)) return current;
+    const next = {
+      ...current,
+      user_profile: merged,
+      user_profile_version: current.user_profile_version + 1,
+      updated_at: now,
+    };
+    await updateUserColumns(tx, retailerId, current.id, {
+      user_profile: next.user_profile,
+      user_profile_version: next.user_profile_version,
+      updated_at: now,
+    });
+    return next;
+  });
+}
+
+export const MAX_TAG_TTL_SECONDS = 10 * 366 * 24 * 3600;
+
+/** Adds counter tags, or expiring tags when `ttlSeconds` is given (reference §3, tags). */
+export async function addTags(
+  db: Database,
+  retailerId: string,
+  ref: UserRef,
+  tags: string[],
+  ttlSeconds: number | undefined,
+  now: Date,
+): Promise<TagRow[]> {
+  const clean = [...new Set(tags.map((t) => t.trim()))];
+  if (!clean.length) throw new LaurelError('missing_data', 'tags must name at least one tag');
+  // eslint-disable-next-line no-control-regex
+  if (clean.some((t) => !t || t.length > 100 || /[\u0000-\u001f\u007f]/.test(t))) {
+    throw validationError('each tag is 1 to 100 printable characters', 'tags');
+  }
+  if (
+    ttlSeconds !== undefined &&
+    (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TAG_TTL_SECONDS)
+  ) {
+    throw validationError(`ttl is a whole number of seconds from 1 to ${MAX_TAG_TTL_SECONDS}`, 'ttl');
+  }
+  const expiresAt = ttlSeconds === undefined ? null : new Date(now.getTime() + ttlSeconds * 1000);
+  return db.transaction(async (tx) => {
+    const user = await lockUser(tx, retailerId, ref);
+    await upsertTags(tx, retailerId, user.id, clean, expiresAt, now);
+    return listTags(tx, user.id, now);
+  });
+}
+
+export async function getTags(db: Queryable, retailerId: string, ref: UserRef, now: Date): Promise<TagRow[]> {
+  const user = await getUser(db, retailerId, ref);
+  return listTags(db, user.id, now);
+}
+
+export { listIdentifiers };

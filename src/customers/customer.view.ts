@@ -1,0 +1,81 @@
+import { initialStanding, loyaltyFields, tierDetails } from '../domain/loyalty-view.js';
+import type { Identifier } from '../domain/profile.js';
+import type { ProgramDocument } from '../domain/program.js';
+import { coreTime } from '../domain/time.js';
+import type { TagRow, UserRow } from './customer.repository.js';
+
+/** What the query flags ask to include (reference §3). */
+export interface UserViewFlags {
+  user_profile: boolean;
+  expand_incentives: boolean;
+  show_identifiers: boolean;
+}
+
+/** Row → the Core user object, in the seed's field order and formats. */
+export function toWireUser(
+  row: UserRow,
+  program: ProgramDocument,
+  flags: UserViewFlags,
+  identifiers: Identifier[] | undefined,
+) {
+  const standing = initialStanding(program, row);
+  const loyalty = loyaltyFields(program, standing);
+  return {
+    id: row.id,
+    external_id: row.external_id,
+    opted_in: row.opted_in,
+    activated: row.activated,
+    proxy_ids: [] as string[],
+    available_points: loyalty.available_points,
+    test_points: 0,
+    unclaimed_achievement_count: 0,
+    email: row.email,
+    gender: row.gender,
+    dob: row.dob,
+    created_at: coreTime(row.created_at),
+    updated_at: coreTime(row.updated_at),
+    address: row.address,
+    address2: row.address2,
+    city: row.city,
+    zip: row.zip,
+    dma: row.dma,
+    state: row.state,
+    country: row.country,
+    suspended: row.suspended,
+    last_name: row.last_name,
+    first_name: row.first_name,
+    registered_at: coreTime(row.registered_at),
+    profile_photo_url: '/images/account-neutral.png',
+    account_status: row.account_status,
+    current_zip: row.zip,
+    current_dma: row.dma,
+    current_state: row.state,
+    current_country: row.country,
+    tier: loyalty.tier,
+    tier_system: loyalty.tier_system,
+    tier_points: loyalty.tier_points,
+    next_tier_points: loyalty.next_tier_points,
+    tier_ends_value: loyalty.tier_ends_value,
+    tier_entered_at: loyalty.tier_entered_at,
+    tier_resets_at: loyalty.tier_resets_at,
+    locale: row.locale,
+    test_account: row.test_account,
+    // An emptied list echoes as null, as the platform does (reference §3, PUT semantics).
+    phone_numbers: row.phone_numbers.length ? row.phone_numbers : null,
+    ...(flags.show_identifiers ? { identifiers: identifiers ?? [] } : {}),
+    ...(flags.user_profile
+      ? { user_profile: { _version: row.user_profile_version, ...row.user_profile } }
+      : {}),
+    ...(flags.expand_incentives ? { tier_details: tierDetails(program, standing) } : {}),
+  };
+}
+
+export function toWireTag(t: TagRow) {
+  return {
+    tag: t.tag,
+    count: t.count,
+    expires_at: coreTime(t.expires_at),
+    created_at: coreTime(t.created_at),
+    updated_at: coreTime(t.updated_at),
+  };
+}

@@ -1,0 +1,221 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { LaurelError } from '../errors.js';
+
+/**
+ * The one query layer over embedded PGlite and server PostgreSQL (docs/decisions/0001-storage.md).
+ * Repositories take a `Queryable` (the database or a transaction); a function that must run inside
+ * a transaction takes a `Tx`.
+ */
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+/** A handle that is inside a transaction. The brand keeps a plain pool from being passed by mistake. */
+export interface Tx extends Queryable {
+  readonly inTransaction: true;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+export interface Database extends Queryable {
+  readonly kind: DatabaseKind;
+  /** Runs `fn` in one transaction; rolls back on any throw. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+// int8 and numeric arrive as strings from `pg` and as numbers from PGlite; points fit in 2^53, so
+// both read int8 as a number. Dates are always selected as text or timestamptz, never `date`.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema to use as search_path (tests isolate themselves this way). */
+  schema?: string;
+  max?: number;
+}
+
+const PG_CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+const NODE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND']);
+
+/** True when an error means the database cannot be reached now, so a retry later may succeed. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  if (code && (PG_CONNECTION_CODES.has(code) || NODE_CONNECTION_CODES.has(code))) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+    err.message,
+  );
+}
+
+class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  constructor(private readonly pool: pg.Pool) {}
+
+  async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    const res = await this.pool.query(sql, params as unknown[]);
+    return res.rows as R[];
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const tx: Tx = {
+        inTransaction: true,
+        query: async <R>(sql: string, params: readonly unknown[] = []) =>
+          (await client.query(sql, params as unknown[])).rows as R[],
+        exec: async (sql: string) => {
+          await client.query(sql);
+        },
+      };
+      const result = await fn(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      broken = isConnectionError(err);
+      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export async function openPostgres(opts: PostgresOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
+    connectionTimeoutMillis: 5000,
+  });
+  // An idle client that loses its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const db = new PostgresDatabase(pool);
+  await db.query('SELECT 1');
+  return db;
+}
+
+class PGliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  constructor(
+    private readonly pg: PGlite,
+    private readonly release: () => void,
+  ) {}
+
+  async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    const res = await this.pg.query<R>(sql, params as unknown[]);
+    return res.rows;
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    // PGlite has one connection; its transaction() holds it exclusively until fn settles.
+    return this.pg.transaction(async (t) => {
+      const tx: Tx = {
+        inTransaction: true,
+        query: async <R>(sql: string, params: readonly unknown[] = []) =>
+          (await t.query<R>(sql, params as unknown[])).rows,
+        exec: async (sql: string) => {
+          await t.exec(sql);
+        },
+      };
+      return fn(tx);
+    });
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pg.exec(sql);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.pg.close();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+const LOCK_FILE = 'laurel.lock';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite has no cross-process lock on its data directory, and two processes writing one directory
+ * corrupt it (issue #2). A lock file holding the owner's pid guards it; a stale lock whose process
+ * is gone is taken over.
+ */
+export function lockDataDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) {
+        throw new LaurelError(
+          'service_unavailable',
+          `data directory ${resolve(dir)} is in use by another Laurel process (pid ${pid}); stop it or use another --data-dir`,
+        );
+      }
+      if (pid === process.pid) {
+        throw new LaurelError(
+          'service_unavailable',
+          `data directory ${resolve(dir)} is already open in this process`,
+        );
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new Error(`could not lock data directory ${resolve(dir)}`);
+}
+
+/** Opens embedded PostgreSQL; `dir` undefined means in memory (tests). */
+export async function openPGlite(dir?: string): Promise<Database> {
+  const release = dir ? lockDataDir(dir) : () => undefined;
+  try {
+    const instance = await PGlite.create(dir ? join(dir, 'pgdata') : undefined);
+    return new PGliteDatabase(instance, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+export interface DatabaseConfig {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+}
+
+/** `DATABASE_URL` selects server PostgreSQL; otherwise the embedded database in `dataDir`. */
+export function openDatabase(cfg: DatabaseConfig): Promise<Database> {
+  return cfg.databaseUrl ? openPostgres({ url: cfg.databaseUrl }) : openPGlite(cfg.dataDir);
+}

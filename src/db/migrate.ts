@@ -1,0 +1,35 @@
+import type { Database } from './database.js';
+import * as m0001 from './migrations/0001_foundation.js';
+
+/** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  { version: 1, name: m0001.name, sql: m0001.sql },
+];
+
+/** Arbitrary constant: the advisory lock that keeps two servers from migrating at once. */
+const MIGRATION_LOCK = 7_117_001;
+
+/** Applies every migration not yet applied; returns the versions it applied. */
+export async function migrate(db: Database): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set(
+      (await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    const newest = Math.max(...MIGRATIONS.map((m) => m.version));
+    const unknown = [...done].filter((v) => v > newest);
+    if (unknown.length) {
+      throw new Error(`database has migrations ${unknown.join(', ')} newer than this Laurel; upgrade Laurel`);
+    }
+    return applied;
+  });
+}

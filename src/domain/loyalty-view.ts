@@ -1,0 +1,209 @@
+import { derivedId } from './ids.js';
+import {
+  accountByRole,
+  UNENROLLED,
+  type AccountRole,
+  type ProgramDocument,
+  type TierLevel,
+} from './program.js';
+import { coreTime, isoLocalTime } from './time.js';
+
+/**
+ * The loyalty part of the user object (seed Step 2, DESIGN §6): pure, from a program and a member's
+ * standing. The ledger (#3) and tier engine (#4) will supply the standing; until they land a member
+ * has zero balances and stands at the enrolled floor (BASE) from the moment they opted in.
+ */
+
+export interface AccountBalance {
+  balance: number;
+  life_time_value: number;
+}
+
+export interface MemberStanding {
+  retailer_id: string;
+  user_id: string;
+  opted_in: boolean;
+  balances: Partial<Record<AccountRole, AccountBalance>>;
+  /** Current level when enrolled; null means UNENROLLED. */
+  tier: { level_id: string; entered_at: Date; resets_at: Date | null } | null;
+}
+
+export interface TierOverview {
+  id: string;
+  tier_system_id: string;
+  retailer_id: string;
+  name: string;
+  rank: number;
+  status: number;
+}
+
+export interface LoyaltyFields {
+  available_points: number;
+  tier: string;
+  tier_system: string;
+  tier_points: number;
+  next_tier_points: number | null;
+  tier_ends_value: number | null;
+  tier_entered_at: string | null;
+  tier_resets_at: string | null;
+}
+
+const ZERO: AccountBalance = { balance: 0, life_time_value: 0 };
+/** The `status` SessionM shows for an active level (observed as 2; reference §5). */
+const ACTIVE_LEVEL_STATUS = 2;
+/** Opaque rule codes echoed as the seed shows them (reference §5: store and echo, never interpret). */
+const BALANCE_RULE = {
+  discriminator: 2048,
+  comparison: 4,
+  constraint_discriminator: 8,
+  node_discriminator: 2,
+};
+
+/** The standing of a member with no ledger activity: BASE from opt-in, or UNENROLLED. */
+export function initialStanding(
+  program: ProgramDocument,
+  m: { retailer_id: string; id: string; opted_in: boolean; opted_in_at: Date | null },
+): MemberStanding {
+  const floor = program.tier_system.levels[0]!;
+  return {
+    retailer_id: m.retailer_id,
+    user_id: m.id,
+    opted_in: m.opted_in,
+    balances: {},
+    tier:
+      m.opted_in && m.opted_in_at ? { level_id: floor.id, entered_at: m.opted_in_at, resets_at: null } : null,
+  };
+}
+
+const balanceOf = (s: MemberStanding, role: AccountRole): AccountBalance => s.balances[role] ?? ZERO;
+
+function currentLevel(program: ProgramDocument, s: MemberStanding): TierLevel | null {
+  if (!s.tier) return null;
+  return program.tier_system.levels.find((l) => l.id === s.tier!.level_id) ?? null;
+}
+
+function nextLevel(program: ProgramDocument, level: TierLevel): TierLevel | null {
+  return (
+    program.tier_system.levels.filter((l) => l.rank > level.rank).sort((a, b) => a.rank - b.rank)[0] ?? null
+  );
+}
+
+/** The flat loyalty fields of the user object. */
+export function loyaltyFields(program: ProgramDocument, s: MemberStanding): LoyaltyFields {
+  const spendable = balanceOf(s, 'spendable').balance;
+  const available =
+    program.available_points === 'spendable_plus_escrow'
+      ? spendable + balanceOf(s, 'spendable_escrow').balance
+      : spendable;
+  const tierPoints = balanceOf(s, 'tier').balance;
+  const level = currentLevel(program, s);
+  const next = level ? nextLevel(program, level) : null;
+  return {
+    available_points: available,
+    tier: level?.name ?? UNENROLLED,
+    tier_system: program.tier_system.name,
+    tier_points: tierPoints,
+    next_tier_points: next ? Math.max(0, next.threshold - tierPoints) : null,
+    tier_ends_value: next ? next.threshold : null,
+    tier_entered_at: level ? coreTime(s.tier!.entered_at) : null,
+    tier_resets_at: level ? coreTime(s.tier!.resets_at) : null,
+  };
+}
+
+function overview(program: ProgramDocument, retailerId: string, level: TierLevel): TierOverview {
+  return {
+    id: level.id,
+    tier_system_id: program.tier_system.id,
+    retailer_id: retailerId,
+    name: level.name,
+    rank: level.rank,
+    status: ACTIVE_LEVEL_STATUS,
+  };
+}
+
+/** `tier_details` of the user object with `expand_incentives=true`, in the seed's shape. */
+export function tierDetails(program: ProgramDocument, s: MemberStanding) {
+  const level = currentLevel(program, s);
+  const tierAccount = accountByRole(program, 'tier');
+  const tierPoints = balanceOf(s, 'tier').balance;
+  const tierLevels = [];
+  if (level) {
+    const next = nextLevel(program, level);
+    const membershipId = derivedId(s.user_id, `tier_membership:${program.tier_system.id}`);
+    const ruleTarget = next ?? level;
+    const treeId = derivedId(ruleTarget.rule_id, 'tree');
+    const parentId = derivedId(ruleTarget.rule_id, 'parent');
+    tierLevels.push({
+      id: membershipId,
+      tier_system_id: program.tier_system.id,
+      tier_level_id: level.id,
+      user_id: s.user_id,
+      join_date: isoLocalTime(s.tier!.entered_at),
+      tier_overview: overview(program, s.retailer_id, level),
+      ...(next ? { next_tier_overview: overview(program, s.retailer_id, next) } : {}),
+      tier_progress: [
+        {
+          rule_tree_id: treeId,
+          rules: [
+            {
+              query_result: tierPoints,
+              rule_id: ruleTarget.rule_id,
+              parent_id: parentId,
+              tree_id: treeId,
+              rule_passed: tierPoints >= ruleTarget.threshold,
+              rule: {
+                discriminator: BALANCE_RULE.discriminator,
+                target_balance: ruleTarget.threshold,
+                comparison: BALANCE_RULE.comparison,
+                id: ruleTarget.rule_id,
+                retailer_id: s.retailer_id,
+                parent_id: parentId,
+                rank: 0,
+                is_new: false,
+                constraints: [
+                  {
+                    discriminator: BALANCE_RULE.constraint_discriminator,
+                    point_accounts: { [tierAccount.id]: tierAccount.name },
+                    id: derivedId(ruleTarget.rule_id, 'constraint'),
+                    rule_id: ruleTarget.rule_id,
+                    is_new: false,
+                    rank: 0,
+                  },
+                ],
+              },
+              discriminator: BALANCE_RULE.node_discriminator,
+              rule_tree_name: '',
+            },
+          ],
+        },
+      ],
+    });
+  }
+  return { tier_levels: tierLevels, point_account_balances: pointAccountBalances(program, s) };
+}
+
+/** The all_balances payload: one row per point account (reference §4). */
+export function pointAccountBalances(program: ProgramDocument, s: MemberStanding) {
+  const details = program.point_accounts.map((a) => {
+    const b = balanceOf(s, a.role);
+    const escrow = a.role === 'spendable_escrow' || a.role === 'tier_escrow';
+    return {
+      account_name: a.name,
+      // The seed shows escrow accounts without a user point account id.
+      user_point_account_id: escrow ? '' : derivedId(s.user_id, `user_point_account:${a.id}`),
+      point_account_id: a.id,
+      grouping_label: a.grouping_label,
+      available_balance: b.balance,
+      life_time_value: b.life_time_value,
+    };
+  });
+  return {
+    retailer_id: s.retailer_id,
+    user_id: s.user_id,
+    summary: {
+      total_points: details.reduce((n, d) => n + d.available_balance, 0),
+      life_time_points: details.reduce((n, d) => n + d.life_time_value, 0),
+    },
+    details,
+  };
+}

@@ -1,0 +1,145 @@
+import { derivedId } from './ids.js';
+
+/**
+ * The program: one declarative document per retailer, versioned when changed (DESIGN §2). This
+ * module holds its types, the ACME default, and the derivation of stable ids. Validation of a
+ * document submitted through the admin API arrives with the points issue (#3).
+ */
+
+export type AccountRole = 'spendable' | 'spendable_escrow' | 'tier' | 'tier_escrow';
+
+export interface PointAccount {
+  id: string;
+  role: AccountRole;
+  name: string;
+  grouping_label: string;
+}
+
+export type TierExpiry = 'never' | 'end_of_following_calendar_year' | `rolling_months:${number}`;
+
+export interface TierLevel {
+  id: string;
+  name: string;
+  rank: number;
+  /** Tier Qualifying balance at which the level is reached. */
+  threshold: number;
+  expiry: TierExpiry;
+  /** Id of the balance rule that qualifies for this level (shown in `tier_progress`). */
+  rule_id: string;
+}
+
+export interface TierSystem {
+  id: string;
+  name: string;
+  qualifying_period: 'calendar_year';
+  /** Ranked levels above UNENROLLED, lowest first; the first (threshold 0) is the enrolled floor. */
+  levels: TierLevel[];
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  /** Program-local dates, inclusive (`YYYY-MM-DD`). */
+  starts_on: string;
+  ends_on: string;
+  award:
+    | { type: 'multiplier'; factor: number }
+    | { type: 'threshold_bonus'; min_eligible_spend: number; points: number };
+  tier_qualifying: boolean;
+}
+
+export interface ProgramDocument {
+  name: string;
+  time_zone: string;
+  currency: string;
+  point_accounts: PointAccount[];
+  earning: { points_per_currency_unit: number };
+  escrow_days: number;
+  available_points: 'spendable' | 'spendable_plus_escrow';
+  tier_system: TierSystem;
+  late_return_policy: 'claw_back_to_zero';
+  cash_out: { frequency: 'quarterly'; points_per_currency_unit: number; denomination: number };
+  campaigns: Campaign[];
+}
+
+/** The name the unenrolled state is shown under (rank 0; DESIGN §2). */
+export const UNENROLLED = 'UNENROLLED';
+
+/** The ACME program of the seed (DESIGN §2), with ids derived from the retailer's id. */
+export function acmeProgram(retailerId: string): ProgramDocument {
+  const id = (name: string): string => derivedId(retailerId, `acme:${name}`);
+  const tierSystemId = id('tier_system');
+  const level = (name: string, rank: number, threshold: number, expiry: TierExpiry): TierLevel => ({
+    id: id(`tier_level:${name}`),
+    name,
+    rank,
+    threshold,
+    expiry,
+    rule_id: id(`tier_rule:${name}`),
+  });
+  return {
+    name: 'ACME',
+    time_zone: 'America/New_York',
+    currency: 'USD',
+    point_accounts: [
+      {
+        id: id('account:spendable'),
+        role: 'spendable',
+        name: 'ACME Spendable Account',
+        grouping_label: 'Spend',
+      },
+      {
+        id: id('account:spendable_escrow'),
+        role: 'spendable_escrow',
+        name: 'ACME Spendable Escrow Account',
+        grouping_label: '',
+      },
+      { id: id('account:tier'), role: 'tier', name: 'ACME Tier Qualifying Account', grouping_label: 'Tier' },
+      {
+        id: id('account:tier_escrow'),
+        role: 'tier_escrow',
+        name: 'ACME Tier-Qualifying Escrow Account',
+        grouping_label: '',
+      },
+    ],
+    earning: { points_per_currency_unit: 1 },
+    escrow_days: 30,
+    available_points: 'spendable',
+    tier_system: {
+      id: tierSystemId,
+      name: 'ACME Tier System',
+      qualifying_period: 'calendar_year',
+      levels: [
+        level('BASE', 1, 0, 'never'),
+        level('SILVER', 2, 2000, 'end_of_following_calendar_year'),
+        level('GOLD', 3, 10000, 'end_of_following_calendar_year'),
+      ],
+    },
+    late_return_policy: 'claw_back_to_zero',
+    cash_out: { frequency: 'quarterly', points_per_currency_unit: 100, denomination: 5 },
+    campaigns: [
+      {
+        id: id('campaign:double_points_days'),
+        name: 'Double Points Days',
+        starts_on: '2026-11-27',
+        ends_on: '2026-11-30',
+        award: { type: 'multiplier', factor: 2 },
+        tier_qualifying: false,
+      },
+      {
+        id: id('campaign:big_basket_bonus'),
+        name: 'Big Basket Bonus',
+        starts_on: '2026-12-01',
+        ends_on: '2026-12-31',
+        award: { type: 'threshold_bonus', min_eligible_spend: 250, points: 500 },
+        tier_qualifying: false,
+      },
+    ],
+  };
+}
+
+export function accountByRole(program: ProgramDocument, role: AccountRole): PointAccount {
+  const account = program.point_accounts.find((a) => a.role === role);
+  if (!account) throw new Error(`program ${program.name} has no ${role} account`);
+  return account;
+}

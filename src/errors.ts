@@ -1,0 +1,45 @@
+/**
+ * The one error registry (CONVENTIONS: "every error code in one registry file with its status and
+ * message"). Domain code throws `LaurelError`s by code; the HTTP edge maps them once into the API's
+ * envelope `{"status":"error","errors":{"code","message"}}` (DESIGN §8).
+ *
+ * Codes are lowercase, as on the SessionM wire (reference §2). Codes from that family keep their
+ * meaning; codes of our own are listed here and in docs/errors.md.
+ */
+export const ERRORS = {
+  validation: { status: 400, message: 'The request is not valid.' },
+  missing_data: { status: 400, message: 'A required field is missing.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  invalid_auth_token: { status: 401, message: 'The credentials are missing or not valid.' },
+  access_denied: { status: 403, message: 'These credentials may not do this.' },
+  not_found: { status: 404, message: 'No such route.' },
+  user_not_found: { status: 404, message: 'No such user.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed on this route.' },
+  email_taken: { status: 409, message: 'Another user of this retailer already has this email.' },
+  external_id_taken: { status: 409, message: 'Another user of this retailer already has this external id.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  too_many_requests: { status: 429, message: 'Too many requests; slow down.' },
+  internal_server_error: { status: 500, message: 'Something went wrong on our side.' },
+  service_unavailable: { status: 503, message: 'The service is temporarily unavailable; retry shortly.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A failure with a registered code; `message` overrides the registry's default wording. */
+export class LaurelError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'LaurelError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+}
+
+export const validationError = (message: string, field?: string): LaurelError =>
+  new LaurelError('validation', message, field ? { field } : undefined);

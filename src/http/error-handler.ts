@@ -1,0 +1,76 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { isConnectionError } from '../db/database.js';
+import { ERRORS, LaurelError, type ErrorCode } from '../errors.js';
+import { errorBody } from './envelope.js';
+
+interface AjvIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** Turns an Ajv issue into a field path and a sentence a developer can act on. */
+function describeValidation(
+  context: string | undefined,
+  issue: AjvIssue,
+): { code: ErrorCode; message: string; field: string } {
+  const path = issue.instancePath.split('/').filter(Boolean).join('.');
+  if (issue.keyword === 'required') {
+    const field = [path, String(issue.params.missingProperty)].filter(Boolean).join('.');
+    return { code: 'missing_data', message: `${field} is required`, field };
+  }
+  const field = path || (context ?? 'request');
+  return { code: 'validation', message: `${field} ${issue.message ?? 'is not valid'}`, field };
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation',
+};
+
+/**
+ * Maps every failure once into the API's envelope with a real status (DESIGN §8). Nothing
+ * internal (stack, SQL) reaches the client; unexpected errors are logged with the request id.
+ */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof LaurelError) {
+      const field = typeof err.details?.field === 'string' ? err.details.field : undefined;
+      return reply.status(err.status).send(errorBody(err.code, err.message, field));
+    }
+    if (err.validation && err.validation.length) {
+      const d = describeValidation(err.validationContext, err.validation[0] as AjvIssue);
+      return reply.status(400).send(errorBody(d.code, d.message, d.field));
+    }
+    const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (mapped) return reply.status(ERRORS[mapped].status).send(errorBody(mapped, ERRORS[mapped].message));
+    if (err instanceof SyntaxError && err.statusCode === 400) {
+      return reply
+        .status(400)
+        .send(errorBody('invalid_json', `The request body is not valid JSON: ${err.message}`));
+    }
+    if (isConnectionError(err)) {
+      request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '1')
+        .send(errorBody('service_unavailable', ERRORS.service_unavailable.message));
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code: ErrorCode =
+        status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : 'validation';
+      return reply.status(status).send(errorBody(code, err.message || ERRORS[code].message));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(errorBody('internal_server_error', ERRORS.internal_server_error.message));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
+  });
+}

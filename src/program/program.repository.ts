@@ -1,0 +1,36 @@
+import type { Queryable } from '../db/database.js';
+import type { ProgramDocument } from '../domain/program.js';
+
+export interface ProgramVersionRow {
+  retailer_id: string;
+  version: number;
+  effective_from: Date | null;
+  document: ProgramDocument;
+  created_at: Date;
+}
+
+export async function insertProgramVersion(db: Queryable, row: ProgramVersionRow): Promise<void> {
+  await db.query(
+    `INSERT INTO program_versions (retailer_id, version, effective_from, document, created_at)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [row.retailer_id, row.version, row.effective_from, JSON.stringify(row.document), row.created_at],
+  );
+}
+
+/**
+ * The version in force at `at`: the latest one effective at or before it, and the first version
+ * for any earlier time (DESIGN §2).
+ */
+export async function findProgramAt(
+  db: Queryable,
+  retailerId: string,
+  at: Date,
+): Promise<ProgramVersionRow | undefined> {
+  const rows = await db.query<ProgramVersionRow>(
+    `SELECT retailer_id, version, effective_from, document, created_at FROM program_versions
+     WHERE retailer_id = $1 AND (effective_from IS NULL OR effective_from <= $2)
+     ORDER BY version DESC LIMIT 1`,
+    [retailerId, at],
+  );
+  return rows[0];
+}

@@ -1,0 +1,167 @@
+import type { Database, Queryable } from '../db/database.js';
+import { newId } from '../domain/ids.js';
+import { acmeProgram } from '../domain/program.js';
+import { LaurelError, validationError } from '../errors.js';
+import { insertProgramVersion } from '../program/program.repository.js';
+import {
+  decoyHash,
+  fingerprint,
+  hashSecret,
+  newApiKey,
+  newSecret,
+  newTokenId,
+  verifySecret,
+} from './secrets.js';
+import {
+  findActiveAdminToken,
+  findActiveApp,
+  findRetailer,
+  insertAdminToken,
+  insertApp,
+  insertRetailer,
+  type RetailerRow,
+} from './tenancy.repository.js';
+
+/** Who a request acts for once its credentials check out. */
+export interface AppPrincipal {
+  kind: 'app';
+  api_key: string;
+  retailer_id: string;
+}
+export interface AdminPrincipal {
+  kind: 'admin';
+  token_id: string;
+  retailer_id: string;
+}
+
+export interface CreatedApp {
+  retailer_id: string;
+  api_key: string;
+  secret: string;
+}
+export interface CreatedToken {
+  retailer_id: string;
+  admin_token: string;
+}
+
+const TOKEN_PREFIX = 'lat_';
+
+/** Creates a retailer with the ACME program as its first version (in force for all times). */
+export async function createRetailer(db: Database, name: string, now: Date): Promise<RetailerRow> {
+  const trimmed = name.trim();
+  if (!trimmed || trimmed.length > 200)
+    throw validationError('retailer name must be 1 to 200 characters', 'name');
+  const retailer: RetailerRow = { id: newId(now.getTime()), name: trimmed, created_at: now };
+  await db.transaction(async (tx) => {
+    await insertRetailer(tx, retailer);
+    await insertProgramVersion(tx, {
+      retailer_id: retailer.id,
+      version: 1,
+      effective_from: null,
+      document: acmeProgram(retailer.id),
+      created_at: now,
+    });
+  });
+  return retailer;
+}
+
+async function requireRetailer(db: Queryable, retailerId: string): Promise<void> {
+  if (!/^[0-9a-f-]{36}$/i.test(retailerId) || !(await findRetailer(db, retailerId))) {
+    throw new LaurelError('not_found', `no retailer ${retailerId}`);
+  }
+}
+
+/** Creates an app (digital property): a 40-hex API key and a secret shown once. */
+export async function createApp(
+  db: Queryable,
+  retailerId: string,
+  name: string,
+  now: Date,
+): Promise<CreatedApp> {
+  await requireRetailer(db, retailerId);
+  const apiKey = newApiKey();
+  const secret = newSecret();
+  await insertApp(db, {
+    api_key: apiKey,
+    retailer_id: retailerId,
+    name,
+    secret_hash: await hashSecret(secret),
+    created_at: now,
+  });
+  return { retailer_id: retailerId, api_key: apiKey, secret };
+}
+
+/** Creates an admin token for one retailer: `lat_<id>_<secret>`, shown once. */
+export async function createAdminToken(
+  db: Queryable,
+  retailerId: string,
+  name: string,
+  now: Date,
+): Promise<CreatedToken> {
+  await requireRetailer(db, retailerId);
+  const id = newTokenId();
+  const secret = newSecret();
+  await insertAdminToken(db, {
+    id,
+    retailer_id: retailerId,
+    name,
+    secret_hash: await hashSecret(secret),
+    created_at: now,
+  });
+  return { retailer_id: retailerId, admin_token: `${TOKEN_PREFIX}${id}_${secret}` };
+}
+
+/**
+ * Verifies credentials against their scrypt hashes. Verified credentials are remembered by a
+ * fingerprint for a short while, so a busy till does not pay for scrypt on every request; a
+ * revoked key stops working when its entry expires.
+ */
+export class CredentialVerifier {
+  private readonly cache = new Map<string, { principal: AppPrincipal | AdminPrincipal; until: number }>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly ttlMs = 60_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  private remembered<P>(fp: string): P | undefined {
+    const hit = this.cache.get(fp);
+    if (!hit) return undefined;
+    if (hit.until < Date.now()) {
+      this.cache.delete(fp);
+      return undefined;
+    }
+    return hit.principal as P;
+  }
+
+  private remember(fp: string, principal: AppPrincipal | AdminPrincipal): void {
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    this.cache.set(fp, { principal, until: Date.now() + this.ttlMs });
+  }
+
+  async verifyApp(apiKey: string, secret: string): Promise<AppPrincipal | null> {
+    const fp = fingerprint('app', apiKey, secret);
+    const hit = this.remembered<AppPrincipal>(fp);
+    if (hit) return hit;
+    const app = /^[0-9a-f]{40}$/.test(apiKey) ? await findActiveApp(this.db, apiKey) : undefined;
+    const ok = await verifySecret(secret, app?.secret_hash ?? (await decoyHash()));
+    if (!app || !ok) return null;
+    const principal: AppPrincipal = { kind: 'app', api_key: app.api_key, retailer_id: app.retailer_id };
+    this.remember(fp, principal);
+    return principal;
+  }
+
+  async verifyAdminToken(token: string): Promise<AdminPrincipal | null> {
+    const fp = fingerprint('admin', token);
+    const hit = this.remembered<AdminPrincipal>(fp);
+    if (hit) return hit;
+    const m = /^lat_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/.exec(token);
+    const row = m ? await findActiveAdminToken(this.db, m[1]!) : undefined;
+    const ok = await verifySecret(m?.[2] ?? '', row?.secret_hash ?? (await decoyHash()));
+    if (!row || !ok) return null;
+    const principal: AdminPrincipal = { kind: 'admin', token_id: row.id, retailer_id: row.retailer_id };
+    this.remember(fp, principal);
+    return principal;
+  }
+}
