@@ -128,7 +128,7 @@ export async function findUsersByIds(db: Queryable, retailerId: string, ids: str
 export interface SearchCriteria {
   email?: string;
   external_id?: string;
-  phone_digits?: string;
+  phone_key?: string;
 }
 
 /**
@@ -152,10 +152,10 @@ export async function searchUser(
       `u.id = (SELECT user_id FROM user_identifiers WHERE retailer_id = $1 AND external_id = $${params.length})`,
     );
   }
-  if (c.phone_digits !== undefined) {
-    params.push(c.phone_digits);
+  if (c.phone_key !== undefined) {
+    params.push(c.phone_key);
     where.push(
-      `u.id IN (SELECT user_id FROM user_phones WHERE retailer_id = $1 AND digits = $${params.length})`,
+      `u.id IN (SELECT user_id FROM user_phones WHERE retailer_id = $1 AND phone_key = $${params.length})`,
     );
   }
   const rows = await db.query<UserRow>(
@@ -200,14 +200,14 @@ export async function replacePhones(
   tx: Tx,
   retailerId: string,
   userId: string,
-  digits: string[],
+  keys: string[],
 ): Promise<void> {
   await tx.query('DELETE FROM user_phones WHERE user_id = $1', [userId]);
-  if (!digits.length) return;
+  if (!keys.length) return;
   await tx.query(
-    `INSERT INTO user_phones (retailer_id, user_id, position, digits)
+    `INSERT INTO user_phones (retailer_id, user_id, position, phone_key)
      SELECT $1, $2, (ord - 1)::int, d FROM unnest($3::text[]) WITH ORDINALITY AS t(d, ord)`,
-    [retailerId, userId, digits],
+    [retailerId, userId, keys],
   );
 }
 

@@ -3,7 +3,7 @@ import { isUuid, newId } from '../domain/ids.js';
 import {
   mergeCustomAttributes,
   normalizeProfile,
-  phoneDigits,
+  phoneKey,
   type Identifier,
   type ProfileInput,
 } from '../domain/profile.js';
@@ -94,9 +94,9 @@ export async function searchUsers(db: Queryable, retailerId: string, q: SearchQu
   if (q.email !== undefined) c.email = q.email.trim();
   if (q.external_id !== undefined) c.external_id = q.external_id.trim();
   if (q.mobile_number !== undefined) {
-    const digits = phoneDigits(q.mobile_number);
-    if (!digits) throw validationError('mobile_number must contain digits', 'mobile_number');
-    c.phone_digits = digits;
+    const key = phoneKey(q.mobile_number);
+    if (!key) throw validationError('mobile_number must contain digits', 'mobile_number');
+    c.phone_key = key;
   }
   if (!Object.keys(c).length) {
     throw new LaurelError('missing_data', 'search needs one of email, external_id or mobile_number');
@@ -156,16 +156,26 @@ export async function createUser(
         ? { external_id: row.external_id, external_id_type: row.external_id_type }
         : null;
       await replaceIdentifiers(tx, retailerId, row.id, primary, c.identifiers ?? [], now);
-      await replacePhones(tx, retailerId, row.id, phoneDigitsOf(row));
+      await replacePhones(tx, retailerId, row.id, phoneKeysOf(row));
     }),
   );
   return row;
 }
 
-const phoneDigitsOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
-  row.phone_numbers.map((p) => phoneDigits(p.phone_number));
+const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
+  row.phone_numbers.map((p) => phoneKey(p.phone_number));
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** JSON with object keys sorted: jsonb reorders keys, so plain JSON.stringify would see false changes. */
+function canonical(v: unknown): string {
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
+}
+const same = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
 
 /**
  * Updates a profile: fields are partial, arrays are replaced wholesale (reference §3). The same
@@ -233,7 +243,7 @@ export async function updateUser(
         columns as Partial<Pick<UserRow, WritableUserColumn>>,
       );
       if (changed.includes('phone_numbers'))
-        await replacePhones(tx, retailerId, current.id, phoneDigitsOf(next));
+        await replacePhones(tx, retailerId, current.id, phoneKeysOf(next));
       return next;
     }),
   );

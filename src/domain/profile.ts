@@ -86,8 +86,15 @@ function text(field: string, v: string | null | undefined, max = 255): string | 
   return t === '' ? null : t;
 }
 
-/** Digits of a phone number; phones are compared on digits (issue #2). */
+/** Digits of a phone number. */
 export const phoneDigits = (phone: string): string => phone.replace(/\D/g, '');
+
+/**
+ * The key phones are compared on (issue #2: "phone compared on digits"): the last ten digits, or
+ * all of them when fewer. So `5089959991`, `(508) 995-9991` and `+1 508 995 9991` are one number,
+ * as a till that sends the national number expects of a profile stored in international form.
+ */
+export const phoneKey = (phone: string): string => phoneDigits(phone).slice(-10);
 
 function bool(field: string, v: boolean | string | undefined): boolean | undefined {
   if (v === undefined || typeof v === 'boolean') return v;

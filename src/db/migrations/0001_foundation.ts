@@ -92,15 +92,15 @@ CREATE TABLE user_identifiers (
 );
 CREATE INDEX user_identifiers_user_idx ON user_identifiers (user_id);
 
--- Phone numbers by digits, for search (phones are not unique: reference §3).
+-- Phone numbers by search key (last ten digits; see phoneKey), for search. Not unique (reference §3).
 CREATE TABLE user_phones (
   retailer_id  uuid NOT NULL,
   user_id      uuid NOT NULL REFERENCES users (id),
   position     integer NOT NULL,
-  digits       text NOT NULL,
+  phone_key    text NOT NULL,
   PRIMARY KEY (user_id, position)
 );
-CREATE INDEX user_phones_digits_idx ON user_phones (retailer_id, digits);
+CREATE INDEX user_phones_key_idx ON user_phones (retailer_id, phone_key);
 
 -- Counter tags (count) or expiring tags (expires_at), never both (reference §3).
 CREATE TABLE user_tags (
