@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
@@ -6,8 +6,9 @@ import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { customerRoutes } from './customers/customer.routes.js';
+import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
-import { ErrorResponse } from './http/envelope.js';
+import { ErrorResponse, errorBody } from './http/envelope.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
 
@@ -41,6 +42,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 500 },
+    // Errors raised before routing (a path that is not valid UTF-8, a parameter too long) answer in
+    // the envelope too, never Fastify's own shape.
+    frameworkErrors: (err, _request, reply) => {
+      const status = err.code === 'FST_ERR_BAD_URL' || !err.statusCode ? 400 : err.statusCode;
+      const code = status === 404 ? 'not_found' : status === 414 ? 'uri_too_long' : 'validation';
+      void (reply as FastifyReply).code(status).send(errorBody(code, err.message));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const ajv = validators();
@@ -51,8 +59,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('adminPrincipal', undefined);
   registerErrorHandling(app);
   app.addSchema(ErrorResponse);
+  app.addSchema(User);
 
   await app.register(swagger, {
+    // Shared schemas become named components (User, ErrorResponse) instead of def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
       openapi: '3.0.3',
       info: {

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { SimulatedClock } from '../clock.js';
 import { validationError } from '../errors.js';
 import { adminAuth } from '../http/auth.js';
-import { ErrorResponse } from '../http/envelope.js';
+import { ErrorRef } from '../http/envelope.js';
 import { parseInstant } from '../domain/time.js';
 import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 
@@ -11,7 +11,7 @@ const ClockResponse = Type.Object({
   status: Type.Literal('ok'),
   clock: Type.Object({ now: Type.String({ description: 'ISO-8601, UTC' }), simulated: Type.Boolean() }),
 });
-const errors = { 400: ErrorResponse, 401: ErrorResponse };
+const errors = { 400: ErrorRef, 401: ErrorRef };
 
 /**
  * The simulated clock (DESIGN §5), registered only with `--clock simulated`; without it the route

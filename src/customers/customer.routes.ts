@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
-import { ErrorResponse } from '../http/envelope.js';
+import { ErrorRef } from '../http/envelope.js';
 import { appAuth, principalOf } from '../http/auth.js';
 import { getProgramAt } from '../program/program.service.js';
 import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
@@ -50,11 +50,11 @@ const flagsOf = (q: UserQuery): UserViewFlags => ({
 });
 
 const errors = {
-  400: ErrorResponse,
-  401: ErrorResponse,
-  404: ErrorResponse,
-  409: ErrorResponse,
-  413: ErrorResponse,
+  400: ErrorRef,
+  401: ErrorRef,
+  404: ErrorRef,
+  409: ErrorRef,
+  413: ErrorRef,
 };
 const tags = ['Customers'];
 
@@ -62,6 +62,8 @@ const tags = ['Customers'];
 export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = async (app, opts) => {
   const { db, clock } = opts;
   app.addHook('onRequest', appAuth(opts.verifier));
+  // Bodies are JSON only: without this Fastify parses text/plain and answers 400, not 415 (docs/errors.md).
+  app.removeContentTypeParser('text/plain');
 
   /** Renders users the way every read and write answers: the program in force now, flags applied. */
   async function render(retailerId: string, rows: UserRow[], flags: UserViewFlags, now?: Date) {

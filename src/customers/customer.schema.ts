@@ -204,72 +204,75 @@ const NText = Nullable(Type.String());
 const CoreTime = (description: string) =>
   Nullable(Type.String({ description: `${description} (YYYY-MM-DD HH:MM:SS, UTC)` }));
 
-export const User = Type.Object({
-  id: Type.String(),
-  external_id: NText,
-  opted_in: Type.Boolean(),
-  activated: Type.Boolean(),
-  proxy_ids: Type.Array(Type.String()),
-  available_points: Type.Number({ description: 'Spendable balance (or Spendable + escrow, per program).' }),
-  test_points: Type.Number(),
-  unclaimed_achievement_count: Type.Integer(),
-  email: NText,
-  gender: NText,
-  dob: Nullable(Type.String({ description: 'YYYY-MM-DD' })),
-  created_at: CoreTime('Created'),
-  updated_at: CoreTime('Last profile change'),
-  address: NText,
-  address2: NText,
-  city: NText,
-  zip: NText,
-  dma: NText,
-  state: NText,
-  country: NText,
-  suspended: Type.Boolean(),
-  last_name: NText,
-  first_name: NText,
-  registered_at: CoreTime('Registered'),
-  profile_photo_url: Type.String(),
-  account_status: Type.String(),
-  current_zip: NText,
-  current_dma: NText,
-  current_state: NText,
-  current_country: NText,
-  tier: Type.String({ description: 'Current tier name, UNENROLLED when not opted in.' }),
-  tier_system: Type.String(),
-  tier_points: Type.Number({ description: 'Tier Qualifying Account balance.' }),
-  next_tier_points: Nullable(Type.Number({ description: 'Points still needed for the next tier.' })),
-  tier_ends_value: Nullable(Type.Number({ description: "The next tier's threshold." })),
-  tier_entered_at: CoreTime('When the current tier was reached'),
-  tier_resets_at: CoreTime('When the current tier expires; null for BASE'),
-  locale: NText,
-  test_account: Type.Boolean(),
-  phone_numbers: Nullable(
-    Type.Array(
-      Type.Object({
-        phone_number: Type.String(),
-        phone_type: Type.String(),
-        preference_flags: Type.Array(Type.String()),
-        verified_ownership: Type.Boolean(),
+export const User = Type.Object(
+  {
+    id: Type.String(),
+    external_id: NText,
+    opted_in: Type.Boolean(),
+    activated: Type.Boolean(),
+    proxy_ids: Type.Array(Type.String()),
+    available_points: Type.Number({ description: 'Spendable balance (or Spendable + escrow, per program).' }),
+    test_points: Type.Number(),
+    unclaimed_achievement_count: Type.Integer(),
+    email: NText,
+    gender: NText,
+    dob: Nullable(Type.String({ description: 'YYYY-MM-DD' })),
+    created_at: CoreTime('Created'),
+    updated_at: CoreTime('Last profile change'),
+    address: NText,
+    address2: NText,
+    city: NText,
+    zip: NText,
+    dma: NText,
+    state: NText,
+    country: NText,
+    suspended: Type.Boolean(),
+    last_name: NText,
+    first_name: NText,
+    registered_at: CoreTime('Registered'),
+    profile_photo_url: Type.String(),
+    account_status: Type.String(),
+    current_zip: NText,
+    current_dma: NText,
+    current_state: NText,
+    current_country: NText,
+    tier: Type.String({ description: 'Current tier name, UNENROLLED when not opted in.' }),
+    tier_system: Type.String(),
+    tier_points: Type.Number({ description: 'Tier Qualifying Account balance.' }),
+    next_tier_points: Nullable(Type.Number({ description: 'Points still needed for the next tier.' })),
+    tier_ends_value: Nullable(Type.Number({ description: "The next tier's threshold." })),
+    tier_entered_at: CoreTime('When the current tier was reached'),
+    tier_resets_at: CoreTime('When the current tier expires; null for BASE'),
+    locale: NText,
+    test_account: Type.Boolean(),
+    phone_numbers: Nullable(
+      Type.Array(
+        Type.Object({
+          phone_number: Type.String(),
+          phone_type: Type.String(),
+          preference_flags: Type.Array(Type.String()),
+          verified_ownership: Type.Boolean(),
+        }),
+      ),
+    ),
+    identifiers: Type.Optional(
+      Type.Array(Type.Object({ external_id: Type.String(), external_id_type: NText }), {
+        description: 'With show_identifiers=true.',
       }),
     ),
-  ),
-  identifiers: Type.Optional(
-    Type.Array(Type.Object({ external_id: Type.String(), external_id_type: NText }), {
-      description: 'With show_identifiers=true.',
-    }),
-  ),
-  user_profile: Type.Optional(
-    Type.Object(
-      { _version: Type.Integer() },
-      { additionalProperties: true, description: 'With user[user_profile]=true.' },
+    user_profile: Type.Optional(
+      Type.Object(
+        { _version: Type.Integer() },
+        { additionalProperties: true, description: 'With user[user_profile]=true.' },
+      ),
     ),
-  ),
-  tier_details: Type.Optional(TierDetails),
-});
+    tier_details: Type.Optional(TierDetails),
+  },
+  { $id: 'User' },
+);
 
-export const UserResponse = Type.Object({ status: Type.Literal('ok'), user: User });
-export const UsersResponse = Type.Object({ status: Type.Literal('ok'), users: Type.Array(User) });
+export const UserResponse = Type.Object({ status: Type.Literal('ok'), user: Type.Ref(User) });
+export const UsersResponse = Type.Object({ status: Type.Literal('ok'), users: Type.Array(Type.Ref(User)) });
 export const OkResponse = Type.Object({ status: Type.Literal('ok') });
 
 export const Tag = Type.Object({

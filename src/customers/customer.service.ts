@@ -34,6 +34,9 @@ export type UserRef = { id: string } | { external_id: string };
 
 const notFound = (): LaurelError => new LaurelError('user_not_found');
 
+// PostgreSQL text cannot hold NUL, so no stored id contains one: not found, instead of a 500.
+const storable = (s: string): boolean => !s.includes('\u0000');
+
 /** Maps a unique violation to the field it protects; other errors pass through. */
 function mapUniqueViolation(err: unknown): unknown {
   const e = err as { code?: string; constraint?: string; message?: string };
@@ -59,7 +62,9 @@ export async function getUser(db: Queryable, retailerId: string, ref: UserRef): 
       ? isUuid(ref.id)
         ? await findUserById(db, retailerId, ref.id.toLowerCase())
         : undefined
-      : await findUserByExternalId(db, retailerId, ref.external_id);
+      : storable(ref.external_id)
+        ? await findUserByExternalId(db, retailerId, ref.external_id)
+        : undefined;
   if (!row) throw notFound();
   return row;
 }
@@ -67,7 +72,7 @@ export async function getUser(db: Queryable, retailerId: string, ref: UserRef): 
 async function lockUser(tx: Tx, retailerId: string, ref: UserRef): Promise<UserRow> {
   let id: string | undefined;
   if ('id' in ref) id = isUuid(ref.id) ? ref.id.toLowerCase() : undefined;
-  else id = await findUserIdByExternalId(tx, retailerId, ref.external_id);
+  else if (storable(ref.external_id)) id = await findUserIdByExternalId(tx, retailerId, ref.external_id);
   const row = id ? await lockUserById(tx, retailerId, id) : undefined;
   if (!row) throw notFound();
   return row;
@@ -101,6 +106,7 @@ export async function searchUsers(db: Queryable, retailerId: string, q: SearchQu
   if (!Object.keys(c).length) {
     throw new LaurelError('missing_data', 'search needs one of email, external_id or mobile_number');
   }
+  if (![c.email, c.external_id].every((v) => v === undefined || storable(v))) throw notFound();
   const row = await searchUser(db, retailerId, c);
   if (!row) throw notFound();
   return row;

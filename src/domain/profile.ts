@@ -233,9 +233,19 @@ export function checkCustomAttributes(attrs: Record<string, unknown>): Record<st
       );
     }
   }
+  // jsonb cannot store NUL (\u0000): reject it here rather than fail in the database with a 500.
+  if (hasNul(attrs)) throw validationError('user_profile must not contain NUL characters', 'user_profile');
   if (JSON.stringify(attrs).length > 64 * 1024)
     throw validationError('user_profile is larger than 64 KiB', 'user_profile');
   return attrs;
+}
+
+function hasNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (Array.isArray(v)) return v.some(hasNul);
+  if (v && typeof v === 'object')
+    return Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x));
+  return false;
 }
 
 /** Merges custom attributes: given keys replace, `null` removes, others stay. */

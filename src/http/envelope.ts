@@ -13,6 +13,9 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse' },
 );
 
+/** Reference to the shared error schema, for route `response` maps. */
+export const ErrorRef = Type.Ref(ErrorResponse);
+
 export const errorBody = (code: string, message: string, field?: string) => ({
   status: 'error' as const,
   errors: field ? { code, message, field } : { code, message },

@@ -43,6 +43,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(err.status).send(errorBody(err.code, err.message, field));
     }
     if (err.validation && err.validation.length) {
+      // No body at all is missing data (docs/errors.md), not a body of the wrong type.
+      if (err.validationContext === 'body' && request.body === undefined) {
+        return reply.status(400).send(errorBody('missing_data', 'a JSON body is required', 'body'));
+      }
       const d = describeValidation(err.validationContext, err.validation[0] as AjvIssue);
       return reply.status(400).send(errorBody(d.code, d.message, d.field));
     }
@@ -62,8 +66,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const code: ErrorCode =
-        status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : 'validation';
+      const code: ErrorCode = status === 404 ? 'not_found' : 'validation';
       return reply.status(status).send(errorBody(code, err.message || ERRORS[code].message));
     }
     request.log.error({ err }, 'unhandled error');
