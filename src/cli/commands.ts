@@ -64,12 +64,11 @@ export function buildCli(): Command {
   program
     .command('serve')
     .description('run the API server (embedded database unless DATABASE_URL is set)')
+    // .env(): PORT, HOST and LOG_LEVEL get the flags' checks (one clear line, before any database work).
     .addOption(
-      new Option('--port <n>', 'port to listen on')
-        .argParser(int(0, 65535))
-        .default(Number(process.env.PORT ?? 8080)),
+      new Option('--port <n>', 'port to listen on').env('PORT').argParser(int(0, 65535)).default(8080),
     )
-    .addOption(new Option('--host <host>', 'address to listen on').default(process.env.HOST ?? '127.0.0.1'))
+    .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('127.0.0.1'))
     .addOption(dataDirOption())
     .addOption(
       new Option('--clock <kind>', 'real or simulated (moved by POST /admin/v1/clock)')
@@ -80,8 +79,9 @@ export function buildCli(): Command {
     .option('--demo', 'on an empty database, create the demo retailer, ACME program and demo members')
     .addOption(
       new Option('--log-level <level>', 'log level')
+        .env('LOG_LEVEL')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default(process.env.LOG_LEVEL ?? 'info'),
+        .default('info'),
     )
     .action(async (o) => {
       if (o.now && o.clock !== 'simulated')
@@ -128,15 +128,22 @@ export function buildCli(): Command {
           'New ones: npx laurel apps create --retailer <retailer_id> / npx laurel tokens create --retailer <retailer_id>',
         );
       }
-      process.stdout.write(lines.join('\n') + '\n');
+      let stopping = false;
       const stop = () => {
+        // Later signals are ignored, not fatal: Ctrl-C under `npm start` reaches npm and node both, and
+        // dying mid-close would leave the embedded database half-written and its lock behind.
+        if (stopping) return;
+        stopping = true;
         server.close().then(
           () => process.exit(0),
           () => process.exit(1),
         );
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      // The banner announces readiness, so it comes after the handlers: a supervisor that stops the
+      // server as soon as it reads the banner must get a clean close, not the default kill.
+      process.stdout.write(lines.join('\n') + '\n');
     });
 
   program

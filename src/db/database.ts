@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
@@ -108,7 +108,12 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   const db = new PostgresDatabase(pool);
-  await db.query('SELECT 1');
+  try {
+    await db.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
   return db;
 }
 
@@ -153,6 +158,8 @@ class PGliteDatabase implements Database {
 }
 
 const LOCK_FILE = 'laurel.lock';
+/** Data directories this process holds, by real path. */
+const heldDirs = new Set<string>();
 
 function processAlive(pid: number): boolean {
   try {
@@ -171,12 +178,25 @@ function processAlive(pid: number): boolean {
 export function lockDataDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
+  const key = realpathSync(dir);
+  // Decided by what this process holds, not by the pid in the file: after a container restart a
+  // stale lock often names our own pid (pid 1), and refusing it would lock the directory forever.
+  if (heldDirs.has(key)) {
+    throw new LaurelError(
+      'service_unavailable',
+      `data directory ${resolve(dir)} is already open in this process`,
+    );
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(path, { force: true });
+      heldDirs.add(key);
+      return () => {
+        heldDirs.delete(key);
+        rmSync(path, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
@@ -184,12 +204,6 @@ export function lockDataDir(dir: string): () => void {
         throw new LaurelError(
           'service_unavailable',
           `data directory ${resolve(dir)} is in use by another Laurel process (pid ${pid}); stop it or use another --data-dir`,
-        );
-      }
-      if (pid === process.pid) {
-        throw new LaurelError(
-          'service_unavailable',
-          `data directory ${resolve(dir)} is already open in this process`,
         );
       }
       rmSync(path, { force: true });

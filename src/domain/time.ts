@@ -25,7 +25,10 @@ export function isoLocalTime(d: Date): string {
  * program-local times convert them with the program's zone first.
  */
 export function parseInstant(s: string): Date | null {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(s)) return null;
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.exec(s);
+  // Date() would roll 2026-02-30 into March and T24:00 into the next day; refuse them instead.
+  if (!m || !isCalendarDate(m[1]!) || Number(m[2]) > 23 || Number(m[3]) > 59 || Number(m[5] ?? 0) > 59)
+    return null;
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? null : d;
 }
