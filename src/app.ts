@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { customerRoutes } from './customers/customer.routes.js';
+import { purchaseRoutes } from './purchases/purchase.routes.js';
 import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
@@ -98,6 +99,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await core.register(customerRoutes, { db: opts.db, clock: opts.clock, verifier });
     },
     { prefix: '/priv/v1/apps/:api_key' },
+  );
+
+  await app.register(
+    async (pos) => {
+      pos.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ basic: [] }] };
+      });
+      // Bodies are JSON; text/plain is refused with 415 rather than parsed as a string.
+      pos.removeContentTypeParser('text/plain');
+      await pos.register(purchaseRoutes, { db: opts.db, clock: opts.clock, verifier });
+    },
+    { prefix: '/api/2.0' },
   );
 
   if (opts.clock instanceof SimulatedClock) {

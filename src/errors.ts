@@ -16,6 +16,10 @@ export const ERRORS = {
   user_not_found: { status: 404, message: 'No such user.' },
   email_taken: { status: 409, message: 'Another user of this retailer already has this email.' },
   external_id_taken: { status: 409, message: 'Another user of this retailer already has this external id.' },
+  idempotency_conflict: {
+    status: 409,
+    message: 'This idempotency key was already used with a different request.',
+  },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   uri_too_long: { status: 414, message: 'The request path is too long.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },

@@ -8,6 +8,7 @@ import { migrate } from '../db/migrate.js';
 import { parseInstant } from '../domain/time.js';
 import { createDemo } from '../demo/demo.service.js';
 import { LaurelError } from '../errors.js';
+import { verifyLedger } from '../ledger/verify.js';
 import { startServer } from '../server.js';
 import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
 
@@ -173,6 +174,25 @@ export function buildCli(): Command {
     .action(async (o) => {
       const creds = await withDatabase(o.dataDir, (db) => createDemo(db, new Date(), o.customers));
       print(Boolean(o.json), { ...creds });
+    });
+
+  program
+    .command('verify')
+    .description('check the ledger invariants; exits non-zero naming what is wrong')
+    .addOption(dataDirOption())
+    .action(async (o) => {
+      const report = await withDatabase(o.dataDir, (db) => verifyLedger(db));
+      if (report.problems.length) {
+        for (const p of report.problems) process.stderr.write(`laurel verify: ${p}\n`);
+        throw new LaurelError(
+          'validation',
+          `ledger verification failed: ${report.problems.length} problem(s)`,
+        );
+      }
+      process.stdout.write(
+        `ledger verified: ${report.journals} journals, ${report.postings} postings, ` +
+          `${report.balances} balances, ${report.lots} lots\n`,
+      );
     });
 
   const retailers = program.command('retailers').description('manage retailers (tenants)');

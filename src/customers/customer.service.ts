@@ -1,4 +1,5 @@
 import type { Database, Queryable, Tx } from '../db/database.js';
+import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import {
   mergeCustomAttributes,
@@ -171,17 +172,7 @@ export async function createUser(
 const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
   row.phone_numbers.map((p) => phoneKey(p.phone_number));
 
-/** JSON with object keys sorted: jsonb reorders keys, so plain JSON.stringify would see false changes. */
-function canonical(v: unknown): string {
-  if (v instanceof Date) return JSON.stringify(v.toISOString());
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'undefined';
-}
-const same = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
+const same = sameJson;
 
 /**
  * Updates a profile: fields are partial, arrays are replaced wholesale (reference §3). The same

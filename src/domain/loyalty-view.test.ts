@@ -48,6 +48,7 @@ describe('loyalty view', () => {
         spendable: { balance: 2000, life_time_value: 2000 },
         tier: { balance: 2000, life_time_value: 2000 },
       },
+      used: new Set(['spendable', 'tier'] as const),
       tier: { level_id: silver.id, entered_at: optedInAt, resets_at: new Date('2020-12-31T05:00:00Z') },
     };
     expect(loyaltyFields(program, s)).toMatchObject({
@@ -75,6 +76,7 @@ describe('loyalty view', () => {
       user_id: user,
       opted_in: true,
       balances: { tier: { balance: 12000, life_time_value: 12000 } },
+      used: new Set(['tier'] as const),
       tier: { level_id: gold.id, entered_at: optedInAt, resets_at: null },
     };
     expect(loyaltyFields(program, s)).toMatchObject({

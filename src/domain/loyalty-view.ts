@@ -24,6 +24,8 @@ export interface MemberStanding {
   user_id: string;
   opted_in: boolean;
   balances: Partial<Record<AccountRole, AccountBalance>>;
+  /** Accounts the member has used; the others show an empty user point account id (issue #3). */
+  used: ReadonlySet<AccountRole>;
   /** Current level when enrolled; null means UNENROLLED. */
   tier: { level_id: string; entered_at: Date; resets_at: Date | null } | null;
 }
@@ -63,13 +65,15 @@ const BALANCE_RULE = {
 export function initialStanding(
   program: ProgramDocument,
   m: { retailer_id: string; id: string; opted_in: boolean; opted_in_at: Date | null },
+  balances: Pick<MemberStanding, 'balances' | 'used'> = { balances: {}, used: new Set() },
 ): MemberStanding {
   const floor = program.tier_system.levels[0]!;
   return {
     retailer_id: m.retailer_id,
     user_id: m.id,
     opted_in: m.opted_in,
-    balances: {},
+    balances: balances.balances,
+    used: balances.used,
     tier:
       m.opted_in && m.opted_in_at ? { level_id: floor.id, entered_at: m.opted_in_at, resets_at: null } : null,
   };
@@ -186,11 +190,10 @@ export function tierDetails(program: ProgramDocument, s: MemberStanding) {
 export function pointAccountBalances(program: ProgramDocument, s: MemberStanding) {
   const details = program.point_accounts.map((a) => {
     const b = balanceOf(s, a.role);
-    const escrow = a.role === 'spendable_escrow' || a.role === 'tier_escrow';
     return {
       account_name: a.name,
-      // The seed shows escrow accounts without a user point account id.
-      user_point_account_id: escrow ? '' : derivedId(s.user_id, `user_point_account:${a.id}`),
+      // Empty until the member's account is first used, as the seed shows unused escrow accounts.
+      user_point_account_id: s.used.has(a.role) ? derivedId(s.user_id, `user_point_account:${a.id}`) : '',
       point_account_id: a.id,
       grouping_label: a.grouping_label,
       available_balance: b.balance,

@@ -34,3 +34,16 @@ export async function findProgramAt(
   );
   return rows[0];
 }
+
+export async function findProgramVersion(
+  db: Queryable,
+  retailerId: string,
+  version: number,
+): Promise<ProgramVersionRow | undefined> {
+  const rows = await db.query<ProgramVersionRow>(
+    `SELECT retailer_id, version, effective_from, document, created_at FROM program_versions
+     WHERE retailer_id = $1 AND version = $2`,
+    [retailerId, version],
+  );
+  return rows[0];
+}

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoProfile } from '../../src/demo/demo.service.js';
 import { createTestSchema, dropTestSchema, urlWithSchema } from '../support/databases.js';
+import { MIGRATIONS } from '../../src/db/migrate.js';
 
 /**
  * The `laurel` command as a user runs it: the built CLI in real child processes, on a fresh
@@ -358,7 +359,11 @@ describe('laurel CLI on the embedded database', () => {
   it('migrate applies the migrations once; a second run says the database is up to date', async () => {
     const dir = tempDir();
     const first = await laurel(['migrate', '--data-dir', dir]);
-    expect(first).toMatchObject({ code: 0, stderr: '', stdout: 'applied migrations 1\n' });
+    expect(first).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: `applied migrations ${MIGRATIONS.map((m) => m.version).join(', ')}\n`,
+    });
     const second = await laurel(['migrate', '--data-dir', dir]);
     expect(second).toMatchObject({ code: 0, stderr: '', stdout: 'database is up to date\n' });
   });
@@ -515,7 +520,11 @@ describe.skipIf(!process.env.DATABASE_URL)('laurel CLI on PostgreSQL (DATABASE_U
   it('migrate, demo --json and serve work without a data directory', async () => {
     const unused = tempDir();
     const first = await laurel(['migrate', '--data-dir', unused], env);
-    expect(first).toMatchObject({ code: 0, stdout: 'applied migrations 1\n', stderr: '' });
+    expect(first).toMatchObject({
+      code: 0,
+      stdout: `applied migrations ${MIGRATIONS.map((m) => m.version).join(', ')}\n`,
+      stderr: '',
+    });
     expect((await laurel(['migrate'], env)).stdout).toBe('database is up to date\n');
 
     const creds = json(await laurel(['demo', '--json', '--data-dir', unused], env));

@@ -50,7 +50,8 @@ export async function startTestApp(target: TestDatabase, start: Date = TEST_STAR
   const clock = new SimulatedClock(db);
   await clock.init(start);
   const tenant = await createDemo(db, start, 0);
-  const app = await buildApp({ db, clock });
+  // LAUREL_TEST_LOG=1 shows the server's error log while debugging a test.
+  const app = await buildApp({ db, clock, logger: process.env.LAUREL_TEST_LOG ? { level: 'error' } : false });
   await app.ready();
 
   const request: TestApp['request'] = async (method, url, opts = {}) => {

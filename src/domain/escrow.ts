@@ -1,0 +1,53 @@
+import type { AccountRole } from './program.js';
+
+/**
+ * How a change in a purchase's award moves points (DESIGN §4): pure. A purchase's points wait in
+ * its own escrow lot until the lot matures; a lower award debits that lot first, and once the lot
+ * has matured the late-return policy takes the rest from the settled account, down to zero at most
+ * (ACME), recording what it could not take as a shortfall.
+ */
+
+export type EscrowRole = Extract<AccountRole, 'spendable_escrow' | 'tier_escrow'>;
+export type SettledRole = Extract<AccountRole, 'spendable' | 'tier'>;
+
+export const SETTLED_OF: Record<EscrowRole, SettledRole> = {
+  spendable_escrow: 'spendable',
+  tier_escrow: 'tier',
+};
+
+export interface LotState {
+  remaining: number;
+  /** True once the lot has rolled over; its points then live in the settled account. */
+  matured: boolean;
+}
+
+export interface AwardChange {
+  /** Change to the lot (positive: more points wait in escrow; negative: taken from escrow). */
+  lot: number;
+  /** Change to the settled account. */
+  settled: number;
+  /** Points a late return could not take back because the settled account ran out. */
+  shortfall: number;
+}
+
+/** -n without producing -0. */
+const negate = (n: number): number => (n === 0 ? 0 : -n);
+
+/**
+ * Plans a change of `delta` points to one escrow account of a purchase whose lot is `lot`
+ * (undefined before the purchase's first award), with `settledBalance` in the settled account.
+ */
+export function planAwardChange(
+  delta: number,
+  lot: LotState | undefined,
+  settledBalance: number,
+): AwardChange {
+  const open = lot === undefined || !lot.matured;
+  if (delta >= 0)
+    return open ? { lot: delta, settled: 0, shortfall: 0 } : { lot: 0, settled: delta, shortfall: 0 };
+  const wanted = -delta;
+  const fromLot = open ? Math.min(lot?.remaining ?? 0, wanted) : 0;
+  const rest = wanted - fromLot;
+  const fromSettled = Math.min(rest, Math.max(0, settledBalance));
+  return { lot: negate(fromLot), settled: negate(fromSettled), shortfall: rest - fromSettled };
+}

@@ -1,0 +1,203 @@
+import type { Queryable, Tx } from '../db/database.js';
+import type { EscrowRole } from '../domain/escrow.js';
+
+/** Journal kinds (DESIGN §3); each names why points moved. */
+export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend';
+
+/** Program-side accounts that member postings are balanced against. */
+export type ProgramAccount = 'program:issued' | 'program:returned' | 'program:redeemed' | 'program:adjusted';
+
+export interface Posting {
+  account: string;
+  amount: number;
+}
+
+export interface JournalInput {
+  id: string;
+  retailer_id: string;
+  user_id: string;
+  kind: JournalKind;
+  effective_at: Date;
+  recorded_at: Date;
+  purchase_id?: string | null;
+  lot_id?: string | null;
+  idempotency_key?: string | null;
+  request_id?: string | null;
+  reference_id?: string | null;
+  reference_type?: string | null;
+  point_source_id?: string | null;
+  details?: Record<string, unknown>;
+  postings: Posting[];
+}
+
+const isMemberAccount = (account: string): boolean => !account.startsWith('program:');
+
+/**
+ * Writes one journal, its postings and the member balances they move, in one statement (one round
+ * trip). The postings must sum to zero; balances refuse to go below zero by constraint.
+ */
+export async function insertJournal(tx: Tx, j: JournalInput): Promise<void> {
+  const sum = j.postings.reduce((n, p) => n + p.amount, 0);
+  if (sum !== 0 || j.postings.some((p) => p.amount === 0 || !Number.isSafeInteger(p.amount))) {
+    throw new Error(`journal ${j.kind} does not balance: ${JSON.stringify(j.postings)}`);
+  }
+  const postings = j.postings.map((p, i) => ({ line: i + 1, account: p.account, amount: p.amount }));
+  const member = j.postings.filter((p) => isMemberAccount(p.account));
+  await tx.query(
+    `WITH j AS (
+       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
+         idempotency_key, request_id, reference_id, reference_type, point_source_id, details)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       RETURNING id
+     ), p AS (
+       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
+       SELECT j.id, x.line, $2, $3, x.account, x.amount
+       FROM j, jsonb_to_recordset($15::jsonb) AS x(line smallint, account text, amount bigint)
+       RETURNING 1
+     ), d AS (
+       SELECT x.account, sum(x.amount)::bigint AS amount, sum(greatest(x.amount, 0))::bigint AS credit
+       FROM jsonb_to_recordset($16::jsonb) AS x(account text, amount bigint) GROUP BY x.account
+     ), u AS (
+       -- Update first, insert the rest: a CHECK is tested on the row an upsert proposes before any
+       -- conflict, so ON CONFLICT would refuse a debit of an existing balance. The member's row lock
+       -- keeps a concurrent insert of the same account out.
+       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
+       FROM d WHERE b.user_id = $3 AND b.account = d.account
+       RETURNING b.account
+     )
+     INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
+     SELECT $3, d.account, $2, d.amount, d.credit, $6 FROM d WHERE d.account NOT IN (SELECT account FROM u)`,
+    [
+      j.id,
+      j.retailer_id,
+      j.user_id,
+      j.kind,
+      j.effective_at,
+      j.recorded_at,
+      j.purchase_id ?? null,
+      j.lot_id ?? null,
+      j.idempotency_key ?? null,
+      j.request_id ?? null,
+      j.reference_id ?? null,
+      j.reference_type ?? null,
+      j.point_source_id ?? null,
+      JSON.stringify(j.details ?? {}),
+      JSON.stringify(postings),
+      JSON.stringify(member),
+    ],
+  );
+}
+
+export interface BalanceRow {
+  account: string;
+  balance: number;
+  life_time_value: number;
+}
+
+export interface DueRow {
+  account: EscrowRole;
+  due: number;
+}
+
+/**
+ * A member's materialised balances and, in the same round trip, the escrow still waiting in lots
+ * that have matured by `at` but not yet been rolled over (DESIGN §5 as-of reads).
+ */
+export async function readBalances(
+  db: Queryable,
+  userId: string,
+  at: Date,
+): Promise<{ balances: BalanceRow[]; due: DueRow[] }> {
+  const rows = await db.query<{ kind: 'b' | 'd'; account: string; balance: number; life_time_value: number }>(
+    `SELECT 'b' AS kind, account, balance, life_time_value FROM balances WHERE user_id = $1
+     UNION ALL
+     SELECT 'd', account, sum(remaining)::bigint, 0 FROM lots
+     WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2 AND remaining > 0
+     GROUP BY account`,
+    [userId, at],
+  );
+  return {
+    balances: rows.filter((r) => r.kind === 'b'),
+    due: rows
+      .filter((r) => r.kind === 'd')
+      .map((r) => ({ account: r.account as EscrowRole, due: r.balance })),
+  };
+}
+
+export interface LotRow {
+  id: string;
+  purchase_id: string;
+  account: EscrowRole;
+  amount: number;
+  remaining: number;
+  matures_at: Date;
+  rolled_over_at: Date | null;
+}
+
+const LOT_COLUMNS = 'id, purchase_id, account, amount, remaining, matures_at, rolled_over_at';
+
+/** Lots of the member that matured by `at` and still wait to roll over, oldest first, locked. */
+export async function lockDueLots(tx: Tx, userId: string, at: Date): Promise<LotRow[]> {
+  return tx.query<LotRow>(
+    `SELECT ${LOT_COLUMNS} FROM lots WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2
+     ORDER BY matures_at, id FOR UPDATE`,
+    [userId, at],
+  );
+}
+
+export async function findPurchaseLots(tx: Tx, purchaseId: string): Promise<LotRow[]> {
+  return tx.query<LotRow>(`SELECT ${LOT_COLUMNS} FROM lots WHERE purchase_id = $1 FOR UPDATE`, [purchaseId]);
+}
+
+export async function insertLot(
+  tx: Tx,
+  lot: {
+    id: string;
+    retailer_id: string;
+    user_id: string;
+    purchase_id: string;
+    account: EscrowRole;
+    amount: number;
+    matures_at: Date;
+    created_at: Date;
+  },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)`,
+    [
+      lot.id,
+      lot.retailer_id,
+      lot.user_id,
+      lot.purchase_id,
+      lot.account,
+      lot.amount,
+      lot.matures_at,
+      lot.created_at,
+    ],
+  );
+}
+
+/** Changes what waits in a lot: an increase also raises its amount, a decrease only its remainder. */
+export async function changeLot(tx: Tx, lotId: string, delta: number): Promise<void> {
+  await tx.query(
+    `UPDATE lots SET remaining = remaining + $2, amount = amount + greatest($2, 0) WHERE id = $1`,
+    [lotId, delta],
+  );
+}
+
+export async function markRolledOver(tx: Tx, lotIds: string[], at: Date): Promise<void> {
+  await tx.query('UPDATE lots SET rolled_over_at = $2, remaining = 0 WHERE id = ANY($1::uuid[])', [
+    lotIds,
+    at,
+  ]);
+}
+
+/** Materialised balance of one member account inside the transaction (0 when never used). */
+export async function balanceOf(tx: Tx, userId: string, account: string): Promise<number> {
+  const rows = await tx.query<{ balance: number }>(
+    'SELECT balance FROM balances WHERE user_id = $1 AND account = $2',
+    [userId, account],
+  );
+  return rows[0]?.balance ?? 0;
+}

@@ -1,0 +1,382 @@
+import type { Database, Tx } from '../db/database.js';
+import { readBasket } from '../domain/basket.js';
+import { parseZonedTime } from '../domain/calendar.js';
+import { jsonHash, sameJson } from '../domain/canonical.js';
+import { computeAward, type Award } from '../domain/earning.js';
+import { planAwardChange, SETTLED_OF, type EscrowRole } from '../domain/escrow.js';
+import { isUuid, newId } from '../domain/ids.js';
+import type { AccountRole, ProgramDocument } from '../domain/program.js';
+import { LaurelError, validationError } from '../errors.js';
+import {
+  findUserByExternalId,
+  findUserById,
+  lockUserById,
+  searchUser,
+  type UserRow,
+} from '../customers/customer.repository.js';
+import {
+  balanceOf,
+  changeLot,
+  findPurchaseLots,
+  insertJournal,
+  insertLot,
+  type Posting,
+} from '../ledger/ledger.repository.js';
+import { settleMember } from '../ledger/ledger.service.js';
+import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
+import {
+  findPosRequest,
+  insertPosRequest,
+  insertPurchase,
+  lockPurchase,
+  updatePurchaseBasket,
+  type PurchaseRow,
+} from './purchase.repository.js';
+import type { SendTransactionBody, TransactionResult } from './purchase.schema.js';
+
+/** How far in the future a till's clock may run before its purchase time is refused. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+const DAY_MS = 86_400_000;
+const ESCROW_ROLES: readonly EscrowRole[] = ['spendable_escrow', 'tier_escrow'];
+
+export type NotAwardedReason = 'member_not_found' | 'member_not_enrolled';
+
+interface MemberRef {
+  id: string;
+  type: 'SessionM_ID' | 'external_id' | 'email';
+}
+
+/** The member a transaction names: top-level `user_id`, else the first payment that names one. */
+function memberRef(p: SendTransactionBody['request_payload']): MemberRef | null {
+  const source = p.user_id ? p : p.payments?.find((pay) => pay.user_id);
+  if (!source?.user_id) return null;
+  const raw = (source.user_id_type ?? 'SessionM_ID').toLowerCase();
+  const type =
+    raw === 'sessionm_id' || raw === 'user_id'
+      ? 'SessionM_ID'
+      : raw === 'external_id'
+        ? 'external_id'
+        : raw === 'email'
+          ? 'email'
+          : null;
+  if (!type) {
+    throw validationError(
+      `user_id_type ${source.user_id_type} is not one of SessionM_ID, external_id, email`,
+      'request_payload.user_id_type',
+    );
+  }
+  return { id: source.user_id.trim(), type };
+}
+
+async function findMember(
+  db: Database | Tx,
+  retailerId: string,
+  ref: MemberRef,
+): Promise<UserRow | undefined> {
+  if (ref.type === 'SessionM_ID') {
+    return isUuid(ref.id) ? findUserById(db, retailerId, ref.id.toLowerCase()) : undefined;
+  }
+  if (ref.type === 'external_id') return findUserByExternalId(db, retailerId, ref.id);
+  return searchUser(db, retailerId, { email: ref.id });
+}
+
+const EMPTY_AWARD: Award = { eligible_cents: 0, base: 0, campaigns: [], spendable: 0, tier_qualifying: 0 };
+
+const awardFor = (award: Award, role: EscrowRole): number =>
+  role === 'spendable_escrow' ? award.spendable : award.tier_qualifying;
+
+function accountAmounts(program: ProgramDocument, amounts: Partial<Record<AccountRole, number>>) {
+  return program.point_accounts
+    .filter((a) => (amounts[a.role] ?? 0) !== 0)
+    .map((a) => ({ account_name: a.name, point_account_id: a.id, amount: amounts[a.role]! }));
+}
+
+interface Outcome {
+  purchase: PurchaseRow;
+  program: ProgramDocument;
+  changed: Partial<Record<AccountRole, number>>;
+  shortfall: number;
+}
+
+function result(o: Outcome): TransactionResult {
+  const { purchase: p, program } = o;
+  return {
+    transaction_id: p.transaction_id,
+    user_id: p.user_id,
+    awarded: p.not_awarded_reason === null,
+    reason: p.not_awarded_reason,
+    purchase_time: p.purchase_time.toISOString(),
+    matures_at: new Date(p.purchase_time.getTime() + program.escrow_days * DAY_MS).toISOString(),
+    eligible_spend: p.award.eligible_cents / 100,
+    base_points: p.award.base,
+    campaigns: p.award.campaigns,
+    points_awarded: accountAmounts(program, o.changed),
+    purchase_points: accountAmounts(program, {
+      spendable_escrow: p.award.spendable,
+      tier_escrow: p.award.tier_qualifying,
+    }),
+    shortfall: o.shortfall,
+    revision: p.revision,
+  };
+}
+
+/**
+ * Posts the difference between a purchase's old and new award (DESIGN §4): into its escrow lots
+ * while they wait, and after maturity by the late-return policy. One journal for the change.
+ */
+async function postAwardChange(
+  tx: Tx,
+  p: PurchaseRow,
+  program: ProgramDocument,
+  before: Award,
+  after: Award,
+  now: Date,
+  requestId: string,
+): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number }> {
+  const userId = p.user_id!;
+  const lots = new Map((await findPurchaseLots(tx, p.id)).map((l) => [l.account, l]));
+  const maturesAt = new Date(p.purchase_time.getTime() + program.escrow_days * DAY_MS);
+  const postings: Posting[] = [];
+  const changed: Partial<Record<AccountRole, number>> = {};
+  const shortfall: Partial<Record<AccountRole, number>> = {};
+  let issued = 0;
+  let returned = 0;
+  for (const role of ESCROW_ROLES) {
+    const delta = awardFor(after, role) - awardFor(before, role);
+    if (delta === 0) continue;
+    const lot = lots.get(role);
+    const state = lot
+      ? { remaining: lot.remaining, matured: lot.rolled_over_at !== null }
+      : maturesAt <= now
+        ? { remaining: 0, matured: true }
+        : undefined;
+    const settled = SETTLED_OF[role];
+    const plan = planAwardChange(delta, state, delta < 0 ? await balanceOf(tx, userId, settled) : 0);
+    if (plan.lot !== 0) {
+      postings.push({ account: role, amount: plan.lot });
+      changed[role] = plan.lot;
+      if (lot) await changeLot(tx, lot.id, plan.lot);
+      else {
+        await insertLot(tx, {
+          id: newId(now.getTime()),
+          retailer_id: p.retailer_id,
+          user_id: userId,
+          purchase_id: p.id,
+          account: role,
+          amount: plan.lot,
+          matures_at: maturesAt,
+          created_at: now,
+        });
+      }
+    }
+    if (plan.settled !== 0) {
+      postings.push({ account: settled, amount: plan.settled });
+      changed[settled] = (changed[settled] ?? 0) + plan.settled;
+    }
+    if (plan.shortfall) shortfall[settled] = plan.shortfall;
+    const moved = plan.lot + plan.settled;
+    if (moved > 0) issued += moved;
+    else returned -= moved;
+  }
+  if (issued) postings.push({ account: 'program:issued', amount: -issued });
+  if (returned) postings.push({ account: 'program:returned', amount: returned });
+  if (postings.length) {
+    const isReturn = returned > 0;
+    await insertJournal(tx, {
+      id: newId(now.getTime()),
+      retailer_id: p.retailer_id,
+      user_id: userId,
+      kind: isReturn ? 'return' : 'purchase',
+      // A first award counts from the purchase time; a change from when the till sent it.
+      effective_at: p.revision === 1 && !isReturn ? p.purchase_time : now,
+      recorded_at: now,
+      purchase_id: p.id,
+      request_id: requestId,
+      reference_id: p.transaction_id,
+      reference_type: 'POS Transaction',
+      details: {
+        transaction_id: p.transaction_id,
+        revision: p.revision,
+        base_points: after.base,
+        campaigns: after.campaigns,
+        ...(Object.keys(shortfall).length ? { shortfall } : {}),
+      },
+      postings,
+    });
+  }
+  const total = Object.values(shortfall).reduce((n, v) => n + (v ?? 0), 0);
+  return { changed, shortfall: total };
+}
+
+/**
+ * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
+ * edit). One transaction under the member's lock; idempotent on `request_id` by constraint.
+ */
+export async function sendTransaction(
+  db: Database,
+  retailerId: string,
+  body: SendTransactionBody,
+  now: Date,
+): Promise<TransactionResult> {
+  const hash = jsonHash(body);
+  const replay = await replayOf(db, retailerId, body.request_id, hash);
+  if (replay) return replay;
+
+  const payload = body.request_payload;
+  const transactionId = String(payload.transaction_id).trim();
+  if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
+  const current = await getProgramVersionAt(db, retailerId, now);
+  const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
+  if (!purchaseTime) {
+    throw validationError('request_payload.open_time must be an ISO-8601 time', 'request_payload.open_time');
+  }
+  if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
+  }
+  const basket = readBasket(payload.items, payload.discounts ?? [], payload.is_voided ?? false);
+  const ref = memberRef(payload);
+  const member = ref ? await findMember(db, retailerId, ref) : undefined;
+
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.transaction(async (tx) => {
+        const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, member?.id);
+        // Start from the as-of state: lots matured by now roll over before anything is priced.
+        if (existing.member) await settleMember(tx, retailerId, existing.member.id, now);
+        const outcome = existing.purchase
+          ? await resend(tx, existing.purchase, existing.member, basket, now, body.request_id)
+          : await firstSend(tx, {
+              retailerId,
+              transactionId,
+              storeId: body.store_id,
+              purchaseTime,
+              basket,
+              member: existing.member,
+              now,
+              requestId: body.request_id,
+            });
+        // An old purchase (an import, a till that was offline) may have matured already.
+        if (outcome.purchase.user_id) await settleMember(tx, retailerId, outcome.purchase.user_id, now);
+        const answer = result(outcome);
+        await insertPosRequest(tx, retailerId, body.request_id, hash, answer, now);
+        return answer;
+      });
+    } catch (err) {
+      const e = err as { code?: string; constraint?: string; message?: string };
+      if (e.code !== '23505') throw err;
+      // A concurrent request with the same request id or transaction id won; answer as it did.
+      const again = await replayOf(db, retailerId, body.request_id, hash);
+      if (again) return again;
+      if (attempt >= 2) throw err;
+    }
+  }
+}
+
+async function replayOf(
+  db: Database,
+  retailerId: string,
+  requestId: string,
+  hash: string,
+): Promise<TransactionResult | null> {
+  const prior = await findPosRequest(db, retailerId, requestId);
+  if (!prior) return null;
+  if (prior.body_hash !== hash) {
+    throw new LaurelError(
+      'idempotency_conflict',
+      `request_id ${requestId} was already used with a different body`,
+    );
+  }
+  return prior.response as TransactionResult;
+}
+
+/**
+ * Locks in a fixed order, member first, then purchase, so concurrent requests for one member
+ * serialise without deadlock (DESIGN §9). A re-send that names no member uses the purchase's.
+ */
+async function lockPurchaseAndMember(
+  tx: Tx,
+  retailerId: string,
+  transactionId: string,
+  memberId: string | undefined,
+): Promise<{ purchase: PurchaseRow | undefined; member: UserRow | undefined }> {
+  const peek = await tx.query<{ user_id: string | null }>(
+    'SELECT user_id FROM purchases WHERE retailer_id = $1 AND transaction_id = $2',
+    [retailerId, transactionId],
+  );
+  const ownerId = peek[0] ? peek[0].user_id : memberId;
+  if (peek[0] && memberId && peek[0].user_id && peek[0].user_id !== memberId) {
+    throw validationError(
+      `transaction ${transactionId} belongs to another member`,
+      'request_payload.user_id',
+    );
+  }
+  const member = ownerId ? await lockUserById(tx, retailerId, ownerId) : undefined;
+  const purchase = await lockPurchase(tx, retailerId, transactionId);
+  return { purchase, member };
+}
+
+async function firstSend(
+  tx: Tx,
+  a: {
+    retailerId: string;
+    transactionId: string;
+    storeId: string;
+    purchaseTime: Date;
+    basket: ReturnType<typeof readBasket>;
+    member: UserRow | undefined;
+    now: Date;
+    requestId: string;
+  },
+): Promise<Outcome> {
+  const version = await getProgramVersionAt(tx, a.retailerId, a.purchaseTime);
+  const program = version.document;
+  const reason: NotAwardedReason | null = !a.member
+    ? 'member_not_found'
+    : !a.member.opted_in
+      ? 'member_not_enrolled'
+      : null;
+  const award = reason
+    ? { ...EMPTY_AWARD, eligible_cents: computeAward(program, a.basket, a.purchaseTime).eligible_cents }
+    : computeAward(program, a.basket, a.purchaseTime);
+  const purchase: PurchaseRow = {
+    id: newId(a.now.getTime()),
+    retailer_id: a.retailerId,
+    transaction_id: a.transactionId,
+    user_id: a.member?.id ?? null,
+    store_id: a.storeId,
+    purchase_time: a.purchaseTime,
+    program_version: version.version,
+    basket: a.basket,
+    award,
+    not_awarded_reason: reason,
+    revision: 1,
+    created_at: a.now,
+    updated_at: a.now,
+  };
+  await insertPurchase(tx, purchase);
+  if (reason) return { purchase, program, changed: {}, shortfall: 0 };
+  const posted = await postAwardChange(tx, purchase, program, EMPTY_AWARD, award, a.now, a.requestId);
+  return { purchase, program, ...posted };
+}
+
+async function resend(
+  tx: Tx,
+  purchase: PurchaseRow,
+  member: UserRow | undefined,
+  basket: ReturnType<typeof readBasket>,
+  now: Date,
+  requestId: string,
+): Promise<Outcome> {
+  // Priced with the rules in force at the original purchase time (DESIGN §4).
+  const program = await getProgramVersion(tx, purchase.retailer_id, purchase.program_version);
+  if (sameJson(basket, purchase.basket)) return { purchase, program, changed: {}, shortfall: 0 };
+  const computed = computeAward(program, basket, purchase.purchase_time);
+  const award = purchase.not_awarded_reason
+    ? { ...EMPTY_AWARD, eligible_cents: computed.eligible_cents }
+    : computed;
+  const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
+  await updatePurchaseBasket(tx, purchase.id, basket, award, next.revision, now);
+  if (purchase.not_awarded_reason || !member) return { purchase: next, program, changed: {}, shortfall: 0 };
+  const posted = await postAwardChange(tx, next, program, purchase.award, award, now, requestId);
+  return { purchase: next, program, ...posted };
+}
