@@ -91,6 +91,10 @@ function accountAmounts(program: ProgramDocument, amounts: Partial<Record<Accoun
     .map((a) => ({ account_name: a.name, point_account_id: a.id, amount: amounts[a.role]! }));
 }
 
+/** When a purchase's escrow lots roll over: the purchase time plus the escrow period (DESIGN §2). */
+const maturesAt = (p: PurchaseRow, program: ProgramDocument): Date =>
+  new Date(p.purchase_time.getTime() + program.escrow_days * DAY_MS);
+
 interface Outcome {
   purchase: PurchaseRow;
   program: ProgramDocument;
@@ -106,7 +110,7 @@ function result(o: Outcome): TransactionResult {
     awarded: p.not_awarded_reason === null,
     reason: p.not_awarded_reason,
     purchase_time: p.purchase_time.toISOString(),
-    matures_at: new Date(p.purchase_time.getTime() + program.escrow_days * DAY_MS).toISOString(),
+    matures_at: maturesAt(p, program).toISOString(),
     eligible_spend: p.award.eligible_cents / 100,
     base_points: p.award.base,
     campaigns: p.award.campaigns,
@@ -134,8 +138,14 @@ async function postAwardChange(
   requestId: string,
 ): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number }> {
   const userId = p.user_id!;
-  const lots = new Map((await findPurchaseLots(tx, p.id)).map((l) => [l.account, l]));
-  const maturesAt = new Date(p.purchase_time.getTime() + program.escrow_days * DAY_MS);
+  // A first award has no lots yet: skip the round trip.
+  const lots = new Map(
+    (p.revision === 1 && before.spendable === 0 && before.tier_qualifying === 0
+      ? []
+      : await findPurchaseLots(tx, p.id)
+    ).map((l) => [l.account, l]),
+  );
+  const lotMaturesAt = maturesAt(p, program);
   const postings: Posting[] = [];
   const changed: Partial<Record<AccountRole, number>> = {};
   const shortfall: Partial<Record<AccountRole, number>> = {};
@@ -147,7 +157,9 @@ async function postAwardChange(
     const lot = lots.get(role);
     const state = lot
       ? { remaining: lot.remaining, matured: lot.rolled_over_at !== null }
-      : maturesAt <= now
+      : // A first award always passes through escrow, even when already due (an import, a till
+        // that was offline): the rollover then carries its own effective time, as tiers need.
+        p.revision > 1 && lotMaturesAt <= now
         ? { remaining: 0, matured: true }
         : undefined;
     const settled = SETTLED_OF[role];
@@ -164,7 +176,7 @@ async function postAwardChange(
           purchase_id: p.id,
           account: role,
           amount: plan.lot,
-          matures_at: maturesAt,
+          matures_at: lotMaturesAt,
           created_at: now,
         });
       }
@@ -256,7 +268,9 @@ export async function sendTransaction(
               requestId: body.request_id,
             });
         // An old purchase (an import, a till that was offline) may have matured already.
-        if (outcome.purchase.user_id) await settleMember(tx, retailerId, outcome.purchase.user_id, now);
+        if (outcome.purchase.user_id && maturesAt(outcome.purchase, outcome.program) <= now) {
+          await settleMember(tx, retailerId, outcome.purchase.user_id, now);
+        }
         const answer = result(outcome);
         await insertPosRequest(tx, retailerId, body.request_id, hash, answer, now);
         return answer;

@@ -236,4 +236,29 @@ describeEachDatabase('Purchases, returns, escrow and rollover', (target) => {
     const after = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM purchases');
     expect(after[0]!.n).toBe(before[0]!.n);
   });
+  it('a purchase sent after its escrow period rolls over at once, effective at its maturation instant', async () => {
+    const before = await balances();
+    const res = await send({
+      ...tx('r-old', []),
+      request_payload: {
+        ...tx('r-old', []).request_payload,
+        transaction_id: 'T-OLD',
+        open_time: '2026-10-01T12:00:00Z',
+        items: [{ line_id: '1', item_id: 'COAT', quantity: 1, unit_price: 80 }],
+      },
+    });
+    expect(res.body.payload.matures_at).toBe('2026-10-31T12:00:00.000Z');
+    const after = await balances();
+    expect(after[SPEND] - before[SPEND]).toBe(80);
+    expect(after[SPEND_ESCROW]).toBe(before[SPEND_ESCROW]);
+    const rolled = await t.db.query<{ effective_at: Date }>(
+      `SELECT j.effective_at FROM journals j JOIN purchases p ON p.id = j.purchase_id
+       WHERE p.transaction_id = 'T-OLD' AND j.kind = 'rollover'`,
+    );
+    expect(rolled.map((r) => r.effective_at.toISOString())).toEqual([
+      '2026-10-31T12:00:00.000Z',
+      '2026-10-31T12:00:00.000Z',
+    ]);
+    await verified();
+  });
 });
