@@ -7,6 +7,8 @@ import { clockRoutes } from './admin/clock.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { customerRoutes } from './customers/customer.routes.js';
 import { purchaseRoutes } from './purchases/purchase.routes.js';
+import { programRoutes } from './program/program.routes.js';
+import { ProgramSchema } from './program/program.schema.js';
 import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
@@ -23,6 +25,9 @@ export interface AppOptions {
 
 export const VERSION = '0.1.0';
 
+/** Schemas referenced by `$ref` from routes; each becomes a named OpenAPI component. */
+const SHARED_SCHEMAS = [ErrorResponse, User, ProgramSchema];
+
 /**
  * Body validation does not coerce types: a number where a string belongs is an error, not a
  * silent conversion. Query strings and path parameters are text on the wire and are coerced.
@@ -31,7 +36,11 @@ function validators() {
   const base = { allErrors: false, useDefaults: true, removeAdditional: false as const, strict: false };
   const body = new Ajv({ ...base, coerceTypes: false });
   const query = new Ajv({ ...base, coerceTypes: 'array' });
-  for (const ajv of [body, query]) addFormats.default(ajv);
+  for (const ajv of [body, query]) {
+    addFormats.default(ajv);
+    // Our own compilers do not see fastify.addSchema: give them the shared schemas bodies refer to.
+    for (const schema of SHARED_SCHEMAS) ajv.addSchema(schema);
+  }
   return { body, query };
 }
 
@@ -59,8 +68,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('appPrincipal', undefined);
   app.decorateRequest('adminPrincipal', undefined);
   registerErrorHandling(app);
-  app.addSchema(ErrorResponse);
-  app.addSchema(User);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(swagger, {
     // Shared schemas become named components (User, ErrorResponse) instead of def-N.
@@ -111,6 +119,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await pos.register(purchaseRoutes, { db: opts.db, clock: opts.clock, verifier });
     },
     { prefix: '/api/2.0' },
+  );
+
+  await app.register(
+    async (admin) => {
+      admin.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ admin: [] }] };
+      });
+      await admin.register(programRoutes, { db: opts.db, clock: opts.clock, verifier });
+    },
+    { prefix: '/admin/v1' },
   );
 
   if (opts.clock instanceof SimulatedClock) {

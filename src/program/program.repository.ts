@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.js';
+import type { Queryable, Tx } from '../db/database.js';
 import type { ProgramDocument } from '../domain/program.js';
 
 export interface ProgramVersionRow {
@@ -44,6 +44,35 @@ export async function findProgramVersion(
     `SELECT retailer_id, version, effective_from, document, created_at FROM program_versions
      WHERE retailer_id = $1 AND version = $2`,
     [retailerId, version],
+  );
+  return rows[0];
+}
+
+export interface ProgramVersionSummary {
+  version: number;
+  effective_from: Date | null;
+  created_at: Date;
+}
+
+export async function listProgramVersions(
+  db: Queryable,
+  retailerId: string,
+): Promise<ProgramVersionSummary[]> {
+  return db.query<ProgramVersionSummary>(
+    'SELECT version, effective_from, created_at FROM program_versions WHERE retailer_id = $1 ORDER BY version',
+    [retailerId],
+  );
+}
+
+/** The newest version, locked: new versions are numbered one at a time per retailer. */
+export async function lockLatestProgramVersion(
+  tx: Tx,
+  retailerId: string,
+): Promise<ProgramVersionRow | undefined> {
+  const rows = await tx.query<ProgramVersionRow>(
+    `SELECT retailer_id, version, effective_from, document, created_at FROM program_versions
+     WHERE retailer_id = $1 ORDER BY version DESC LIMIT 1 FOR UPDATE`,
+    [retailerId],
   );
   return rows[0];
 }

@@ -1,6 +1,15 @@
-import type { Queryable } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import type { ProgramDocument } from '../domain/program.js';
-import { findProgramAt, findProgramVersion, type ProgramVersionRow } from './program.repository.js';
+import { normalizeProgram } from '../domain/program-rules.js';
+import { validationError } from '../errors.js';
+import {
+  findProgramAt,
+  findProgramVersion,
+  insertProgramVersion,
+  lockLatestProgramVersion,
+  type ProgramVersionRow,
+} from './program.repository.js';
+import type { ProgramInput } from './program.schema.js';
 
 /** The program version in force for a retailer at `at`; every retailer has one from its creation. */
 export async function getProgramVersionAt(
@@ -27,4 +36,33 @@ export async function getProgramVersion(
   const row = await findProgramVersion(db, retailerId, version);
   if (!row) throw new Error(`retailer ${retailerId} has no program version ${version}`);
   return row.document;
+}
+
+/**
+ * Replaces a retailer's program with a new version in force from `now` (issue #3): validated,
+ * every earlier version kept, purchases priced by the version in force at their purchase time.
+ */
+export async function replaceProgram(
+  db: Database,
+  retailerId: string,
+  input: ProgramInput,
+  now: Date,
+): Promise<ProgramVersionRow> {
+  return db.transaction(async (tx) => {
+    const latest = await lockLatestProgramVersion(tx, retailerId);
+    if (!latest) throw new Error(`retailer ${retailerId} has no program`);
+    if (latest.effective_from && latest.effective_from > now) {
+      throw validationError('a newer program version is already scheduled after now');
+    }
+    const document = normalizeProgram(input, retailerId, latest.document);
+    const row: ProgramVersionRow = {
+      retailer_id: retailerId,
+      version: latest.version + 1,
+      effective_from: now,
+      document,
+      created_at: now,
+    };
+    await insertProgramVersion(tx, row);
+    return row;
+  });
 }

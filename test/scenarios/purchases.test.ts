@@ -249,7 +249,7 @@ describeEachDatabase('Purchases, returns, escrow and rollover', (target) => {
     });
     expect(res.body.payload.matures_at).toBe('2026-10-31T12:00:00.000Z');
     const after = await balances();
-    expect(after[SPEND] - before[SPEND]).toBe(80);
+    expect(after[SPEND]! - before[SPEND]!).toBe(80);
     expect(after[SPEND_ESCROW]).toBe(before[SPEND_ESCROW]);
     const rolled = await t.db.query<{ effective_at: Date }>(
       `SELECT j.effective_at FROM journals j JOIN purchases p ON p.id = j.purchase_id

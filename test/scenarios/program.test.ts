@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDatabase } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/** The program through the admin API (issue #3): versions, validation, pricing by purchase time. */
+
+const purchase = (requestId: string, transactionId: string, openTime: string, qty = 1) => ({
+  store_id: 'S1',
+  request_id: requestId,
+  request_payload: {
+    transaction_id: transactionId,
+    open_time: openTime,
+    user_id: 'P-1',
+    user_id_type: 'external_id',
+    items: [
+      { line_id: '1', item_id: 'A', quantity: 1, unit_price: 100 },
+      { line_id: '2', item_id: 'B', quantity: qty, unit_price: 50 },
+    ],
+  },
+});
+
+describeEachDatabase('Program admin API', (target) => {
+  let t: TestApp;
+  let program: Record<string, unknown> & { earning: { points_per_currency_unit: number } };
+
+  beforeAll(async () => {
+    t = await startTestApp(target, new Date('2026-11-03T12:00:00Z'));
+    await t.request('POST', `${t.core}/users`, { body: { user: { external_id: 'P-1' } } });
+  });
+  afterAll(() => t.close());
+
+  it('reads the ACME program as version 1, in force for all earlier times', async () => {
+    const res = await t.request('GET', '/admin/v1/program', { auth: 'admin' });
+    expect(res.status).toBe(200);
+    expect(res.body.program_version).toMatchObject({ version: 1, effective_from: null });
+    program = res.body.program_version.program;
+    expect(program).toMatchObject({ name: 'ACME', time_zone: 'America/New_York', escrow_days: 30 });
+    expect((program.point_accounts as { name: string }[]).map((a) => a.name)).toEqual([
+      'ACME Spendable Account',
+      'ACME Spendable Escrow Account',
+      'ACME Tier Qualifying Account',
+      'ACME Tier-Qualifying Escrow Account',
+    ]);
+  });
+
+  it('replaces the program with a new version from now; purchases are priced by their own time', async () => {
+    const before = await t.request('POST', '/api/2.0/send_transaction', {
+      body: purchase('a', 'T-BEFORE', '2026-11-03T11:00:00Z'),
+    });
+    expect(before.body.payload.base_points).toBe(150);
+
+    await t.setNow('2026-11-04T12:00:00Z');
+    const doubled = { ...program, earning: { points_per_currency_unit: 2 } };
+    const put = await t.request('PUT', '/admin/v1/program', { auth: 'admin', body: { program: doubled } });
+    expect(put.status).toBe(200);
+    expect(put.body.program_version).toMatchObject({
+      version: 2,
+      effective_from: '2026-11-04T12:00:00.000Z',
+    });
+    // Ids are stable across versions.
+    expect(put.body.program_version.program.point_accounts).toEqual(program.point_accounts);
+
+    const after = await t.request('POST', '/api/2.0/send_transaction', {
+      body: purchase('b', 'T-AFTER', '2026-11-04T12:00:00Z'),
+    });
+    expect(after.body.payload.base_points).toBe(300);
+    // A purchase from before the change, arriving late, is priced with version 1.
+    const late = await t.request('POST', '/api/2.0/send_transaction', {
+      body: purchase('c', 'T-LATE', '2026-11-04T11:59:00Z'),
+    });
+    expect(late.body.payload.base_points).toBe(150);
+    // A return of the older purchase is recomputed with its own version.
+    const ret = await t.request('POST', '/api/2.0/send_transaction', {
+      body: purchase('d', 'T-BEFORE', '2026-11-03T11:00:00Z', 0),
+    });
+    expect(ret.body.payload.base_points).toBe(100);
+
+    const versions = await t.request('GET', '/admin/v1/program/versions', { auth: 'admin' });
+    expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+  });
+
+  it('refuses a meaningless program with a clear error and keeps the versions as they were', async () => {
+    const bad: [string, Record<string, unknown>][] = [
+      ['time zone', { ...program, time_zone: 'Mars/Olympus' }],
+      [
+        'account role twice',
+        {
+          ...program,
+          point_accounts: [
+            ...(program.point_accounts as object[]).slice(0, 3),
+            (program.point_accounts as object[])[0],
+          ],
+        },
+      ],
+      [
+        'thresholds not rising',
+        {
+          ...program,
+          tier_system: {
+            ...(program.tier_system as object),
+            levels: [
+              { name: 'BASE', rank: 1, threshold: 0, expiry: 'never' },
+              { name: 'SILVER', rank: 2, threshold: 5000, expiry: 'never' },
+              { name: 'GOLD', rank: 3, threshold: 4000, expiry: 'never' },
+            ],
+          },
+        },
+      ],
+      [
+        'changed account id',
+        {
+          ...program,
+          point_accounts: (program.point_accounts as { id: string }[]).map((a, i) =>
+            i === 0 ? { ...a, id: '00000000-0000-4000-8000-000000000000' } : a,
+          ),
+        },
+      ],
+      ['unknown field', { ...program, surprise: true }],
+      [
+        'campaign dates',
+        {
+          ...program,
+          campaigns: [
+            {
+              name: 'X',
+              starts_on: '2026-12-31',
+              ends_on: '2026-12-01',
+              award: { type: 'multiplier', factor: 2 },
+              tier_qualifying: false,
+            },
+          ],
+        },
+      ],
+    ];
+    for (const [what, doc] of bad) {
+      const res = await t.request('PUT', '/admin/v1/program', { auth: 'admin', body: { program: doc } });
+      expect(res.status, what).toBe(400);
+      expect(res.body.errors.code, what).toBe('validation');
+    }
+    const versions = await t.request('GET', '/admin/v1/program/versions', { auth: 'admin' });
+    expect(versions.body.versions.length).toBe(2);
+  });
+
+  it('needs an admin token of the retailer, and shows each retailer its own program', async () => {
+    expect((await t.request('GET', '/admin/v1/program', { auth: 'none' })).status).toBe(401);
+    expect((await t.request('GET', '/admin/v1/program', { auth: 'app' })).status).toBe(401);
+    const other = await t.newTenant();
+    const res = await t.request('GET', '/admin/v1/program', { auth: { bearer: other.admin_token } });
+    expect(res.body.program_version.version).toBe(1);
+    expect(res.body.program_version.program.point_accounts[0].id).not.toBe(
+      (program.point_accounts as { id: string }[])[0]!.id,
+    );
+  });
+});
