@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
 import { ErrorRef } from '../http/envelope.js';
 import { appAuth, principalOf } from '../http/auth.js';
-import { balancesAsOf } from '../ledger/ledger.service.js';
+import { memberStandingAt } from '../tiers/tier.service.js';
 import { getProgramAt } from '../program/program.service.js';
 import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import type { UserRow } from './customer.repository.js';
@@ -77,7 +77,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
           program,
           flags,
           flags.show_identifiers ? await listIdentifiers(db, row.id) : undefined,
-          await balancesAsOf(db, row.id, at),
+          await memberStandingAt(db, program, row, at),
         ),
       ),
     );

@@ -1,6 +1,5 @@
-import { initialStanding, loyaltyFields, tierDetails } from '../domain/loyalty-view.js';
+import { loyaltyFields, tierDetails, type MemberStanding } from '../domain/loyalty-view.js';
 import type { Identifier } from '../domain/profile.js';
-import type { MemberBalances } from '../ledger/ledger.service.js';
 import type { ProgramDocument } from '../domain/program.js';
 import { coreTime } from '../domain/time.js';
 import type { TagRow, UserRow } from './customer.repository.js';
@@ -18,9 +17,8 @@ export function toWireUser(
   program: ProgramDocument,
   flags: UserViewFlags,
   identifiers: Identifier[] | undefined,
-  balances: MemberBalances,
+  standing: MemberStanding,
 ) {
-  const standing = initialStanding(program, row, balances);
   const loyalty = loyaltyFields(program, standing);
   return {
     id: row.id,

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDatabase } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * Tiers on the user object as the ledger moves (issue #4, first part): SILVER entered at the
+ * maturation instant, the seed's 8,000 / 10,000, no demotion on a return, the year boundary in the
+ * program zone, and expiry at the end of the following calendar year. Reads only, no sweeper.
+ */
+
+let seq = 0;
+const purchase = (
+  externalId: string,
+  transactionId: string,
+  openTime: string,
+  amount: number,
+  voided = false,
+) => ({
+  store_id: 'S1',
+  request_id: `req-${++seq}`,
+  request_payload: {
+    transaction_id: transactionId,
+    open_time: openTime,
+    user_id: externalId,
+    user_id_type: 'external_id',
+    is_voided: voided,
+    items: [{ line_id: '1', item_id: 'GIFT', quantity: 1, unit_price: amount }],
+  },
+});
+
+describeEachDatabase('Tiers on the user object', (target) => {
+  let t: TestApp;
+  const member = async (externalId: string, flags = '') =>
+    (await t.request('GET', `${t.core}/external/users/${externalId}${flags}`)).body.user;
+  const send = async (body: unknown) => {
+    const res = await t.request('POST', '/api/2.0/send_transaction', { body });
+    expect(res.status).toBe(200);
+    return res.body.payload;
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp(target, new Date('2026-03-05T13:00:00Z'));
+    for (const id of ['SEED-1', 'EDGE-1', 'EDGE-2']) {
+      await t.request('POST', `${t.core}/users`, { body: { user: { external_id: id } } });
+    }
+  });
+  afterAll(() => t.close());
+
+  it('reaches SILVER at the maturation instant and shows the seed numbers', async () => {
+    await send(purchase('SEED-1', 'T-S1', '2026-03-05T12:00:00Z', 2000));
+    await t.setNow('2026-04-04T11:59:59Z');
+    expect(await member('SEED-1')).toMatchObject({ tier: 'BASE', tier_points: 0, next_tier_points: 2000 });
+    await t.setNow('2026-04-04T12:00:00Z');
+    const u = await member('SEED-1', '?expand_incentives=true');
+    expect(u).toMatchObject({
+      tier: 'SILVER',
+      tier_system: 'ACME Tier System',
+      tier_points: 2000,
+      next_tier_points: 8000,
+      tier_ends_value: 10000,
+      tier_entered_at: '2026-04-04 12:00:00',
+      tier_resets_at: '2028-01-01 05:00:00',
+      available_points: 2000,
+    });
+    const level = u.tier_details.tier_levels[0];
+    expect(level.join_date).toBe('2026-04-04T12:00:00');
+    expect(level.tier_overview).toMatchObject({ name: 'SILVER', rank: 2 });
+    expect(level.next_tier_overview).toMatchObject({ name: 'GOLD', rank: 3 });
+    expect(level.tier_progress[0].rules[0]).toMatchObject({
+      query_result: 2000,
+      rule_passed: false,
+      rule: { target_balance: 10000 },
+    });
+  });
+
+  it('a return after maturity takes the points back but does not demote', async () => {
+    await t.setNow('2026-05-01T12:00:00Z');
+    await send(purchase('SEED-1', 'T-S1', '2026-03-05T12:00:00Z', 2000, true));
+    expect(await member('SEED-1')).toMatchObject({
+      tier: 'SILVER',
+      tier_points: 0,
+      next_tier_points: 10000,
+      available_points: 0,
+      tier_entered_at: '2026-04-04 12:00:00',
+    });
+  });
+
+  it('holds the level through the following year and loses it on 1 January after, program time', async () => {
+    await t.setNow('2027-06-01T12:00:00Z');
+    expect(await member('SEED-1')).toMatchObject({ tier: 'SILVER', tier_points: 0 });
+    await t.setNow('2028-01-01T04:59:59Z');
+    expect((await member('SEED-1')).tier).toBe('SILVER');
+    await t.setNow('2028-01-01T05:00:00Z');
+    expect(await member('SEED-1')).toMatchObject({
+      tier: 'BASE',
+      tier_resets_at: null,
+      next_tier_points: 2000,
+    });
+  });
+
+  it('counts a rollover at 23:30 on 31 December New York time toward the old year, and one at midnight toward the new', async () => {
+    await t.setNow('2028-12-03T00:00:00Z');
+    // Matures 2029-01-01T04:30Z = 23:30 on 31 Dec 2028 in New York.
+    await send(purchase('EDGE-1', 'T-E1', '2028-12-02T04:30:00Z', 2000));
+    // Matures 2029-01-01T05:00Z = 00:00 on 1 Jan 2029 in New York.
+    await send(purchase('EDGE-2', 'T-E2', '2028-12-02T05:00:00Z', 2000));
+    await t.setNow('2029-01-01T06:00:00Z');
+    const old = await member('EDGE-1');
+    const fresh = await member('EDGE-2');
+    // Both are SILVER; the old-year one has a zero balance in the new year and expires a year earlier.
+    expect(old).toMatchObject({ tier: 'SILVER', tier_points: 0, tier_resets_at: '2030-01-01 05:00:00' });
+    expect(fresh).toMatchObject({ tier: 'SILVER', tier_points: 2000, tier_resets_at: '2031-01-01 05:00:00' });
+  });
+});
