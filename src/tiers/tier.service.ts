@@ -29,8 +29,10 @@ export async function memberStandingAt(
     balancesAsOf(db, member.id, at),
     readTqChanges(db, member.id, at),
   ]);
-  const enrollment =
-    member.opted_in && member.opted_in_at ? [{ at: member.opted_in_at, opted_in: true }] : [];
+  // A profile that exists and is opted in is enrolled by now at the latest, even when a tool on the
+  // real clock created it "after" a simulated clock that lags behind (laurel demo, then --now).
+  const enrolledAt = member.opted_in_at && member.opted_in_at > at ? at : member.opted_in_at;
+  const enrollment = member.opted_in && enrolledAt ? [{ at: enrolledAt, opted_in: true }] : [];
   const tier = tierAt(program, { tq_changes: tqChanges, enrollment }, at);
   const lifetime = balances.balances.tier?.life_time_value ?? 0;
   return {
