@@ -9,7 +9,12 @@ export interface ServeConfig {
   demo: boolean;
   logLevel: string;
   bodyLimit: number;
+  /** Seconds between rollover sweeps (DESIGN §5); 0 runs no sweeper in this process. */
+  sweepInterval: number;
 }
+
+/** `--sweep-interval` / `LAUREL_SWEEP_INTERVAL` when neither is given. */
+export const DEFAULT_SWEEP_INTERVAL = 60;
 
 export const DEFAULT_DATA_DIR = './.laurel/data';
 

@@ -5,6 +5,7 @@ import type { ServeConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDemo, type DemoCredentials } from './demo/demo.service.js';
+import { Sweeper } from './jobs/sweeper.js';
 import { countRetailers } from './tenancy/tenancy.repository.js';
 
 export interface RunningServer {
@@ -18,7 +19,7 @@ export interface RunningServer {
 /** Number of demo members the quick start creates. */
 export const QUICK_START_CUSTOMERS = 5;
 
-/** Opens the database, migrates, optionally seeds the demo, and listens. */
+/** Opens the database, migrates, optionally seeds the demo, listens, and starts the sweeper. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const db = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
   try {
@@ -44,7 +45,15 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       },
     });
     const address = await app.listen({ host: cfg.host, port: cfg.port });
+    // The first sweep runs at once, catching up on what matured while no server ran.
+    const sweeper = new Sweeper(db, clock, {
+      intervalMs: cfg.sweepInterval * 1000,
+      log: app.log.child({ job: 'sweeper' }),
+    });
+    sweeper.start();
     const shutdown = async () => {
+      // Before the database closes under it; a running sweep stops between members.
+      await sweeper.stop();
       await app.close();
       await db.close();
     };

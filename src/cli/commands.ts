@@ -2,12 +2,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { VERSION } from '../app.js';
 import { openApiDocument } from '../openapi.js';
 import { SimulatedClock } from '../clock.js';
-import { envDatabaseUrl, envDataDir, type ServeConfig } from '../config.js';
+import { DEFAULT_SWEEP_INTERVAL, envDatabaseUrl, envDataDir, type ServeConfig } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { parseInstant } from '../domain/time.js';
 import { createDemo } from '../demo/demo.service.js';
 import { LaurelError } from '../errors.js';
+import { DEFAULT_SWEEP_BATCH, findStoredClock, sweepOnce } from '../jobs/sweeper.js';
 import { verifyLedger } from '../ledger/verify.js';
 import { startServer } from '../server.js';
 import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
@@ -84,6 +85,12 @@ export function buildCli(): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
+    .addOption(
+      new Option('--sweep-interval <seconds>', 'seconds between rollover sweeps; 0 disables the sweeper')
+        .env('LAUREL_SWEEP_INTERVAL')
+        .argParser(int(0, 86_400))
+        .default(DEFAULT_SWEEP_INTERVAL),
+    )
     .action(async (o) => {
       if (o.now && o.clock !== 'simulated')
         throw new LaurelError('validation', '--now needs --clock simulated');
@@ -97,6 +104,7 @@ export function buildCli(): Command {
         demo: Boolean(o.demo),
         logLevel: o.logLevel,
         bodyLimit: 1024 * 1024,
+        sweepInterval: o.sweepInterval,
       };
       const server = await startServer(cfg);
       const base = server.url.replace('://127.0.0.1', '://localhost');
@@ -193,6 +201,53 @@ export function buildCli(): Command {
         `ledger verified: ${report.journals} journals, ${report.postings} postings, ` +
           `${report.balances} balances, ${report.lots} lots\n`,
       );
+    });
+
+  program
+    .command('sweep')
+    .description(
+      'roll over every escrow lot matured by --now (what the server sweeper does every --sweep-interval). ' +
+        '--now defaults to the simulated clock stored in the database when it has one (a database served ' +
+        'with --clock simulated lives on that time), else the real time; a --now later than that is ' +
+        'refused, as it would settle points before they mature',
+    )
+    .addOption(dataDirOption())
+    .addOption(
+      new Option('--batch-size <n>', 'members per batch')
+        .argParser(int(1, 100_000))
+        .default(DEFAULT_SWEEP_BATCH),
+    )
+    .addOption(new Option('--now <iso>', 'roll over the lots matured by this instant').argParser(instant))
+    .action(async (o) => {
+      const result = await withDatabase(o.dataDir, async (db) => {
+        const stored = await findStoredClock(db);
+        const clockNow = stored ?? new Date();
+        const source = stored ? 'simulated clock' : 'real clock';
+        const now: Date = o.now ?? clockNow;
+        if (now > clockNow) {
+          throw new LaurelError(
+            'validation',
+            `--now ${now.toISOString()} is later than the database's ${source} (${clockNow.toISOString()}): ` +
+              'sweeping ahead of it would settle points before they mature',
+          );
+        }
+        // Waits for a server's sweeper rather than leaving the work to it: when this returns,
+        // nothing matured by `now` waits any more.
+        const r = await sweepOnce(db, { now: async () => now }, { batchSize: o.batchSize, wait: true });
+        return { ...r, source: o.now ? '--now' : source };
+      });
+      for (const f of result.failures) {
+        process.stderr.write(`laurel sweep: user ${f.user_id}: ${failLine(f.error)}\n`);
+      }
+      process.stdout.write(
+        `swept ${result.lots} lots for ${result.members} members as of ${result.now.toISOString()} (${result.source})\n`,
+      );
+      if (result.failures.length) {
+        throw new LaurelError(
+          'internal_server_error',
+          `the lots of ${result.failures.length} member(s) could not be rolled over`,
+        );
+      }
     });
 
   const retailers = program.command('retailers').description('manage retailers (tenants)');

@@ -201,3 +201,38 @@ export async function balanceOf(tx: Tx, userId: string, account: string): Promis
   );
   return rows[0]?.balance ?? 0;
 }
+
+/**
+ * Up to `limit` members with lots matured by `at` that wait to roll over, taken from the oldest due
+ * lots through `lots_due_idx`, so a batch reads about `limit` index entries however large the
+ * backlog. `skip` leaves out members a sweep already failed on, so it cannot loop on them.
+ */
+export async function findDueMembers(
+  db: Queryable,
+  at: Date,
+  limit: number,
+  skip: readonly string[] = [],
+): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    `SELECT DISTINCT user_id FROM (
+       SELECT user_id FROM lots
+       WHERE rolled_over_at IS NULL AND matures_at <= $1 AND user_id <> ALL($3::uuid[])
+       ORDER BY matures_at LIMIT $2
+     ) due ORDER BY user_id`,
+    [at, limit, skip],
+  );
+  return rows.map((r) => r.user_id);
+}
+
+/**
+ * Locks a ledger owner's row for the rest of the transaction, the same row every mutation of the
+ * member locks (DESIGN §9). Unlike `lockUserById` it also finds deleted users: an erased profile
+ * keeps its ledger, and its lots still roll over. Undefined only if no such row exists.
+ */
+export async function lockLedgerOwner(tx: Tx, userId: string): Promise<{ retailer_id: string } | undefined> {
+  const rows = await tx.query<{ retailer_id: string }>(
+    'SELECT retailer_id FROM users WHERE id = $1 FOR UPDATE',
+    [userId],
+  );
+  return rows[0];
+}
