@@ -8,6 +8,7 @@ import { SimulatedClock, type Clock } from './clock.js';
 import { customerRoutes } from './customers/customer.routes.js';
 import { purchaseRoutes } from './purchases/purchase.routes.js';
 import { programRoutes } from './program/program.routes.js';
+import { tierRoutes } from './tiers/tier.routes.js';
 import { ProgramSchema } from './program/program.schema.js';
 import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
@@ -119,6 +120,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await pos.register(purchaseRoutes, { db: opts.db, clock: opts.clock, verifier });
     },
     { prefix: '/api/2.0' },
+  );
+
+  await app.register(
+    async (incentives) => {
+      incentives.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ basic: [] }] };
+      });
+      await incentives.register(tierRoutes, { db: opts.db, clock: opts.clock, verifier });
+    },
+    { prefix: '/incentives/api/1.0' },
   );
 
   await app.register(

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.js';
+import type { Queryable, Tx } from '../db/database.js';
 import type { TqChange } from '../domain/tiers.js';
 
 /**
@@ -18,4 +18,43 @@ export async function readTqChanges(db: Queryable, userId: string, at: Date): Pr
     [userId, at],
   );
   return rows.map((r) => ({ at: r.at, points: r.points }));
+}
+
+export interface TierMoveRow {
+  id: string;
+  retailer_id: string;
+  user_id: string;
+  tier_system_id: string;
+  tier_level_id: string;
+  effective_at: Date;
+  recorded_at: Date;
+  actor: string;
+  reason: string;
+}
+
+export async function insertTierMove(tx: Tx, m: TierMoveRow): Promise<void> {
+  await tx.query(
+    `INSERT INTO tier_moves (id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      m.id,
+      m.retailer_id,
+      m.user_id,
+      m.tier_system_id,
+      m.tier_level_id,
+      m.effective_at,
+      m.recorded_at,
+      m.actor,
+      m.reason,
+    ],
+  );
+}
+
+/** The member's manual moves effective by `at`, oldest first. */
+export async function readTierMoves(db: Queryable, userId: string, at: Date): Promise<TierMoveRow[]> {
+  return db.query<TierMoveRow>(
+    `SELECT id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor, reason
+     FROM tier_moves WHERE user_id = $1 AND effective_at <= $2 ORDER BY effective_at, id`,
+    [userId, at],
+  );
 }

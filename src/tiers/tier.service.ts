@@ -1,9 +1,13 @@
-import type { Queryable } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import type { MemberStanding } from '../domain/loyalty-view.js';
-import type { ProgramDocument } from '../domain/program.js';
-import { memberTier, tierAt } from '../domain/tiers.js';
+import type { ProgramDocument, TierLevel } from '../domain/program.js';
+import { isUuid, newId } from '../domain/ids.js';
+import { LaurelError, validationError } from '../errors.js';
+import { lockUserById } from '../customers/customer.repository.js';
+import { getProgramAt } from '../program/program.service.js';
+import { levelExpiry, memberTier, tierAt, type ManualMove } from '../domain/tiers.js';
 import { balancesAsOf } from '../ledger/ledger.service.js';
-import { readTqChanges } from './tier.repository.js';
+import { insertTierMove, readTierMoves, readTqChanges, type TierMoveRow } from './tier.repository.js';
 
 /** What the tier of a member depends on besides the ledger. */
 export interface MemberEnrollment {
@@ -25,15 +29,20 @@ export async function memberStandingAt(
   member: MemberEnrollment,
   at: Date,
 ): Promise<MemberStanding> {
-  const [balances, tqChanges] = await Promise.all([
+  const [balances, tqChanges, moves] = await Promise.all([
     balancesAsOf(db, member.id, at),
     readTqChanges(db, member.id, at),
+    readTierMoves(db, member.id, at),
   ]);
   // A profile that exists and is opted in is enrolled by now at the latest, even when a tool on the
   // real clock created it "after" a simulated clock that lags behind (laurel demo, then --now).
   const enrolledAt = member.opted_in_at && member.opted_in_at > at ? at : member.opted_in_at;
   const enrollment = member.opted_in && enrolledAt ? [{ at: enrolledAt, opted_in: true }] : [];
-  const tier = tierAt(program, { tq_changes: tqChanges, enrollment }, at);
+  const tier = tierAt(
+    program,
+    { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) },
+    at,
+  );
   const lifetime = balances.balances.tier?.life_time_value ?? 0;
   return {
     retailer_id: member.retailer_id,
@@ -43,4 +52,69 @@ export async function memberStandingAt(
     used: balances.used,
     tier: member.opted_in ? memberTier(tier) : null,
   };
+}
+
+/**
+ * Moves of the program's own tier system; a move to a level a later program version dropped is
+ * left out rather than failing every read of the member.
+ */
+function manualMoves(program: ProgramDocument, moves: TierMoveRow[]): ManualMove[] {
+  const levels = new Set(program.tier_system.levels.map((l) => l.id));
+  return moves
+    .filter((m) => m.tier_system_id === program.tier_system.id && levels.has(m.tier_level_id))
+    .map((m) => ({ at: m.effective_at, level_id: m.tier_level_id }));
+}
+
+export interface MoveRequest {
+  retailerId: string;
+  userId: string;
+  tierSystemId: string;
+  tierLevelId: string;
+  actor: string;
+  reason: string;
+}
+
+export interface MoveResult {
+  move: TierMoveRow;
+  level: TierLevel;
+  resets_at: Date | null;
+}
+
+/**
+ * A manual tier move (issue #4, reference §5 `movement/move_user`): from `now` the member holds the
+ * level until that level's own expiry; recorded with who and why, under the member's lock.
+ */
+export async function moveUser(db: Database, r: MoveRequest, now: Date): Promise<MoveResult> {
+  const program = await getProgramAt(db, r.retailerId, now);
+  if (r.tierSystemId.toLowerCase() !== program.tier_system.id) {
+    throw validationError(
+      `tier_system_id ${r.tierSystemId} is not this program's tier system`,
+      'tier_system_id',
+    );
+  }
+  const level = program.tier_system.levels.find((l) => l.id === r.tierLevelId.toLowerCase());
+  if (!level)
+    throw validationError(
+      `tier_level_id ${r.tierLevelId} is not a level of ${program.tier_system.name}`,
+      'tier_level_id',
+    );
+  return db.transaction(async (tx) => {
+    const user = isUuid(r.userId) ? await lockUserById(tx, r.retailerId, r.userId.toLowerCase()) : undefined;
+    if (!user) throw new LaurelError('user_not_found');
+    if (!user.opted_in)
+      throw validationError('the member is not enrolled; opt them in before moving their tier', 'user_id');
+    const move: TierMoveRow = {
+      id: newId(now.getTime()),
+      retailer_id: r.retailerId,
+      user_id: user.id,
+      tier_system_id: program.tier_system.id,
+      tier_level_id: level.id,
+      effective_at: now,
+      recorded_at: now,
+      actor: r.actor,
+      reason: r.reason,
+    };
+    await insertTierMove(tx, move);
+    return { move, level, resets_at: levelExpiry(program, level, now) };
+  });
 }

@@ -112,3 +112,83 @@ describeEachDatabase('Tiers on the user object', (target) => {
     expect(fresh).toMatchObject({ tier: 'SILVER', tier_points: 2000, tier_resets_at: '2031-01-01 05:00:00' });
   });
 });
+
+describeEachDatabase('Manual tier moves', (target) => {
+  let t: TestApp;
+  let userId: string;
+  let program: { tier_system: { id: string; levels: { id: string; name: string }[] } };
+  const levelId = (name: string) => program.tier_system.levels.find((l) => l.name === name)!.id;
+  const move = (body: Record<string, unknown>) =>
+    t.request('POST', '/incentives/api/1.0/movement/move_user', {
+      body: {
+        retailer_id: t.tenant.retailer_id,
+        tier_system_id: program.tier_system.id,
+        user_id: userId,
+        process_intermediate_levels: false,
+        evaluate_qualifying_rules: false,
+        ...body,
+      },
+    });
+  const moves = async () =>
+    (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tier_moves'))[0]!.n;
+
+  beforeAll(async () => {
+    t = await startTestApp(target, new Date('2026-05-10T14:00:00Z'));
+    userId = (await t.request('POST', `${t.core}/users`, { body: { user: { external_id: 'VIP-1' } } })).body
+      .user.id;
+    program = (await t.request('GET', '/admin/v1/program', { auth: 'admin' })).body.program_version.program;
+  });
+  afterAll(() => t.close());
+
+  it('moves a member to GOLD, audited with who and why, until the end of the following year', async () => {
+    const res = await move({ tier_level_id: levelId('GOLD'), reason: 'store manager goodwill' });
+    expect(res.status).toBe(200);
+    expect(res.body.payload).toMatchObject({
+      user_id: userId,
+      tier: 'GOLD',
+      effective_at: '2026-05-10T14:00:00.000Z',
+      resets_at: '2028-01-01T05:00:00.000Z',
+    });
+    const user = (await t.request('GET', `${t.core}/users/${userId}`)).body.user;
+    expect(user).toMatchObject({
+      tier: 'GOLD',
+      tier_entered_at: '2026-05-10 14:00:00',
+      tier_resets_at: '2028-01-01 05:00:00',
+      next_tier_points: null,
+      tier_ends_value: null,
+    });
+    const rows = await t.db.query<{ actor: string; reason: string }>('SELECT actor, reason FROM tier_moves');
+    expect(rows).toEqual([{ actor: `app:${t.tenant.api_key}`, reason: 'store manager goodwill' }]);
+    await t.setNow('2028-01-01T05:00:00Z');
+    expect((await t.request('GET', `${t.core}/users/${userId}`)).body.user.tier).toBe('BASE');
+  });
+
+  it('refuses a move for another retailer, an unknown level or user, or an unenrolled member, and records nothing', async () => {
+    const before = await moves();
+    const other = await t.newTenant();
+    const cases: [Record<string, unknown>, number, string][] = [
+      [{ tier_level_id: levelId('GOLD'), retailer_id: other.retailer_id }, 403, 'access_denied'],
+      [{ tier_level_id: '00000000-0000-4000-8000-000000000000' }, 400, 'validation'],
+      [
+        { tier_level_id: levelId('GOLD'), tier_system_id: '00000000-0000-4000-8000-000000000000' },
+        400,
+        'validation',
+      ],
+      [
+        { tier_level_id: levelId('GOLD'), user_id: '00000000-0000-4000-8000-000000000000' },
+        404,
+        'user_not_found',
+      ],
+      [{ tier_level_id: levelId('GOLD'), user_id: 'not-a-uuid' }, 404, 'user_not_found'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await move(body);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect(res.body.errors.code).toBe(code);
+    }
+    await t.request('PUT', `${t.core}/users/${userId}`, { body: { user: { opted_in: false } } });
+    const out = await move({ tier_level_id: levelId('SILVER') });
+    expect(out.status).toBe(400);
+    expect(await moves()).toBe(before);
+  });
+});

@@ -1,0 +1,97 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/database.js';
+import { LaurelError } from '../errors.js';
+import { appAuth, principalOf } from '../http/auth.js';
+import { ErrorRef } from '../http/envelope.js';
+import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
+import { moveUser } from './tier.service.js';
+
+const MoveUserBody = Type.Object(
+  {
+    retailer_id: Type.String({ maxLength: 64, description: "Must be the app's retailer." }),
+    tier_system_id: Type.String({ maxLength: 64 }),
+    tier_level_id: Type.String({ maxLength: 64 }),
+    user_id: Type.String({ maxLength: 64 }),
+    process_intermediate_levels: Type.Optional(Type.Boolean()),
+    evaluate_qualifying_rules: Type.Optional(Type.Boolean()),
+    culture: Type.Optional(Type.String({ maxLength: 16 })),
+    reason: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        description: 'Why, for the audit; defaults to "move_user".',
+      }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+const MoveUserResponse = Type.Object({
+  status: Type.Literal('ok'),
+  payload: Type.Object({
+    user_id: Type.String(),
+    tier_system_id: Type.String(),
+    tier_level_id: Type.String(),
+    tier: Type.String(),
+    effective_at: Type.String({ description: 'ISO-8601, UTC.' }),
+    resets_at: Type.Union([Type.String(), Type.Null()], {
+      description: "The level's own expiry from the move.",
+    }),
+    move_id: Type.String(),
+  }),
+});
+
+/** `POST /incentives/api/1.0/movement/move_user` (reference §5): a manual, audited tier move. */
+export const tierRoutes: FastifyPluginAsyncTypebox<{
+  db: Database;
+  clock: Clock;
+  verifier: CredentialVerifier;
+}> = async (app, { db, clock, verifier }) => {
+  app.addHook('onRequest', appAuth(verifier));
+
+  app.post(
+    '/movement/move_user',
+    {
+      schema: {
+        tags: ['Tiers'],
+        summary: "Move a member to a tier level; it holds until that level's own expiry",
+        body: MoveUserBody,
+        response: { 200: MoveUserResponse, 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 404: ErrorRef },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const body = request.body;
+      // Bodies that carry retailer_id must name the app's own retailer (DESIGN §1).
+      if (body.retailer_id.toLowerCase() !== principal.retailer_id) {
+        throw new LaurelError('access_denied', "retailer_id is not this app's retailer");
+      }
+      const { move, level, resets_at } = await moveUser(
+        db,
+        {
+          retailerId: principal.retailer_id,
+          userId: body.user_id,
+          tierSystemId: body.tier_system_id,
+          tierLevelId: body.tier_level_id,
+          actor: `app:${principal.api_key}`,
+          reason: body.reason ?? 'move_user',
+        },
+        await clock.now(),
+      );
+      return {
+        status: 'ok' as const,
+        payload: {
+          user_id: move.user_id,
+          tier_system_id: move.tier_system_id,
+          tier_level_id: move.tier_level_id,
+          tier: level.name,
+          effective_at: move.effective_at.toISOString(),
+          resets_at: resets_at ? resets_at.toISOString() : null,
+          move_id: move.id,
+        },
+      };
+    },
+  );
+};
