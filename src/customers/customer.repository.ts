@@ -271,3 +271,23 @@ export async function listTags(db: Queryable, userId: string, now: Date): Promis
     [userId, now],
   );
 }
+
+export type EnrollmentCause = 'created' | 'profile_update' | 'deleted';
+
+/** Records an opt-in or opt-out (issue #4: tier episodes and history start and end with them). */
+export async function insertEnrollmentEvent(
+  tx: Tx,
+  e: {
+    id: string;
+    retailer_id: string;
+    user_id: string;
+    opted_in: boolean;
+    at: Date;
+    cause: EnrollmentCause;
+  },
+): Promise<void> {
+  await tx.query(
+    'INSERT INTO enrollment_events (id, retailer_id, user_id, opted_in, at, cause) VALUES ($1, $2, $3, $4, $5, $6)',
+    [e.id, e.retailer_id, e.user_id, e.opted_in, e.at, e.cause],
+  );
+}

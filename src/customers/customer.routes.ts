@@ -3,7 +3,8 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
 import { ErrorRef } from '../http/envelope.js';
 import { appAuth, principalOf } from '../http/auth.js';
-import { memberStandingAt } from '../tiers/tier.service.js';
+import { memberStandingAt, tierHistoryAt } from '../tiers/tier.service.js';
+import { coreTime } from '../domain/time.js';
 import { getProgramAt } from '../program/program.service.js';
 import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import type { UserRow } from './customer.repository.js';
@@ -15,6 +16,7 @@ import {
   SearchQuery,
   TagsBody,
   TagsResponse,
+  TierHistoryResponse,
   UserBody,
   UserIdParams,
   UserProfileBody,
@@ -242,6 +244,29 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
           now,
         );
         return { status: 'ok' as const, tags: rows.map(toWireTag) };
+      },
+    );
+
+    app.get(
+      `${path}/tier_history`,
+      {
+        schema: {
+          tags,
+          summary: `Every tier change of a profile by ${by}, with its time, cause and reason (Laurel's extension)`,
+          params,
+          response: { 200: TierHistoryResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const row = await getUser(db, retailer_id, ref(request.params as never));
+        const now = await clock.now();
+        const program = await getProgramAt(db, retailer_id, now);
+        const history = await tierHistoryAt(db, program, row, now);
+        return {
+          status: 'ok' as const,
+          tier_history: history.map((h) => ({ ...h, at: coreTime(h.at) })),
+        };
       },
     );
 

@@ -283,3 +283,16 @@ export const Tag = Type.Object({
   updated_at: CoreTime('Last added'),
 });
 export const TagsResponse = Type.Object({ status: Type.Literal('ok'), tags: Type.Array(Tag) });
+
+export const TierHistoryResponse = Type.Object({
+  status: Type.Literal('ok'),
+  tier_history: Type.Array(
+    Type.Object({
+      at: Type.String({ description: 'Effective time (YYYY-MM-DD HH:MM:SS, UTC)' }),
+      from_tier: Nullable(Type.String({ description: 'null: UNENROLLED' })),
+      to_tier: Nullable(Type.String({ description: 'null: UNENROLLED' })),
+      cause: Type.String({ description: 'qualified, expired, manual_move, opted_in or opted_out' }),
+      reason: Type.String(),
+    }),
+  ),
+});

@@ -15,6 +15,7 @@ import {
   findUserByExternalId,
   findUserIdByExternalId,
   findUsersByIds,
+  insertEnrollmentEvent,
   insertUser,
   listIdentifiers,
   listTags,
@@ -159,6 +160,16 @@ export async function createUser(
   await withUniqueErrors(() =>
     db.transaction(async (tx) => {
       await insertUser(tx, row);
+      if (row.opted_in) {
+        await insertEnrollmentEvent(tx, {
+          id: newId(now.getTime()),
+          retailer_id: retailerId,
+          user_id: row.id,
+          opted_in: true,
+          at: now,
+          cause: 'created',
+        });
+      }
       const primary = row.external_id
         ? { external_id: row.external_id, external_id_type: row.external_id_type }
         : null;
@@ -239,6 +250,16 @@ export async function updateUser(
         current.id,
         columns as Partial<Pick<UserRow, WritableUserColumn>>,
       );
+      if (next.opted_in !== current.opted_in) {
+        await insertEnrollmentEvent(tx, {
+          id: newId(now.getTime()),
+          retailer_id: retailerId,
+          user_id: current.id,
+          opted_in: next.opted_in,
+          at: now,
+          cause: 'profile_update',
+        });
+      }
       if (changed.includes('phone_numbers'))
         await replacePhones(tx, retailerId, current.id, phoneKeysOf(next));
       return next;
@@ -277,6 +298,16 @@ async function syncIdentifiers(
 export async function deleteUser(db: Database, retailerId: string, ref: UserRef, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
     const current = await lockUser(tx, retailerId, ref);
+    if (current.opted_in) {
+      await insertEnrollmentEvent(tx, {
+        id: newId(now.getTime()),
+        retailer_id: retailerId,
+        user_id: current.id,
+        opted_in: false,
+        at: now,
+        cause: 'deleted',
+      });
+    }
     await eraseUser(tx, retailerId, current.id, now);
   });
 }

@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 import * as m0001 from './migrations/0001_foundation.js';
 import * as m0002 from './migrations/0002_ledger.js';
-import * as m0003 from './migrations/0003_tier_moves.js';
+import * as m0003 from './migrations/0003_tier_inputs.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [

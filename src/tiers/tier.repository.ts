@@ -1,5 +1,5 @@
 import type { Queryable, Tx } from '../db/database.js';
-import type { TqChange } from '../domain/tiers.js';
+import type { EnrollmentChange, TqChange } from '../domain/tiers.js';
 
 /**
  * A member's Tier Qualifying history as of `at`, in one round trip: every posting to the Tier
@@ -56,5 +56,13 @@ export async function readTierMoves(db: Queryable, userId: string, at: Date): Pr
     `SELECT id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor, reason
      FROM tier_moves WHERE user_id = $1 AND effective_at <= $2 ORDER BY effective_at, id`,
     [userId, at],
+  );
+}
+
+/** The member's opt-ins and opt-outs, oldest first. */
+export async function readEnrollment(db: Queryable, userId: string): Promise<EnrollmentChange[]> {
+  return db.query<EnrollmentChange>(
+    'SELECT at, opted_in FROM enrollment_events WHERE user_id = $1 ORDER BY at, id',
+    [userId],
   );
 }

@@ -5,9 +5,22 @@ import { isUuid, newId } from '../domain/ids.js';
 import { LaurelError, validationError } from '../errors.js';
 import { lockUserById } from '../customers/customer.repository.js';
 import { getProgramAt } from '../program/program.service.js';
-import { levelExpiry, memberTier, tierAt, type ManualMove } from '../domain/tiers.js';
-import { balancesAsOf } from '../ledger/ledger.service.js';
-import { insertTierMove, readTierMoves, readTqChanges, type TierMoveRow } from './tier.repository.js';
+import {
+  levelExpiry,
+  memberTier,
+  tierAt,
+  type ManualMove,
+  type TierChange,
+  type TierStanding,
+} from '../domain/tiers.js';
+import { balancesAsOf, type MemberBalances } from '../ledger/ledger.service.js';
+import {
+  insertTierMove,
+  readEnrollment,
+  readTierMoves,
+  readTqChanges,
+  type TierMoveRow,
+} from './tier.repository.js';
 
 /** What the tier of a member depends on besides the ledger. */
 export interface MemberEnrollment {
@@ -29,20 +42,7 @@ export async function memberStandingAt(
   member: MemberEnrollment,
   at: Date,
 ): Promise<MemberStanding> {
-  const [balances, tqChanges, moves] = await Promise.all([
-    balancesAsOf(db, member.id, at),
-    readTqChanges(db, member.id, at),
-    readTierMoves(db, member.id, at),
-  ]);
-  // A profile that exists and is opted in is enrolled by now at the latest, even when a tool on the
-  // real clock created it "after" a simulated clock that lags behind (laurel demo, then --now).
-  const enrolledAt = member.opted_in_at && member.opted_in_at > at ? at : member.opted_in_at;
-  const enrollment = member.opted_in && enrolledAt ? [{ at: enrolledAt, opted_in: true }] : [];
-  const tier = tierAt(
-    program,
-    { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) },
-    at,
-  );
+  const { balances, tier } = await tierStandingAt(db, program, member, at);
   const lifetime = balances.balances.tier?.life_time_value ?? 0;
   return {
     retailer_id: member.retailer_id,
@@ -52,6 +52,34 @@ export async function memberStandingAt(
     used: balances.used,
     tier: member.opted_in ? memberTier(tier) : null,
   };
+}
+
+/** The engine's full answer for a member at `at`, with the ledger balances it was read beside. */
+export async function tierStandingAt(
+  db: Queryable,
+  program: ProgramDocument,
+  member: MemberEnrollment,
+  at: Date,
+): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[] }> {
+  const [balances, tqChanges, moves, events] = await Promise.all([
+    balancesAsOf(db, member.id, at),
+    readTqChanges(db, member.id, at),
+    readTierMoves(db, member.id, at),
+    readEnrollment(db, member.id),
+  ]);
+  // Enrollment changes are stamped by the writer's clock. One stamped after `at` can only come from
+  // a clock that lags behind the data (laurel demo on the real clock, then a server at an earlier
+  // --now): the profile exists as it is, so read the change as having happened by `at`.
+  let enrollment = events.map((e) => ({ at: e.at > at ? at : e.at, opted_in: e.opted_in }));
+  if (!enrollment.length && member.opted_in && member.opted_in_at) {
+    enrollment = [{ at: member.opted_in_at > at ? at : member.opted_in_at, opted_in: true }];
+  }
+  const tier = tierAt(
+    program,
+    { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) },
+    at,
+  );
+  return { balances, tier, moves };
 }
 
 /**
@@ -116,5 +144,58 @@ export async function moveUser(db: Database, r: MoveRequest, now: Date): Promise
     };
     await insertTierMove(tx, move);
     return { move, level, resets_at: levelExpiry(program, level, now) };
+  });
+}
+
+export interface TierHistoryEntry {
+  at: Date;
+  from_tier: string | null;
+  to_tier: string | null;
+  cause: TierChange['cause'];
+  reason: string;
+}
+
+/**
+ * Every tier change of a member up to `at`, oldest first, each with its effective instant, cause and
+ * a plain-language reason (issue #4). Derived by the engine, so it is as-of correct like the tier.
+ */
+export async function tierHistoryAt(
+  db: Queryable,
+  program: ProgramDocument,
+  member: MemberEnrollment,
+  at: Date,
+): Promise<TierHistoryEntry[]> {
+  const { tier, moves } = await tierStandingAt(db, program, member, at);
+  const levels = new Map(program.tier_system.levels.map((l) => [l.id, l]));
+  const name = (id: string | null) => (id === null ? null : (levels.get(id)?.name ?? id));
+  return tier.history.map((c) => {
+    const to = c.to_level_id ? levels.get(c.to_level_id) : undefined;
+    let reason: string;
+    switch (c.cause) {
+      case 'qualified':
+        reason = `Reached ${to?.threshold.toLocaleString('en-US')} Tier Qualifying points`;
+        break;
+      case 'expired':
+        reason = `${name(c.from_level_id)} ended with its qualifying period`;
+        break;
+      case 'manual_move': {
+        const move = moves.find((m) => m.effective_at.getTime() === c.at.getTime());
+        reason = move ? `Moved by ${move.actor}: ${move.reason}` : 'Moved manually';
+        break;
+      }
+      case 'opted_in':
+        reason = 'Opted in to the program';
+        break;
+      case 'opted_out':
+        reason = 'Opted out of the program';
+        break;
+    }
+    return {
+      at: c.at,
+      from_tier: name(c.from_level_id),
+      to_tier: name(c.to_level_id),
+      cause: c.cause,
+      reason,
+    };
   });
 }

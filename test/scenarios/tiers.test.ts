@@ -111,6 +111,33 @@ describeEachDatabase('Tiers on the user object', (target) => {
     expect(old).toMatchObject({ tier: 'SILVER', tier_points: 0, tier_resets_at: '2030-01-01 05:00:00' });
     expect(fresh).toMatchObject({ tier: 'SILVER', tier_points: 2000, tier_resets_at: '2031-01-01 05:00:00' });
   });
+  it('records every tier change with its time, cause and reason in the tier history', async () => {
+    const res = await t.request('GET', `${t.core}/external/users/SEED-1/tier_history`);
+    expect(res.status).toBe(200);
+    expect(res.body.tier_history).toEqual([
+      {
+        at: '2026-03-05 13:00:00',
+        from_tier: null,
+        to_tier: 'BASE',
+        cause: 'opted_in',
+        reason: 'Opted in to the program',
+      },
+      {
+        at: '2026-04-04 12:00:00',
+        from_tier: 'BASE',
+        to_tier: 'SILVER',
+        cause: 'qualified',
+        reason: 'Reached 2,000 Tier Qualifying points',
+      },
+      {
+        at: '2028-01-01 05:00:00',
+        from_tier: 'SILVER',
+        to_tier: 'BASE',
+        cause: 'expired',
+        reason: 'SILVER ended with its qualifying period',
+      },
+    ]);
+  });
 });
 
 describeEachDatabase('Manual tier moves', (target) => {
@@ -186,9 +213,22 @@ describeEachDatabase('Manual tier moves', (target) => {
       expect(res.status, JSON.stringify(body)).toBe(status);
       expect(res.body.errors.code).toBe(code);
     }
+    await t.setNow('2028-02-01T00:00:00Z');
     await t.request('PUT', `${t.core}/users/${userId}`, { body: { user: { opted_in: false } } });
     const out = await move({ tier_level_id: levelId('SILVER') });
     expect(out.status).toBe(400);
     expect(await moves()).toBe(before);
+  });
+  it('shows the manual move, its expiry and the opt-out in the tier history', async () => {
+    const res = await t.request('GET', `${t.core}/users/${userId}/tier_history`);
+    expect(
+      res.body.tier_history.map((h: { to_tier: string | null; cause: string }) => [h.to_tier, h.cause]),
+    ).toEqual([
+      ['BASE', 'opted_in'],
+      ['GOLD', 'manual_move'],
+      ['BASE', 'expired'],
+      [null, 'opted_out'],
+    ]);
+    expect(res.body.tier_history[1].reason).toBe(`Moved by app:${t.tenant.api_key}: store manager goodwill`);
   });
 });
