@@ -20,6 +20,7 @@ import {
   findPurchaseLots,
   insertJournal,
   insertLot,
+  lockLedgerOwner,
   type Posting,
 } from '../ledger/ledger.repository.js';
 import { settleMember } from '../ledger/ledger.service.js';
@@ -254,9 +255,9 @@ export async function sendTransaction(
       return await db.transaction(async (tx) => {
         const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, member?.id);
         // Start from the as-of state: lots matured by now roll over before anything is priced.
-        if (existing.member) await settleMember(tx, retailerId, existing.member.id, now);
+        if (existing.ownerId) await settleMember(tx, retailerId, existing.ownerId, now);
         const outcome = existing.purchase
-          ? await resend(tx, existing.purchase, existing.member, basket, now, body.request_id)
+          ? await resend(tx, existing.purchase, existing.ownerId !== undefined, basket, now, body.request_id)
           : await firstSend(tx, {
               retailerId,
               transactionId,
@@ -312,7 +313,7 @@ async function lockPurchaseAndMember(
   retailerId: string,
   transactionId: string,
   memberId: string | undefined,
-): Promise<{ purchase: PurchaseRow | undefined; member: UserRow | undefined }> {
+): Promise<{ purchase: PurchaseRow | undefined; member: UserRow | undefined; ownerId: string | undefined }> {
   const peek = await tx.query<{ user_id: string | null }>(
     'SELECT user_id FROM purchases WHERE retailer_id = $1 AND transaction_id = $2',
     [retailerId, transactionId],
@@ -324,9 +325,16 @@ async function lockPurchaseAndMember(
       'request_payload.user_id',
     );
   }
+  if (peek[0]?.user_id) {
+    // A re-send posts to the purchase's owner even if the profile was deleted since: the ledger
+    // keeps its member (DESIGN §3), and the purchase's award must stay what the ledger holds.
+    const owner = await lockLedgerOwner(tx, peek[0].user_id);
+    const purchase = await lockPurchase(tx, retailerId, transactionId);
+    return { purchase, member: undefined, ownerId: owner ? peek[0].user_id : undefined };
+  }
   const member = ownerId ? await lockUserById(tx, retailerId, ownerId) : undefined;
   const purchase = await lockPurchase(tx, retailerId, transactionId);
-  return { purchase, member };
+  return { purchase, member, ownerId: member?.id };
 }
 
 async function firstSend(
@@ -376,7 +384,7 @@ async function firstSend(
 async function resend(
   tx: Tx,
   purchase: PurchaseRow,
-  member: UserRow | undefined,
+  ownerLocked: boolean,
   basket: ReturnType<typeof readBasket>,
   now: Date,
   requestId: string,
@@ -390,7 +398,8 @@ async function resend(
     : computed;
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
   await updatePurchaseBasket(tx, purchase.id, basket, award, next.revision, now);
-  if (purchase.not_awarded_reason || !member) return { purchase: next, program, changed: {}, shortfall: 0 };
+  if (purchase.not_awarded_reason || !ownerLocked)
+    return { purchase: next, program, changed: {}, shortfall: 0 };
   const posted = await postAwardChange(tx, next, program, purchase.award, award, now, requestId);
   return { purchase: next, program, ...posted };
 }

@@ -261,4 +261,29 @@ describeEachDatabase('Purchases, returns, escrow and rollover', (target) => {
     ]);
     await verified();
   });
+  it('a return after the member was deleted still posts to the ledger (bug: the purchase changed, the ledger did not)', async () => {
+    const created = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: 'DEL-1' } } });
+    const id = created.body.user.id;
+    const body = (requestId: string, qty: number) => ({
+      ...tx(requestId, [], {}, 'DEL-1'),
+      request_payload: {
+        ...tx(requestId, [], {}, 'DEL-1').request_payload,
+        transaction_id: 'T-DEL',
+        open_time: '2026-12-03T10:00:00Z',
+        items: [{ line_id: '1', item_id: 'LAMP', quantity: qty, unit_price: 300 }],
+      },
+    });
+    expect((await send(body('del-1', 2))).body.payload.base_points).toBe(600);
+    expect((await t.request('DELETE', `${t.core}/users/${id}`)).status).toBe(200);
+    const ret = await send(body('del-2', 1));
+    expect(ret.status).toBe(200);
+    expect(byName(ret.body.payload.points_awarded)).toEqual({ [SPEND_ESCROW]: -300, [TIER_ESCROW]: -300 });
+    const [lot] = await t.db.query<{ remaining: number }>(
+      `SELECT l.remaining FROM lots l JOIN purchases p ON p.id = l.purchase_id
+       WHERE p.transaction_id = 'T-DEL' AND l.account = 'spendable_escrow'`,
+    );
+    // 300 base points plus the Big Basket Bonus (December, eligible spend still >= 250 USD).
+    expect(lot!.remaining).toBe(800);
+    await verified();
+  });
 });
