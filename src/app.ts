@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { customerRoutes } from './customers/customer.routes.js';
+import { incentivesRoutes } from './incentives/incentives.routes.js';
 import { purchaseRoutes } from './purchases/purchase.routes.js';
 import { programRoutes } from './program/program.routes.js';
 import { tierRoutes } from './tiers/tier.routes.js';
@@ -122,15 +123,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     { prefix: '/api/2.0' },
   );
 
-  await app.register(
-    async (incentives) => {
-      incentives.addHook('onRoute', (route) => {
-        route.schema = { ...route.schema, security: [{ basic: [] }] };
-      });
-      await incentives.register(tierRoutes, { db: opts.db, clock: opts.clock, verifier });
-    },
-    { prefix: '/incentives/api/1.0' },
-  );
+  // Clients call the points routes under both versions (reference §4); tier moves only under 1.0.
+  for (const version of ['1.0', '2.0']) {
+    await app.register(
+      async (incentives) => {
+        incentives.addHook('onRoute', (route) => {
+          route.schema = { ...route.schema, security: [{ basic: [] }] };
+        });
+        await incentives.register(incentivesRoutes, { db: opts.db, clock: opts.clock, verifier });
+        if (version === '1.0') {
+          await incentives.register(tierRoutes, { db: opts.db, clock: opts.clock, verifier });
+        }
+      },
+      { prefix: `/incentives/api/${version}` },
+    );
+  }
 
   await app.register(
     async (admin) => {

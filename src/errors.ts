@@ -10,6 +10,10 @@ export const ERRORS = {
   validation: { status: 400, message: 'The request is not valid.' },
   missing_data: { status: 400, message: 'A required field is missing.' },
   invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  insufficient_points: {
+    status: 400,
+    message: 'The member does not have enough points; nothing was spent.',
+  },
   invalid_auth_token: { status: 401, message: 'The credentials are missing or not valid.' },
   access_denied: { status: 403, message: 'These credentials may not do this.' },
   not_found: { status: 404, message: 'No such route.' },

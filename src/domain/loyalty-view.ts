@@ -186,6 +186,10 @@ export function tierDetails(program: ProgramDocument, s: MemberStanding) {
   return { tier_levels: tierLevels, point_account_balances: pointAccountBalances(program, s) };
 }
 
+/** The id of a member's own point account: derived, so it is the same in every answer. */
+export const userPointAccountId = (userId: string, pointAccountId: string): string =>
+  derivedId(userId, `user_point_account:${pointAccountId}`);
+
 /** The all_balances payload: one row per point account (reference §4). */
 export function pointAccountBalances(program: ProgramDocument, s: MemberStanding) {
   const details = program.point_accounts.map((a) => {
@@ -193,7 +197,7 @@ export function pointAccountBalances(program: ProgramDocument, s: MemberStanding
     return {
       account_name: a.name,
       // Empty until the member's account is first used, as the seed shows unused escrow accounts.
-      user_point_account_id: s.used.has(a.role) ? derivedId(s.user_id, `user_point_account:${a.id}`) : '',
+      user_point_account_id: s.used.has(a.role) ? userPointAccountId(s.user_id, a.id) : '',
       point_account_id: a.id,
       grouping_label: a.grouping_label,
       available_balance: b.balance,

@@ -1,0 +1,139 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/database.js';
+import { LaurelError } from '../errors.js';
+import { appAuth, principalOf } from '../http/auth.js';
+import { ErrorRef } from '../http/envelope.js';
+import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
+import {
+  AllBalancesBody,
+  AllBalancesResponse,
+  AuditLogBody,
+  AuditLogResponse,
+  BalanceBody,
+  BalanceResponse,
+  DepositBody,
+  DepositResponse,
+  SpendBody,
+  SpendResponse,
+} from './incentives.schema.js';
+import { allBalances, balance, deposit, fetchPointAuditLogs, spendMultiple } from './incentives.service.js';
+
+const errors = { 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 404: ErrorRef, 413: ErrorRef };
+const tags = ['Points'];
+
+/** The app's retailer, once the body's `retailer_id` has been checked against it (DESIGN §1). */
+function retailerOf(request: FastifyRequest): string {
+  const principal = principalOf(request);
+  const { retailer_id } = request.body as { retailer_id: string };
+  if (retailer_id.toLowerCase() !== principal.retailer_id) {
+    throw new LaurelError('access_denied', "retailer_id is not this app's retailer");
+  }
+  return principal.retailer_id;
+}
+
+/**
+ * The Incentives points API (reference §4, issue #3 item 6) under `/incentives/api/1.0|2.0`, Basic
+ * credentials of an app: balances, deposits, spends and the point audit log.
+ */
+export const incentivesRoutes: FastifyPluginAsyncTypebox<{
+  db: Database;
+  clock: Clock;
+  verifier: CredentialVerifier;
+}> = async (app, { db, clock, verifier }) => {
+  app.addHook('onRequest', appAuth(verifier));
+  // Bodies are JSON only: text/plain answers 415, not a 400 about a string body (docs/errors.md).
+  app.removeContentTypeParser('text/plain');
+
+  app.post(
+    '/user_points/balance',
+    {
+      schema: {
+        tags,
+        summary: "A member's balances in the given point accounts",
+        body: BalanceBody,
+        response: { 200: BalanceResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const retailerId = retailerOf(request);
+      return {
+        status: 'ok' as const,
+        payload: await balance(db, retailerId, request.body, await clock.now()),
+      };
+    },
+  );
+
+  app.post(
+    '/user_points/all_balances',
+    {
+      schema: {
+        tags,
+        summary: "A member's balance and lifetime value in every point account, as of now",
+        body: AllBalancesBody,
+        response: { 200: AllBalancesResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const retailerId = retailerOf(request);
+      const payload = await allBalances(db, retailerId, request.body.user_id, await clock.now());
+      return { status: 'ok' as const, payload };
+    },
+  );
+
+  app.post(
+    '/user_points/deposit',
+    {
+      schema: {
+        tags,
+        summary: 'Deposit points (a manual adjustment), once per idempotency id',
+        body: DepositBody,
+        response: { 200: DepositResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const retailerId = retailerOf(request);
+      return {
+        status: 'ok' as const,
+        payload: await deposit(db, retailerId, request.body, await clock.now()),
+      };
+    },
+  );
+
+  app.post(
+    '/user_points/spend_multiple',
+    {
+      schema: {
+        tags,
+        summary: 'Spend points, once per idempotency id; never below zero',
+        body: SpendBody,
+        response: { 200: SpendResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const retailerId = retailerOf(request);
+      const payload = await spendMultiple(db, retailerId, request.body, await clock.now());
+      return { status: 'ok' as const, payload };
+    },
+  );
+
+  for (const url of ['/user_points/fetch_point_audit_logs', '/point_audit_logs/fetch_point_audit_logs']) {
+    app.post(
+      url,
+      {
+        schema: {
+          tags,
+          summary: "A member's point history, newest first, one row per account change",
+          body: AuditLogBody,
+          response: { 200: AuditLogResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const retailerId = retailerOf(request);
+        const payload = await fetchPointAuditLogs(db, retailerId, request.body, await clock.now());
+        return { status: 'ok' as const, payload };
+      },
+    );
+  }
+};

@@ -1,0 +1,386 @@
+import type { Database, Tx } from '../db/database.js';
+import type { UserRow } from '../customers/customer.repository.js';
+import { findUserById, lockUserById } from '../customers/customer.repository.js';
+import { isUuid, newId } from '../domain/ids.js';
+import { pointAccountBalances, userPointAccountId } from '../domain/loyalty-view.js';
+import { auditReason, auditType } from '../domain/point-audit.js';
+import {
+  accountByRole,
+  type AccountRole,
+  type PointAccount,
+  type ProgramDocument,
+} from '../domain/program.js';
+import { LaurelError, validationError } from '../errors.js';
+import { insertJournal, readBalances, type JournalInput } from '../ledger/ledger.repository.js';
+import { settleMember } from '../ledger/ledger.service.js';
+import { getProgramAt } from '../program/program.service.js';
+import { memberStandingAt } from '../tiers/tier.service.js';
+import {
+  countAuditRows,
+  findIdempotentJournals,
+  readAuditPage,
+  type AuditPostingRow,
+} from './incentives.repository.js';
+import type {
+  AuditLogBody,
+  AuditLogPayload,
+  AuditRow,
+  BalanceBody,
+  DepositBody,
+  DepositPayload,
+  DepositResult,
+  SpendBody,
+  SpendPayload,
+  SpendResult,
+} from './incentives.schema.js';
+
+/**
+ * The Incentives points API (reference §4, issue #3 item 6): balances, manual deposits, spends and
+ * the point audit log. Every change runs in one transaction under the member's lock, after the
+ * member's due rollovers (DESIGN §4, §9); idempotency ids are unique per member by constraint.
+ */
+
+/** Accounts points can be deposited to or spent from: escrow moves only by purchases and rollovers. */
+const SETTLED_ROLES: readonly AccountRole[] = ['spendable', 'tier'];
+const DEPOSIT_KEY = 'deposit:';
+const SPEND_KEY = 'spend:';
+const UNIQUE_VIOLATION = '23505';
+
+/** A well-formed user id, or `user_not_found`: an id that cannot exist answers like a missing one. */
+function memberId(userId: string): string {
+  if (!isUuid(userId)) throw new LaurelError('user_not_found');
+  return userId.toLowerCase();
+}
+
+async function getMember(db: Database, retailerId: string, userId: string): Promise<UserRow> {
+  const user = await findUserById(db, retailerId, memberId(userId));
+  if (!user) throw new LaurelError('user_not_found');
+  return user;
+}
+
+function accountById(program: ProgramDocument, id: string, field: string): PointAccount {
+  const account = program.point_accounts.find((a) => a.id === id.toLowerCase());
+  if (!account) throw validationError(`${field} ${id} is not a point account of this program`, field);
+  return account;
+}
+
+function settledAccountById(program: ProgramDocument, id: string, field: string, verb: string): PointAccount {
+  const account = accountById(program, id, field);
+  if (!SETTLED_ROLES.includes(account.role)) {
+    throw validationError(
+      `${field} names ${account.name}; only the settled accounts can be ${verb} (escrow moves by purchases and rollovers)`,
+      field,
+    );
+  }
+  return account;
+}
+
+/**
+ * Runs `fn` in one transaction holding the member's lock, after writing the member's due rollovers,
+ * so every change starts from the as-of state (DESIGN §5). The idempotency reads inside `fn` are
+ * exact under the lock; should the unique constraint still fire (a writer that skipped the lock),
+ * the request runs once more and then sees the stored journal.
+ */
+async function underMemberLock<T>(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  now: Date,
+  fn: (tx: Tx, user: UserRow) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.transaction(async (tx) => {
+        const user = await lockUserById(tx, retailerId, userId);
+        if (!user) throw new LaurelError('user_not_found');
+        await settleMember(tx, retailerId, user.id, now);
+        return fn(tx, user);
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= 1) throw err;
+    }
+  }
+}
+
+/** `count` journal ids for one request, ascending, so the audit log keeps the lines' order. */
+const journalIds = (now: Date, count: number): string[] =>
+  Array.from({ length: count }, () => newId(now.getTime())).sort();
+
+/**
+ * The all_balances payload: the same rows the user object shows in `point_account_balances` (its
+ * standing: balances as of now, the Tier Qualifying Account for the current qualifying year,
+ * DESIGN §6), so both answers agree.
+ */
+export async function allBalances(db: Database, retailerId: string, userId: string, now: Date) {
+  const user = await getMember(db, retailerId, userId);
+  const program = await getProgramAt(db, retailerId, now);
+  return pointAccountBalances(program, await memberStandingAt(db, program, user, now));
+}
+
+/** The balance payload: all_balances' rows, only the accounts asked for (all when none are named). */
+export async function balance(db: Database, retailerId: string, body: BalanceBody, now: Date) {
+  const user = await getMember(db, retailerId, body.user_id);
+  const program = await getProgramAt(db, retailerId, now);
+  const wanted = new Set(
+    (body.point_account_ids ?? []).map((id, i) => accountById(program, id, `point_account_ids.${i}`).id),
+  );
+  const all = pointAccountBalances(program, await memberStandingAt(db, program, user, now));
+  return {
+    retailer_id: all.retailer_id,
+    user_id: all.user_id,
+    details: wanted.size ? all.details.filter((d) => wanted.has(d.point_account_id)) : all.details,
+  };
+}
+
+/**
+ * Manual deposits (reference §4 `user_points/deposit`; audit type 16): each line credits a settled
+ * account against `program:adjusted`, once per idempotency id (`idempotency_id`, else
+ * `reference_id`). A repeat applies nothing and is not an error.
+ */
+export async function deposit(
+  db: Database,
+  retailerId: string,
+  body: DepositBody,
+  now: Date,
+): Promise<DepositPayload> {
+  const userId = memberId(body.user_id);
+  const program = await getProgramAt(db, retailerId, now);
+  const lines = body.deposit_details.map((l, i) => {
+    const field = `deposit_details.${i}`;
+    const account = settledAccountById(
+      program,
+      l.point_account_id,
+      `${field}.point_account_id`,
+      'deposited to',
+    );
+    const id = l.idempotency_id ?? l.reference_id;
+    if (!id) {
+      throw new LaurelError('missing_data', `${field}.idempotency_id (or reference_id) is required`, {
+        field: `${field}.idempotency_id`,
+      });
+    }
+    return { ...l, account, id, key: DEPOSIT_KEY + id };
+  });
+
+  return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
+    const done = new Set(
+      (
+        await findIdempotentJournals(
+          tx,
+          user.id,
+          lines.map((l) => l.key),
+        )
+      ).map((r) => r.idempotency_key),
+    );
+    const ids = journalIds(now, lines.length);
+    const details: DepositResult[] = [];
+    for (const [i, l] of lines.entries()) {
+      const applied = !done.has(l.key);
+      if (applied) {
+        done.add(l.key);
+        await insertJournal(tx, {
+          id: ids[i]!,
+          retailer_id: retailerId,
+          user_id: user.id,
+          kind: 'deposit',
+          effective_at: now,
+          recorded_at: now,
+          idempotency_key: l.key,
+          reference_id: l.reference_id ?? null,
+          reference_type: l.reference_type ?? null,
+          point_source_id: l.point_source_id ?? null,
+          details: l.rank === undefined ? {} : { rank: l.rank },
+          postings: [
+            { account: l.account.role, amount: l.amount },
+            { account: 'program:adjusted', amount: -l.amount },
+          ],
+        });
+      }
+      details.push({ point_account_id: l.account.id, amount: l.amount, idempotency_id: l.id, applied });
+    }
+    return { user_id: user.id, details };
+  });
+}
+
+/**
+ * Spends (reference §4 `user_points/spend_multiple`; audit type 2): each line debits one settled
+ * account (Spendable unless named) against `program:redeemed`, once per idempotency id. A line the
+ * balance cannot cover spends nothing; unless `allow_partial_success`, such a line means nothing
+ * of the request is spent and the answer is 400 `insufficient_points`. Balances are checked under
+ * the member lock before posting, so they never go negative (the CHECK is the last guard).
+ */
+export async function spendMultiple(
+  db: Database,
+  retailerId: string,
+  body: SpendBody,
+  now: Date,
+): Promise<SpendPayload> {
+  const userId = memberId(body.user_id);
+  const program = await getProgramAt(db, retailerId, now);
+  const spendable = accountByRole(program, 'spendable');
+  const lines = body.spend_details.map((l, i) => {
+    const named = l.point_account_ids?.[0];
+    const account = named
+      ? settledAccountById(program, named, `spend_details.${i}.point_account_ids.0`, 'spent from')
+      : spendable;
+    return { ...l, account, key: SPEND_KEY + l.idempotency_id };
+  });
+
+  return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
+    const earlier = new Map(
+      (
+        await findIdempotentJournals(
+          tx,
+          user.id,
+          lines.map((l) => l.key),
+        )
+      ).map((r) => [r.idempotency_key, r.details.result as SpendResult]),
+    );
+    // After settleMember nothing is due, so the materialised balances are the as-of balances.
+    const { balances } = await readBalances(tx, user.id, now);
+    const available = new Map<AccountRole, number>(
+      SETTLED_ROLES.map((role) => [role, balances.find((b) => b.account === role)?.balance ?? 0]),
+    );
+    const ids = journalIds(now, lines.length);
+    const journals: JournalInput[] = [];
+    const details: SpendResult[] = [];
+    let spent = 0;
+    let failure: string | undefined;
+    for (const [i, l] of lines.entries()) {
+      const prior = earlier.get(l.key);
+      if (prior) {
+        details.push({ ...prior, idempotency_summary: 'duplicate' });
+        continue;
+      }
+      const have = available.get(l.account.role)!;
+      const line = {
+        account_name: l.account.name,
+        user_point_account_id: userPointAccountId(user.id, l.account.id),
+        point_account_id: l.account.id,
+        reference_id: l.reference_id ?? null,
+        reference_type: l.reference_type ?? null,
+        idempotency_id: l.idempotency_id,
+        idempotency_summary: 'new' as const,
+      };
+      if (have < l.amount) {
+        const message = `${l.amount} points needed, ${have} available in ${l.account.name}`;
+        failure ??= `spend_details.${i}: ${message}; nothing was spent`;
+        details.push({
+          ...line,
+          amount_spent: 0,
+          remaining_balance: have,
+          error_status: 'insufficient_points',
+          message,
+        });
+        continue;
+      }
+      available.set(l.account.role, have - l.amount);
+      spent += l.amount;
+      const result: SpendResult = {
+        ...line,
+        amount_spent: l.amount,
+        remaining_balance: have - l.amount,
+        error_status: null,
+        message: null,
+      };
+      // A second line with the same idempotency id in this request is a repeat of this one.
+      earlier.set(l.key, result);
+      details.push(result);
+      journals.push({
+        id: ids[i]!,
+        retailer_id: retailerId,
+        user_id: user.id,
+        kind: 'spend',
+        effective_at: now,
+        recorded_at: now,
+        idempotency_key: l.key,
+        reference_id: l.reference_id ?? null,
+        reference_type: l.reference_type ?? null,
+        point_source_id: l.point_source_id ?? null,
+        details: { transaction_id: l.transaction_id ?? null, result },
+        postings: [
+          { account: l.account.role, amount: -l.amount },
+          { account: 'program:redeemed', amount: l.amount },
+        ],
+      });
+    }
+    if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
+    for (const j of journals) await insertJournal(tx, j);
+    return {
+      details,
+      summary: { amount_spent: spent, remaining_balance: available.get('spendable')! },
+      time_of_occurrence: now.toISOString(),
+    };
+  });
+}
+
+/**
+ * The point audit log (reference §4 `fetch_point_audit_logs`): one row per posting to a member
+ * account, newest first.
+ */
+export async function fetchPointAuditLogs(
+  db: Database,
+  retailerId: string,
+  body: AuditLogBody,
+  now: Date,
+): Promise<AuditLogPayload> {
+  // Lots matured by now must show as rollover rows. They are written here, under the member lock,
+  // rather than synthesised: a synthesised row would need an id of its own that changes once the
+  // sweeper writes the real journal, so paging and row ids would not be stable. Writing due
+  // rollovers is what any other mutation of the member does first anyway.
+  const user = await underMemberLock(db, retailerId, memberId(body.user_id), now, async (_tx, u) => u);
+  const program = await getProgramAt(db, retailerId, now);
+  const excludeKinds = (body.exclude_specified_modification_types ?? []).map((k) => String(k).toLowerCase());
+  const skip = body.skip ?? 0;
+  const rows = await readAuditPage(db, user.id, { skip, take: body.take ?? 50, excludeKinds });
+  const total = rows[0]?.total ?? (skip > 0 ? await countAuditRows(db, user.id, excludeKinds) : 0);
+  return { total_records: total, results: rows.map((r) => auditRow(program, user, r)) };
+}
+
+interface CampaignDetail {
+  name: string;
+  tier_qualifying: boolean;
+}
+
+function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): AuditRow {
+  const account = program.point_accounts.find((a) => a.role === r.account);
+  const pointAccountId = account?.id ?? '';
+  const shortfall = (r.details.shortfall as Partial<Record<string, number>> | undefined)?.[r.account] ?? 0;
+  // Campaign points reach the tier accounts only where the campaign is tier-qualifying (DESIGN §4).
+  const campaigns =
+    r.kind === 'purchase' && Array.isArray(r.details.campaigns)
+      ? (r.details.campaigns as CampaignDetail[])
+          .filter((c) => !r.account.startsWith('tier') || c.tier_qualifying)
+          .map((c) => c.name)
+      : [];
+  const key = r.idempotency_key;
+  return {
+    id: `${r.journal_id}:${r.line}`,
+    retailer_id: user.retailer_id,
+    user_id: user.id,
+    account_name: account?.name ?? r.account,
+    point_account_id: pointAccountId,
+    user_point_account_id: account ? userPointAccountId(user.id, account.id) : '',
+    modification: r.amount,
+    audit_type: auditType(r.kind, r.amount),
+    modification_type: r.kind,
+    modification_entity_id: r.purchase_id,
+    point_source_id: r.point_source_id,
+    reference_id: r.reference_id,
+    reference_type: r.reference_type,
+    time_of_occurrence: r.effective_at.toISOString(),
+    create_date: r.recorded_at.toISOString(),
+    request_id: r.request_id,
+    idempotency_id: key ? key.slice(key.indexOf(':') + 1) : null,
+    transaction_id: r.transaction_id,
+    reason: auditReason({
+      kind: r.kind,
+      modification: r.amount,
+      reference_id: r.reference_id,
+      reference_type: r.reference_type,
+      transaction_id: r.transaction_id,
+      shortfall,
+    }),
+    ...(campaigns.length ? { campaigns } : {}),
+  };
+}
