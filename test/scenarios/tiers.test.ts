@@ -140,6 +140,62 @@ describeEachDatabase('Tiers on the user object', (target) => {
   });
 });
 
+describeEachDatabase('Tier climbs over HTTP', (target) => {
+  let t: TestApp;
+  const member = async (externalId: string) =>
+    (await t.request('GET', `${t.core}/external/users/${externalId}`)).body.user;
+  const send = async (body: unknown) => {
+    const res = await t.request('POST', '/api/2.0/send_transaction', { body });
+    expect(res.status).toBe(200);
+    return res.body.payload;
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp(target, new Date('2026-06-01T12:00:00Z'));
+    for (const id of ['CLIMB-1', 'DEC-1']) {
+      await t.request('POST', `${t.core}/users`, { body: { user: { external_id: id } } });
+    }
+  });
+  afterAll(() => t.close());
+
+  it('reaches GOLD at 10,000 Tier Qualifying points, at the maturation instant of the purchase that crossed it', async () => {
+    await send(purchase('CLIMB-1', 'T-C1', '2026-06-01T10:00:00Z', 2500));
+    await t.setNow('2026-07-10T12:00:00Z');
+    expect(await member('CLIMB-1')).toMatchObject({
+      tier: 'SILVER',
+      tier_points: 2500,
+      next_tier_points: 7500,
+    });
+    await send(purchase('CLIMB-1', 'T-C2', '2026-07-10T09:00:00Z', 7600));
+    await t.setNow('2026-08-09T08:59:59Z');
+    expect((await member('CLIMB-1')).tier).toBe('SILVER');
+    await t.setNow('2026-08-09T09:00:00Z');
+    expect(await member('CLIMB-1')).toMatchObject({
+      tier: 'GOLD',
+      tier_points: 10100,
+      next_tier_points: null,
+      tier_ends_value: null,
+      tier_entered_at: '2026-08-09 09:00:00',
+      tier_resets_at: '2028-01-01 05:00:00',
+    });
+  });
+
+  it('counts a purchase of 15 December whose points mature in January toward the new year', async () => {
+    await t.setNow('2026-12-15T17:00:00Z');
+    await send(purchase('DEC-1', 'T-D1', '2026-12-15T16:00:00Z', 2000));
+    await t.setNow('2026-12-31T12:00:00Z');
+    expect(await member('DEC-1')).toMatchObject({ tier: 'BASE', tier_points: 0 });
+    await t.setNow('2027-01-14T16:00:00Z');
+    expect(await member('DEC-1')).toMatchObject({
+      tier: 'SILVER',
+      tier_points: 2000,
+      tier_entered_at: '2027-01-14 16:00:00',
+      // Reached in 2027, held to the end of 2028.
+      tier_resets_at: '2029-01-01 05:00:00',
+    });
+  });
+});
+
 describeEachDatabase('Manual tier moves', (target) => {
   let t: TestApp;
   let userId: string;
