@@ -1,12 +1,10 @@
+import type { RouteDeps } from '../http/route-deps.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/database.js';
 import { ErrorRef } from '../http/envelope.js';
 import { appAuth, principalOf } from '../http/auth.js';
 import { memberStandingAt, tierHistoryAt } from '../tiers/tier.service.js';
 import { coreTime } from '../domain/time.js';
 import { getProgramAt } from '../program/program.service.js';
-import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import type { UserRow } from './customer.repository.js';
 import {
   ApiKeyParams,
@@ -39,12 +37,6 @@ import {
 } from './customer.service.js';
 import { toWireTag, toWireUser, type UserViewFlags } from './customer.view.js';
 
-export interface CustomerRoutesOptions {
-  db: Database;
-  clock: Clock;
-  verifier: CredentialVerifier;
-}
-
 const isTrue = (v: string | undefined): boolean => v === 'true' || v === '1';
 const flagsOf = (q: UserQuery): UserViewFlags => ({
   user_profile: isTrue(q['user[user_profile]']),
@@ -62,7 +54,7 @@ const errors = {
 const tags = ['Customers'];
 
 /** The Customer Profile API under `/priv/v1/apps/:api_key` (reference §3, issue #2). */
-export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = async (app, opts) => {
+export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, opts) => {
   const { db, clock } = opts;
   app.addHook('onRequest', appAuth(opts.verifier));
   // Bodies are JSON only: without this Fastify parses text/plain and answers 400, not 415 (docs/errors.md).

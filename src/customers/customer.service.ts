@@ -25,6 +25,7 @@ import {
   searchUser,
   updateUserColumns,
   upsertTags,
+  type EnrollmentCause,
   type SearchCriteria,
   type TagRow,
   type UserRow,
@@ -56,6 +57,24 @@ async function withUniqueErrors<T>(work: () => Promise<T>): Promise<T> {
     throw mapUniqueViolation(err);
   }
 }
+
+/** Records an opt-in or opt-out: tier episodes and the tier history start and end with them (issue #4). */
+const recordEnrollment = (
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  optedIn: boolean,
+  cause: EnrollmentCause,
+  now: Date,
+): Promise<void> =>
+  insertEnrollmentEvent(tx, {
+    id: newId(now.getTime()),
+    retailer_id: retailerId,
+    user_id: userId,
+    opted_in: optedIn,
+    at: now,
+    cause,
+  });
 
 /** Finds a user by id or external id within the retailer; another retailer's user is not found. */
 export async function getUser(db: Queryable, retailerId: string, ref: UserRef): Promise<UserRow> {
@@ -161,14 +180,7 @@ export async function createUser(
     db.transaction(async (tx) => {
       await insertUser(tx, row);
       if (row.opted_in) {
-        await insertEnrollmentEvent(tx, {
-          id: newId(now.getTime()),
-          retailer_id: retailerId,
-          user_id: row.id,
-          opted_in: true,
-          at: now,
-          cause: 'created',
-        });
+        await recordEnrollment(tx, retailerId, row.id, true, 'created', now);
       }
       const primary = row.external_id
         ? { external_id: row.external_id, external_id_type: row.external_id_type }
@@ -251,14 +263,7 @@ export async function updateUser(
         columns as Partial<Pick<UserRow, WritableUserColumn>>,
       );
       if (next.opted_in !== current.opted_in) {
-        await insertEnrollmentEvent(tx, {
-          id: newId(now.getTime()),
-          retailer_id: retailerId,
-          user_id: current.id,
-          opted_in: next.opted_in,
-          at: now,
-          cause: 'profile_update',
-        });
+        await recordEnrollment(tx, retailerId, current.id, next.opted_in, 'profile_update', now);
       }
       if (changed.includes('phone_numbers'))
         await replacePhones(tx, retailerId, current.id, phoneKeysOf(next));
@@ -299,14 +304,7 @@ export async function deleteUser(db: Database, retailerId: string, ref: UserRef,
   await db.transaction(async (tx) => {
     const current = await lockUser(tx, retailerId, ref);
     if (current.opted_in) {
-      await insertEnrollmentEvent(tx, {
-        id: newId(now.getTime()),
-        retailer_id: retailerId,
-        user_id: current.id,
-        opted_in: false,
-        at: now,
-        cause: 'deleted',
-      });
+      await recordEnrollment(tx, retailerId, current.id, false, 'deleted', now);
     }
     await eraseUser(tx, retailerId, current.id, now);
   });

@@ -11,6 +11,7 @@ import {
   type TierInputs,
   type TierStanding,
 } from './tiers.js';
+import { prng } from '../../test/support/prng.js';
 
 const RETAILER = '01a214b5-3590-7a30-be4e-618b75df952f';
 const acme = acmeProgram(RETAILER);
@@ -704,18 +705,6 @@ describe('helpers', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Properties over random histories (a seeded PRNG, so a failure names the seed that reproduces it).
-
-/** mulberry32: a small, fast, seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ZONE = acme.time_zone;
 const SPAN_START = Date.parse('2026-01-01T00:00:00Z');

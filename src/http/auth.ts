@@ -53,3 +53,16 @@ export function principalOf(request: FastifyRequest): AppPrincipal {
   if (!request.appPrincipal) throw denied();
   return request.appPrincipal;
 }
+
+/**
+ * The app's retailer for a body that carries `retailer_id` (the Incentives API): it must be the
+ * app's own retailer (DESIGN §1), else 403 `access_denied`.
+ */
+export function bodyRetailerOf(request: FastifyRequest): string {
+  const principal = principalOf(request);
+  const { retailer_id } = request.body as { retailer_id: string };
+  if (retailer_id.toLowerCase() !== principal.retailer_id) {
+    throw new LaurelError('access_denied', "retailer_id is not this app's retailer");
+  }
+  return principal.retailer_id;
+}

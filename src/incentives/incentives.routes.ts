@@ -1,11 +1,7 @@
+import type { RouteDeps } from '../http/route-deps.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/database.js';
-import { LaurelError } from '../errors.js';
-import { appAuth, principalOf } from '../http/auth.js';
+import { appAuth, bodyRetailerOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
-import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import {
   AllBalancesBody,
   AllBalancesResponse,
@@ -23,25 +19,14 @@ import { allBalances, balance, deposit, fetchPointAuditLogs, spendMultiple } fro
 const errors = { 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 404: ErrorRef, 413: ErrorRef };
 const tags = ['Points'];
 
-/** The app's retailer, once the body's `retailer_id` has been checked against it (DESIGN §1). */
-function retailerOf(request: FastifyRequest): string {
-  const principal = principalOf(request);
-  const { retailer_id } = request.body as { retailer_id: string };
-  if (retailer_id.toLowerCase() !== principal.retailer_id) {
-    throw new LaurelError('access_denied', "retailer_id is not this app's retailer");
-  }
-  return principal.retailer_id;
-}
-
 /**
  * The Incentives points API (reference §4, issue #3 item 6) under `/incentives/api/1.0|2.0`, Basic
  * credentials of an app: balances, deposits, spends and the point audit log.
  */
-export const incentivesRoutes: FastifyPluginAsyncTypebox<{
-  db: Database;
-  clock: Clock;
-  verifier: CredentialVerifier;
-}> = async (app, { db, clock, verifier }) => {
+export const incentivesRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, clock, verifier },
+) => {
   app.addHook('onRequest', appAuth(verifier));
   // Bodies are JSON only: text/plain answers 415, not a 400 about a string body (docs/errors.md).
   app.removeContentTypeParser('text/plain');
@@ -57,7 +42,7 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const retailerId = retailerOf(request);
+      const retailerId = bodyRetailerOf(request);
       return {
         status: 'ok' as const,
         payload: await balance(db, retailerId, request.body, await clock.now()),
@@ -76,7 +61,7 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const retailerId = retailerOf(request);
+      const retailerId = bodyRetailerOf(request);
       const payload = await allBalances(db, retailerId, request.body.user_id, await clock.now());
       return { status: 'ok' as const, payload };
     },
@@ -93,7 +78,7 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const retailerId = retailerOf(request);
+      const retailerId = bodyRetailerOf(request);
       return {
         status: 'ok' as const,
         payload: await deposit(db, retailerId, request.body, await clock.now()),
@@ -112,7 +97,7 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const retailerId = retailerOf(request);
+      const retailerId = bodyRetailerOf(request);
       const payload = await spendMultiple(db, retailerId, request.body, await clock.now());
       return { status: 'ok' as const, payload };
     },
@@ -130,7 +115,7 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<{
         },
       },
       async (request) => {
-        const retailerId = retailerOf(request);
+        const retailerId = bodyRetailerOf(request);
         const payload = await fetchPointAuditLogs(db, retailerId, request.body, await clock.now());
         return { status: 'ok' as const, payload };
       },

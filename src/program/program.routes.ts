@@ -1,9 +1,7 @@
+import type { RouteDeps } from '../http/route-deps.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/database.js';
 import { adminAuth } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
-import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import type { ProgramVersionRow } from './program.repository.js';
 import { listProgramVersions } from './program.repository.js';
 import { ProgramBody, ProgramResponse, ProgramVersionsResponse } from './program.schema.js';
@@ -20,11 +18,7 @@ const wire = (row: ProgramVersionRow) => ({
 });
 
 /** The retailer's program through the admin API (issue #3): read, replace (a new version), list versions. */
-export const programRoutes: FastifyPluginAsyncTypebox<{
-  db: Database;
-  clock: Clock;
-  verifier: CredentialVerifier;
-}> = async (app, { db, clock, verifier }) => {
+export const programRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, clock, verifier }) => {
   app.addHook('onRequest', adminAuth(verifier));
   const retailerOf = (request: { adminPrincipal?: { retailer_id: string } | undefined }) =>
     request.adminPrincipal!.retailer_id;

@@ -1,20 +1,14 @@
+import type { RouteDeps } from '../http/route-deps.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/database.js';
 import { appAuth, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
-import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import { SendTransactionBody, SendTransactionResponse } from './purchase.schema.js';
 import { sendTransaction } from './purchase.service.js';
 
 const errors = { 400: ErrorRef, 401: ErrorRef, 409: ErrorRef, 413: ErrorRef };
 
 /** The POS API (reference §6): `POST /api/2.0/send_transaction`, Basic credentials of an app. */
-export const purchaseRoutes: FastifyPluginAsyncTypebox<{
-  db: Database;
-  clock: Clock;
-  verifier: CredentialVerifier;
-}> = async (app, { db, clock, verifier }) => {
+export const purchaseRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, clock, verifier }) => {
   app.addHook('onRequest', appAuth(verifier));
 
   app.post(

@@ -1,11 +1,8 @@
+import type { RouteDeps } from '../http/route-deps.js';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/database.js';
-import { LaurelError } from '../errors.js';
-import { appAuth, principalOf } from '../http/auth.js';
+import { appAuth, bodyRetailerOf, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
-import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 import { moveUser } from './tier.service.js';
 
 const MoveUserBody = Type.Object(
@@ -44,11 +41,7 @@ const MoveUserResponse = Type.Object({
 });
 
 /** `POST /incentives/api/1.0/movement/move_user` (reference §5): a manual, audited tier move. */
-export const tierRoutes: FastifyPluginAsyncTypebox<{
-  db: Database;
-  clock: Clock;
-  verifier: CredentialVerifier;
-}> = async (app, { db, clock, verifier }) => {
+export const tierRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, clock, verifier }) => {
   app.addHook('onRequest', appAuth(verifier));
 
   app.post(
@@ -63,15 +56,12 @@ export const tierRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const principal = principalOf(request);
+      const retailerId = bodyRetailerOf(request);
       const body = request.body;
-      // Bodies that carry retailer_id must name the app's own retailer (DESIGN §1).
-      if (body.retailer_id.toLowerCase() !== principal.retailer_id) {
-        throw new LaurelError('access_denied', "retailer_id is not this app's retailer");
-      }
       const { move, level, resets_at } = await moveUser(
         db,
         {
-          retailerId: principal.retailer_id,
+          retailerId,
           userId: body.user_id,
           tierSystemId: body.tier_system_id,
           tierLevelId: body.tier_level_id,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweepOnce } from '../../src/jobs/sweeper.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
+import { prng } from '../support/prng.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -9,18 +10,6 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * three years, replayed on two databases, one swept at random moments and one never swept, read the
  * same at every step: tier, tier dates, tier points and every balance.
  */
-
-/** A small seeded PRNG (mulberry32), so a failure can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.LAUREL_PROPERTY_SEED ?? 20261125);
 const START = new Date('2026-01-02T12:00:00Z');

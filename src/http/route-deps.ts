@@ -1,0 +1,10 @@
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/database.js';
+import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
+
+/** What every route plugin is given: the database, the one clock, and the credential verifier. */
+export interface RouteDeps {
+  db: Database;
+  clock: Clock;
+  verifier: CredentialVerifier;
+}
