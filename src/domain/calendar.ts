@@ -112,6 +112,11 @@ export function startOfLocalYear(year: number, timeZone: string): Date {
   return zonedInstant(timeZone, year, 1, 1);
 }
 
+/** Midnight on 1 January of the year `instant` falls in, in `timeZone`: the current qualifying year. */
+export function startOfLocalYearAt(instant: Date, timeZone: string): Date {
+  return startOfLocalYear(wallTime(instant, timeZone).year, timeZone);
+}
+
 /**
  * Parses a purchase time: an ISO-8601 instant with an offset, or a local time without one, which
  * is read in `timeZone` (issue #3: "a time without an offset is read in the program's time zone").

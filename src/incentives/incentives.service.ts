@@ -11,7 +11,13 @@ import {
   type ProgramDocument,
 } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
-import { insertJournal, readBalances, type JournalInput } from '../ledger/ledger.repository.js';
+import {
+  insertJournal,
+  readBalances,
+  tierYearBalance,
+  type JournalInput,
+} from '../ledger/ledger.repository.js';
+import { startOfLocalYearAt } from '../domain/calendar.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import { getProgramAt } from '../program/program.service.js';
 import { memberStandingAt } from '../tiers/tier.service.js';
@@ -236,11 +242,13 @@ export async function spendMultiple(
         )
       ).map((r) => [r.idempotency_key, r.details.result as SpendResult]),
     );
-    // After settleMember nothing is due, so the materialised balances are the as-of balances.
+    // After settleMember nothing is due, so the materialised balances are the as-of balances; the
+    // Tier Qualifying Account offers only the current qualifying year's points (DESIGN §6 reset).
     const { balances } = await readBalances(tx, user.id, now);
-    const available = new Map<AccountRole, number>(
-      SETTLED_ROLES.map((role) => [role, balances.find((b) => b.account === role)?.balance ?? 0]),
-    );
+    const available = new Map<AccountRole, number>([
+      ['spendable', balances.find((b) => b.account === 'spendable')?.balance ?? 0],
+      ['tier', await tierYearBalance(tx, user.id, startOfLocalYearAt(now, program.time_zone))],
+    ]);
     const ids = journalIds(now, lines.length);
     const journals: JournalInput[] = [];
     const details: SpendResult[] = [];

@@ -236,3 +236,20 @@ export async function lockLedgerOwner(tx: Tx, userId: string): Promise<{ retaile
   );
   return rows[0];
 }
+
+/**
+ * The member's Tier Qualifying balance of the qualifying year that began at `yearStart` (DESIGN §6:
+ * the account resets to 0 on 1 January in the program's zone). The materialised `tier` balance
+ * keeps earlier years, so anything that takes tier points away (a late return's clawback, a spend)
+ * measures "down to zero" against this instead. Tier postings never take a year below zero, so the
+ * plain sum of the year's postings is the year's balance.
+ */
+export async function tierYearBalance(tx: Queryable, userId: string, yearStart: Date): Promise<number> {
+  const rows = await tx.query<{ balance: number }>(
+    `SELECT coalesce(sum(p.amount), 0)::bigint AS balance
+     FROM postings p JOIN journals j ON j.id = p.journal_id
+     WHERE p.user_id = $1 AND p.account = 'tier' AND j.effective_at >= $2`,
+    [userId, yearStart],
+  );
+  return Math.max(0, rows[0]?.balance ?? 0);
+}

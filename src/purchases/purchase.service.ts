@@ -1,6 +1,6 @@
 import type { Database, Tx } from '../db/database.js';
 import { readBasket } from '../domain/basket.js';
-import { parseZonedTime } from '../domain/calendar.js';
+import { parseZonedTime, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
 import { computeAward, type Award } from '../domain/earning.js';
 import { planAwardChange, SETTLED_OF, type EscrowRole } from '../domain/escrow.js';
@@ -16,6 +16,7 @@ import {
 } from '../customers/customer.repository.js';
 import {
   balanceOf,
+  tierYearBalance,
   changeLot,
   findPurchaseLots,
   insertJournal,
@@ -92,6 +93,21 @@ function accountAmounts(program: ProgramDocument, amounts: Partial<Record<Accoun
     .map((a) => ({ account_name: a.name, point_account_id: a.id, amount: amounts[a.role]! }));
 }
 
+/**
+ * What a clawback may take from a settled account: the Spendable balance, or the Tier Qualifying
+ * balance of the current qualifying year only (DESIGN §6 reset; §4 "down to zero").
+ */
+async function settledBalance(
+  tx: Tx,
+  userId: string,
+  role: 'spendable' | 'tier',
+  program: ProgramDocument,
+  now: Date,
+): Promise<number> {
+  if (role === 'spendable') return balanceOf(tx, userId, role);
+  return tierYearBalance(tx, userId, startOfLocalYearAt(now, program.time_zone));
+}
+
 /** When a purchase's escrow lots roll over: the purchase time plus the escrow period (DESIGN §2). */
 const maturesAt = (p: PurchaseRow, program: ProgramDocument): Date =>
   new Date(p.purchase_time.getTime() + program.escrow_days * DAY_MS);
@@ -164,7 +180,11 @@ async function postAwardChange(
         ? { remaining: 0, matured: true }
         : undefined;
     const settled = SETTLED_OF[role];
-    const plan = planAwardChange(delta, state, delta < 0 ? await balanceOf(tx, userId, settled) : 0);
+    const plan = planAwardChange(
+      delta,
+      state,
+      delta < 0 ? await settledBalance(tx, userId, settled, program, now) : 0,
+    );
     if (plan.lot !== 0) {
       postings.push({ account: role, amount: plan.lot });
       changed[role] = plan.lot;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -193,6 +194,16 @@ describeEachDatabase('Tier climbs over HTTP', (target) => {
       // Reached in 2027, held to the end of 2028.
       tier_resets_at: '2029-01-01 05:00:00',
     });
+  });
+  it("a late return in a new year claws tier points back only from that year (bug: it took last year's)", async () => {
+    // Now 2027-01-14; T-C1 (2,500 USD) matured in July 2026, so its tier points belong to 2026.
+    const res = await send({ ...purchase('CLIMB-1', 'T-C1', '2026-06-01T10:00:00Z', 2500, true) });
+    expect(res.points_awarded).toEqual([
+      expect.objectContaining({ account_name: 'ACME Spendable Account', amount: -2500 }),
+    ]);
+    expect(res.shortfall).toBe(2500);
+    expect(await member('CLIMB-1')).toMatchObject({ tier: 'GOLD', tier_points: 0 });
+    expect((await verifyLedger(t.db)).problems).toEqual([]);
   });
 });
 
