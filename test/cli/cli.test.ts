@@ -1,87 +1,34 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoProfile } from '../../src/demo/demo.service.js';
-import { createTestSchema, dropTestSchema, urlWithSchema } from '../support/databases.js';
 import { MIGRATIONS } from '../../src/db/migrate.js';
+import {
+  basic,
+  call,
+  cleanUp,
+  ensureBuilt,
+  exited,
+  laurel,
+  oneLine,
+  schemaPerTest,
+  serve,
+  tempDir,
+  type Result,
+} from '../support/cli.js';
 
 /**
  * The `laurel` command as a user runs it: the built CLI in real child processes, on a fresh
  * embedded data directory per test (and on a fresh PostgreSQL schema when DATABASE_URL is set).
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
 const LOCK_FILE = 'laurel.lock';
 const HEX40 = /^[0-9a-f]{40}$/;
 const ADMIN_TOKEN = /^lat_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SEED_SEARCHES = ['email=test@example.com', 'external_id=eutest17', 'mobile_number=5089959991'];
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-type Child = ChildProcess & { out: Result };
-const children = new Set<Child>();
-const tempDirs: string[] = [];
-
-/** The environment of a child: ours without anything that configures Laurel, plus `extra`. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['DATABASE_URL', 'LAUREL_DATA_DIR', 'PORT', 'HOST', 'LOG_LEVEL']) delete env[k];
-  return { ...env, ...extra };
-}
-
-function start(args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }) as Child;
-  child.out = { code: null, signal: null, stdout: '', stderr: '' };
-  children.add(child);
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (child.out.stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (child.out.stderr += s));
-  child.once('close', (code, signal) => {
-    child.out.code = code;
-    child.out.signal = signal;
-    children.delete(child);
-  });
-  return child;
-}
-
-/** Resolves when the child has exited and its output is complete. */
-function exited(child: Child): Promise<Result> {
-  if (!children.has(child)) return Promise.resolve(child.out);
-  return new Promise((done) => child.once('close', () => done(child.out)));
-}
-
-/** Runs `laurel ...args` to completion. */
-function laurel(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return exited(start(args, env));
-}
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'laurel-cli-'));
-  tempDirs.push(d);
-  return d;
-}
-
-/** Stderr of a failed command: exactly one line. */
-function oneLine(r: Result): string {
-  const lines = r.stderr.split('\n');
-  expect(lines.at(-1), 'stderr ends with a newline').toBe('');
-  expect(lines.slice(0, -1), `stderr is one line: ${r.stderr}`).toHaveLength(1);
-  return lines[0]!;
-}
 
 function json(r: Result): Record<string, unknown> {
   expect(r.stderr).toBe('');
@@ -90,87 +37,6 @@ function json(r: Result): Record<string, unknown> {
   expect(lines, `stdout is one JSON line: ${r.stdout}`).toHaveLength(2);
   expect(lines[1]).toBe('');
   return JSON.parse(lines[0]!) as Record<string, unknown>;
-}
-
-interface Server {
-  child: Child;
-  base: string;
-  banner: string;
-  /** A value of the banner, e.g. `api_key`. */
-  field(name: string): string;
-  /** SIGTERM, then waits for the exit. */
-  stop(): Promise<Result>;
-}
-
-/** Starts `laurel serve ...args` and waits for its banner (which ends with the line `until` matches). */
-async function serve(
-  args: string[],
-  env: Record<string, string> = {},
-  until = /openapi\.json\n/,
-): Promise<Server> {
-  const child = start(['serve', '--port', '0', ...args], env);
-  await new Promise<void>((done, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`serve did not start:\n${child.out.stdout}\n${child.out.stderr}`)),
-      45_000,
-    );
-    const check = () => {
-      const m = /listening on http:\/\/localhost:\d+/.exec(child.out.stdout);
-      if (m && until.test(child.out.stdout.slice(m.index))) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        done();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('close', () => {
-      clearTimeout(timer);
-      fail(new Error(`serve exited with ${child.out.code}: ${child.out.stderr}`));
-    });
-  });
-  const from = child.out.stdout.search(/Laurel [\d.]+ listening on/);
-  const banner = child.out.stdout.slice(from);
-  const base = /listening on (http:\/\/localhost:\d+)/.exec(banner)![1]!;
-  return {
-    child,
-    base,
-    banner,
-    field(name) {
-      const m = new RegExp(`^  ${name}:\\s+(\\S+)$`, 'm').exec(banner);
-      expect(m, `banner has ${name}`).not.toBeNull();
-      return m![1]!;
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      return exited(child);
-    },
-  };
-}
-
-const basic = (key: string, secret: string) => `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
-
-interface ApiResponse {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  authorization?: string,
-  body?: unknown,
-): Promise<ApiResponse> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(authorization ? { authorization } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 const search = (base: string, key: string, secret: string, query: string) =>
@@ -186,20 +52,7 @@ const closedPort = () =>
     });
   });
 
-beforeAll(() => {
-  if (!existsSync(CLI)) {
-    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-    expect(build.status).toBe(0);
-  }
-}, 120_000);
-
-async function cleanUp(): Promise<void> {
-  for (const child of [...children]) {
-    child.kill('SIGKILL');
-    await exited(child);
-  }
-  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
+beforeAll(ensureBuilt, 120_000);
 afterEach(cleanUp);
 afterAll(cleanUp);
 
@@ -504,18 +357,7 @@ describe('laurel CLI on the embedded database', () => {
 });
 
 describe.skipIf(!process.env.DATABASE_URL)('laurel CLI on PostgreSQL (DATABASE_URL)', () => {
-  const url = process.env.DATABASE_URL!;
-  let schema: string;
-  let env: Record<string, string>;
-
-  beforeEach(async () => {
-    schema = await createTestSchema(url);
-    env = { DATABASE_URL: urlWithSchema(url, schema) };
-  });
-  afterEach(async () => {
-    await cleanUp();
-    await dropTestSchema(url, schema);
-  });
+  const env = schemaPerTest(process.env.DATABASE_URL!);
 
   it('migrate, demo --json and serve work without a data directory', async () => {
     const unused = tempDir();

@@ -1,8 +1,7 @@
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPGlite } from '../../src/db/database.js';
-import { createTestSchema, dropTestSchema, urlWithSchema } from '../support/databases.js';
 import {
   basic,
   call,
@@ -10,6 +9,7 @@ import {
   ensureBuilt,
   laurel,
   oneLine,
+  schemaPerTest,
   serve,
   tempDir,
   type Result,
@@ -237,18 +237,7 @@ describe('laurel verify and laurel sweep on the embedded database', () => {
 describe.skipIf(!process.env.DATABASE_URL)(
   'laurel verify and laurel sweep on PostgreSQL (DATABASE_URL)',
   () => {
-    const url = process.env.DATABASE_URL!;
-    let schema: string;
-    let env: Record<string, string>;
-
-    beforeEach(async () => {
-      schema = await createTestSchema(url);
-      env = { DATABASE_URL: urlWithSchema(url, schema) };
-    });
-    afterEach(async () => {
-      await cleanUp();
-      await dropTestSchema(url, schema);
-    });
+    const env = schemaPerTest(process.env.DATABASE_URL!);
 
     it('sweep rolls the due lots at the stored simulated clock; verify passes, then names a corrupted balance', async () => {
       // A database that never ran the simulated clock is swept at the real time.

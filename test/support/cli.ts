@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { createTestSchema, dropTestSchema, urlWithSchema } from './databases.js';
 
 /**
  * The `laurel` command as a user runs it: the built CLI (`dist/cli.js`) in real child processes.
@@ -173,4 +174,23 @@ export async function cleanUp(): Promise<void> {
     await exited(child);
   }
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * A fresh PostgreSQL schema of `url` for every test of the enclosing describe block (registers its
+ * beforeEach and afterEach; the afterEach also runs `cleanUp`). Returns the environment for the
+ * children, `{ DATABASE_URL }` selecting the current test's schema, updated in place before each test.
+ */
+export function schemaPerTest(url: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  let schema: string;
+  beforeEach(async () => {
+    schema = await createTestSchema(url);
+    env.DATABASE_URL = urlWithSchema(url, schema);
+  });
+  afterEach(async () => {
+    await cleanUp();
+    await dropTestSchema(url, schema);
+  });
+  return env;
 }
