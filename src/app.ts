@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
@@ -15,6 +15,7 @@ import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
 
 export interface AppOptions {
@@ -70,6 +71,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('appPrincipal', undefined);
   app.decorateRequest('adminPrincipal', undefined);
   registerErrorHandling(app);
+  // Bodies are JSON: text/plain is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(swagger, {
@@ -101,66 +104,31 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(
-    async (core) => {
-      core.addHook('onRoute', (route) => {
-        route.schema = { ...route.schema, security: [{ basic: [] }] };
-      });
-      await core.register(customerRoutes, { db: opts.db, clock: opts.clock, verifier });
-    },
-    { prefix: '/priv/v1/apps/:api_key' },
-  );
+  const deps = { db: opts.db, clock: opts.clock, verifier };
+  /** Mounts route plugins under a prefix, each route documented with its credentials. */
+  const mount = async (
+    prefix: string,
+    security: 'basic' | 'admin',
+    plugins: FastifyPluginAsyncTypebox<RouteDeps>[],
+  ) =>
+    app.register(
+      async (scope) => {
+        scope.addHook('onRoute', (route) => {
+          route.schema = { ...route.schema, security: [{ [security]: [] }] };
+        });
+        for (const plugin of plugins) await scope.register(plugin, deps);
+      },
+      { prefix },
+    );
 
-  await app.register(
-    async (pos) => {
-      pos.addHook('onRoute', (route) => {
-        route.schema = { ...route.schema, security: [{ basic: [] }] };
-      });
-      // Bodies are JSON; text/plain is refused with 415 rather than parsed as a string.
-      pos.removeContentTypeParser('text/plain');
-      await pos.register(purchaseRoutes, { db: opts.db, clock: opts.clock, verifier });
-    },
-    { prefix: '/api/2.0' },
-  );
-
+  await mount('/priv/v1/apps/:api_key', 'basic', [customerRoutes]);
+  await mount('/api/2.0', 'basic', [purchaseRoutes]);
   // Clients call the points routes under both versions (reference §4); tier moves only under 1.0.
-  for (const version of ['1.0', '2.0']) {
-    await app.register(
-      async (incentives) => {
-        incentives.addHook('onRoute', (route) => {
-          route.schema = { ...route.schema, security: [{ basic: [] }] };
-        });
-        await incentives.register(incentivesRoutes, { db: opts.db, clock: opts.clock, verifier });
-        if (version === '1.0') {
-          await incentives.register(tierRoutes, { db: opts.db, clock: opts.clock, verifier });
-        }
-      },
-      { prefix: `/incentives/api/${version}` },
-    );
-  }
-
-  await app.register(
-    async (admin) => {
-      admin.addHook('onRoute', (route) => {
-        route.schema = { ...route.schema, security: [{ admin: [] }] };
-      });
-      await admin.register(programRoutes, { db: opts.db, clock: opts.clock, verifier });
-    },
-    { prefix: '/admin/v1' },
-  );
-
-  if (opts.clock instanceof SimulatedClock) {
-    const clock = opts.clock;
-    await app.register(
-      async (admin) => {
-        admin.addHook('onRoute', (route) => {
-          route.schema = { ...route.schema, security: [{ admin: [] }] };
-        });
-        await admin.register(clockRoutes, { clock, verifier });
-      },
-      { prefix: '/admin/v1' },
-    );
-  }
+  await mount('/incentives/api/1.0', 'basic', [incentivesRoutes, tierRoutes]);
+  await mount('/incentives/api/2.0', 'basic', [incentivesRoutes]);
+  await mount('/admin/v1', 'admin', [programRoutes]);
+  // The clock route exists only with a simulated clock; without it the real clock runs (issue #2).
+  if (opts.clock instanceof SimulatedClock) await mount('/admin/v1', 'admin', [clockRoutes]);
 
   return app;
 }

@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { SimulatedClock } from '../clock.js';
+import { SimulatedClock } from '../clock.js';
+import type { RouteDeps } from '../http/route-deps.js';
 import { validationError } from '../errors.js';
 import { adminAuth } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import { parseInstant } from '../domain/time.js';
-import type { CredentialVerifier } from '../tenancy/tenancy.service.js';
 
 const ClockResponse = Type.Object({
   status: Type.Literal('ok'),
@@ -17,10 +17,9 @@ const errors = { 400: ErrorRef, 401: ErrorRef };
  * The simulated clock (DESIGN §5), registered only with `--clock simulated`; without it the route
  * does not exist and the real clock runs.
  */
-export const clockRoutes: FastifyPluginAsyncTypebox<{
-  clock: SimulatedClock;
-  verifier: CredentialVerifier;
-}> = async (app, { clock, verifier }) => {
+export const clockRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { clock, verifier } = deps;
+  if (!(clock instanceof SimulatedClock)) throw new Error('the clock routes need the simulated clock');
   app.addHook('onRequest', adminAuth(verifier));
   const answer = (now: Date) => ({
     status: 'ok' as const,

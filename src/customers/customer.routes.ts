@@ -57,8 +57,6 @@ const tags = ['Customers'];
 export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, opts) => {
   const { db, clock } = opts;
   app.addHook('onRequest', appAuth(opts.verifier));
-  // Bodies are JSON only: without this Fastify parses text/plain and answers 400, not 415 (docs/errors.md).
-  app.removeContentTypeParser('text/plain');
 
   /** Renders users the way every read and write answers: the program in force now, flags applied. */
   async function render(retailerId: string, rows: UserRow[], flags: UserViewFlags, now?: Date) {

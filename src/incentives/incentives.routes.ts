@@ -28,8 +28,6 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   { db, clock, verifier },
 ) => {
   app.addHook('onRequest', appAuth(verifier));
-  // Bodies are JSON only: text/plain answers 415, not a 400 about a string body (docs/errors.md).
-  app.removeContentTypeParser('text/plain');
 
   app.post(
     '/user_points/balance',
