@@ -68,16 +68,3 @@ export async function readAuditPage(
     [userId, page.excludeKinds, page.take, page.skip],
   );
 }
-
-/** How many audit rows the member has under the filter (for a page past the end). */
-export async function countAuditRows(
-  db: Queryable,
-  userId: string,
-  excludeKinds: readonly string[],
-): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM postings p JOIN journals j ON j.id = p.journal_id WHERE ${AUDIT_WHERE}`,
-    [userId, excludeKinds],
-  );
-  return rows[0]?.n ?? 0;
-}

@@ -201,9 +201,11 @@ const AuditRow = Type.Object({
   user_point_account_id: Type.String(),
   modification: Type.Integer({ description: 'Signed change of the account.' }),
   audit_type: Type.Integer({
-    description: 'Bitmask: 1 issued, 2 deducted, 16 adjustment (docs/audit-log.md).',
+    description: 'Bitmask: 1 issued, 2 deducted, 16 adjustment; 0 for a tier change (docs/audit-log.md).',
   }),
-  modification_type: Type.String({ description: 'purchase, return, rollover, deposit or spend.' }),
+  modification_type: Type.String({
+    description: 'purchase, return, rollover, deposit, spend or tier_change.',
+  }),
   modification_entity_id: Nullable(Type.String(), 'The purchase, for purchases, returns and rollovers.'),
   point_source_id: Nullable(Type.String()),
   reference_id: Nullable(Type.String()),

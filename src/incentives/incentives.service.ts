@@ -20,13 +20,8 @@ import {
 import { startOfLocalYearAt } from '../domain/calendar.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import { getProgramAt } from '../program/program.service.js';
-import { memberStandingAt } from '../tiers/tier.service.js';
-import {
-  countAuditRows,
-  findIdempotentJournals,
-  readAuditPage,
-  type AuditPostingRow,
-} from './incentives.repository.js';
+import { memberStandingAt, tierHistoryAt, type TierHistoryEntry } from '../tiers/tier.service.js';
+import { findIdempotentJournals, readAuditPage, type AuditPostingRow } from './incentives.repository.js';
 import type {
   AuditLogBody,
   AuditLogPayload,
@@ -340,9 +335,69 @@ export async function fetchPointAuditLogs(
   const program = await getProgramAt(db, retailerId, now);
   const excludeKinds = (body.exclude_specified_modification_types ?? []).map((k) => String(k).toLowerCase());
   const skip = body.skip ?? 0;
-  const rows = await readAuditPage(db, user.id, { skip, take: body.take ?? 50, excludeKinds });
-  const total = rows[0]?.total ?? (skip > 0 ? await countAuditRows(db, user.id, excludeKinds) : 0);
-  return { total_records: total, results: rows.map((r) => auditRow(program, user, r)) };
+  const take = body.take ?? 50;
+  // Tier changes are derived, not journaled (docs/tiers.md): they join the ledger's rows here, so
+  // the page is cut from the first skip + take rows of each, newest first (issue #4 history).
+  const tierRows = excludeKinds.includes(TIER_CHANGE)
+    ? []
+    : (await tierHistoryAt(db, program, user, now)).map((h) => tierAuditRow(program, user, h)).reverse();
+  const ledger = await readAuditPage(db, user.id, { skip: 0, take: skip + take, excludeKinds });
+  const ledgerTotal = ledger[0]?.total ?? 0;
+  const merged = mergeNewestFirst(
+    tierRows,
+    ledger.map((r) => auditRow(program, user, r)),
+  );
+  return { total_records: ledgerTotal + tierRows.length, results: merged.slice(skip, skip + take) };
+}
+
+/** The audit log's kind for a tier change; no points move, so its audit_type is 0. */
+const TIER_CHANGE = 'tier_change';
+
+function tierAuditRow(program: ProgramDocument, user: UserRow, h: TierHistoryEntry): AuditRow {
+  const at = h.at.toISOString();
+  return {
+    id: `tier:${h.at.getTime()}:${h.cause}:${h.to_tier ?? 'UNENROLLED'}`,
+    retailer_id: user.retailer_id,
+    user_id: user.id,
+    account_name: program.tier_system.name,
+    point_account_id: '',
+    user_point_account_id: '',
+    modification: 0,
+    audit_type: 0,
+    modification_type: TIER_CHANGE,
+    modification_entity_id: null,
+    point_source_id: null,
+    reference_id: null,
+    reference_type: h.cause,
+    time_of_occurrence: at,
+    create_date: at,
+    request_id: null,
+    idempotency_id: null,
+    transaction_id: null,
+    reason: `${h.from_tier ?? 'UNENROLLED'} to ${h.to_tier ?? 'UNENROLLED'}: ${h.reason}`,
+  };
+}
+
+/**
+ * Merges two lists that are each newest first. On equal instants the tier change comes first
+ * (it follows the rollover that caused it, so it is the newer of the two).
+ */
+function mergeNewestFirst(tier: AuditRow[], ledger: AuditRow[]): AuditRow[] {
+  const out: AuditRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < tier.length || j < ledger.length) {
+    const a = tier[i];
+    const b = ledger[j];
+    if (a && (!b || a.time_of_occurrence >= b.time_of_occurrence)) {
+      out.push(a);
+      i++;
+    } else {
+      out.push(b!);
+      j++;
+    }
+  }
+  return out;
 }
 
 interface CampaignDetail {

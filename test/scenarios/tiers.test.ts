@@ -112,6 +112,39 @@ describeEachDatabase('Tiers on the user object', (target) => {
     expect(old).toMatchObject({ tier: 'SILVER', tier_points: 0, tier_resets_at: '2030-01-01 05:00:00' });
     expect(fresh).toMatchObject({ tier: 'SILVER', tier_points: 2000, tier_resets_at: '2031-01-01 05:00:00' });
   });
+  it('lists the tier changes in the point audit log among the ledger rows, newest first', async () => {
+    const userId = (await member('SEED-1')).id;
+    const res = await t.request('POST', '/incentives/api/2.0/user_points/fetch_point_audit_logs', {
+      body: { retailer_id: t.tenant.retailer_id, user_id: userId, take: 500 },
+    });
+    expect(res.status).toBe(200);
+    const rows = res.body.payload.results as {
+      modification_type: string;
+      audit_type: number;
+      reason: string;
+      time_of_occurrence: string;
+    }[];
+    const tiers = rows.filter((r) => r.modification_type === 'tier_change');
+    expect(tiers.map((r) => [r.time_of_occurrence, r.audit_type, r.reason])).toEqual([
+      ['2028-01-01T05:00:00.000Z', 0, 'SILVER to BASE: SILVER ended with its qualifying period'],
+      ['2026-04-04T12:00:00.000Z', 0, 'BASE to SILVER: Reached 2,000 Tier Qualifying points'],
+      ['2026-03-05T13:00:00.000Z', 0, 'UNENROLLED to BASE: Opted in to the program'],
+    ]);
+    // Newest first across both kinds of rows, and counted in the total.
+    const times = rows.map((r) => r.time_of_occurrence);
+    expect([...times].sort().reverse()).toEqual(times);
+    expect(res.body.payload.total_records).toBe(rows.length);
+    const without = await t.request('POST', '/incentives/api/2.0/user_points/fetch_point_audit_logs', {
+      body: {
+        retailer_id: t.tenant.retailer_id,
+        user_id: userId,
+        take: 500,
+        exclude_specified_modification_types: ['tier_change'],
+      },
+    });
+    expect(without.body.payload.total_records).toBe(rows.length - 3);
+  });
+
   it('records every tier change with its time, cause and reason in the tier history', async () => {
     const res = await t.request('GET', `${t.core}/external/users/SEED-1/tier_history`);
     expect(res.status).toBe(200);
