@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
@@ -189,9 +189,15 @@ export function lockDataDir(dir: string): () => void {
   }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
+      // The lock appears with its pid already in it (written aside, then hard-linked into place, which
+      // fails if a lock exists), so another process never reads an empty lock and takes it as stale.
+      const aside = `${path}.${process.pid}.${attempt}.tmp`;
+      writeFileSync(aside, String(process.pid));
+      try {
+        linkSync(aside, path);
+      } finally {
+        rmSync(aside, { force: true });
+      }
       heldDirs.add(key);
       return () => {
         heldDirs.delete(key);

@@ -1,5 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -217,6 +225,25 @@ describe('Data directory lock', () => {
     for (const r of releases.splice(0)) r();
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('writes the lock with its pid already in it, leaving nothing aside (bug: an empty lock could be read as stale)', () => {
+    const dir = tempDir();
+    lock(dir);
+    expect(readFileSync(join(dir, 'laurel.lock'), 'utf8')).toBe(String(process.pid));
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // A second process's attempt fails on the existing lock and leaves no file of its own behind.
+    const other = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import('${resolve('dist/db/database.js')}').then(m => { try { m.lockDataDir(${JSON.stringify(dir)}); } catch (e) { console.log(e.message); } })`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(other.stdout).toContain(`in use by another Laurel process (pid ${process.pid})`);
+    expect(readdirSync(dir).sort()).toEqual(['laurel.lock']);
   });
 
   it('refuses a second lock on the same directory in this process, also through another path', () => {
