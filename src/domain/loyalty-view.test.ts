@@ -1,20 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { initialStanding, loyaltyFields, tierDetails } from './loyalty-view.js';
+import { loyaltyFields, tierDetails, type MemberStanding } from './loyalty-view.js';
 import { acmeProgram } from './program.js';
 
 const retailer = '66f9b3f2-7770-4dca-ac8e-2a1ef7e8e54b';
 const user = '6cb9eee8-4a90-11e9-b863-0242ac11000c';
 const program = acmeProgram(retailer);
 const optedInAt = new Date('2019-03-22T18:12:02.780Z');
+/** A member with no ledger activity: at the floor level from opt-in, or UNENROLLED. */
+const noActivity = (enrolled: boolean): MemberStanding => ({
+  retailer_id: retailer,
+  user_id: user,
+  opted_in: enrolled,
+  balances: {},
+  used: new Set(),
+  tier: enrolled
+    ? { level_id: program.tier_system.levels[0]!.id, entered_at: optedInAt, resets_at: null }
+    : null,
+});
 
 describe('loyalty view', () => {
   it('shows a member without activity as BASE with 0 points, 2,000 to SILVER', () => {
-    const s = initialStanding(program, {
-      retailer_id: retailer,
-      id: user,
-      opted_in: true,
-      opted_in_at: optedInAt,
-    });
+    const s = noActivity(true);
     expect(loyaltyFields(program, s)).toEqual({
       available_points: 0,
       tier: 'BASE',
@@ -28,12 +34,7 @@ describe('loyalty view', () => {
   });
 
   it('shows a member who opted out as UNENROLLED with no tier levels', () => {
-    const s = initialStanding(program, {
-      retailer_id: retailer,
-      id: user,
-      opted_in: false,
-      opted_in_at: null,
-    });
+    const s = noActivity(false);
     expect(loyaltyFields(program, s).tier).toBe('UNENROLLED');
     expect(tierDetails(program, s).tier_levels).toEqual([]);
   });

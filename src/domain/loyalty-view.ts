@@ -61,24 +61,6 @@ const BALANCE_RULE = {
   node_discriminator: 2,
 };
 
-/** The standing of a member with no ledger activity: BASE from opt-in, or UNENROLLED. */
-export function initialStanding(
-  program: ProgramDocument,
-  m: { retailer_id: string; id: string; opted_in: boolean; opted_in_at: Date | null },
-  balances: Pick<MemberStanding, 'balances' | 'used'> = { balances: {}, used: new Set() },
-): MemberStanding {
-  const floor = program.tier_system.levels[0]!;
-  return {
-    retailer_id: m.retailer_id,
-    user_id: m.id,
-    opted_in: m.opted_in,
-    balances: balances.balances,
-    used: balances.used,
-    tier:
-      m.opted_in && m.opted_in_at ? { level_id: floor.id, entered_at: m.opted_in_at, resets_at: null } : null,
-  };
-}
-
 const balanceOf = (s: MemberStanding, role: AccountRole): AccountBalance => s.balances[role] ?? ZERO;
 
 function currentLevel(program: ProgramDocument, s: MemberStanding): TierLevel | null {

@@ -5,13 +5,6 @@ import type { AccountBalance } from '../domain/loyalty-view.js';
 import type { AccountRole } from '../domain/program.js';
 import { insertJournal, lockDueLots, markRolledOver, readBalances } from './ledger.repository.js';
 
-export const MEMBER_ACCOUNTS: readonly AccountRole[] = [
-  'spendable',
-  'spendable_escrow',
-  'tier',
-  'tier_escrow',
-];
-
 export interface MemberBalances {
   balances: Partial<Record<AccountRole, AccountBalance>>;
   /** Accounts the member has used (shown with a user point account id). */

@@ -20,18 +20,6 @@ export interface PurchaseRow {
 const COLUMNS = `id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version, basket, award,
   not_awarded_reason, revision, created_at, updated_at`;
 
-export async function findPurchase(
-  db: Queryable,
-  retailerId: string,
-  transactionId: string,
-): Promise<PurchaseRow | undefined> {
-  const rows = await db.query<PurchaseRow>(
-    `SELECT ${COLUMNS} FROM purchases WHERE retailer_id = $1 AND transaction_id = $2`,
-    [retailerId, transactionId],
-  );
-  return rows[0];
-}
-
 export async function lockPurchase(
   tx: Tx,
   retailerId: string,
