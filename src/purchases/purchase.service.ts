@@ -25,6 +25,7 @@ import {
   type Posting,
 } from '../ledger/ledger.repository.js';
 import { settleMember } from '../ledger/ledger.service.js';
+import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
 import {
   findPosRequest,
@@ -287,6 +288,7 @@ export async function sendTransaction(
               member: existing.member,
               now,
               requestId: body.request_id,
+              current,
             });
         // An old purchase (an import, a till that was offline) may have matured already.
         if (outcome.purchase.user_id && maturesAt(outcome.purchase, outcome.program) <= now) {
@@ -368,18 +370,22 @@ async function firstSend(
     member: UserRow | undefined;
     now: Date;
     requestId: string;
+    /** The version in force now, already read to parse the purchase time. */
+    current: ProgramVersionRow;
   },
 ): Promise<Outcome> {
-  const version = await getProgramVersionAt(tx, a.retailerId, a.purchaseTime);
+  // A version starts when it is stored, never later than now, so the version in force now is the
+  // newest and is also in force at any purchase time from its start: no second read then.
+  const inForce = a.current.effective_from === null || a.current.effective_from <= a.purchaseTime;
+  const version = inForce ? a.current : await getProgramVersionAt(tx, a.retailerId, a.purchaseTime);
   const program = version.document;
   const reason: NotAwardedReason | null = !a.member
     ? 'member_not_found'
     : !a.member.opted_in
       ? 'member_not_enrolled'
       : null;
-  const award = reason
-    ? { ...EMPTY_AWARD, eligible_cents: computeAward(program, a.basket, a.purchaseTime).eligible_cents }
-    : computeAward(program, a.basket, a.purchaseTime);
+  const computed = computeAward(program, a.basket, a.purchaseTime);
+  const award = reason ? { ...EMPTY_AWARD, eligible_cents: computed.eligible_cents } : computed;
   const purchase: PurchaseRow = {
     id: newId(a.now.getTime()),
     retailer_id: a.retailerId,
