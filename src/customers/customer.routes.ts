@@ -63,15 +63,14 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     const at = now ?? (await clock.now());
     const program = await getProgramAt(db, retailerId, at);
     return Promise.all(
-      rows.map(async (row) =>
-        toWireUser(
-          row,
-          program,
-          flags,
-          flags.show_identifiers ? await listIdentifiers(db, row.id) : undefined,
-          await memberStandingAt(db, program, row, at),
-        ),
-      ),
+      rows.map(async (row) => {
+        // Independent reads: on PostgreSQL they go out together instead of one after the other.
+        const [identifiers, standing] = await Promise.all([
+          flags.show_identifiers ? listIdentifiers(db, row.id) : undefined,
+          memberStandingAt(db, program, row, at),
+        ]);
+        return toWireUser(row, program, flags, identifiers, standing);
+      }),
     );
   }
   const renderOne = async (retailerId: string, row: UserRow, flags: UserViewFlags, now?: Date) =>
