@@ -4,7 +4,9 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
+import { campaignAdminRoutes, campaignCoreRoutes } from './campaigns/campaign.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
+import { cashOutAdminRoutes, giftCardRoutes } from './cashout/cashout.routes.js';
 import { customerRoutes } from './customers/customer.routes.js';
 import { incentivesRoutes } from './incentives/incentives.routes.js';
 import { purchaseRoutes } from './purchases/purchase.routes.js';
@@ -24,6 +26,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Largest accepted request body in bytes (default 1 MiB); larger answers 413. */
   bodyLimit?: number;
+  /** The key gift-card codes derive from (src/cashout/gift-card-key.ts). */
+  giftCardKey: Buffer;
 }
 
 export const VERSION = '0.1.0';
@@ -104,7 +108,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const deps = { db: opts.db, clock: opts.clock, verifier };
+  const deps: RouteDeps = { db: opts.db, clock: opts.clock, verifier, giftCardKey: opts.giftCardKey };
   /** Mounts route plugins under a prefix, each route documented with its credentials. */
   const mount = async (
     prefix: string,
@@ -121,12 +125,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       { prefix },
     );
 
-  await mount('/priv/v1/apps/:api_key', 'basic', [customerRoutes]);
+  await mount('/priv/v1/apps/:api_key', 'basic', [customerRoutes, giftCardRoutes, campaignCoreRoutes]);
   await mount('/api/2.0', 'basic', [purchaseRoutes]);
   // Clients call the points routes under both versions (reference §4); tier moves only under 1.0.
   await mount('/incentives/api/1.0', 'basic', [incentivesRoutes, tierRoutes]);
   await mount('/incentives/api/2.0', 'basic', [incentivesRoutes]);
-  await mount('/admin/v1', 'admin', [programRoutes]);
+  await mount('/admin/v1', 'admin', [programRoutes, campaignAdminRoutes, cashOutAdminRoutes]);
   // The clock route exists only with a simulated clock; without it the real clock runs (issue #2).
   if (opts.clock instanceof SimulatedClock) await mount('/admin/v1', 'admin', [clockRoutes]);
 

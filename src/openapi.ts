@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { buildApp } from './app.js';
 import { SimulatedClock } from './clock.js';
 import type { Database } from './db/database.js';
@@ -12,6 +13,7 @@ export async function openApiDocument(): Promise<unknown> {
   const app = await buildApp({
     db: noDatabase,
     clock: Object.create(SimulatedClock.prototype) as SimulatedClock,
+    giftCardKey: randomBytes(32),
   });
   await app.ready();
   const doc = app.swagger();

@@ -6,6 +6,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDemo, type DemoCredentials } from './demo/demo.service.js';
 import { Sweeper } from './jobs/sweeper.js';
+import { loadGiftCardKey } from './cashout/gift-card-key.js';
 import { countRetailers } from './tenancy/tenancy.repository.js';
 
 export interface RunningServer {
@@ -34,9 +35,11 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     if (cfg.demo && (await countRetailers(db)) === 0) {
       demo = await createDemo(db, await clock.now(), QUICK_START_CUSTOMERS);
     }
+    const giftCards = await loadGiftCardKey(cfg.dataDir);
     const app = await buildApp({
       db,
       clock,
+      giftCardKey: giftCards.key,
       bodyLimit: cfg.bodyLimit,
       logger: {
         level: cfg.logLevel,
@@ -44,6 +47,12 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         redact: ['req.headers.authorization', 'req.headers.cookie'],
       },
     });
+    if (giftCards.created) {
+      app.log.warn(
+        { file: giftCards.source },
+        'created a new gift-card key: keep this file, and give every server of this database the same one',
+      );
+    }
     const address = await app.listen({ host: cfg.host, port: cfg.port });
     // The first sweep runs at once, catching up on what matured while no server ran.
     const sweeper = new Sweeper(db, clock, {

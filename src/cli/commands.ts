@@ -10,6 +10,8 @@ import { createDemo } from '../demo/demo.service.js';
 import { LaurelError } from '../errors.js';
 import { DEFAULT_SWEEP_BATCH, findStoredClock, sweepOnce } from '../jobs/sweeper.js';
 import { verifyLedger } from '../ledger/verify.js';
+import { cashOutReport, cashOutReports } from '../cashout/cashout.service.js';
+import { isUuid } from '../domain/ids.js';
 import { startServer } from '../server.js';
 import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
 
@@ -206,7 +208,8 @@ export function buildCli(): Command {
   program
     .command('sweep')
     .description(
-      'roll over every escrow lot matured by --now (what the server sweeper does every --sweep-interval). ' +
+      'roll over every escrow lot matured by --now and run the cash-out of the last period that ended ' +
+        '(what the server sweeper does every --sweep-interval). ' +
         '--now defaults to the simulated clock stored in the database when it has one (a database served ' +
         'with --clock simulated lives on that time), else the real time; a --now later than that is ' +
         'refused, as it would settle points before they mature',
@@ -242,10 +245,72 @@ export function buildCli(): Command {
       process.stdout.write(
         `swept ${result.lots} lots for ${result.members} members as of ${result.now.toISOString()} (${result.source})\n`,
       );
+      // A run that visited nobody had nothing to convert: no line for it.
+      for (const run of result.cash_outs.filter((c) => c.members > 0 || !c.completed)) {
+        process.stdout.write(
+          `cash-out ${run.period} of retailer ${run.retailer_id}: settled ${run.members} members` +
+            `${run.completed ? '; run complete' : '; run not complete'}\n`,
+        );
+      }
       if (result.failures.length) {
         throw new LaurelError(
           'internal_server_error',
-          `the lots of ${result.failures.length} member(s) could not be rolled over`,
+          `${result.failures.length} member(s) could not be settled`,
+        );
+      }
+    });
+
+  const cashout = program.command('cashout').description('cash-outs of points into gift cards');
+  cashout
+    .command('report')
+    .description(
+      'the cash-out report of a period (default: every period): members, points converted, gift-card value, points left',
+    )
+    .option('--retailer <id>', 'retailer id (needed when the database has more than one)')
+    .option('--period <YYYY-Qn>', 'one period, e.g. 2026-Q4')
+    .addOption(dataDirOption())
+    .option('--json', 'print one JSON object per period')
+    .action(async (o) => {
+      const reports = await withDatabase(o.dataDir, async (db) => {
+        const retailerId = await soleRetailer(db, o.retailer);
+        const now = (await findStoredClock(db)) ?? new Date();
+        return o.period
+          ? [await cashOutReport(db, retailerId, o.period, now)]
+          : await cashOutReports(db, retailerId, now);
+      });
+      if (o.json) {
+        for (const r of reports) process.stdout.write(`${JSON.stringify(r)}\n`);
+        return;
+      }
+      if (!reports.length) {
+        process.stdout.write('no cash-outs yet\n');
+        return;
+      }
+      const rows = reports.map((r) => [
+        r.period,
+        r.period_end.toISOString(),
+        String(r.members),
+        String(r.points_converted),
+        `${r.gift_card_value.toFixed(2)} ${r.currency}`,
+        String(r.points_left),
+        r.run ? (r.run.completed_at ? 'complete' : 'running') : 'not started',
+      ]);
+      const head = [
+        'period',
+        'cash-out at',
+        'members',
+        'points converted',
+        'gift-card value',
+        'points left',
+        'run',
+      ];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const line of [head, ...rows]) {
+        process.stdout.write(
+          `${line
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd()}\n`,
         );
       }
     });
@@ -296,6 +361,29 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+/** The retailer a command works on: the one named, or the database's only one. */
+async function soleRetailer(db: Database, named: string | undefined): Promise<string> {
+  const rows = await db.query<{ id: string }>('SELECT id FROM retailers ORDER BY id LIMIT 2');
+  if (named) {
+    if (
+      !isUuid(named) ||
+      !(await db.query('SELECT 1 FROM retailers WHERE id = $1', [named.toLowerCase()])).length
+    ) {
+      throw new LaurelError('not_found', `retailer ${named} does not exist`);
+    }
+    return named.toLowerCase();
+  }
+  if (rows.length !== 1) {
+    throw new LaurelError(
+      'validation',
+      rows.length
+        ? 'the database has several retailers: name one with --retailer'
+        : 'the database has no retailer',
+    );
+  }
+  return rows[0]!.id;
 }
 
 /** One clear line for a failed command. */

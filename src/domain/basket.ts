@@ -4,7 +4,8 @@ import { toCents, type Basket } from './earning.js';
 /**
  * The basket of a POS transaction (reference §6), read into integer cents and checked (issue #3):
  * quantities, prices and amounts are non-negative with at most two decimals, line ids unique. A
- * line with quantity 0 is a line fully returned.
+ * line with quantity 0 is a line fully returned. A line's `category` (or SessionM's `pos_cat_key`)
+ * and the transaction's `channel` are kept for campaigns (issue #5).
  */
 
 export interface ItemInput {
@@ -13,6 +14,8 @@ export interface ItemInput {
   quantity: number;
   unit_price: number;
   subtotal?: number | undefined;
+  category?: string | undefined;
+  pos_cat_key?: string | undefined;
 }
 
 export interface DiscountInput {
@@ -26,7 +29,12 @@ function cents(field: string, amount: number): number {
   return c;
 }
 
-export function readBasket(items: ItemInput[], discounts: DiscountInput[], voided: boolean): Basket {
+export function readBasket(
+  items: ItemInput[],
+  discounts: DiscountInput[],
+  voided: boolean,
+  channel?: string,
+): Basket {
   const seen = new Set<string>();
   const lines = items.map((item, i) => {
     const field = `request_payload.items[${i}]`;
@@ -42,11 +50,20 @@ export function readBasket(items: ItemInput[], discounts: DiscountInput[], voide
       item.subtotal === undefined
         ? Math.round(unit * item.quantity)
         : cents(`${field}.subtotal`, item.subtotal);
-    return { line_id: lineId, item_id: item.item_id, quantity: item.quantity, subtotal_cents: subtotal };
+    // `category` wins over its alias; keys are left out when absent, so baskets stored before
+    // categories existed still compare equal to an unchanged re-send.
+    const category = item.category ?? item.pos_cat_key;
+    return {
+      line_id: lineId,
+      item_id: item.item_id,
+      quantity: item.quantity,
+      subtotal_cents: subtotal,
+      ...(category !== undefined ? { category } : {}),
+    };
   });
   const discount = discounts.reduce(
     (n, d, i) => n + cents(`request_payload.discounts[${i}].amount`, d.amount),
     0,
   );
-  return { lines, discount_cents: discount, voided };
+  return { lines, discount_cents: discount, voided, ...(channel !== undefined ? { channel } : {}) };
 }

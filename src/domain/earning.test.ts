@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { computeAward, toCents, type Basket } from './earning.js';
-import { acmeProgram } from './program.js';
+import { eligibleCampaignIds } from './campaigns.js';
+import { computeAward, floorPoints, toCents, type Basket } from './earning.js';
+import { acmeProgram, type Campaign, type ProgramDocument } from './program.js';
 
 const program = acmeProgram('66f9b3f2-7770-4dca-ac8e-2a1ef7e8e54b');
 const basket = (cents: number[], discount = 0, voided = false): Basket => ({
@@ -13,35 +14,112 @@ const basket = (cents: number[], discount = 0, voided = false): Basket => ({
   discount_cents: discount,
   voided,
 });
+/** The award of a basket bought at `iso` by anyone, anywhere: the campaigns running then. */
+const awardAt = (p: ProgramDocument, b: Basket, iso: string) =>
+  computeAward(p, b, {
+    campaign_ids: eligibleCampaignIds(p, new Date(iso), { store_id: null, channel: null, tier: null }),
+  });
+const withCampaigns = (...campaigns: Campaign[]): ProgramDocument => ({ ...program, campaigns });
+const campaign = (c: Partial<Campaign> & Pick<Campaign, 'award'>): Campaign => ({
+  id: c.name ?? 'c-1',
+  name: 'C',
+  starts_on: '2026-01-01',
+  ends_on: '2026-12-31',
+  tier_qualifying: false,
+  ...c,
+});
 
 describe('earning', () => {
   it('earns one point per whole dollar of eligible spend, after discounts', () => {
-    const a = computeAward(program, basket([1999, 1001], 50), new Date('2026-11-02T15:00:00Z'));
-    expect(a).toEqual({ eligible_cents: 2950, base: 29, campaigns: [], spendable: 29, tier_qualifying: 29 });
+    const a = awardAt(program, basket([1999, 1001], 50), '2026-11-02T15:00:00Z');
+    expect(a).toEqual({
+      eligible_cents: 2950,
+      base: 29,
+      campaigns: [],
+      spendable: 29,
+      tier_qualifying: 29,
+      eligible_campaigns: [],
+    });
   });
 
   it('earns nothing on a void or a basket fully discounted', () => {
-    expect(computeAward(program, basket([5000], 0, true), new Date('2026-11-02T15:00:00Z')).spendable).toBe(
-      0,
-    );
-    expect(computeAward(program, basket([5000], 9000), new Date('2026-11-02T15:00:00Z')).eligible_cents).toBe(
-      0,
-    );
+    expect(awardAt(program, basket([5000], 0, true), '2026-11-02T15:00:00Z').spendable).toBe(0);
+    expect(awardAt(program, basket([5000], 9000), '2026-11-02T15:00:00Z').eligible_cents).toBe(0);
   });
 
   it('doubles base points on Double Points Days, program-local edges included, not tier-qualifying', () => {
     // 27 Nov 2026 00:00 in New York is 05:00Z; one second earlier is the 26th.
-    expect(computeAward(program, basket([10000]), new Date('2026-11-27T04:59:59Z')).spendable).toBe(100);
-    const inside = computeAward(program, basket([10000]), new Date('2026-11-27T05:00:00Z'));
+    expect(awardAt(program, basket([10000]), '2026-11-27T04:59:59Z').spendable).toBe(100);
+    const inside = awardAt(program, basket([10000]), '2026-11-27T05:00:00Z');
     expect(inside).toMatchObject({ base: 100, spendable: 200, tier_qualifying: 100 });
     expect(inside.campaigns[0]).toMatchObject({ name: 'Double Points Days', points: 100 });
-    expect(computeAward(program, basket([10000]), new Date('2026-12-01T04:59:59Z')).spendable).toBe(200);
+    expect(awardAt(program, basket([10000]), '2026-12-01T04:59:59Z').spendable).toBe(200);
   });
 
   it('adds the Big Basket Bonus at 250 USD in December', () => {
-    const dec = new Date('2026-12-10T15:00:00Z');
-    expect(computeAward(program, basket([25000]), dec).spendable).toBe(750);
-    expect(computeAward(program, basket([24999]), dec).spendable).toBe(249);
+    const dec = '2026-12-10T15:00:00Z';
+    expect(awardAt(program, basket([25000]), dec).spendable).toBe(750);
+    expect(awardAt(program, basket([24999]), dec).spendable).toBe(249);
+  });
+
+  it('prices only the campaigns it is given, and lists a withheld one that would have given points', () => {
+    const dpd = program.campaigns[0]!;
+    const at = '2026-11-28T15:00:00Z';
+    expect(computeAward(program, basket([10000]), { campaign_ids: [] }).spendable).toBe(100);
+    const limited = computeAward(program, basket([10000]), {
+      campaign_ids: [dpd.id],
+      tier: 'GOLD',
+      withheld: [dpd.id],
+    });
+    expect(limited).toMatchObject({
+      spendable: 100,
+      campaigns: [],
+      eligible_campaigns: [dpd.id],
+      tier: 'GOLD',
+      limited_campaigns: [{ campaign_id: dpd.id, name: 'Double Points Days' }],
+    });
+    expect(awardAt(program, basket([10000]), at).eligible_campaigns).toEqual([dpd.id]);
+  });
+
+  it('adds item points per unit of the listed items or categories, following the quantities', () => {
+    const c = campaign({
+      name: 'Coffee Club',
+      award: { type: 'item_points', points_per_unit: 2.5, item_ids: ['LATTE'], categories: ['beans'] },
+    });
+    const p = withCampaigns(c);
+    const b: Basket = {
+      lines: [
+        { line_id: '1', item_id: 'LATTE', quantity: 3, subtotal_cents: 1200 },
+        { line_id: '2', item_id: 'ARABICA', quantity: 2, subtotal_cents: 3000, category: 'beans' },
+        { line_id: '3', item_id: 'MUG', quantity: 5, subtotal_cents: 5000, category: 'cups' },
+      ],
+      discount_cents: 0,
+      voided: false,
+    };
+    const a = computeAward(p, b, { campaign_ids: [c.id] });
+    // 3 lattes + 2 bags of beans = 5 units × 2.5 = 12.5 → 12.
+    expect(a).toMatchObject({ base: 92, spendable: 104, tier_qualifying: 92 });
+    expect(a.campaigns).toEqual([
+      { campaign_id: c.id, name: 'Coffee Club', points: 12, tier_qualifying: false },
+    ]);
+    const returned = { ...b, lines: b.lines.map((l) => (l.line_id === '1' ? { ...l, quantity: 1 } : l)) };
+    expect(computeAward(p, returned, { campaign_ids: [c.id] }).campaigns[0]!.points).toBe(7);
+    expect(computeAward(p, { ...b, voided: true }, { campaign_ids: [c.id] }).campaigns).toEqual([]);
+  });
+
+  it('puts tier-qualifying campaign points in the tier-qualifying award too', () => {
+    const c = campaign({ name: 'TQ Boost', award: { type: 'multiplier', factor: 3 }, tier_qualifying: true });
+    const a = computeAward(withCampaigns(c), basket([5000]), { campaign_ids: [c.id] });
+    expect(a).toMatchObject({ base: 50, spendable: 150, tier_qualifying: 150 });
+  });
+
+  it('floors products of decimals as the decimals they stand for (1.15 × 100 is 115)', () => {
+    expect(floorPoints(1.15 * 100)).toBe(115);
+    expect(floorPoints(0.29 * 100)).toBe(29);
+    expect(floorPoints(12.5)).toBe(12);
+    expect(floorPoints(99.999)).toBe(99);
+    const c = campaign({ name: 'Plus 15', award: { type: 'multiplier', factor: 1.15 } });
+    expect(computeAward(withCampaigns(c), basket([10000]), { campaign_ids: [c.id] }).spendable).toBe(115);
   });
 
   it('reads wire amounts as exact cents', () => {

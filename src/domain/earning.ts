@@ -1,9 +1,8 @@
-import { localDate } from './calendar.js';
 import type { Campaign, ProgramDocument } from './program.js';
 
 /**
- * What a basket earns (DESIGN §2 base earning, §4 purchases): pure. Amounts are integer cents;
- * points are whole numbers.
+ * What a basket earns (DESIGN §2 base earning, §4 purchases; issue #5 campaigns): pure. Amounts are
+ * integer cents; points are whole numbers. Which campaigns apply is decided in `campaigns.ts`.
  */
 
 export interface BasketLine {
@@ -12,6 +11,8 @@ export interface BasketLine {
   quantity: number;
   /** The line's amount before transaction-level discounts, in cents. */
   subtotal_cents: number;
+  /** The item's category (`category`, or SessionM's `pos_cat_key`), for item_points campaigns. */
+  category?: string;
 }
 
 export interface Basket {
@@ -19,11 +20,16 @@ export interface Basket {
   /** Transaction-level discounts, in cents. */
   discount_cents: number;
   voided: boolean;
+  /** The transaction's channel as the first send gave it, for campaign targeting. */
+  channel?: string;
 }
 
-export interface CampaignAward {
+export interface CampaignRef {
   campaign_id: string;
   name: string;
+}
+
+export interface CampaignAward extends CampaignRef {
   points: number;
   tier_qualifying: boolean;
 }
@@ -31,11 +37,31 @@ export interface CampaignAward {
 export interface Award {
   eligible_cents: number;
   base: number;
+  /** Campaigns that add points, each with `points > 0` (the per-member limit counts these). */
   campaigns: CampaignAward[];
   /** Points for the Spendable Escrow Account. */
   spendable: number;
   /** Points for the Tier-Qualifying Escrow Account. */
   tier_qualifying: number;
+  /**
+   * The campaigns the purchase qualified for at its first send (window, end, targeting), by id:
+   * re-sends price only these. Absent on awards written before campaigns had targeting.
+   */
+  eligible_campaigns?: string[];
+  /** The member's tier at the purchase time, recorded when a running campaign targeted tiers. */
+  tier?: string | null;
+  /** Eligible campaigns that gave nothing because the member had reached their limit. */
+  limited_campaigns?: CampaignRef[];
+}
+
+/** Which campaigns a basket is priced with. */
+export interface AwardTerms {
+  /** The eligible campaigns' ids (`eligibleCampaignIds`, or the purchase's stored ones). */
+  campaign_ids: readonly string[];
+  /** The tier the eligibility was decided with, to record; omitted when no campaign targeted tiers. */
+  tier?: string | null;
+  /** Eligible campaigns withheld by the per-member limit. */
+  withheld?: readonly string[];
 }
 
 /** Eligible spend: item subtotals minus discounts, tax excluded, never below zero; a void is zero. */
@@ -45,32 +71,57 @@ export function eligibleCents(basket: Basket): number {
   return Math.max(0, items - basket.discount_cents);
 }
 
-function campaignActive(c: Campaign, day: string): boolean {
-  return c.starts_on <= day && day <= c.ends_on;
+/**
+ * `floor` of a product of decimals, read as the decimal it stands for: 1.15 × 100 is 114.99999999999999
+ * in binary floating point, and earns 115 points, not 114.
+ */
+export function floorPoints(x: number): number {
+  const nearest = Math.round(x);
+  return Math.abs(x - nearest) <= 1e-9 * Math.max(1, Math.abs(x)) ? nearest : Math.floor(x);
+}
+
+/** Units of the basket's lines that an item_points campaign lists, by item id or by category. */
+function listedUnits(basket: Basket, itemIds: readonly string[], categories: readonly string[]): number {
+  if (basket.voided) return 0;
+  const items = new Set(itemIds);
+  const cats = new Set(categories);
+  return basket.lines
+    .filter((l) => items.has(l.item_id) || (l.category !== undefined && cats.has(l.category)))
+    .reduce((n, l) => n + l.quantity, 0);
+}
+
+/** What one campaign adds to a basket with these base points and eligible spend. */
+export function campaignPoints(c: Campaign, basket: Basket, base: number, eligible: number): number {
+  switch (c.award.type) {
+    case 'multiplier':
+      return floorPoints(base * c.award.factor) - base;
+    case 'threshold_bonus':
+      return eligible > 0 && eligible >= Math.round(c.award.min_eligible_spend * 100) ? c.award.points : 0;
+    case 'item_points':
+      return floorPoints(
+        c.award.points_per_unit * listedUnits(basket, c.award.item_ids ?? [], c.award.categories ?? []),
+      );
+  }
 }
 
 /**
- * The award of a basket bought at `purchaseTime`, with the program version in force then: base
- * points `floor(eligible_cents / 100) × rate`, then the campaigns active on the purchase's local day.
+ * The award of a basket with a program version: base points `floor(eligible_cents / 100) × rate`,
+ * then what each eligible campaign adds, in the document's order. A withheld campaign that would
+ * add points is listed in `limited_campaigns` instead.
  */
-export function computeAward(program: ProgramDocument, basket: Basket, purchaseTime: Date): Award {
+export function computeAward(program: ProgramDocument, basket: Basket, terms: AwardTerms): Award {
   const eligible = eligibleCents(basket);
   const base = Math.floor(eligible / 100) * program.earning.points_per_currency_unit;
-  const day = localDate(purchaseTime, program.time_zone);
+  const ids = new Set(terms.campaign_ids);
+  const withheld = new Set(terms.withheld ?? []);
   const campaigns: CampaignAward[] = [];
+  const limited: CampaignRef[] = [];
   for (const c of program.campaigns) {
-    if (!campaignActive(c, day)) continue;
-    let points = 0;
-    if (c.award.type === 'multiplier') points = Math.floor(base * c.award.factor) - base;
-    else if (
-      c.award.type === 'threshold_bonus' &&
-      eligible > 0 &&
-      eligible >= Math.round(c.award.min_eligible_spend * 100)
-    ) {
-      points = c.award.points;
-    }
-    if (points > 0)
-      campaigns.push({ campaign_id: c.id, name: c.name, points, tier_qualifying: c.tier_qualifying });
+    if (!ids.has(c.id)) continue;
+    const points = campaignPoints(c, basket, base, eligible);
+    if (points <= 0) continue;
+    if (withheld.has(c.id)) limited.push({ campaign_id: c.id, name: c.name });
+    else campaigns.push({ campaign_id: c.id, name: c.name, points, tier_qualifying: c.tier_qualifying });
   }
   const bonus = campaigns.reduce((n, c) => n + c.points, 0);
   const tierBonus = campaigns.filter((c) => c.tier_qualifying).reduce((n, c) => n + c.points, 0);
@@ -80,6 +131,9 @@ export function computeAward(program: ProgramDocument, basket: Basket, purchaseT
     campaigns,
     spendable: base + bonus,
     tier_qualifying: base + tierBonus,
+    eligible_campaigns: [...terms.campaign_ids],
+    ...(terms.tier !== undefined ? { tier: terms.tier } : {}),
+    ...(limited.length ? { limited_campaigns: limited } : {}),
   };
 }
 

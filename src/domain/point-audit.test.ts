@@ -32,6 +32,7 @@ describe('point audit rows', () => {
     expect(
       auditReason(facts({ kind: 'return', modification: -200, transaction_id: 'T-1', shortfall: 1800 })),
     ).toBe('Return on T-1; 1800 points could not be taken back');
+    expect(auditReason(facts({ kind: 'spend', modification: -200 }))).not.toContain('(');
     expect(auditReason(facts({ kind: 'rollover', modification: 10 }))).toBe(
       'Escrow period ended: rolled over',
     );
@@ -45,5 +46,40 @@ describe('point audit rows', () => {
       'Spent: ORDER-1',
     );
     expect(auditReason(facts({ kind: 'spend', modification: -200 }))).toBe('Spent: 200 points');
+  });
+
+  it('names each campaign bonus of a purchase, and each one a return took back', () => {
+    const change = { base: 60, campaigns: [{ name: 'Double Points Days', points: 60 }] };
+    expect(auditReason(facts({ modification: 120, transaction_id: 'T1', award_change: change }))).toBe(
+      'Purchase T1 earned 120 points (base 60; Double Points Days +60)',
+    );
+    expect(
+      auditReason(
+        facts({ modification: 60, transaction_id: 'T1', award_change: { base: 60, campaigns: [] } }),
+      ),
+    ).toBe('Purchase T1 earned 60 points');
+    const taken = {
+      base: -10,
+      campaigns: [
+        { name: 'Big Basket Bonus', points: -500 },
+        { name: 'Coffee Club', points: -2 },
+      ],
+    };
+    expect(
+      auditReason(facts({ kind: 'return', modification: -512, transaction_id: 'T2', award_change: taken })),
+    ).toBe('Return on T2 (base -10; Big Basket Bonus -500; Coffee Club -2)');
+    expect(
+      auditReason(
+        facts({
+          kind: 'return',
+          modification: -12,
+          transaction_id: 'T2',
+          award_change: taken,
+          shortfall: 500,
+        }),
+      ),
+    ).toBe(
+      'Return on T2 (base -10; Big Basket Bonus -500; Coffee Club -2); 500 points could not be taken back',
+    );
   });
 });

@@ -4,7 +4,7 @@
  */
 
 /** Why points moved: the journal kind, shown as `modification_type`. */
-export type ModificationType = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend';
+export type ModificationType = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out';
 
 /** SessionM's `audit_type` bitmask (reference §4): 1 issued, 2 redeemed or deducted, 4 expired, 16 adjustment. */
 export const AUDIT_TYPE = { issued: 1, deducted: 2, expired: 4, adjustment: 16 } as const;
@@ -27,6 +27,27 @@ export interface AuditFacts {
   transaction_id: string | null;
   /** Points of this posting's account a late return could not take back. */
   shortfall: number;
+  /**
+   * For purchases and returns that moved campaign points (issue #5): how the award changed for this
+   * account's pair (Spendable or Tier Qualifying), base and each campaign signed.
+   */
+  award_change?: AwardChangeFacts | undefined;
+  /** For a cash-out: its period and the gift card's value and currency. */
+  cash_out?: { period: string; value: number; currency: string } | undefined;
+}
+
+export interface AwardChangeFacts {
+  base: number;
+  campaigns: { name: string; points: number }[];
+}
+
+const signed = (n: number): string => (n > 0 ? `+${n}` : String(n));
+
+/** ` (base 60; Double Points Days +60)`, or nothing when no campaign points moved. */
+function breakdown(change: AwardChangeFacts | undefined, purchase: boolean): string {
+  if (!change?.campaigns.length) return '';
+  const base = purchase ? `base ${change.base}` : `base ${signed(change.base)}`;
+  return ` (${[base, ...change.campaigns.map((c) => `${c.name} ${signed(c.points)}`)].join('; ')})`;
 }
 
 /** "reference_type/reference_id", whichever of the two is given, or null. */
@@ -41,16 +62,20 @@ export function auditReason(f: AuditFacts): string {
   const transaction = f.transaction_id ?? f.reference_id ?? 'a transaction';
   switch (f.kind) {
     case 'purchase':
-      return `Purchase ${transaction} earned ${points} points`;
-    case 'return':
-      return f.shortfall > 0
-        ? `Return on ${transaction}; ${f.shortfall} points could not be taken back`
-        : `Return on ${transaction}`;
+      return `Purchase ${transaction} earned ${points} points${breakdown(f.award_change, true)}`;
+    case 'return': {
+      const what = `Return on ${transaction}${breakdown(f.award_change, false)}`;
+      return f.shortfall > 0 ? `${what}; ${f.shortfall} points could not be taken back` : what;
+    }
     case 'rollover':
       return 'Escrow period ended: rolled over';
     case 'deposit':
       return `Adjustment: ${referenceLabel(f) ?? `${points} points deposited`}`;
     case 'spend':
       return `Spent: ${referenceLabel(f) ?? `${points} points`}`;
+    case 'cash_out':
+      return f.cash_out
+        ? `Cash-out ${f.cash_out.period}: ${points} points became a ${f.cash_out.value.toFixed(2)} ${f.cash_out.currency} gift card`
+        : `Cash-out: ${points} points became a gift card`;
   }
 }

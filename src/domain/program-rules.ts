@@ -1,7 +1,13 @@
-import { isCalendarDate } from './time.js';
+import { isCalendarDate, parseInstant } from './time.js';
 import { isTimeZone } from './calendar.js';
 import { derivedId } from './ids.js';
-import { UNENROLLED, type ProgramDocument, type TierExpiry } from './program.js';
+import {
+  UNENROLLED,
+  type Campaign,
+  type CampaignAwardRule,
+  type ProgramDocument,
+  type TierExpiry,
+} from './program.js';
 import { validationError } from '../errors.js';
 import type { ProgramInput } from '../program/program.schema.js';
 
@@ -50,16 +56,9 @@ export function normalizeProgram(
   }
   const currentLevel = (name: string) => current?.tier_system.levels.find((c) => c.name === name);
 
-  const campaignNames = new Set<string>();
-  const campaigns = input.campaigns.map((c) => {
-    if (!isCalendarDate(c.starts_on) || !isCalendarDate(c.ends_on) || c.starts_on > c.ends_on) {
-      throw validationError(`campaign ${c.name} needs real dates with starts_on <= ends_on`, 'campaigns');
-    }
-    if (campaignNames.has(c.name)) throw validationError(`campaign ${c.name} appears twice`, 'campaigns');
-    campaignNames.add(c.name);
-    const id = c.id ?? current?.campaigns.find((x) => x.name === c.name)?.id ?? derive(`campaign:${c.name}`);
-    return { ...c, id };
-  });
+  const campaigns = normalizeCampaigns(input.campaigns, new Set(levels.map((l) => l.name)), current, (name) =>
+    derive(`campaign:${name}`),
+  );
 
   return {
     name: input.name,
@@ -86,4 +85,123 @@ export function normalizeProgram(
     cash_out: input.cash_out,
     campaigns,
   };
+}
+
+/**
+ * Campaigns checked beyond their schema (issue #5): real dates in order, an end instant that parses,
+ * item_points listing something, tiers the program has, names and ids unique. A campaign keeps its
+ * id across versions by name unless the document gives one; `ended_at` is stored as ISO-8601 UTC.
+ */
+function normalizeCampaigns(
+  input: ProgramInput['campaigns'],
+  levelNames: ReadonlySet<string>,
+  current: ProgramDocument | undefined,
+  derive: (name: string) => string,
+): Campaign[] {
+  const names = new Set<string>();
+  const ids = new Set<string>();
+  return input.map((c, i) => {
+    const field = `campaigns[${i}]`;
+    for (const key of ['starts_on', 'ends_on'] as const) {
+      if (!isCalendarDate(c[key])) {
+        throw validationError(
+          `campaign ${c.name}: ${key} ${c[key]} is not a calendar date`,
+          `${field}.${key}`,
+        );
+      }
+    }
+    if (c.starts_on > c.ends_on) {
+      throw validationError(`campaign ${c.name} needs starts_on <= ends_on`, `${field}.ends_on`);
+    }
+    if (names.has(c.name)) throw validationError(`campaign ${c.name} appears twice`, `${field}.name`);
+    names.add(c.name);
+    const id = (
+      c.id ??
+      current?.campaigns.find((x) => x.name === c.name)?.id ??
+      derive(c.name)
+    ).toLowerCase();
+    if (ids.has(id)) throw validationError(`campaign id ${id} appears twice`, `${field}.id`);
+    ids.add(id);
+    let endedAt: string | undefined;
+    if (c.ended_at !== undefined) {
+      const at = parseInstant(c.ended_at);
+      if (!at) {
+        throw validationError(
+          `campaign ${c.name}: ended_at must be an ISO-8601 instant`,
+          `${field}.ended_at`,
+        );
+      }
+      endedAt = at.toISOString();
+    }
+    const award = campaignAward(c.name, c.award, `${field}.award`);
+    for (const tier of c.targeting?.tiers ?? []) {
+      if (!levelNames.has(tier)) {
+        throw validationError(
+          `campaign ${c.name} targets tier ${tier}, which is not a level of the program (${[...levelNames].join(', ')})`,
+          `${field}.targeting.tiers`,
+        );
+      }
+    }
+    return {
+      id,
+      name: c.name,
+      starts_on: c.starts_on,
+      ends_on: c.ends_on,
+      ...(endedAt !== undefined ? { ended_at: endedAt } : {}),
+      award,
+      ...(c.targeting !== undefined ? { targeting: c.targeting } : {}),
+      ...(c.max_awards_per_member !== undefined ? { max_awards_per_member: c.max_awards_per_member } : {}),
+      tier_qualifying: c.tier_qualifying,
+    };
+  });
+}
+
+/** The fields each award type has; any other is refused, so a typo never passes silently. */
+const AWARD_FIELDS = {
+  multiplier: ['factor'],
+  threshold_bonus: ['min_eligible_spend', 'points'],
+  item_points: ['points_per_unit', 'item_ids', 'categories'],
+} as const;
+
+/** A campaign's award with exactly the fields of its type (the schema checked their ranges). */
+function campaignAward(
+  name: string,
+  a: ProgramInput['campaigns'][number]['award'],
+  field: string,
+): CampaignAwardRule {
+  const allowed: readonly string[] = AWARD_FIELDS[a.type];
+  for (const key of Object.keys(a)) {
+    if (key !== 'type' && !allowed.includes(key)) {
+      throw validationError(`campaign ${name}: a ${a.type} award has no ${key}`, `${field}.${key}`);
+    }
+  }
+  const need = <T>(key: string, value: T | undefined): T => {
+    if (value === undefined) {
+      throw validationError(`campaign ${name}: a ${a.type} award needs ${key}`, `${field}.${key}`);
+    }
+    return value;
+  };
+  switch (a.type) {
+    case 'multiplier':
+      return { type: 'multiplier', factor: need('factor', a.factor) };
+    case 'threshold_bonus':
+      return {
+        type: 'threshold_bonus',
+        min_eligible_spend: need('min_eligible_spend', a.min_eligible_spend),
+        points: need('points', a.points),
+      };
+    case 'item_points':
+      if (!a.item_ids?.length && !a.categories?.length) {
+        throw validationError(
+          `campaign ${name}: an item_points award lists item_ids, categories or both`,
+          field,
+        );
+      }
+      return {
+        type: 'item_points',
+        points_per_unit: need('points_per_unit', a.points_per_unit),
+        ...(a.item_ids ? { item_ids: a.item_ids } : {}),
+        ...(a.categories ? { categories: a.categories } : {}),
+      };
+  }
 }

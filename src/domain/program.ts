@@ -36,15 +36,37 @@ export interface TierSystem {
   levels: TierLevel[];
 }
 
+/** What a campaign adds to a purchase (issue #5). */
+export type CampaignAwardRule =
+  /** `floor(base × factor) − base` more points. */
+  | { type: 'multiplier'; factor: number }
+  /** `points` more when eligible spend (currency units) is at least `min_eligible_spend`. */
+  | { type: 'threshold_bonus'; min_eligible_spend: number; points: number }
+  /** `floor(points_per_unit × units)` over the lines whose item id or category is listed. */
+  | { type: 'item_points'; points_per_unit: number; item_ids?: string[]; categories?: string[] };
+
+/** Who a campaign is for; an absent or empty list means everyone. */
+export interface CampaignTargeting {
+  /** Tier level names of the program: the member's tier at the purchase time. */
+  tiers?: string[];
+  /** The transaction's `store_id`. */
+  store_ids?: string[];
+  /** The transaction's `channel`, compared without regard to case. */
+  channels?: string[];
+}
+
 export interface Campaign {
   id: string;
   name: string;
   /** Program-local dates, inclusive (`YYYY-MM-DD`). */
   starts_on: string;
   ends_on: string;
-  award:
-    | { type: 'multiplier'; factor: number }
-    | { type: 'threshold_bonus'; min_eligible_spend: number; points: number };
+  /** ISO instant set by the end action: purchases at or after it get nothing. */
+  ended_at?: string;
+  award: CampaignAwardRule;
+  targeting?: CampaignTargeting;
+  /** How many of a member's purchases may hold points from the campaign at once; absent: no limit. */
+  max_awards_per_member?: number;
   tier_qualifying: boolean;
 }
 

@@ -3,7 +3,7 @@ import type { UserRow } from '../customers/customer.repository.js';
 import { findUserById, lockUserById } from '../customers/customer.repository.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { pointAccountBalances, userPointAccountId } from '../domain/loyalty-view.js';
-import { auditReason, auditType } from '../domain/point-audit.js';
+import { auditReason, auditType, type AwardChangeFacts } from '../domain/point-audit.js';
 import {
   accountByRole,
   type AccountRole,
@@ -402,20 +402,36 @@ function mergeNewestFirst(tier: AuditRow[], ledger: AuditRow[]): AuditRow[] {
 
 interface CampaignDetail {
   name: string;
+  points: number;
   tier_qualifying: boolean;
+}
+
+/**
+ * The campaign side of a purchase or return row (issue #5): which campaigns moved points on this
+ * account, and how the award changed for the account's pair, for the reason sentence. Campaign
+ * points reach the tier accounts only where the campaign is tier-qualifying (DESIGN §4). Journals
+ * from before `award_change` was recorded name the purchase's campaigns, as they did.
+ */
+function campaignFacts(r: AuditPostingRow): { names: string[]; change?: AwardChangeFacts } {
+  if (r.kind !== 'purchase' && r.kind !== 'return') return { names: [] };
+  const onAccount = (c: CampaignDetail) => !r.account.startsWith('tier') || c.tier_qualifying;
+  const change = r.details.award_change as { base: number; campaigns: CampaignDetail[] } | undefined;
+  if (!change) {
+    const names =
+      r.kind === 'purchase' && Array.isArray(r.details.campaigns)
+        ? (r.details.campaigns as CampaignDetail[]).filter(onAccount).map((c) => c.name)
+        : [];
+    return { names };
+  }
+  const campaigns = change.campaigns.filter(onAccount).map((c) => ({ name: c.name, points: c.points }));
+  return { names: campaigns.map((c) => c.name), change: { base: change.base, campaigns } };
 }
 
 function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): AuditRow {
   const account = program.point_accounts.find((a) => a.role === r.account);
   const pointAccountId = account?.id ?? '';
   const shortfall = (r.details.shortfall as Partial<Record<string, number>> | undefined)?.[r.account] ?? 0;
-  // Campaign points reach the tier accounts only where the campaign is tier-qualifying (DESIGN §4).
-  const campaigns =
-    r.kind === 'purchase' && Array.isArray(r.details.campaigns)
-      ? (r.details.campaigns as CampaignDetail[])
-          .filter((c) => !r.account.startsWith('tier') || c.tier_qualifying)
-          .map((c) => c.name)
-      : [];
+  const { names: campaigns, change } = campaignFacts(r);
   const key = r.idempotency_key;
   return {
     id: `${r.journal_id}:${r.line}`,
@@ -443,6 +459,15 @@ function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): 
       reference_type: r.reference_type,
       transaction_id: r.transaction_id,
       shortfall,
+      award_change: change,
+      cash_out:
+        r.kind === 'cash_out'
+          ? {
+              period: String(r.details.period),
+              value: Number(r.details.value_cents) / 100,
+              currency: String(r.details.currency),
+            }
+          : undefined,
     }),
     ...(campaigns.length ? { campaigns } : {}),
   };

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { isConnectionError, type Database } from '../db/database.js';
 import { findDueMembers, lockLedgerOwner } from '../ledger/ledger.repository.js';
 import { settleMember } from '../ledger/ledger.service.js';
+import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.service.js';
 
 /**
  * The rollover sweeper (DESIGN §5, issue #3): writes the rollover of matured lots for members
@@ -42,8 +43,10 @@ export interface SweepResult {
   batches: number;
   /** Another sweeper held the database, so this one left the rest to it. */
   busy: boolean;
-  /** Members whose rollover failed (a bug, not an outage); the next sweep tries them again. */
+  /** Members whose rollover or cash-out failed (a bug, not an outage); the next sweep tries them again. */
   failures: SweepFailure[];
+  /** Cash-out runs this sweep worked on (DESIGN §7), by retailer and period. */
+  cash_outs: CashOutRunResult['runs'];
 }
 
 /**
@@ -62,7 +65,15 @@ export async function sweepOnce(
   if (!Number.isSafeInteger(batchSize) || batchSize < 1)
     throw new Error('batchSize must be a positive integer');
   const now = await clock.now();
-  const result: SweepResult = { now, members: 0, lots: 0, batches: 0, busy: false, failures: [] };
+  const result: SweepResult = {
+    now,
+    members: 0,
+    lots: 0,
+    batches: 0,
+    busy: false,
+    failures: [],
+    cash_outs: [],
+  };
   // Members not to pick again in this sweep: failed ones, and (in theory) lots without a user row.
   const skip: string[] = [];
 
@@ -93,7 +104,33 @@ export async function sweepOnce(
     if (found === 0) break;
     result.batches += 1;
   }
+  // Then the cash-outs of the last period that ended (DESIGN §7): after the rollovers, though each
+  // member's settlement orders its own rollovers and cash-outs by their effective times anyway.
+  if (!result.busy && !opts.signal?.aborted) {
+    const ran = await underSweeperLock(db, opts.wait ?? false, () =>
+      runDueCashOuts(db, now, { batchSize, signal: opts.signal }),
+    );
+    if (ran === null) result.busy = true;
+    else {
+      result.cash_outs = ran.runs;
+      result.failures.push(...ran.failures);
+    }
+  }
   return result;
+}
+
+/**
+ * Runs the due cash-outs of one retailer now (the admin API's cash-out run), waiting for a sweeper
+ * that holds the database: the same work the sweeper does, never two at once.
+ */
+export async function runCashOutsNow(
+  db: Database,
+  now: Date,
+  retailerId: string,
+  batchSize = DEFAULT_SWEEP_BATCH,
+): Promise<CashOutRunResult> {
+  const ran = await underSweeperLock(db, true, () => runDueCashOuts(db, now, { batchSize, retailerId }));
+  return ran!;
 }
 
 /**
@@ -104,7 +141,7 @@ async function settleOwner(db: Database, userId: string, now: Date): Promise<num
   return db.transaction(async (tx) => {
     const owner = await lockLedgerOwner(tx, userId);
     if (!owner) return null;
-    return settleMember(tx, owner.retailer_id, userId, now);
+    return (await settleMember(tx, owner.retailer_id, userId, now)).lots;
   });
 }
 
@@ -213,12 +250,23 @@ export class Sweeper {
         signal: this.abort.signal,
       });
       for (const f of r.failures) {
-        log.error({ err: f.error, user_id: f.user_id }, 'sweeper: could not roll over the lots of a member');
+        log.error({ err: f.error, user_id: f.user_id }, 'sweeper: could not settle a member');
       }
       if (r.lots > 0) {
         log.info(
           { members: r.members, lots: r.lots, batches: r.batches, now: r.now.toISOString() },
           `swept ${r.lots} lots for ${r.members} members`,
+        );
+      }
+      for (const run of r.cash_outs.filter((c) => c.members > 0)) {
+        log.info(
+          {
+            retailer_id: run.retailer_id,
+            period: run.period,
+            members: run.members,
+            completed: run.completed,
+          },
+          `cash-out ${run.period}: settled ${run.members} members${run.completed ? '; run complete' : ''}`,
         );
       }
     } catch (err) {

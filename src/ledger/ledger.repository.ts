@@ -2,10 +2,11 @@ import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 
 /** Journal kinds (DESIGN §3); each names why points moved. */
-export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend';
+export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out';
 
 /** Program-side accounts that member postings are balanced against. */
-export type ProgramAccount = 'program:issued' | 'program:returned' | 'program:redeemed' | 'program:adjusted';
+export type ProgramAccount =
+  'program:issued' | 'program:returned' | 'program:redeemed' | 'program:adjusted' | 'program:cashed_out';
 
 export interface Posting {
   account: string;
@@ -96,32 +97,73 @@ export interface BalanceRow {
 
 export interface DueRow {
   account: EscrowRole;
+  matures_at: Date;
   due: number;
+}
+
+/** What the cash-out plan of a member starts from (DESIGN §7). */
+export interface CashOutState {
+  /** The last period end settled for the member, or when the member was created. */
+  since: Date;
+  /** An erased profile keeps its ledger but is never cashed out (docs/cash-out.md). */
+  deleted: boolean;
 }
 
 /**
  * A member's materialised balances and, in the same round trip, the escrow still waiting in lots
- * that have matured by `at` but not yet been rolled over (DESIGN §5 as-of reads).
+ * that have matured by `at` but not yet been rolled over (DESIGN §5 as-of reads), by maturation
+ * instant, and where the member's cash-outs stand (the `w` row carries it as epoch milliseconds).
  */
 export async function readBalances(
   db: Queryable,
   userId: string,
   at: Date,
-): Promise<{ balances: BalanceRow[]; due: DueRow[] }> {
-  const rows = await db.query<{ kind: 'b' | 'd'; account: string; balance: number; life_time_value: number }>(
-    `SELECT 'b' AS kind, account, balance, life_time_value FROM balances WHERE user_id = $1
+): Promise<{ balances: BalanceRow[]; due: DueRow[]; cashOut: CashOutState | undefined }> {
+  const rows = await db.query<{
+    kind: 'b' | 'd' | 'w';
+    account: string;
+    balance: number;
+    life_time_value: number;
+    at_ms: number | null;
+  }>(
+    `SELECT 'b' AS kind, account, balance, life_time_value, NULL::bigint AS at_ms FROM balances WHERE user_id = $1
      UNION ALL
-     SELECT 'd', account, sum(remaining)::bigint, 0 FROM lots
+     SELECT 'd', account, sum(remaining)::bigint, 0, (extract(epoch FROM matures_at) * 1000)::bigint FROM lots
      WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2 AND remaining > 0
-     GROUP BY account`,
+     GROUP BY account, matures_at
+     UNION ALL
+     SELECT 'w', CASE WHEN deleted_at IS NULL THEN 'active' ELSE 'deleted' END, 0, 0,
+            (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint
+     FROM users WHERE id = $1`,
     [userId, at],
   );
+  const w = rows.find((r) => r.kind === 'w');
   return {
     balances: rows.filter((r) => r.kind === 'b'),
     due: rows
       .filter((r) => r.kind === 'd')
-      .map((r) => ({ account: r.account as EscrowRole, due: r.balance })),
+      .map((r) => ({
+        account: r.account as EscrowRole,
+        matures_at: new Date(Number(r.at_ms)),
+        due: r.balance,
+      })),
+    cashOut: w ? { since: new Date(Number(w.at_ms)), deleted: w.account === 'deleted' } : undefined,
   };
+}
+
+/** Where the member's cash-outs stand, inside the member's lock. */
+export async function readCashOutState(tx: Queryable, userId: string): Promise<CashOutState | undefined> {
+  const rows = await tx.query<{ since: Date; deleted: boolean }>(
+    `SELECT coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
+     FROM users WHERE id = $1`,
+    [userId],
+  );
+  return rows[0];
+}
+
+/** Records that every period ending by `through` is settled for the member. */
+export async function setCashedOutThrough(tx: Tx, userId: string, through: Date): Promise<void> {
+  await tx.query('UPDATE users SET cashed_out_through = $2 WHERE id = $1', [userId, through]);
 }
 
 export interface LotRow {

@@ -1,28 +1,69 @@
 import type { Queryable, Tx } from '../db/database.js';
+import {
+  giftCardId,
+  mayCrossPeriodEnd,
+  periodEndsBetween,
+  planCashOuts,
+  type CashOutPeriod,
+  type MaturingLot,
+  type PlannedCashOut,
+} from '../domain/cashout.js';
 import { SETTLED_OF } from '../domain/escrow.js';
 import { newId } from '../domain/ids.js';
 import type { AccountBalance } from '../domain/loyalty-view.js';
-import type { AccountRole } from '../domain/program.js';
-import { insertJournal, lockDueLots, markRolledOver, readBalances } from './ledger.repository.js';
+import type { AccountRole, ProgramDocument } from '../domain/program.js';
+import { insertGiftCard } from '../cashout/cashout.repository.js';
+import { getProgramAt } from '../program/program.service.js';
+import {
+  balanceOf,
+  insertJournal,
+  lockDueLots,
+  markRolledOver,
+  readBalances,
+  readCashOutState,
+  setCashedOutThrough,
+  type CashOutState,
+} from './ledger.repository.js';
 
 export interface MemberBalances {
   balances: Partial<Record<AccountRole, AccountBalance>>;
   /** Accounts the member has used (shown with a user point account id). */
   used: Set<AccountRole>;
+  /** Cash-outs due by the read's instant that no writer has recorded yet, oldest first. */
+  pending_cash_outs: PendingCashOut[];
+}
+
+/** A cash-out as the plan gives it, with the currency of the program in force at its period end. */
+export interface PendingCashOut extends PlannedCashOut {
+  currency: string;
+}
+
+/** Who a ledger belongs to, as far as its balances are concerned. */
+export interface LedgerOwner {
+  id: string;
+  retailer_id: string;
 }
 
 /**
  * A member's balances as of `at` (DESIGN §5): the materialised balances, with every lot that has
- * matured by `at` shown as rolled over whether or not a sweep has written it yet. Reads never write.
+ * matured by `at` shown as rolled over and every period that has ended by `at` shown as cashed out
+ * (DESIGN §7), whether or not a writer has recorded them yet. Reads never write. `program` is the
+ * version in force at `at`: its zone places the period ends.
  */
-export async function balancesAsOf(db: Queryable, userId: string, at: Date): Promise<MemberBalances> {
-  const { balances, due } = await readBalances(db, userId, at);
+export async function balancesAsOf(
+  db: Queryable,
+  owner: LedgerOwner,
+  program: ProgramDocument,
+  at: Date,
+): Promise<MemberBalances> {
+  const { balances, due, cashOut } = await readBalances(db, owner.id, at);
   const out: Partial<Record<AccountRole, AccountBalance>> = {};
   const used = new Set<AccountRole>();
   for (const b of balances) {
     out[b.account as AccountRole] = { balance: b.balance, life_time_value: b.life_time_value };
     used.add(b.account as AccountRole);
   }
+  const spendableBefore = out.spendable?.balance ?? 0;
   for (const d of due) {
     const escrow = out[d.account] ?? { balance: 0, life_time_value: 0 };
     out[d.account] = { ...escrow, balance: escrow.balance - d.due };
@@ -31,17 +72,83 @@ export async function balancesAsOf(db: Queryable, userId: string, at: Date): Pro
     out[role] = { balance: settled.balance + d.due, life_time_value: settled.life_time_value + d.due };
     used.add(role);
   }
-  return { balances: out, used };
+  const pending = await planPending(db, owner.retailer_id, program, cashOut, at, spendableBefore, due);
+  if (pending.length) {
+    const spendable = out.spendable!;
+    const converted = pending.reduce((n, c) => n + c.points, 0);
+    out.spendable = { ...spendable, balance: spendable.balance - converted };
+  }
+  return { balances: out, used, pending_cash_outs: pending };
+}
+
+/** The periods after `state.since` that end by `at`, in the program's zone; none for an erased member. */
+function periodsDue(state: CashOutState | undefined, program: ProgramDocument, at: Date): CashOutPeriod[] {
+  if (!state || state.deleted || !mayCrossPeriodEnd(state.since, at)) return [];
+  return periodEndsBetween(program.time_zone, state.since, at);
 }
 
 /**
- * Writes the rollover of every lot of the member that matured by `now` (DESIGN §4 rollover), each
- * effective at its maturation instant. Runs inside the member's lock before any other change, so
- * every mutation starts from the as-of state. Idempotent: a rolled lot is never rolled again.
+ * Plans the cash-outs of the periods due, each by the rules of the program version in force at its
+ * end (DESIGN §2: a rule applies by the version in force at its own time).
  */
-export async function settleMember(tx: Tx, retailerId: string, userId: string, now: Date): Promise<number> {
-  const lots = await lockDueLots(tx, userId, now);
-  if (!lots.length) return 0;
+async function planPending(
+  db: Queryable,
+  retailerId: string,
+  program: ProgramDocument,
+  state: CashOutState | undefined,
+  at: Date,
+  spendable: number,
+  due: ReadonlyArray<{ account: string; matures_at: Date; due: number }>,
+): Promise<PendingCashOut[]> {
+  const periods = periodsDue(state, program, at);
+  if (!periods.length) return [];
+  const lots: MaturingLot[] = due
+    .filter((d) => d.account === 'spendable_escrow')
+    .map((d) => ({ matures_at: d.matures_at, remaining: d.due }));
+  // Nothing to convert at any of the periods: no program versions to read.
+  if (spendable + lots.reduce((n, l) => n + l.remaining, 0) <= 0) return [];
+  const rules = new Map<string, ProgramDocument>();
+  for (const p of periods) rules.set(p.period, await getProgramAt(db, retailerId, p.ends_at));
+  return planCashOuts(spendable, lots, periods, (p) => rules.get(p.period)!.cash_out).map((c) => ({
+    ...c,
+    currency: rules.get(c.period.period)!.currency,
+  }));
+}
+
+/**
+ * Writes what has come due for the member by `now`, in the member's lock before any other change,
+ * so every mutation starts from the as-of state: the rollover of every matured lot, each effective
+ * at its maturation instant (DESIGN §4), and the cash-out of every period that has ended, effective
+ * at the period end, with its gift card (DESIGN §7). Idempotent: a rolled lot is never rolled again,
+ * a settled period never settled again (`cashed_out_through`, and the gift card's unique member and
+ * period). Answers how many lots it rolled over and how many periods it settled.
+ */
+export async function settleMember(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  now: Date,
+): Promise<{ lots: number; periods: number }> {
+  const [lots, state] = await Promise.all([lockDueLots(tx, userId, now), readCashOutState(tx, userId)]);
+  let periods: CashOutPeriod[] = [];
+  let program: ProgramDocument | undefined;
+  if (state && !state.deleted && mayCrossPeriodEnd(state.since, now)) {
+    program = await getProgramAt(tx, retailerId, now);
+    periods = periodEndsBetween(program.time_zone, state.since, now);
+  }
+  if (!lots.length && !periods.length) return { lots: 0, periods: 0 };
+  // Planned from the state before this settlement's rollovers, exactly as a read plans it.
+  const cashOuts = periods.length
+    ? await planPending(
+        tx,
+        retailerId,
+        program!,
+        state,
+        now,
+        await balanceOf(tx, userId, 'spendable'),
+        lots.map((l) => ({ account: l.account, matures_at: l.matures_at, due: l.remaining })),
+      )
+    : [];
   for (const lot of lots) {
     if (lot.remaining <= 0) continue;
     await insertJournal(tx, {
@@ -60,10 +167,63 @@ export async function settleMember(tx: Tx, retailerId: string, userId: string, n
       ],
     });
   }
-  await markRolledOver(
-    tx,
-    lots.map((l) => l.id),
-    now,
-  );
-  return lots.length;
+  if (lots.length) {
+    await markRolledOver(
+      tx,
+      lots.map((l) => l.id),
+      now,
+    );
+  }
+  for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
+  if (periods.length) await setCashedOutThrough(tx, userId, periods[periods.length - 1]!.ends_at);
+  return { lots: lots.length, periods: periods.length };
+}
+
+/** One period's cash-out: a journal from Spendable to the cashed-out account, and its gift card. */
+async function writeCashOut(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  c: PendingCashOut,
+  now: Date,
+): Promise<void> {
+  const journalId = newId(c.period.ends_at.getTime());
+  const cardId = giftCardId(userId, c.period.period);
+  await insertJournal(tx, {
+    id: journalId,
+    retailer_id: retailerId,
+    user_id: userId,
+    kind: 'cash_out',
+    effective_at: c.period.ends_at,
+    recorded_at: now,
+    reference_id: cardId,
+    reference_type: 'Gift Card',
+    details: {
+      period: c.period.period,
+      gift_card_id: cardId,
+      value_cents: c.value_cents,
+      currency: c.currency,
+      balance: c.balance,
+      points_left: c.left,
+    },
+    postings: [
+      { account: 'spendable', amount: -c.points },
+      { account: 'program:cashed_out', amount: c.points },
+    ],
+  });
+  await insertGiftCard(tx, {
+    id: cardId,
+    retailer_id: retailerId,
+    user_id: userId,
+    period: c.period.period,
+    period_end: c.period.ends_at,
+    journal_id: journalId,
+    points: c.points,
+    value_cents: c.value_cents,
+    currency: c.currency,
+    points_left: c.left,
+    status: 'active',
+    issued_at: c.period.ends_at,
+    recorded_at: now,
+  });
 }

@@ -3,7 +3,8 @@ import type { Queryable } from '../db/database.js';
 /**
  * The ledger's invariants (DESIGN §3), checked by `laurel verify` and after every scenario test:
  * each journal sums to zero; each materialised balance and lifetime value equals its postings;
- * each escrow balance equals the points still waiting in unmatured lots.
+ * each escrow balance equals the points still waiting in unmatured lots; each cash-out has its
+ * gift card, worth what it took.
  */
 export interface VerifyReport {
   journals: number;
@@ -79,6 +80,32 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
     `SELECT id FROM lots WHERE rolled_over_at IS NOT NULL AND remaining <> 0 LIMIT ${LIMIT}`,
   );
   for (const r of rolled) problems.push(`lot ${r.id} rolled over but still holds points`);
+
+  // Each cash-out journal has exactly its gift card, worth the points it took (DESIGN §7).
+  const cards = await db.query<{
+    journal_id: string | null;
+    card_id: string | null;
+    taken: number | null;
+    points: number | null;
+  }>(
+    `WITH taken AS (
+       SELECT j.id, -sum(p.amount)::bigint AS taken FROM journals j JOIN postings p ON p.journal_id = j.id
+       WHERE j.kind = 'cash_out' AND p.account = 'spendable' GROUP BY j.id
+     )
+     SELECT t.id AS journal_id, g.id AS card_id, t.taken, g.points
+     FROM taken t FULL JOIN gift_cards g ON g.journal_id = t.id
+     WHERE t.id IS NULL OR g.id IS NULL OR t.taken <> g.points
+     LIMIT ${LIMIT}`,
+  );
+  for (const r of cards) {
+    problems.push(
+      r.card_id === null
+        ? `cash-out journal ${r.journal_id} has no gift card`
+        : r.journal_id === null
+          ? `gift card ${r.card_id} has no cash-out journal`
+          : `gift card ${r.card_id} holds ${r.points} points but its journal took ${r.taken}`,
+    );
+  }
 
   return { ...counts!, problems };
 }

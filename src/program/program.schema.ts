@@ -41,27 +41,95 @@ export const TierLevelSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Code = Type.String({ minLength: 1, maxLength: 128 });
+const CodeList = (description: string) =>
+  Type.Optional(Type.Array(Code, { minItems: 1, maxItems: 1000, description }));
+
+/**
+ * A campaign's award as one object whose `type` says which fields it has; which fields each type
+ * needs is checked by `normalizeProgram`, so an error names the missing field of the type sent
+ * (a union here would report the first alternative's fields instead).
+ */
+export const CampaignAwardSchema = Type.Object(
+  {
+    type: Type.Union([
+      Type.Literal('multiplier'),
+      Type.Literal('threshold_bonus'),
+      Type.Literal('item_points'),
+    ]),
+    factor: Type.Optional(
+      Type.Number({ exclusiveMinimum: 1, maximum: 100, description: 'multiplier: base points × factor.' }),
+    ),
+    min_eligible_spend: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1_000_000, description: 'threshold_bonus: in currency units.' }),
+    ),
+    points: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'threshold_bonus: the bonus.' }),
+    ),
+    points_per_unit: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'item_points: per unit listed.' }),
+    ),
+    item_ids: CodeList('item_points: lines with one of these item_ids count.'),
+    categories: CodeList('item_points: lines with one of these categories (or pos_cat_key) count.'),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'multiplier {factor}: floor(base × factor) − base more points; threshold_bonus ' +
+      '{min_eligible_spend, points}: points more when eligible spend reaches it; item_points ' +
+      '{points_per_unit, item_ids and/or categories}: floor(points_per_unit × units listed).',
+  },
+);
+
+export const CampaignTargetingSchema = Type.Object(
+  {
+    tiers: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 50 }), {
+        maxItems: 20,
+        description: "Tier level names; the member's tier at the purchase time.",
+      }),
+    ),
+    store_ids: Type.Optional(Type.Array(Code, { maxItems: 1000 })),
+    channels: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+        maxItems: 100,
+        description: 'Compared without regard to case.',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'An absent or empty list means everyone.' },
+);
+
+/** A campaign as the admin writes it (issue #5); `ended_at` is set only by the end action or the program. */
+export const campaignFields = {
+  id: Type.Optional(Uuid),
+  name: Name,
+  starts_on: Day,
+  ends_on: Day,
+  award: CampaignAwardSchema,
+  targeting: Type.Optional(CampaignTargetingSchema),
+  max_awards_per_member: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: "How many of a member's purchases may hold points from it; absent: no limit.",
+    }),
+  ),
+  tier_qualifying: Type.Boolean(),
+};
+
+export const CampaignInputSchema = Type.Object(campaignFields, { additionalProperties: false });
+export type CampaignInput = Static<typeof CampaignInputSchema>;
+
 export const CampaignSchema = Type.Object(
   {
-    id: Type.Optional(Uuid),
-    name: Name,
-    starts_on: Day,
-    ends_on: Day,
-    award: Type.Union([
-      Type.Object(
-        { type: Type.Literal('multiplier'), factor: Type.Number({ exclusiveMinimum: 1, maximum: 100 }) },
-        { additionalProperties: false },
-      ),
-      Type.Object(
-        {
-          type: Type.Literal('threshold_bonus'),
-          min_eligible_spend: Type.Number({ minimum: 0, maximum: 1_000_000 }),
-          points: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
-        },
-        { additionalProperties: false },
-      ),
-    ]),
-    tier_qualifying: Type.Boolean(),
+    ...campaignFields,
+    ended_at: Type.Optional(
+      Type.String({
+        maxLength: 40,
+        description: 'ISO-8601 instant the campaign was ended; purchases at or after it get nothing.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

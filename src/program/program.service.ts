@@ -48,12 +48,29 @@ export async function replaceProgram(
   input: ProgramInput,
   now: Date,
 ): Promise<ProgramVersionRow> {
+  return (await reviseProgram(db, retailerId, now, () => input)).row;
+}
+
+/**
+ * A new program version in force from `now`, made from the newest one by `edit` (the campaigns API,
+ * issue #5) and validated like a replacement. Runs under the lock on the newest version, so
+ * concurrent edits apply one after the other. When `edit` returns null nothing is written and the
+ * newest version is the answer.
+ */
+export async function reviseProgram(
+  db: Database,
+  retailerId: string,
+  now: Date,
+  edit: (latest: ProgramDocument) => ProgramInput | null,
+): Promise<{ row: ProgramVersionRow; written: boolean }> {
   return db.transaction(async (tx) => {
     const latest = await lockLatestProgramVersion(tx, retailerId);
     if (!latest) throw new Error(`retailer ${retailerId} has no program`);
     if (latest.effective_from && latest.effective_from > now) {
       throw validationError('a newer program version is already scheduled after now');
     }
+    const input = edit(latest.document);
+    if (input === null) return { row: latest, written: false };
     const document = normalizeProgram(input, retailerId, latest.document);
     const row: ProgramVersionRow = {
       retailer_id: retailerId,
@@ -63,6 +80,6 @@ export async function replaceProgram(
       created_at: now,
     };
     await insertProgramVersion(tx, row);
-    return row;
+    return { row, written: true };
   });
 }

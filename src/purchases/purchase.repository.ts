@@ -67,6 +67,25 @@ export async function updatePurchaseBasket(
   );
 }
 
+/**
+ * How many of a member's purchases other than `exceptPurchaseId` hold points from a campaign now:
+ * their award lists it (an award lists only campaigns with points > 0). Read under the member's
+ * lock, the lock every change to those purchases takes (issue #5 per-member limit).
+ */
+export async function countPurchasesHoldingCampaign(
+  tx: Tx,
+  userId: string,
+  campaignId: string,
+  exceptPurchaseId: string,
+): Promise<number> {
+  const rows = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM purchases
+     WHERE user_id = $1 AND id <> $2 AND award->'campaigns' @> $3::jsonb`,
+    [userId, exceptPurchaseId, JSON.stringify([{ campaign_id: campaignId }])],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 export interface PosRequestRow {
   body_hash: string;
   response: unknown;

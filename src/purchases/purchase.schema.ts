@@ -15,6 +15,16 @@ export const Item = Type.Object(
     quantity: Type.Number({ description: '0 marks a line fully returned.' }),
     unit_price: Type.Number({ description: 'Decimal currency units, e.g. 12.34.' }),
     subtotal: Type.Optional(Type.Number({ description: 'Line amount; quantity × unit_price when absent.' })),
+    category: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: 'Item category, for item_points campaigns.' }),
+    ),
+    pos_cat_key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: "SessionM's name for category; category wins.",
+      }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -43,6 +53,14 @@ export const TransactionPayload = Type.Object(
     payments: Type.Optional(Type.Array(Payment, { maxItems: 100 })),
     discounts: Type.Optional(Type.Array(Discount, { maxItems: 100 })),
     is_voided: Type.Optional(Type.Boolean()),
+    channel: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description:
+          'Sales channel (e.g. store, web, mobile), for campaign targeting; the first send decides.',
+      }),
+    ),
     user_id: Type.Optional(
       Type.String({ maxLength: 255, description: 'The member (or give it on a payment).' }),
     ),
@@ -95,6 +113,14 @@ export const TransactionResult = Type.Object({
       name: Type.String(),
       points: Type.Integer(),
       tier_qualifying: Type.Boolean(),
+    }),
+    { description: 'Campaigns that add points to this purchase, by the rules of its purchase time.' },
+  ),
+  limited_campaigns: Type.Optional(
+    Type.Array(Type.Object({ campaign_id: Type.String(), name: Type.String() }), {
+      description:
+        'Campaigns the purchase qualified for that gave nothing: the member already has their ' +
+        'max_awards_per_member purchases holding points from them.',
     }),
   ),
   points_awarded: Type.Array(AccountAmount, { description: 'What this request changed, per account.' }),

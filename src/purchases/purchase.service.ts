@@ -2,7 +2,15 @@ import type { Database, Tx } from '../db/database.js';
 import { readBasket } from '../domain/basket.js';
 import { parseZonedTime, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
-import { computeAward, type Award } from '../domain/earning.js';
+import { runningCampaigns, targetingAdmits, targetsTiers } from '../domain/campaigns.js';
+import {
+  computeAward,
+  eligibleCents,
+  type Award,
+  type AwardTerms,
+  type Basket,
+  type CampaignAward,
+} from '../domain/earning.js';
 import { planAwardChange, SETTLED_OF, type EscrowRole } from '../domain/escrow.js';
 import { isUuid, newId } from '../domain/ids.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
@@ -27,7 +35,9 @@ import {
 import { settleMember } from '../ledger/ledger.service.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
+import { tierStandingAt } from '../tiers/tier.service.js';
 import {
+  countPurchasesHoldingCampaign,
   findPosRequest,
   insertPosRequest,
   insertPurchase,
@@ -132,6 +142,7 @@ function result(o: Outcome): TransactionResult {
     eligible_spend: p.award.eligible_cents / 100,
     base_points: p.award.base,
     campaigns: p.award.campaigns,
+    limited_campaigns: p.award.limited_campaigns ?? [],
     points_awarded: accountAmounts(program, o.changed),
     purchase_points: accountAmounts(program, {
       spendable_escrow: p.award.spendable,
@@ -233,6 +244,7 @@ async function postAwardChange(
         revision: p.revision,
         base_points: after.base,
         campaigns: after.campaigns,
+        award_change: awardChange(before, after),
         ...(Object.keys(shortfall).length ? { shortfall } : {}),
       },
       postings,
@@ -267,7 +279,12 @@ export async function sendTransaction(
   if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
     throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
   }
-  const basket = readBasket(payload.items, payload.discounts ?? [], payload.is_voided ?? false);
+  const basket = readBasket(
+    payload.items,
+    payload.discounts ?? [],
+    payload.is_voided ?? false,
+    payload.channel,
+  );
   const ref = memberRef(payload);
   const member = ref ? await findMember(db, retailerId, ref) : undefined;
 
@@ -384,10 +401,12 @@ async function firstSend(
     : !a.member.opted_in
       ? 'member_not_enrolled'
       : null;
-  const computed = computeAward(program, a.basket, a.purchaseTime);
-  const award = reason ? { ...EMPTY_AWARD, eligible_cents: computed.eligible_cents } : computed;
+  const id = newId(a.now.getTime());
+  const award = reason
+    ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(a.basket) }
+    : await limitedAward(tx, program, a.basket, await firstSendTerms(tx, program, a), a.member!.id, id, []);
   const purchase: PurchaseRow = {
-    id: newId(a.now.getTime()),
+    id,
     retailer_id: a.retailerId,
     transaction_id: a.transactionId,
     user_id: a.member?.id ?? null,
@@ -411,21 +430,106 @@ async function resend(
   tx: Tx,
   purchase: PurchaseRow,
   ownerLocked: boolean,
-  basket: ReturnType<typeof readBasket>,
+  sent: Basket,
   now: Date,
   requestId: string,
 ): Promise<Outcome> {
-  // Priced with the rules in force at the original purchase time (DESIGN §4).
+  // Priced with the rules in force at the original purchase time (DESIGN §4), over the campaigns
+  // the first send found eligible: targeting is never decided again. The channel stays the first's.
   const program = await getProgramVersion(tx, purchase.retailer_id, purchase.program_version);
+  const { channel: _resent, ...lines } = sent;
+  const basket: Basket =
+    purchase.basket.channel !== undefined ? { ...lines, channel: purchase.basket.channel } : lines;
   if (sameJson(basket, purchase.basket)) return { purchase, program, changed: {}, shortfall: 0 };
-  const computed = computeAward(program, basket, purchase.purchase_time);
-  const award = purchase.not_awarded_reason
-    ? { ...EMPTY_AWARD, eligible_cents: computed.eligible_cents }
-    : computed;
+  const prior = purchase.award;
+  const terms: AwardTerms = {
+    // Awards from before targeting existed: the campaigns running at the purchase time, as then.
+    campaign_ids:
+      prior.eligible_campaigns ?? runningCampaigns(program, purchase.purchase_time).map((c) => c.id),
+    ...(prior.tier !== undefined ? { tier: prior.tier } : {}),
+  };
+  const award =
+    purchase.not_awarded_reason || !purchase.user_id
+      ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(basket) }
+      : await limitedAward(
+          tx,
+          program,
+          basket,
+          terms,
+          purchase.user_id,
+          purchase.id,
+          prior.campaigns.map((c) => c.campaign_id),
+        );
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
   await updatePurchaseBasket(tx, purchase.id, basket, award, next.revision, now);
   if (purchase.not_awarded_reason || !ownerLocked)
     return { purchase: next, program, changed: {}, shortfall: 0 };
   const posted = await postAwardChange(tx, next, program, purchase.award, award, now, requestId);
   return { purchase: next, program, ...posted };
+}
+
+/**
+ * The campaigns a first send qualifies for (issue #5): running at the purchase time and targeting
+ * its store, channel and the member's tier then. The tier is computed only when a running campaign
+ * targets tiers, inside the member's lock, as of the purchase time.
+ */
+async function firstSendTerms(
+  tx: Tx,
+  program: ProgramDocument,
+  a: { storeId: string; purchaseTime: Date; basket: Basket; member: UserRow | undefined },
+): Promise<AwardTerms> {
+  const running = runningCampaigns(program, a.purchaseTime);
+  const tier =
+    a.member && running.some(targetsTiers)
+      ? ((await tierStandingAt(tx, program, a.member, a.purchaseTime)).tier.level?.name ?? null)
+      : undefined;
+  const facts = { store_id: a.storeId, channel: a.basket.channel ?? null, tier: tier ?? null };
+  return {
+    campaign_ids: running.filter((c) => targetingAdmits(c, facts)).map((c) => c.id),
+    ...(tier !== undefined ? { tier } : {}),
+  };
+}
+
+/**
+ * The award with the per-member limits applied (issue #5): a limited campaign that would newly give
+ * this purchase points (it holds none from it yet: `held`) gives nothing when the member's other
+ * purchases already hold its `max_awards_per_member`. Runs under the member's lock.
+ */
+async function limitedAward(
+  tx: Tx,
+  program: ProgramDocument,
+  basket: Basket,
+  terms: AwardTerms,
+  userId: string,
+  purchaseId: string,
+  held: readonly string[],
+): Promise<Award> {
+  const award = computeAward(program, basket, terms);
+  const limits = new Map(program.campaigns.map((c) => [c.id, c.max_awards_per_member]));
+  const withheld: string[] = [];
+  for (const c of award.campaigns) {
+    const limit = limits.get(c.campaign_id);
+    if (limit === undefined || held.includes(c.campaign_id)) continue;
+    if ((await countPurchasesHoldingCampaign(tx, userId, c.campaign_id, purchaseId)) >= limit) {
+      withheld.push(c.campaign_id);
+    }
+  }
+  return withheld.length ? computeAward(program, basket, { ...terms, withheld }) : award;
+}
+
+/**
+ * What a change of award moved, for the journal's details and the audit log's sentence: base points
+ * and each campaign's points, signed, campaigns that did not change left out.
+ */
+function awardChange(before: Award, after: Award) {
+  const old = new Map(before.campaigns.map((c) => [c.campaign_id, c]));
+  const campaigns: CampaignAward[] = after.campaigns
+    .map((c) => ({ ...c, points: c.points - (old.get(c.campaign_id)?.points ?? 0) }))
+    .concat(
+      before.campaigns
+        .filter((c) => !after.campaigns.some((a) => a.campaign_id === c.campaign_id))
+        .map((c) => ({ ...c, points: -c.points })),
+    )
+    .filter((c) => c.points !== 0);
+  return { base: after.base - before.base, campaigns };
 }

@@ -62,7 +62,7 @@ export async function tierStandingAt(
   at: Date,
 ): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[] }> {
   const [balances, tqChanges, moves, events] = await Promise.all([
-    balancesAsOf(db, member.id, at),
+    balancesAsOf(db, member, program, at),
     readTqChanges(db, member.id, at),
     readTierMoves(db, member.id, at),
     readEnrollment(db, member.id),

@@ -8,7 +8,8 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 /**
  * As-of correctness as a property (DESIGN §5, issue #4): the same random purchases and returns over
  * three years, replayed on two databases, one swept at random moments and one never swept, read the
- * same at every step: tier, tier dates, tier points and every balance.
+ * same at every step: tier, tier dates, tier points, every balance and the gift cards of every
+ * quarter-end cash-out (issue #5).
  */
 
 const SEED = Number(process.env.LAUREL_PROPERTY_SEED ?? 20261125);
@@ -102,6 +103,12 @@ async function snapshot(t: TestApp) {
       tier_entered_at: u.tier_entered_at,
       tier_resets_at: u.tier_resets_at,
       available_points: u.available_points,
+      // Card ids derive from the member's id, which differs between the two databases.
+      gift_cards: (
+        (await t.request('GET', `${t.core}/users/${u.id}/gift_cards`)).body.gift_cards as Array<
+          Record<string, unknown>
+        >
+      ).map((c) => [c.period, c.value, c.points, c.points_left, c.issued_at]),
       balances: u.tier_details.point_account_balances.details.map(
         (d: { account_name: string; available_balance: number; life_time_value: number }) => [
           d.account_name,
@@ -164,6 +171,11 @@ describeEachDatabase('As-of reads equal swept reads', (target) => {
       [...tiers].some((x) => x === 'SILVER' || x === 'GOLD'),
       [...tiers].join(),
     ).toBe(true);
+    // ... and points cashed out at quarter ends.
+    const cards = Object.values(await snapshot(unswept.t)).flatMap(
+      (m) => (m as { gift_cards: unknown[] }).gift_cards,
+    );
+    expect(cards.length).toBeGreaterThan(0);
     expect((await verifyLedger(swept.t.db)).problems).toEqual([]);
     expect((await verifyLedger(unswept.t.db)).problems).toEqual([]);
   });

@@ -131,6 +131,53 @@ describeEachDatabase('Program admin API', (target) => {
           ],
         },
       ],
+      [
+        'campaign targeting a tier the program lacks',
+        {
+          ...program,
+          campaigns: [
+            {
+              name: 'Y',
+              starts_on: '2026-12-01',
+              ends_on: '2026-12-31',
+              award: { type: 'multiplier', factor: 2 },
+              targeting: { tiers: ['PLATINUM'] },
+              tier_qualifying: false,
+            },
+          ],
+        },
+      ],
+      [
+        'item_points campaign listing nothing',
+        {
+          ...program,
+          campaigns: [
+            {
+              name: 'Z',
+              starts_on: '2026-12-01',
+              ends_on: '2026-12-31',
+              award: { type: 'item_points', points_per_unit: 5 },
+              tier_qualifying: false,
+            },
+          ],
+        },
+      ],
+      [
+        'campaign ended_at not an instant',
+        {
+          ...program,
+          campaigns: [
+            {
+              name: 'E',
+              starts_on: '2026-12-01',
+              ends_on: '2026-12-31',
+              ended_at: 'yesterday',
+              award: { type: 'multiplier', factor: 2 },
+              tier_qualifying: false,
+            },
+          ],
+        },
+      ],
     ];
     for (const [what, doc] of bad) {
       const res = await t.request('PUT', '/admin/v1/program', { auth: 'admin', body: { program: doc } });
@@ -139,6 +186,35 @@ describeEachDatabase('Program admin API', (target) => {
     }
     const versions = await t.request('GET', '/admin/v1/program/versions', { auth: 'admin' });
     expect(versions.body.versions.length).toBe(2);
+  });
+
+  it('keeps campaign ids by name across versions and stores the new campaign fields as given', async () => {
+    const current = (await t.request('GET', '/admin/v1/program', { auth: 'admin' })).body.program_version;
+    const campaigns = current.program.campaigns as { id: string; name: string }[];
+    const added = {
+      name: 'Gold Coffee',
+      starts_on: '2026-12-01',
+      ends_on: '2026-12-31',
+      ended_at: '2026-12-15T12:00:00-05:00',
+      award: { type: 'item_points', points_per_unit: 2.5, categories: ['coffee'] },
+      targeting: { tiers: ['GOLD', 'SILVER'], store_ids: ['S1'], channels: ['web'] },
+      max_awards_per_member: 3,
+      tier_qualifying: true,
+    };
+    // Ids left out: the existing campaigns keep theirs by name.
+    const withoutIds = campaigns.map(({ id: _id, ...c }) => c);
+    const res = await t.request('PUT', '/admin/v1/program', {
+      auth: 'admin',
+      body: { program: { ...current.program, campaigns: [...withoutIds, added] } },
+    });
+    expect(res.status).toBe(200);
+    const stored = res.body.program_version.program.campaigns;
+    expect(stored.slice(0, campaigns.length)).toEqual(campaigns);
+    expect(stored[campaigns.length]).toEqual({
+      ...added,
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      ended_at: '2026-12-15T17:00:00.000Z',
+    });
   });
 
   it('needs an admin token of the retailer, and shows each retailer its own program', async () => {

@@ -33,13 +33,25 @@ export function ensureBuilt(): void {
   }
 }
 
+/** The gift-card key of child servers, so they write no key file; a test passes '' to test the file. */
+export const CHILD_GIFT_CARD_KEY = '07'.repeat(32);
+
 /** The environment of a child: ours without anything that configures Laurel, plus `extra`. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['DATABASE_URL', 'LAUREL_DATA_DIR', 'PORT', 'HOST', 'LOG_LEVEL', 'LAUREL_SWEEP_INTERVAL']) {
+  for (const k of [
+    'DATABASE_URL',
+    'LAUREL_DATA_DIR',
+    'PORT',
+    'HOST',
+    'LOG_LEVEL',
+    'LAUREL_SWEEP_INTERVAL',
+    'LAUREL_GIFT_CARD_KEY',
+    'LAUREL_GIFT_CARD_KEY_FILE',
+  ]) {
     delete env[k];
   }
-  return { ...env, ...extra };
+  return { ...env, LAUREL_GIFT_CARD_KEY: CHILD_GIFT_CARD_KEY, ...extra };
 }
 
 export function start(args: string[], env: Record<string, string> = {}): Child {

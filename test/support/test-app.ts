@@ -40,6 +40,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The gift-card key of every test server: codes a test computes match the server's. */
+export const TEST_GIFT_CARD_KEY = Buffer.alloc(32, 7);
+
 export const basic = (key: string, secret: string): string =>
   `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
 
@@ -51,7 +54,12 @@ export async function startTestApp(target: TestDatabase, start: Date = TEST_STAR
   await clock.init(start);
   const tenant = await createDemo(db, start, 0);
   // LAUREL_TEST_LOG=1 shows the server's error log while debugging a test.
-  const app = await buildApp({ db, clock, logger: process.env.LAUREL_TEST_LOG ? { level: 'error' } : false });
+  const app = await buildApp({
+    db,
+    clock,
+    giftCardKey: TEST_GIFT_CARD_KEY,
+    logger: process.env.LAUREL_TEST_LOG ? { level: 'error' } : false,
+  });
   await app.ready();
 
   const request: TestApp['request'] = async (method, url, opts = {}) => {

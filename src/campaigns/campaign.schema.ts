@@ -1,0 +1,75 @@
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  CampaignAwardSchema,
+  CampaignInputSchema,
+  CampaignTargetingSchema,
+  campaignFields,
+} from '../program/program.schema.js';
+
+/** Wire types of the campaigns: the admin API (Laurel's) and Core's listing (reference §7), issue #5. */
+
+export const CampaignParams = Type.Object({
+  campaign_id: Type.String({ description: 'The campaign id (a UUID).' }),
+});
+
+export const CampaignBody = Type.Object({ campaign: CampaignInputSchema }, { additionalProperties: false });
+export type CampaignBody = Static<typeof CampaignBody>;
+
+const Status = Type.Union([Type.Literal('scheduled'), Type.Literal('active'), Type.Literal('ended')], {
+  description: 'As of now: scheduled before its first day, ended after its last day or once ended.',
+});
+
+export const AdminCampaign = Type.Object({
+  ...campaignFields,
+  id: Type.String(),
+  ended_at: Type.Optional(Type.String({ description: 'When the end action ended it (ISO-8601, UTC).' })),
+  status: Status,
+});
+
+const ProgramVersionNumber = Type.Integer({
+  description: 'The program version holding this state of the campaigns (a change makes a new one).',
+});
+
+export const AdminCampaignResponse = Type.Object({
+  status: Type.Literal('ok'),
+  program_version: ProgramVersionNumber,
+  campaign: AdminCampaign,
+});
+
+export const AdminCampaignsResponse = Type.Object({
+  status: Type.Literal('ok'),
+  program_version: ProgramVersionNumber,
+  campaigns: Type.Array(AdminCampaign),
+});
+
+export const CoreCampaignsQuery = Type.Object(
+  {
+    page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
+    page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    sections: Type.Optional(Type.String({ description: 'Accepted for compatibility and ignored.' })),
+    creatives: Type.Optional(Type.String({ description: 'Accepted for compatibility and ignored.' })),
+  },
+  { additionalProperties: true },
+);
+export type CoreCampaignsQuery = Static<typeof CoreCampaignsQuery>;
+
+export const CoreCampaign = Type.Object({
+  campaign_id: Type.String(),
+  name: Type.String(),
+  start_date: Type.String({ description: 'First day, program-local, YYYY-MM-DD.' }),
+  end_date: Type.String({ description: 'Last day (inclusive), program-local, YYYY-MM-DD.' }),
+  award: CampaignAwardSchema,
+  targeting: Type.Required(CampaignTargetingSchema, {
+    description: 'Empty lists mean everyone.',
+  }),
+  tier_qualifying: Type.Boolean(),
+  max_awards_per_member: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no limit.' }),
+});
+
+export const CoreCampaignsResponse = Type.Object({
+  status: Type.Literal('ok'),
+  page: Type.Integer(),
+  page_size: Type.Integer(),
+  number_of_pages: Type.Integer({ description: '0 when no campaign is active.' }),
+  campaigns: Type.Array(CoreCampaign),
+});
