@@ -56,6 +56,19 @@ export function normalizeProgram(
   }
   const currentLevel = (name: string) => current?.tier_system.levels.find((c) => c.name === name);
 
+  // A gift card is a whole number of denominations (DESIGN §7): each must be whole cents and buy
+  // with whole points, or a cash-out could not say what it took.
+  const denominationCents = input.cash_out.denomination * 100;
+  if (Math.abs(denominationCents - Math.round(denominationCents)) > 1e-6) {
+    throw validationError('cash_out.denomination must be a whole number of cents', 'cash_out.denomination');
+  }
+  if ((Math.round(denominationCents) * input.cash_out.points_per_currency_unit) % 100 !== 0) {
+    throw validationError(
+      'cash_out.denomination × points_per_currency_unit must be a whole number of points',
+      'cash_out',
+    );
+  }
+
   const campaigns = normalizeCampaigns(input.campaigns, new Set(levels.map((l) => l.name)), current, (name) =>
     derive(`campaign:${name}`),
   );

@@ -117,6 +117,14 @@ describeEachDatabase('Program admin API', (target) => {
       ],
       ['unknown field', { ...program, surprise: true }],
       [
+        'cash-out denomination in fractions of a cent',
+        { ...program, cash_out: { ...(program.cash_out as object), denomination: 5.001 } },
+      ],
+      [
+        'cash-out denomination worth a fraction of a point',
+        { ...program, cash_out: { frequency: 'quarterly', points_per_currency_unit: 1, denomination: 2.5 } },
+      ],
+      [
         'campaign dates',
         {
           ...program,
