@@ -19,6 +19,7 @@ import { ErrorResponse, errorBody } from './http/envelope.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
+import { FailedAuthLimiter, type AuthLimits } from './http/auth-limiter.js';
 
 export interface AppOptions {
   db: Database;
@@ -28,6 +29,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** The key gift-card codes derive from (src/cashout/gift-card-key.ts). */
   giftCardKey: Buffer;
+  /** Limits of failed authentications per key and per address (default DEFAULT_AUTH_LIMITS). */
+  authLimits?: AuthLimits;
 }
 
 export const VERSION = '0.1.0';
@@ -100,7 +103,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  const verifier = new CredentialVerifier(opts.db);
+  const verifier = new CredentialVerifier(
+    opts.db,
+    undefined,
+    undefined,
+    new FailedAuthLimiter(opts.authLimits),
+  );
 
   app.get('/healthz', { schema: { hide: true } }, async () => {
     await opts.db.query('SELECT 1');

@@ -11,6 +11,31 @@ declare module 'fastify' {
 
 const denied = () => new LaurelError('invalid_auth_token');
 
+/**
+ * Runs one authentication attempt under the failed-attempt limits: refused with 429 and a
+ * `Retry-After` while the key or the client address has failed too often, and counted when it fails.
+ */
+async function limited<P>(
+  verifier: CredentialVerifier,
+  request: FastifyRequest,
+  key: string | null,
+  knownGood: boolean,
+  attempt: () => Promise<P | null>,
+): Promise<P> {
+  const wait = knownGood ? 0 : verifier.limiter.retryAfter(request.ip, key);
+  if (wait) {
+    throw new LaurelError('too_many_requests', `Too many failed authentications; retry in ${wait} s.`, {
+      retry_after: wait,
+    });
+  }
+  const principal = await attempt();
+  if (!principal) {
+    verifier.limiter.fail(request.ip, key);
+    throw denied();
+  }
+  return principal;
+}
+
 /** Parses `Authorization: Basic base64(api_key:secret)`. */
 export function parseBasic(header: string | undefined): { key: string; secret: string } | null {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
@@ -28,12 +53,12 @@ export function parseBasic(header: string | undefined): { key: string; secret: s
 export function appAuth(verifier: CredentialVerifier) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const creds = parseBasic(request.headers.authorization);
-    if (!creds) throw denied();
     const pathKey = (request.params as { api_key?: string }).api_key;
-    if (pathKey !== undefined && pathKey !== creds.key) throw denied();
-    const principal = await verifier.verifyApp(creds.key, creds.secret);
-    if (!principal) throw denied();
-    request.appPrincipal = principal;
+    const good = !!creds && verifier.knownGood('app', creds.key, creds.secret);
+    request.appPrincipal = await limited(verifier, request, creds?.key ?? pathKey ?? null, good, async () => {
+      if (!creds || (pathKey !== undefined && pathKey !== creds.key)) return null;
+      return verifier.verifyApp(creds.key, creds.secret);
+    });
   };
 }
 
@@ -41,10 +66,12 @@ export function appAuth(verifier: CredentialVerifier) {
 export function adminAuth(verifier: CredentialVerifier) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-    if (!m) throw denied();
-    const principal = await verifier.verifyAdminToken(m[1]!);
-    if (!principal) throw denied();
-    request.adminPrincipal = principal;
+    // The key of an admin token is its public id (`lat_<id>_<secret>`).
+    const tokenId = m ? (/^lat_([0-9a-f]{16})_/.exec(m[1]!)?.[1] ?? null) : null;
+    const good = !!m && verifier.knownGood('admin', m[1]!);
+    request.adminPrincipal = await limited(verifier, request, tokenId && `lat_${tokenId}`, good, async () =>
+      m ? verifier.verifyAdminToken(m[1]!) : null,
+    );
   };
 }
 

@@ -40,6 +40,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof LaurelError) {
       const field = typeof err.details?.field === 'string' ? err.details.field : undefined;
+      if (typeof err.details?.retry_after === 'number')
+        reply.header('retry-after', String(err.details.retry_after));
       return reply.status(err.status).send(errorBody(err.code, err.message, field));
     }
     if (err.validation && err.validation.length) {

@@ -12,6 +12,7 @@ import {
   newTokenId,
   verifySecret,
 } from './secrets.js';
+import { FailedAuthLimiter } from '../http/auth-limiter.js';
 import {
   findActiveAdminToken,
   findActiveApp,
@@ -123,6 +124,8 @@ export class CredentialVerifier {
     private readonly db: Queryable,
     private readonly ttlMs = 60_000,
     private readonly maxEntries = 10_000,
+    /** Failed authentications, limited per key and per address (src/http/auth.ts). */
+    readonly limiter = new FailedAuthLimiter(),
   ) {}
 
   private remembered<P>(fp: string): P | undefined {
@@ -138,6 +141,17 @@ export class CredentialVerifier {
   private remember(fp: string, principal: AppPrincipal | AdminPrincipal): void {
     if (this.cache.size >= this.maxEntries) this.cache.clear();
     this.cache.set(fp, { principal, until: Date.now() + this.ttlMs });
+  }
+
+  /**
+   * Whether these credentials verified recently (no scrypt): a client address over its limit of
+   * failures still reaches the server with credentials that work (a shop's tills behind one
+   * address keep working while one of them is misconfigured).
+   */
+  knownGood(kind: 'app', apiKey: string, secret: string): boolean;
+  knownGood(kind: 'admin', token: string): boolean;
+  knownGood(kind: 'app' | 'admin', ...parts: string[]): boolean {
+    return this.remembered(fingerprint(kind, ...parts)) !== undefined;
   }
 
   async verifyApp(apiKey: string, secret: string): Promise<AppPrincipal | null> {

@@ -58,6 +58,9 @@ export async function startTestApp(target: TestDatabase, start: Date = TEST_STAR
     db,
     clock,
     giftCardKey: TEST_GIFT_CARD_KEY,
+    // Error-case tests fail authentication on purpose many times a minute from one address; the
+    // limits themselves are tested with their defaults (test/scenarios/auth-limits.test.ts).
+    authLimits: { perKey: 100_000, perAddress: 100_000, windowMs: 60_000 },
     logger: process.env.LAUREL_TEST_LOG ? { level: 'error' } : false,
   });
   await app.ready();
