@@ -16,6 +16,7 @@ import { ProgramSchema } from './program/program.schema.js';
 import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
+import { renderReference, type OpenApiDocument } from './docs/reference.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
@@ -115,6 +116,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return { status: 'ok' };
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The browsable reference, rendered once from the same document (issue #6, docs at /docs).
+  let reference: string | undefined;
+  app.get('/docs', { schema: { hide: true } }, async (_request, reply) => {
+    reference ??= renderReference(app.swagger() as unknown as OpenApiDocument);
+    return reply
+      .type('text/html; charset=utf-8')
+      .header(
+        'content-security-policy',
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+      )
+      .header('x-content-type-options', 'nosniff')
+      .send(reference);
+  });
 
   const deps: RouteDeps = { db: opts.db, clock: opts.clock, verifier, giftCardKey: opts.giftCardKey };
   /** Mounts route plugins under a prefix, each route documented with its credentials. */

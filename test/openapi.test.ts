@@ -26,3 +26,46 @@ describe('OpenAPI document', () => {
     }
   });
 });
+
+describe('API reference at /docs', () => {
+  it('shows every operation, its fields and an example, and every error code, with no external asset', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { buildApp } = await import('../src/app.js');
+    const { SimulatedClock } = await import('../src/clock.js');
+    const { ERRORS } = await import('../src/errors.js');
+    const app = await buildApp({
+      db: new Proxy({} as never, {
+        get: () => {
+          throw new Error('the reference needs no database');
+        },
+      }),
+      clock: Object.create(SimulatedClock.prototype) as SimulatedClock,
+      giftCardKey: randomBytes(32),
+    });
+    const res = await app.inject({ method: 'GET', url: '/docs' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/html');
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    const html = res.body;
+    const doc = app.swagger() as { paths: Record<string, Record<string, { summary: string }>> };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const id = `${method}-${path.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
+        expect(html, `${method} ${path}`).toContain(`id="${id}"`);
+        expect(html, `${method} ${path}`).toContain(`href="#${id}"`);
+        const summary = op.summary.replace(/&/g, '&amp;').replace(/'/g, '&#39;').replace(/"/g, '&quot;');
+        expect(html, `${method} ${path}`).toContain(summary.replace(/`([^`]+)`/g, '<code>$1</code>'));
+      }
+    }
+    for (const code of Object.keys(ERRORS)) expect(html).toContain(`<code>${code}</code>`);
+    // The send_transaction example is a request a till could send.
+    const section = html.slice(html.indexOf('id="post-api-2-0-send-transaction"'));
+    const example = /<summary>Example request<\/summary><pre>([^<]+)<\/pre>/.exec(section)![1]!;
+    const body = JSON.parse(example.replace(/&quot;/g, '"').replace(/&amp;/g, '&'));
+    expect(Object.keys(body)).toEqual(expect.arrayContaining(['store_id', 'request_id', 'request_payload']));
+    expect(html).toContain('<code>request_payload.items[].unit_price</code>');
+    // Self-contained: no script, no stylesheet, image or link leaving the server.
+    expect(html).not.toMatch(/<script|<link|<img|src=|href="https?:/i);
+    await app.close();
+  });
+});
