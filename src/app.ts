@@ -7,6 +7,7 @@ import { clockRoutes } from './admin/clock.routes.js';
 import { campaignAdminRoutes, campaignCoreRoutes } from './campaigns/campaign.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { cashOutAdminRoutes, giftCardRoutes } from './cashout/cashout.routes.js';
+import { consoleRoutes } from './console/console.routes.js';
 import { customerRoutes } from './customers/customer.routes.js';
 import { incentivesRoutes } from './incentives/incentives.routes.js';
 import { purchaseRoutes } from './purchases/purchase.routes.js';
@@ -155,6 +156,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await mount('/admin/v1', 'admin', [programRoutes, campaignAdminRoutes, cashOutAdminRoutes]);
   // The clock route exists only with a simulated clock; without it the real clock runs (issue #2).
   if (opts.clock instanceof SimulatedClock) await mount('/admin/v1', 'admin', [clockRoutes]);
+  // The customer-care console: HTML pages with their own session sign-in (docs/console.md).
+  await app.register(consoleRoutes, { ...deps, prefix: '/console' });
 
   return app;
 }

@@ -3,6 +3,7 @@ import * as m0001 from './migrations/0001_foundation.js';
 import * as m0002 from './migrations/0002_ledger.js';
 import * as m0003 from './migrations/0003_tier_inputs.js';
 import * as m0004 from './migrations/0004_cash_out.js';
+import * as m0005 from './migrations/0005_console_sessions.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -10,6 +11,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 2, name: m0002.name, sql: m0002.sql },
   { version: 3, name: m0003.name, sql: m0003.sql },
   { version: 4, name: m0004.name, sql: m0004.sql },
+  { version: 5, name: m0005.name, sql: m0005.sql },
 ];
 
 /** Arbitrary constant: the advisory lock that keeps two servers from migrating at once. */

@@ -1,0 +1,294 @@
+import type { Database } from '../db/database.js';
+import type { UserRow } from '../customers/customer.repository.js';
+import { getUser, searchUsers, updateUser, type SearchQuery } from '../customers/customer.service.js';
+import { giftCardsOf, type GiftCardView } from '../cashout/cashout.service.js';
+import { campaignStatus, type CampaignStatus } from '../domain/campaigns.js';
+import { nextPeriod, periodAt, pointsPerDenomination, type CashOutPeriod } from '../domain/cashout.js';
+import { loyaltyFields, pointAccountBalances, type LoyaltyFields } from '../domain/loyalty-view.js';
+import {
+  accountByRole,
+  type AccountRole,
+  type Campaign,
+  type ProgramDocument,
+  type TierLevel,
+} from '../domain/program.js';
+import { nextTierFor } from '../domain/tiers.js';
+import { LaurelError } from '../errors.js';
+import { MAX_POINTS_PER_LINE, type AuditRow } from '../incentives/incentives.schema.js';
+import { deposit, fetchPointAuditLogs, spendMultiple } from '../incentives/incentives.service.js';
+import { getProgramVersionAt } from '../program/program.service.js';
+import { findRetailer } from '../tenancy/tenancy.repository.js';
+import { memberStandingAt } from '../tiers/tier.service.js';
+import { findPendingLots, type PendingLotRow } from './console.repository.js';
+import type { ConsoleSession } from './session.service.js';
+
+/**
+ * What the console's pages show and the two things an agent may change (issue #6). Every number
+ * comes from the same services the APIs answer with, so the console and the API always agree.
+ */
+
+/** Audit rows per page of the member page's history. */
+export const AUDIT_PAGE_SIZE = 20;
+
+export type SearchField = 'email' | 'mobile_number' | 'external_id';
+export const SEARCH_FIELDS: Record<SearchField, string> = {
+  email: 'Email',
+  mobile_number: 'Phone',
+  external_id: 'External id',
+};
+
+/** Exact-match search, as the Core API's `users/search` (seed Step 1). Throws `user_not_found`. */
+export async function findMember(
+  db: Database,
+  retailerId: string,
+  by: SearchField,
+  value: string,
+): Promise<UserRow> {
+  const q: SearchQuery = { [by]: value };
+  return searchUsers(db, retailerId, q);
+}
+
+export interface TierProgress {
+  level: TierLevel | null;
+  next: TierLevel | null;
+  /** Tier Qualifying points now (the user object's `tier_points`). */
+  points: number;
+  /** Points still needed for `next` (`next_tier_points`), null at the top or when unenrolled. */
+  toNext: number | null;
+  /** When the level ends; null when it never does (BASE) or the member is not enrolled. */
+  endsAt: Date | null;
+  enteredAt: Date | null;
+}
+
+export interface MemberPage {
+  retailerName: string;
+  program: ProgramDocument;
+  programVersion: number;
+  user: UserRow;
+  loyalty: LoyaltyFields;
+  tier: TierProgress;
+  balances: ReturnType<typeof pointAccountBalances>;
+  pending: PendingLotRow[];
+  audit: { rows: AuditRow[]; total: number; page: number; pages: number };
+  giftCards: GiftCardView[];
+  now: Date;
+}
+
+/** Everything the member page shows, as of `now`. Throws `user_not_found`. */
+export async function memberPage(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  now: Date,
+  giftCardKey: Buffer,
+  page: number,
+): Promise<MemberPage> {
+  const user = await getUser(db, retailerId, { id: userId });
+  const version = await getProgramVersionAt(db, retailerId, now);
+  const program = version.document;
+  // The audit log writes the member's due rollovers first (as every API read of it does); the
+  // other reads are as-of anyway, so they agree with it whatever the order.
+  const skip = (page - 1) * AUDIT_PAGE_SIZE;
+  const audit = await fetchPointAuditLogs(
+    db,
+    retailerId,
+    { retailer_id: retailerId, user_id: user.id, skip, take: AUDIT_PAGE_SIZE },
+    now,
+  );
+  const [standing, pending, giftCards, retailer] = await Promise.all([
+    memberStandingAt(db, program, user, now),
+    findPendingLots(db, retailerId, user.id, now),
+    giftCardsOf(db, retailerId, user.id, now, giftCardKey, false),
+    findRetailer(db, retailerId),
+  ]);
+  const loyalty = loyaltyFields(program, standing);
+  const level = standing.tier
+    ? (program.tier_system.levels.find((l) => l.id === standing.tier!.level_id) ?? null)
+    : null;
+  return {
+    retailerName: retailer?.name ?? '',
+    program,
+    programVersion: version.version,
+    user,
+    loyalty,
+    tier: {
+      level,
+      next: level ? nextTierFor(program, level) : null,
+      points: loyalty.tier_points,
+      toNext: loyalty.next_tier_points,
+      endsAt: standing.tier?.resets_at ?? null,
+      enteredAt: standing.tier?.entered_at ?? null,
+    },
+    balances: pointAccountBalances(program, standing),
+    pending,
+    audit: {
+      rows: audit.results,
+      total: audit.total_records,
+      page,
+      pages: Math.max(1, Math.ceil(audit.total_records / AUDIT_PAGE_SIZE)),
+    },
+    giftCards,
+    now,
+  };
+}
+
+export interface CampaignLine {
+  campaign: Campaign;
+  status: CampaignStatus;
+}
+
+export interface ProgramPage {
+  retailerName: string;
+  program: ProgramDocument;
+  version: number;
+  /** The version took effect then; null for a retailer's first version (in force for all times). */
+  effectiveFrom: Date | null;
+  campaigns: CampaignLine[];
+  /** The period `now` is in, then the three after it: each one's end is a cash-out. */
+  periods: CashOutPeriod[];
+  pointsPerCard: number;
+  now: Date;
+}
+
+/** The program in force at `now`, for the program page. */
+export async function programPage(db: Database, retailerId: string, now: Date): Promise<ProgramPage> {
+  const [version, retailer] = await Promise.all([
+    getProgramVersionAt(db, retailerId, now),
+    findRetailer(db, retailerId),
+  ]);
+  const program = version.document;
+  const periods = [periodAt(now, program.time_zone)];
+  while (periods.length < 4) periods.push(nextPeriod(periods[periods.length - 1]!, program.time_zone));
+  return {
+    retailerName: retailer?.name ?? '',
+    program,
+    version: version.version,
+    effectiveFrom: version.effective_from,
+    campaigns: program.campaigns.map((c) => ({
+      campaign: c,
+      status: campaignStatus(c, now, program.time_zone),
+    })),
+    periods,
+    pointsPerCard: pointsPerDenomination(program.cash_out),
+    now,
+  };
+}
+
+/** A form value the agent must correct; nothing was changed. */
+export class FormError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FormError';
+  }
+}
+
+export interface AdjustmentInput {
+  direction: 'credit' | 'debit';
+  account: Extract<AccountRole, 'spendable' | 'tier'>;
+  amount: number;
+  reason: string;
+  /** The form's one-time nonce: the idempotency id, so a double submit applies once. */
+  nonce: string;
+}
+
+export const MAX_REASON_LENGTH = 120;
+/** `reference_type` of every console adjustment, as the audit log shows it. */
+export const AGENT_ADJUSTMENT = 'Agent adjustment';
+
+/** Reads and checks the adjustment form's fields; throws `FormError` naming the first bad one. */
+export function parseAdjustment(form: Record<string, string | undefined>, nonce: string): AdjustmentInput {
+  const direction = form.direction;
+  if (direction !== 'credit' && direction !== 'debit') {
+    throw new FormError('direction', 'Choose whether to add or remove points.');
+  }
+  const account = form.account ?? 'spendable';
+  if (account !== 'spendable' && account !== 'tier') {
+    throw new FormError('account', 'Choose the Spendable or the Tier Qualifying account.');
+  }
+  const amountText = (form.amount ?? '').trim().replace(/,/g, '');
+  const amount = /^\d{1,9}$/.test(amountText) ? Number(amountText) : NaN;
+  if (!Number.isInteger(amount) || amount < 1 || amount > MAX_POINTS_PER_LINE) {
+    throw new FormError(
+      'amount',
+      `Enter a whole number of points from 1 to ${MAX_POINTS_PER_LINE.toLocaleString('en-US')}.`,
+    );
+  }
+  const reason = (form.reason ?? '').trim().replace(/\s+/g, ' ');
+  if (!reason) throw new FormError('reason', 'A reason is required: it is shown in the audit history.');
+  if (reason.length > MAX_REASON_LENGTH) {
+    throw new FormError('reason', `Keep the reason to ${MAX_REASON_LENGTH} characters.`);
+  }
+  return { direction, account, amount, reason, nonce };
+}
+
+/**
+ * Adjusts a member's points as the agent of `session`: a credit is a deposit, a debit a spend,
+ * both audited with the reason and the token that signed in (`point_source_id`). The nonce is the
+ * idempotency id, so the same form submitted twice applies once. Answers whether this submission
+ * applied it. A debit the balance cannot cover throws `FormError` and spends nothing.
+ */
+export async function adjustPoints(
+  db: Database,
+  session: ConsoleSession,
+  userId: string,
+  input: AdjustmentInput,
+  now: Date,
+): Promise<{ applied: boolean }> {
+  const retailerId = session.retailerId;
+  const user = await getUser(db, retailerId, { id: userId });
+  const { document: program } = await getProgramVersionAt(db, retailerId, now);
+  const account = accountByRole(program, input.account);
+  const common = {
+    amount: input.amount,
+    idempotency_id: `console-${input.nonce}`,
+    reference_type: AGENT_ADJUSTMENT,
+    reference_id: input.reason,
+    point_source_id: `console:${session.tokenId}`,
+  };
+  if (input.direction === 'credit') {
+    const res = await deposit(
+      db,
+      retailerId,
+      {
+        retailer_id: retailerId,
+        user_id: user.id,
+        deposit_details: [{ ...common, point_account_id: account.id }],
+      },
+      now,
+    );
+    return { applied: res.details[0]!.applied };
+  }
+  try {
+    const res = await spendMultiple(
+      db,
+      retailerId,
+      {
+        retailer_id: retailerId,
+        user_id: user.id,
+        spend_details: [{ ...common, point_account_ids: [account.id] }],
+      },
+      now,
+    );
+    return { applied: res.details[0]!.idempotency_summary === 'new' };
+  } catch (err) {
+    if (err instanceof LaurelError && err.code === 'insufficient_points') {
+      throw new FormError('amount', `Not enough points in ${account.name}; nothing was removed.`);
+    }
+    throw err;
+  }
+}
+
+/** Opts a member in or out, as a Core profile update would (`opted_in`). */
+export async function setEnrollment(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  optedIn: boolean,
+  now: Date,
+): Promise<UserRow> {
+  const user = await getUser(db, retailerId, { id: userId });
+  return updateUser(db, retailerId, { id: user.id }, { opted_in: optedIn }, now);
+}

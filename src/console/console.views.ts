@@ -1,0 +1,835 @@
+import type { Campaign, CampaignAwardRule, ProgramDocument, TierExpiry } from '../domain/program.js';
+import type { AuditRow } from '../incentives/incentives.schema.js';
+import {
+  MAX_REASON_LENGTH,
+  SEARCH_FIELDS,
+  type MemberPage,
+  type ProgramPage,
+  type SearchField,
+} from './console.service.js';
+import { CONSOLE_CSS } from './console.styles.js';
+import {
+  formatDate,
+  formatEnd,
+  formatInstant,
+  formatMoney,
+  formatPoints,
+  formatSigned,
+  progressPercent,
+} from './format.js';
+import { html, raw, type Html } from './html.js';
+
+/**
+ * The console's pages (issue #6): pure functions from page data to HTML. Semantic markup (landmarks,
+ * headings, labelled controls, table headers), a skip link, and no script at all.
+ */
+
+/** What every page's frame needs to know. */
+export interface Frame {
+  title: string;
+  /** Present when signed in: the navigation and the sign-out form. */
+  session?: { csrfToken: string } | undefined;
+  /** Which navigation entry is the current page. */
+  current?: 'search' | 'program' | undefined;
+  /** The footer's facts: program zone and "now". */
+  footer?: { timeZone: string; now: Date; simulated: boolean; retailerName: string } | undefined;
+}
+
+export type Notice = { kind: 'ok' | 'bad' | 'info'; text: string };
+
+const LOGO = raw(
+  '<svg viewBox="0 0 32 32" aria-hidden="true" focusable="false">' +
+    '<circle cx="16" cy="16" r="15" fill="#ffffff" opacity="0.15"/>' +
+    '<path d="M16 27c-5-3-8-8-8-14 4 1 7 4 8 8 1-4 4-7 8-8 0 6-3 11-8 14z" fill="#ffffff"/>' +
+    '<path d="M16 27V12" stroke="#1f5f4a" stroke-width="1.5"/></svg>',
+);
+
+/**
+ * The stylesheet element, built outside the template so that formatting this file can never add
+ * whitespace inside it: the CSP allows exactly CONSOLE_CSS by its hash.
+ */
+const STYLE = raw(`<style>${CONSOLE_CSS}</style>`);
+
+const csrfField = (token: string): Html => html`<input type="hidden" name="_csrf" value="${token}" />`;
+
+/** The HTML document around every page. */
+export function layout(frame: Frame, body: Html): Html {
+  const nav = frame.session
+    ? html`<nav aria-label="Console">
+        <a href="/console" ${frame.current === 'search' ? raw(' aria-current="page"') : ''}>Search</a>
+        <a href="/console/program" ${frame.current === 'program' ? raw(' aria-current="page"') : ''}
+          >Program</a
+        >
+        <form method="post" action="/console/logout">
+          ${csrfField(frame.session.csrfToken)}<button type="submit">Sign out</button>
+        </form>
+      </nav>`
+    : '';
+  const f = frame.footer;
+  const footer = f
+    ? html`<footer>
+        ${f.retailerName ? html`${f.retailerName} · ` : ''}Times are shown in ${f.timeZone}. Now:
+        <time datetime="${f.now.toISOString()}">${formatInstant(f.now, f.timeZone)}</time>${
+          f.simulated ? ' (simulated clock)' : ''
+        }.
+      </footer>`
+    : '';
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${frame.title} · Laurel console</title>
+        <link rel="icon" href="data:," />
+        ${STYLE}
+      </head>
+      <body>
+        <a class="skip" href="#main">Skip to content</a>
+        <header class="top">
+          <a class="brand" href="/console"
+            >${LOGO}<span>Laurel <small>customer care</small></span></a
+          >
+          ${nav}
+        </header>
+        <main id="main" tabindex="-1">${body}</main>
+        ${footer}
+      </body>
+    </html> `;
+}
+
+function noticeBox(n: Notice | undefined): Html | string {
+  if (!n) return '';
+  const role = n.kind === 'bad' ? 'alert' : 'status';
+  return html`<p class="notice ${n.kind}" role="${role}">${n.text}</p>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+export function loginPage(opts: {
+  nonce: string;
+  next: string;
+  error?: string | undefined;
+  notice?: Notice | undefined;
+}): Html {
+  const error = opts.error;
+  return layout(
+    { title: 'Sign in' },
+    html`<div class="narrow card">
+      <h1>Sign in</h1>
+      <p class="muted">
+        Customer care console. Sign in with an admin token (it starts with <code>lat_</code>). An
+        administrator creates one with <code>npx laurel tokens create --retailer ID</code>.
+      </p>
+      ${error ? html`<p class="notice bad" role="alert" id="token-error">${error}</p>` : noticeBox(opts.notice)}
+      <form method="post" action="/console/login">
+        <input type="hidden" name="_login" value="${opts.nonce}" />
+        <input type="hidden" name="next" value="${opts.next}" />
+        <div class="field">
+          <label for="token">Admin token</label>
+          <input
+            id="token"
+            name="token"
+            type="password"
+            autocomplete="off"
+            spellcheck="false"
+            required
+            ${error ? raw('aria-invalid="true" aria-describedby="token-error"') : ''}
+          />
+        </div>
+        <button type="submit">Sign in</button>
+      </form>
+    </div>`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+export interface SearchView {
+  by: SearchField;
+  value: string;
+  notice?: Notice | undefined;
+}
+
+export function searchForm(v: SearchView): Html {
+  const options = (Object.keys(SEARCH_FIELDS) as SearchField[]).map(
+    (k) => html`<option value="${k}" ${k === v.by ? raw(' selected') : ''}>${SEARCH_FIELDS[k]}</option>`,
+  );
+  return html`<h1>Find a member</h1>
+    <p class="muted">
+      Exact match, as the Core API's search: email in any case, phone by its last ten digits.
+    </p>
+    ${noticeBox(v.notice)}
+    <form class="card search-form" method="get" action="/console/search" role="search" aria-label="Members">
+      <div class="field">
+        <label for="by">Search by</label>
+        <select id="by" name="by">
+          ${options}
+        </select>
+      </div>
+      <div class="field">
+        <label for="q">Value</label>
+        <input
+          id="q"
+          name="q"
+          type="search"
+          value="${v.value}"
+          required
+          autocomplete="off"
+          spellcheck="false"
+        />
+      </div>
+      <button type="submit">Search</button>
+    </form>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Member page
+
+/** The CSS class of a tier badge: known metal names have colours, others the neutral badge. */
+export const tierClass = (name: string): string => `tier-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+
+export const tierBadge = (name: string, big = false): Html =>
+  html`<span class="badge ${tierClass(name)}${big ? ' big-badge' : ''}">${name}</span>`;
+
+const displayName = (p: MemberPage): string => {
+  const name = [p.user.first_name, p.user.last_name].filter(Boolean).join(' ');
+  return name || p.user.email || p.user.external_id || p.user.id;
+};
+
+function standingCard(p: MemberPage): Html {
+  const tz = p.program.time_zone;
+  const t = p.tier;
+  let progress: Html;
+  if (!t.level) {
+    progress = html`<p>Not enrolled: the member earns nothing until they opt in.</p>`;
+  } else if (!t.next) {
+    progress = html`<div
+        class="progress"
+        role="progressbar"
+        aria-label="Progress to the next tier"
+        aria-valuemin="0"
+        aria-valuemax="100"
+        aria-valuenow="100"
+        aria-valuetext="Top tier"
+      >
+        <svg viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
+          <rect class="fill" width="100" height="10" />
+        </svg>
+      </div>
+      <p id="to-next">
+        <strong>Top tier</strong> · ${formatPoints(t.points)} Tier Qualifying points this year
+      </p>`;
+  } else {
+    const target = t.next.threshold;
+    const pct = progressPercent(t.points, target);
+    const text = `${formatPoints(t.points)} of ${formatPoints(target)} Tier Qualifying points`;
+    progress = html`<div
+        class="progress"
+        role="progressbar"
+        aria-label="Progress to ${t.next.name}"
+        aria-valuemin="0"
+        aria-valuemax="${target}"
+        aria-valuenow="${Math.min(t.points, target)}"
+        aria-valuetext="${text}"
+      >
+        <svg viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
+          <rect class="track" width="100" height="10" />
+          <rect class="fill" width="${pct}" height="10" />
+        </svg>
+      </div>
+      <p id="to-next"><strong>${formatPoints(t.toNext ?? 0)} points to ${t.next.name}</strong> · ${text}</p>`;
+  }
+  const ends = !t.level ? '—' : t.endsAt ? formatEnd(t.endsAt, tz) : 'never';
+  return html`<section class="card" aria-labelledby="standing-h">
+    <h2 id="standing-h">Standing</h2>
+    <div class="standing">
+      <div class="tier">
+        <div class="label">Tier</div>
+        <p id="tier-badge">${tierBadge(p.loyalty.tier, true)}</p>
+        ${progress}
+        <dl class="facts">
+          <dt>Tier ends</dt>
+          <dd id="tier-ends">${ends}</dd>
+          ${
+            t.level && t.enteredAt
+              ? html`<dt>Reached</dt>
+                  <dd>${formatInstant(t.enteredAt, tz)}</dd>`
+              : ''
+          }
+          <dt>Tier system</dt>
+          <dd>${p.loyalty.tier_system}</dd>
+        </dl>
+      </div>
+      <div>
+        <div class="label">Available points</div>
+        <p class="big" id="available-points">${formatPoints(p.loyalty.available_points)}</p>
+        <p class="muted">
+          ${
+            p.program.available_points === 'spendable_plus_escrow'
+              ? 'Spendable plus points in escrow'
+              : 'The Spendable Account'
+          }
+        </p>
+      </div>
+    </div>
+  </section>`;
+}
+
+function accountsCard(p: MemberPage): Html {
+  const rows = p.balances.details.map(
+    (d) =>
+      html`<tr data-account-id="${d.point_account_id}">
+        <th scope="row">${d.account_name}</th>
+        <td data-label="Group">${d.grouping_label || '—'}</td>
+        <td class="num" data-label="Balance" data-balance>${formatPoints(d.available_balance)}</td>
+        <td class="num" data-label="Lifetime">${formatPoints(d.life_time_value)}</td>
+      </tr>`,
+  );
+  return html`<section class="card" aria-labelledby="accounts-h">
+    <h2 id="accounts-h">Point accounts</h2>
+    <div class="table-wrap">
+      <table class="stacked" id="accounts">
+        <thead>
+          <tr>
+            <th scope="col">Account</th>
+            <th scope="col">Group</th>
+            <th scope="col" class="num">Balance</th>
+            <th scope="col" class="num">Lifetime</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${rows}
+        </tbody>
+      </table>
+    </div>
+  </section>`;
+}
+
+function pendingCard(p: MemberPage): Html {
+  const tz = p.program.time_zone;
+  const body = p.pending.length
+    ? html`<div class="table-wrap">
+        <table class="stacked" id="pending">
+          <thead>
+            <tr>
+              <th scope="col">Purchase</th>
+              <th scope="col">Bought</th>
+              <th scope="col" class="num">Spendable</th>
+              <th scope="col" class="num">Tier qualifying</th>
+              <th scope="col">Releases</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${p.pending.map(
+              (l) =>
+                html`<tr>
+                  <th scope="row" class="mono">${l.transaction_id}</th>
+                  <td data-label="Bought" class="when">${formatInstant(l.purchase_time, tz)}</td>
+                  <td class="num" data-label="Spendable">${formatPoints(l.spendable)}</td>
+                  <td class="num" data-label="Tier qualifying">${formatPoints(l.tier)}</td>
+                  <td data-label="Releases" class="when">
+                    <time datetime="${l.matures_at.toISOString()}">${formatInstant(l.matures_at, tz)}</time>
+                  </td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>`
+    : html`<p class="muted">Nothing is waiting in escrow.</p>`;
+  return html`<section class="card wide" aria-labelledby="pending-h">
+    <h2 id="pending-h">Pending escrow</h2>
+    <p class="muted">
+      Points of recent purchases wait ${p.program.escrow_days} days (the return period), then roll over.
+    </p>
+    ${body}
+  </section>`;
+}
+
+/** The short label of an audit row's kind, and its CSS class. */
+export function auditKind(r: AuditRow): { label: string; cls: string } {
+  switch (r.modification_type) {
+    case 'purchase':
+      return { label: 'Purchase', cls: 'purchase' };
+    case 'return':
+      return { label: 'Return', cls: 'return' };
+    case 'rollover':
+      return { label: 'Rollover', cls: 'rollover' };
+    case 'deposit':
+      return { label: 'Adjustment', cls: 'adjustment' };
+    case 'spend':
+      return r.reference_type === 'Agent adjustment'
+        ? { label: 'Adjustment', cls: 'adjustment' }
+        : { label: 'Spend', cls: 'adjustment' };
+    case 'cash_out':
+      return { label: 'Cash-out', cls: 'cash-out' };
+    case 'tier_change':
+      return { label: 'Tier change', cls: 'tier-change' };
+    default:
+      return { label: r.modification_type, cls: 'other' };
+  }
+}
+
+function historyCard(p: MemberPage): Html {
+  const tz = p.program.time_zone;
+  const { rows, page, pages, total } = p.audit;
+  const base = `/console/members/${p.user.id}`;
+  const table = rows.length
+    ? html`<div class="table-wrap">
+        <table class="stacked" id="history">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">What</th>
+              <th scope="col">Account</th>
+              <th scope="col" class="num">Change</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${rows.map((r) => {
+              const k = auditKind(r);
+              const sign = r.modification > 0 ? 'plus' : r.modification < 0 ? 'minus' : '';
+              const at = new Date(r.time_of_occurrence);
+              return html`<tr>
+                <td data-label="When" class="when">
+                  <time datetime="${r.time_of_occurrence}">${formatInstant(at, tz)}</time>
+                </td>
+                <td data-label="What">
+                  <span class="kind kind-${k.cls}">${k.label}</span>${
+                    r.campaigns?.length ? html` <span class="kind kind-campaign">Campaign bonus</span>` : ''
+                  }
+                </td>
+                <td data-label="Account">${r.account_name}</td>
+                <td class="num ${sign}" data-label="Change">
+                  ${r.modification_type === 'tier_change' ? '—' : formatSigned(r.modification)}
+                </td>
+                <td data-label="Reason" class="reason">${r.reason}</td>
+              </tr>`;
+            })}
+          </tbody>
+        </table>
+      </div>`
+    : html`<p class="muted">No history yet.</p>`;
+  const pager =
+    pages > 1
+      ? html`<nav class="pager" aria-label="History pages">
+          ${page > 1 ? html`<a href="${base}?page=${page - 1}#history-h" rel="prev">Newer</a>` : html`<span></span>`}
+          <span id="history-page">Page ${page} of ${pages} · ${formatPoints(total)} rows</span>
+          ${page < pages ? html`<a href="${base}?page=${page + 1}#history-h" rel="next">Older</a>` : html`<span></span>`}
+        </nav>`
+      : '';
+  return html`<section class="card wide" aria-labelledby="history-h">
+    <h2 id="history-h">History</h2>
+    ${table} ${pager}
+  </section>`;
+}
+
+function giftCardsCard(p: MemberPage): Html {
+  const tz = p.program.time_zone;
+  const body = p.giftCards.length
+    ? html`<div class="table-wrap">
+        <table class="stacked" id="gift-cards">
+          <thead>
+            <tr>
+              <th scope="col">Period</th>
+              <th scope="col" class="num">Value</th>
+              <th scope="col" class="num">Points</th>
+              <th scope="col">Code</th>
+              <th scope="col">Status</th>
+              <th scope="col">Issued</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${p.giftCards.map(
+              (g) =>
+                html`<tr>
+                  <th scope="row">${g.period}</th>
+                  <td class="num" data-label="Value">${formatMoney(g.value, g.currency)}</td>
+                  <td class="num" data-label="Points">${formatPoints(g.points)}</td>
+                  <td data-label="Code" class="mono">${g.code}</td>
+                  <td data-label="Status"><span class="status status-${g.status}">${g.status}</span></td>
+                  <td data-label="Issued" class="when">${formatEnd(g.issued_at, tz)}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>`
+    : html`<p class="muted">No gift cards yet. Cash-outs happen at the end of each quarter.</p>`;
+  return html`<section class="card wide" aria-labelledby="gift-h">
+    <h2 id="gift-h">Gift cards</h2>
+    ${body}
+  </section>`;
+}
+
+/** The adjustment form's state: the values to show again and the field in error, if any. */
+export interface AdjustForm {
+  nonce: string;
+  direction?: string | undefined;
+  account?: string | undefined;
+  amount?: string | undefined;
+  reason?: string | undefined;
+  error?: { field: string; message: string } | undefined;
+}
+
+function fieldError(form: AdjustForm, field: string): { attrs: Html | string; text: Html | string } {
+  if (form.error?.field !== field) return { attrs: '', text: '' };
+  return {
+    attrs: raw(` aria-invalid="true" aria-describedby="${field}-error"`),
+    text: html`<span class="error-text" id="${field}-error">${form.error.message}</span>`,
+  };
+}
+
+function actionsCard(p: MemberPage, csrf: string, form: AdjustForm): Html {
+  const action = `/console/members/${p.user.id}`;
+  const credit = form.direction !== 'debit';
+  const spendable = p.program.point_accounts.find((a) => a.role === 'spendable');
+  const tierAccount = p.program.point_accounts.find((a) => a.role === 'tier');
+  const direction = fieldError(form, 'direction');
+  const accountError = fieldError(form, 'account');
+  const amount = fieldError(form, 'amount');
+  const reason = fieldError(form, 'reason');
+  const enrolled = p.user.opted_in;
+  return html`<section class="card" aria-labelledby="adjust-h">
+    <h2 id="adjust-h">Adjust points</h2>
+    <form method="post" action="${action}/adjustments" id="adjust-form">
+      ${csrfField(csrf)}
+      <input type="hidden" name="nonce" value="${form.nonce}" />
+      <fieldset>
+        <legend>Direction</legend>
+        <label class="choice"
+          ><input
+            type="radio"
+            name="direction"
+            value="credit"
+            ${credit ? raw(' checked') : ''}${direction.attrs}
+          />
+          Add points</label
+        >
+        <label class="choice"
+          ><input
+            type="radio"
+            name="direction"
+            value="debit"
+            ${credit ? '' : raw(' checked')}${direction.attrs}
+          />
+          Remove points</label
+        >
+        ${direction.text}
+      </fieldset>
+      <div class="field">
+        <label for="account">Account</label>
+        <select id="account" name="account" ${accountError.attrs}>
+          <option value="spendable" ${form.account !== 'tier' ? raw(' selected') : ''}>
+            ${spendable?.name ?? 'Spendable'}
+          </option>
+          <option value="tier" ${form.account === 'tier' ? raw(' selected') : ''}>
+            ${tierAccount?.name ?? 'Tier Qualifying'}
+          </option>
+        </select>
+        ${accountError.text}
+      </div>
+      <div class="field">
+        <label for="amount">Points</label>
+        <input
+          id="amount"
+          name="amount"
+          type="text"
+          inputmode="numeric"
+          autocomplete="off"
+          required
+          value="${form.amount ?? ''}"
+          ${amount.attrs}
+        />
+        ${amount.text}
+      </div>
+      <div class="field">
+        <label for="reason">Reason <span class="hint">Required; shown in the member's history.</span></label>
+        <input
+          id="reason"
+          name="reason"
+          type="text"
+          maxlength="${MAX_REASON_LENGTH}"
+          autocomplete="off"
+          required
+          value="${form.reason ?? ''}"
+          ${reason.attrs}
+        />
+        ${reason.text}
+      </div>
+      <button type="submit">Apply adjustment</button>
+    </form>
+    <h3 id="enrollment-h">Enrollment</h3>
+    <p id="enrollment-state">
+      ${
+        enrolled
+          ? html`Opted
+            in${p.user.opted_in_at ? html` since ${formatDate(p.user.opted_in_at, p.program.time_zone)}` : ''}.`
+          : 'Opted out: the member earns nothing and holds no tier.'
+      }
+    </p>
+    <form method="post" action="${action}/enrollment" id="enrollment-form">
+      ${csrfField(csrf)}
+      <input type="hidden" name="opted_in" value="${enrolled ? 'false' : 'true'}" />
+      ${
+        enrolled
+          ? html`<button type="submit" class="danger">Opt out of the program</button>`
+          : html`<button type="submit" class="secondary">Opt in to the program</button>`
+      }
+    </form>
+  </section>`;
+}
+
+export function memberView(p: MemberPage, csrf: string, form: AdjustForm, notice?: Notice): Html {
+  const u = p.user;
+  const phones = u.phone_numbers.map((n) => n.phone_number).join(', ');
+  return html`<p><a href="/console">← New search</a></p>
+    <h1>${displayName(p)}</h1>
+    <ul class="ids" aria-label="Identifiers">
+      ${u.email ? html`<li>Email <strong>${u.email}</strong></li>` : ''}
+      ${phones ? html`<li>Phone <strong>${phones}</strong></li>` : ''}
+      ${u.external_id ? html`<li>External id <strong class="mono">${u.external_id}</strong></li>` : ''}
+      <li>Laurel id <strong class="mono" id="user-id">${u.id}</strong></li>
+      ${u.city ? html`<li>${[u.city, u.state].filter(Boolean).join(', ')}</li>` : ''}
+    </ul>
+    ${noticeBox(notice)}
+    <div class="grid">
+      <div class="stack">${standingCard(p)} ${accountsCard(p)}</div>
+      ${actionsCard(p, csrf, form)} ${pendingCard(p)} ${giftCardsCard(p)} ${historyCard(p)}
+    </div>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Program page
+
+export function expiryText(e: TierExpiry): string {
+  if (e === 'never') return 'Never expires';
+  if (e === 'end_of_following_calendar_year') return 'End of the following calendar year';
+  const months = Number(e.slice('rolling_months:'.length));
+  return `${months} month${months === 1 ? '' : 's'} after it is reached`;
+}
+
+export function awardText(a: CampaignAwardRule, currency: string): string {
+  switch (a.type) {
+    case 'multiplier':
+      return `×${a.factor} base points`;
+    case 'threshold_bonus':
+      return `+${formatPoints(a.points)} points on eligible spend of ${formatMoney(a.min_eligible_spend, currency)} or more`;
+    case 'item_points': {
+      const on = [
+        a.item_ids?.length ? `items ${a.item_ids.join(', ')}` : '',
+        a.categories?.length ? `categories ${a.categories.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join(' and ');
+      return `${a.points_per_unit} points per unit${on ? ` of ${on}` : ''}`;
+    }
+  }
+}
+
+function targetingText(c: Campaign): string {
+  const t = c.targeting;
+  const parts = [
+    t?.tiers?.length ? `tiers ${t.tiers.join(', ')}` : '',
+    t?.store_ids?.length ? `stores ${t.store_ids.join(', ')}` : '',
+    t?.channels?.length ? `channels ${t.channels.join(', ')}` : '',
+  ].filter(Boolean);
+  return parts.length ? parts.join('; ') : 'Everyone';
+}
+
+/** A program-local `YYYY-MM-DD` as `Nov 27, 2026` (the date itself, no zone arithmetic). */
+const localDay = (day: string): string => formatDate(new Date(`${day}T12:00:00Z`), 'UTC');
+
+export function programView(p: ProgramPage): Html {
+  const prog: ProgramDocument = p.program;
+  const tz = prog.time_zone;
+  const levels = [...prog.tier_system.levels].sort((a, b) => a.rank - b.rank);
+  const roleText: Record<string, string> = {
+    spendable: 'Spendable: points the member can use; cashes out each period',
+    spendable_escrow: 'Spendable escrow: purchase points during the return period',
+    tier: 'Tier qualifying: counts toward the tier this qualifying year',
+    tier_escrow: 'Tier-qualifying escrow: tier points during the return period',
+  };
+  const rule = prog.cash_out;
+  return html`<h1>Program</h1>
+    <p class="muted">
+      ${prog.name} · version
+      ${p.version}${
+        p.effectiveFrom
+          ? html`, in force since ${formatInstant(p.effectiveFrom, tz)}`
+          : ', in force since the start'
+      }
+      · time zone ${tz} · ${prog.currency}
+    </p>
+    <div class="grid">
+      <section class="card" aria-labelledby="ladder-h">
+        <h2 id="ladder-h">Tier ladder</h2>
+        <p class="muted">
+          ${prog.tier_system.name}. A tier is reached when the Tier Qualifying balance meets its threshold
+          within the calendar year; moving down happens only when a tier expires.
+        </p>
+        <div class="table-wrap">
+          <table class="stacked" id="ladder">
+            <thead>
+              <tr>
+                <th scope="col">Level</th>
+                <th scope="col" class="num">Rank</th>
+                <th scope="col" class="num">Threshold</th>
+                <th scope="col">Expiry</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${levels.map(
+                (l) =>
+                  html`<tr>
+                    <th scope="row">${tierBadge(l.name)}</th>
+                    <td class="num" data-label="Rank">${l.rank}</td>
+                    <td class="num" data-label="Threshold">${formatPoints(l.threshold)} points</td>
+                    <td data-label="Expiry">${expiryText(l.expiry)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section class="card" aria-labelledby="earning-h">
+        <h2 id="earning-h">Earning</h2>
+        <dl class="facts">
+          <dt>Base points</dt>
+          <dd>${prog.earning.points_per_currency_unit} per whole ${prog.currency} of eligible spend</dd>
+          <dt>Return period</dt>
+          <dd>${prog.escrow_days} days in escrow, then roll over</dd>
+          <dt>Available points</dt>
+          <dd>
+            ${
+              prog.available_points === 'spendable_plus_escrow'
+                ? 'Spendable plus escrow'
+                : 'Spendable Account only'
+            }
+          </dd>
+          <dt>Late returns</dt>
+          <dd>Taken back from settled points, down to zero at most</dd>
+        </dl>
+      </section>
+      <section class="card wide" aria-labelledby="accounts-h">
+        <h2 id="accounts-h">Point accounts</h2>
+        <div class="table-wrap">
+          <table class="stacked">
+            <thead>
+              <tr>
+                <th scope="col">Account</th>
+                <th scope="col">Group</th>
+                <th scope="col">Holds</th>
+                <th scope="col">Id</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${prog.point_accounts.map(
+                (a) =>
+                  html`<tr>
+                    <th scope="row">${a.name}</th>
+                    <td data-label="Group">${a.grouping_label || '—'}</td>
+                    <td data-label="Holds">${roleText[a.role] ?? a.role}</td>
+                    <td data-label="Id" class="mono">${a.id}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section class="card wide" aria-labelledby="campaigns-h">
+        <h2 id="campaigns-h">Campaigns</h2>
+        ${
+          p.campaigns.length
+            ? html`<div class="table-wrap">
+                <table class="stacked" id="campaigns">
+                  <thead>
+                    <tr>
+                      <th scope="col">Campaign</th>
+                      <th scope="col">Window</th>
+                      <th scope="col">Award</th>
+                      <th scope="col">For</th>
+                      <th scope="col">Tier qualifying</th>
+                      <th scope="col">Status</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${p.campaigns.map(
+                      ({ campaign: c, status }) =>
+                        html`<tr>
+                          <th scope="row">${c.name}</th>
+                          <td data-label="Window">
+                            ${localDay(c.starts_on)} –
+                            ${localDay(c.ends_on)}${
+                              c.ended_at
+                                ? html`<br /><span class="muted"
+                                      >ended ${formatInstant(new Date(c.ended_at), tz)}</span
+                                    >`
+                                : ''
+                            }
+                          </td>
+                          <td data-label="Award">
+                            ${awardText(c.award, prog.currency)}${
+                              c.max_awards_per_member
+                                ? html`<br /><span class="muted"
+                                      >at most ${c.max_awards_per_member} per member</span
+                                    >`
+                                : ''
+                            }
+                          </td>
+                          <td data-label="For">${targetingText(c)}</td>
+                          <td data-label="Tier qualifying">${c.tier_qualifying ? 'Yes' : 'No'}</td>
+                          <td data-label="Status"><span class="status status-${status}">${status}</span></td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>
+              </div>`
+            : html`<p class="muted">No campaigns.</p>`
+        }
+      </section>
+      <section class="card wide" aria-labelledby="cashout-h">
+        <h2 id="cashout-h">Cash-out calendar</h2>
+        <p id="next-cash-out">
+          <strong>Next cash-out: ${formatEnd(p.periods[0]!.ends_at, tz)}</strong> (${p.periods[0]!.period}).
+          ${formatPoints(rule.points_per_currency_unit)} points = 1 ${prog.currency}; gift cards in multiples
+          of ${formatMoney(rule.denomination, prog.currency)} (${formatPoints(p.pointsPerCard)} points); the
+          rest stays in the Spendable Account. Points in escrow never cash out.
+        </p>
+        <div class="table-wrap">
+          <table class="stacked" id="cash-out-periods">
+            <thead>
+              <tr>
+                <th scope="col">Period</th>
+                <th scope="col">From</th>
+                <th scope="col">Cash-out</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${p.periods.map(
+                (c) =>
+                  html`<tr>
+                    <th scope="row">${c.period}</th>
+                    <td data-label="From">${formatDate(c.starts_at, tz)}</td>
+                    <td data-label="Cash-out">${formatEnd(c.ends_at, tz)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </div>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export function messageView(title: string, text: string, link?: { href: string; label: string }): Html {
+  return html`<div class="narrow card">
+    <h1>${title}</h1>
+    <p>${text}</p>
+    ${link ? html`<p><a href="${link.href}">${link.label}</a></p>` : ''}
+  </div>`;
+}
