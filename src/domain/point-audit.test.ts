@@ -48,6 +48,19 @@ describe('point audit rows', () => {
     expect(auditReason(facts({ kind: 'spend', modification: -200 }))).toBe('Spent: 200 points');
   });
 
+  it("says an agent's adjustment with its sign and reason, credit or debit (bug: a debit read 'Spent')", () => {
+    const agent = { reference_type: 'Agent adjustment', reference_id: 'Goodwill: late delivery' };
+    expect(auditReason(facts({ kind: 'deposit', modification: 150, ...agent }))).toBe(
+      'Agent adjustment: +150 points (Goodwill: late delivery)',
+    );
+    expect(auditReason(facts({ kind: 'spend', modification: -40, ...agent }))).toBe(
+      'Agent adjustment: −40 points (Goodwill: late delivery)',
+    );
+    expect(auditReason(facts({ kind: 'spend', modification: -40, reference_id: 'ORDER-9' }))).toBe(
+      'Spent: ORDER-9',
+    );
+  });
+
   it('names each campaign bonus of a purchase, and each one a return took back', () => {
     const change = { base: 60, campaigns: [{ name: 'Double Points Days', points: 60 }] };
     expect(auditReason(facts({ modification: 120, transaction_id: 'T1', award_change: change }))).toBe(

@@ -50,6 +50,13 @@ function breakdown(change: AwardChangeFacts | undefined, purchase: boolean): str
   return ` (${[base, ...change.campaigns.map((c) => `${c.name} ${signed(c.points)}`)].join('; ')})`;
 }
 
+/** What the console records as `reference_type` of an agent's adjustment; the reason is the reference id. */
+export const AGENT_ADJUSTMENT = 'Agent adjustment';
+
+/** `Agent adjustment: +150 points (Goodwill: coupon did not scan)`, a credit or a debit alike. */
+const agentAdjustment = (f: AuditFacts, signed: string): string =>
+  `${AGENT_ADJUSTMENT}: ${signed} points${f.reference_id ? ` (${f.reference_id})` : ''}`;
+
 /** "reference_type/reference_id", whichever of the two is given, or null. */
 function referenceLabel(f: AuditFacts): string | null {
   const parts = [f.reference_type, f.reference_id].filter((p): p is string => !!p);
@@ -70,8 +77,10 @@ export function auditReason(f: AuditFacts): string {
     case 'rollover':
       return 'Escrow period ended: rolled over';
     case 'deposit':
+      if (f.reference_type === AGENT_ADJUSTMENT) return agentAdjustment(f, `+${points}`);
       return `Adjustment: ${referenceLabel(f) ?? `${points} points deposited`}`;
     case 'spend':
+      if (f.reference_type === AGENT_ADJUSTMENT) return agentAdjustment(f, `−${points}`);
       return `Spent: ${referenceLabel(f) ?? `${points} points`}`;
     case 'cash_out':
       return f.cash_out

@@ -221,7 +221,7 @@ suite('The console in Chromium', (target) => {
     const first = page.locator('#history tbody tr').first();
     expect(await first.locator('[data-label="What"]').innerText()).toMatch(/Adjustment/);
     expect(await first.locator('.reason').innerText()).toBe(
-      'Adjustment: Agent adjustment/Goodwill: coupon did not scan',
+      'Agent adjustment: +150 points (Goodwill: coupon did not scan)',
     );
     expect(points(await page.locator('#available-points').innerText())).toBe(before + 150);
   });
