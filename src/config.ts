@@ -7,6 +7,10 @@ export interface ServeConfig {
   clock: 'real' | 'simulated';
   now: Date | undefined;
   demo: boolean;
+  /** Members of the demo retailer `--demo` creates on an empty database. */
+  demoCustomers: number;
+  /** Months of simulated history the demo members get (0: none). */
+  demoMonths: number;
   logLevel: string;
   bodyLimit: number;
   /** Seconds between rollover sweeps (DESIGN §5); 0 runs no sweeper in this process. */

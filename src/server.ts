@@ -4,7 +4,8 @@ import { SimulatedClock, SystemClock, type Clock } from './clock.js';
 import type { ServeConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import { createDemo, type DemoCredentials } from './demo/demo.service.js';
+import type { DemoCredentials } from './demo/demo.service.js';
+import { createDemoPopulation } from './demo/simulate.js';
 import { Sweeper } from './jobs/sweeper.js';
 import { loadGiftCardKey } from './cashout/gift-card-key.js';
 import { countRetailers } from './tenancy/tenancy.repository.js';
@@ -33,7 +34,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     }
     let demo: DemoCredentials | null = null;
     if (cfg.demo && (await countRetailers(db)) === 0) {
-      demo = await createDemo(db, await clock.now(), QUICK_START_CUSTOMERS);
+      demo = await createDemoPopulation(db, await clock.now(), cfg.demoCustomers, cfg.demoMonths);
     }
     const giftCards = await loadGiftCardKey(cfg.dataDir);
     const app = await buildApp({

@@ -6,13 +6,13 @@ import { DEFAULT_SWEEP_INTERVAL, envDatabaseUrl, envDataDir, type ServeConfig } 
 import { openDatabase, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { parseInstant } from '../domain/time.js';
-import { createDemo } from '../demo/demo.service.js';
+import { createDemoPopulation } from '../demo/simulate.js';
 import { LaurelError } from '../errors.js';
 import { DEFAULT_SWEEP_BATCH, findStoredClock, sweepOnce } from '../jobs/sweeper.js';
 import { verifyLedger } from '../ledger/verify.js';
 import { cashOutReport, cashOutReports } from '../cashout/cashout.service.js';
 import { isUuid } from '../domain/ids.js';
-import { startServer } from '../server.js';
+import { QUICK_START_CUSTOMERS, startServer } from '../server.js';
 import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
 
 /** The `laurel` command (issue #2). Errors: one clear line on stderr and a non-zero exit. */
@@ -82,6 +82,16 @@ export function buildCli(): Command {
     .addOption(new Option('--now <iso>', 'start of the simulated clock').argParser(instant))
     .option('--demo', 'on an empty database, create the demo retailer, ACME program and demo members')
     .addOption(
+      new Option('--demo-customers <n>', 'members --demo creates')
+        .argParser(int(1, 100_000))
+        .default(QUICK_START_CUSTOMERS),
+    )
+    .addOption(
+      new Option('--demo-months <m>', 'months of simulated purchases, returns and redemptions for them')
+        .argParser(int(0, 120))
+        .default(0),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .env('LOG_LEVEL')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -104,6 +114,8 @@ export function buildCli(): Command {
         clock: o.clock,
         now: o.now,
         demo: Boolean(o.demo),
+        demoCustomers: o.demoCustomers,
+        demoMonths: o.demoMonths,
         logLevel: o.logLevel,
         bodyLimit: 1024 * 1024,
         sweepInterval: o.sweepInterval,
@@ -114,7 +126,9 @@ export function buildCli(): Command {
         `Laurel ${VERSION} listening on ${base}`,
         `  database: ${cfg.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, ${cfg.dataDir}`}`,
         `  clock:    ${cfg.clock}${cfg.clock === 'simulated' ? ` (now ${(await new SimulatedClock(server.db).now()).toISOString()})` : ''}`,
-        `  API docs: ${base}/openapi.json`,
+        `  console:  ${base}/console (sign in with an admin token)`,
+        `  API docs: ${base}/docs`,
+        `  OpenAPI:  ${base}/openapi.json`,
       ];
       if (server.demo) {
         const d = server.demo;
@@ -180,10 +194,32 @@ export function buildCli(): Command {
     .addOption(
       new Option('--customers <n>', 'demo members to create').argParser(int(0, 1_000_000)).default(0),
     )
+    .addOption(
+      new Option(
+        '--months <m>',
+        'simulate this many months of purchases, returns, redemptions and opt-outs for the members, ending now',
+      )
+        .argParser(int(0, 120))
+        .default(0),
+    )
+    .addOption(
+      new Option('--seed <n>', 'seed of the simulation').argParser(int(0, 2 ** 31)).default(20261126),
+    )
     .option('--json', 'print one JSON object {retailer_id, api_key, secret, admin_token}')
     .action(async (o) => {
-      const creds = await withDatabase(o.dataDir, (db) => createDemo(db, new Date(), o.customers));
-      print(Boolean(o.json), { ...creds });
+      const tty = process.stderr.isTTY;
+      const { history, ...creds } = await withDatabase(o.dataDir, (db) =>
+        createDemoPopulation(db, new Date(), o.customers, o.months, {
+          seed: o.seed,
+          onMember: (done, total) => {
+            if (tty) process.stderr.write(`\rsimulating members: ${done}/${total}`);
+            else if (done === total || done % 1000 === 0)
+              process.stderr.write(`simulated ${done}/${total} members\n`);
+          },
+        }),
+      );
+      if (tty && history) process.stderr.write('\n');
+      print(Boolean(o.json), { ...creds, ...(history && !o.json ? history : {}) });
     });
 
   program
