@@ -113,6 +113,9 @@ describe('laurel CLI on the embedded database', () => {
     expect(log).toContain('"statusCode":200');
     expect(log).not.toContain(secret);
     expect(log).not.toContain(basic(key, secret).slice(6));
+    // ... nor the personal data of a search: the email searched for shows as [redacted].
+    expect(log).not.toContain('test@example.com');
+    expect(log).toContain('email=[redacted]');
 
     const stopped = await s.stop();
     expect(stopped.code).toBe(0);
