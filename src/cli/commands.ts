@@ -12,6 +12,7 @@ import { DEFAULT_SWEEP_BATCH, findStoredClock, sweepOnce } from '../jobs/sweeper
 import { verifyLedger } from '../ledger/verify.js';
 import { cashOutReport, cashOutReports } from '../cashout/cashout.service.js';
 import { isUuid } from '../domain/ids.js';
+import { checkImportFile, importCommand, openImportDatabase } from '../import/import.cli.js';
 import { QUICK_START_CUSTOMERS, startServer } from '../server.js';
 import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
 
@@ -388,6 +389,65 @@ export function buildCli(): Command {
       const t = await withDatabase(o.dataDir, (db) => createAdminToken(db, o.retailer, o.name, new Date()));
       print(Boolean(o.json), { ...t });
     });
+
+  const imports = program
+    .command('import')
+    .description('bulk import of customers or transactions from CSV or NDJSON (docs/import.md)');
+  for (const kind of ['customers', 'transactions'] as const) {
+    imports
+      .command(kind)
+      .description(
+        kind === 'customers'
+          ? "import customers through the API's rules: CSV of Core user fields, or NDJSON of user objects"
+          : 'import purchases and returns as the till sends them, each at its own purchase time: CSV of item lines, or NDJSON of send_transaction bodies',
+      )
+      .argument('<file>', 'CSV with a header line (.csv) or NDJSON (.ndjson, .jsonl)')
+      .option('--retailer <id>', 'retailer id (needed when the database has more than one)')
+      .addOption(
+        new Option('--format <format>', 'file format, when the extension does not tell').choices([
+          'csv',
+          'ndjson',
+        ]),
+      )
+      .option('--rejects <path>', 'where bad rows are named (default FILE.rejects.ndjson)')
+      .addOption(
+        new Option(
+          '--concurrency <n>',
+          'rows in flight (default 8 on PostgreSQL, 1 on the embedded database)',
+        ).argParser(int(1, 64)),
+      )
+      .option('--restart', 'ignore the checkpoint of an interrupted run and read the file from the start')
+      .addOption(
+        new Option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal')
+          .argParser(int(1, 3600))
+          .default(5),
+      )
+      .option('--json', 'print the summary as one JSON object (and no progress lines)')
+      .addOption(dataDirOption())
+      .action(async (file: string, o) => {
+        const format = checkImportFile(file, o.format);
+        const databaseUrl = envDatabaseUrl();
+        const concurrency: number = o.concurrency ?? (databaseUrl ? 8 : 1);
+        const db = await openImportDatabase({ databaseUrl, dataDir: o.dataDir, concurrency });
+        try {
+          await migrate(db);
+          await importCommand(db, {
+            kind,
+            file,
+            format,
+            retailerId: await soleRetailer(db, o.retailer),
+            rejects: o.rejects,
+            concurrency,
+            restart: Boolean(o.restart),
+            clock: await findStoredClock(db),
+            progressInterval: o.progressInterval,
+            json: Boolean(o.json),
+          });
+        } finally {
+          await db.close();
+        }
+      });
+  }
 
   program
     .command('openapi')

@@ -1,0 +1,333 @@
+/**
+ * Bulk import benchmark (issue #6: "the benchmark suite prints its rate (purchases/s) beside
+ * PostgreSQL's own COPY rate for the same rows measured in the same run, and peak memory").
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- [--scale N]
+ *
+ * Generates N × 2,000 customers and N × 20,000 purchases (plus 2% returns), imports them with the
+ * built `laurel import` into a fresh schema of server PostgreSQL, COPYs the same purchase rows into
+ * a scratch table of that schema, and prints one JSON line per figure. `--scale 50` is the issue's
+ * target: 100,000 customers and 1,000,000 purchases. Timings are for reading, never asserted.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs';
+import { once } from 'node:events';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import pgCopy from 'pg-copy-streams';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+interface Args {
+  customers: number;
+  purchases: number;
+  concurrency: number;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const num = (name: string, fallback: number): number => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
+    return n;
+  };
+  const scale = num('--scale', 1);
+  return {
+    customers: Math.round(num('--customers', 2_000 * scale)),
+    purchases: Math.round(num('--purchases', 20_000 * scale)),
+    concurrency: Math.round(num('--concurrency', 8)),
+    keep: argv.includes('--keep'),
+  };
+}
+
+/** mulberry32, seeded: every run generates the same files. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Buffers lines into large writes and waits for the disk when the stream asks to. */
+class LineWriter {
+  private buffer: string[] = [];
+  private size = 0;
+  constructor(private readonly out: WriteStream) {}
+  async line(s: string): Promise<void> {
+    this.buffer.push(s);
+    this.size += s.length + 1;
+    if (this.size >= 1 << 16) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (!this.buffer.length) return;
+    const chunk = `${this.buffer.join('\n')}\n`;
+    this.buffer = [];
+    this.size = 0;
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
+  }
+  async close(): Promise<void> {
+    await this.flush();
+    this.out.end();
+    await once(this.out, 'finish');
+  }
+}
+
+const FIRST = ['Ava', 'Liam', 'Maya', 'Noah', 'Zoe', 'Ethan', 'Iris', 'Omar', 'Lena', 'Raj'];
+const LAST = ['Lei', 'Garcia', 'Okafor', 'Nguyen', 'Smith', 'Kowalski', 'Haddad', 'Rossi'];
+const STORES = ['BOS-01', 'NYC-02', 'CHI-03', 'SEA-04', 'AUS-05'];
+const DAY = 86_400_000;
+
+async function writeCustomers(path: string, n: number): Promise<void> {
+  const rand = prng(1);
+  const w = new LineWriter(createWriteStream(path));
+  await w.line('external_id,email,first_name,last_name,phone_numbers,dob,country,opted_in');
+  for (let i = 1; i <= n; i++) {
+    const year = 1950 + Math.floor(rand() * 55);
+    const dob = `${year}-${String(1 + Math.floor(rand() * 12)).padStart(2, '0')}-${String(1 + Math.floor(rand() * 28)).padStart(2, '0')}`;
+    await w.line(
+      [
+        `B-${i}`,
+        `member${i}@example.com`,
+        FIRST[i % FIRST.length],
+        LAST[i % LAST.length],
+        `617${String(1_000_000 + i).slice(-7)}`,
+        dob,
+        'USA',
+        rand() < 0.05 ? 'false' : 'true',
+      ].join(','),
+    );
+  }
+  await w.close();
+}
+
+/**
+ * Purchases over the last 400 days in time order, as an export would list them: NDJSON for the
+ * import and the same rows in COPY's text format. 1% name an unknown member; 2% are followed later
+ * by a return of their first line (the same transaction re-sent with that line at quantity 0).
+ */
+async function writePurchases(
+  ndjsonPath: string,
+  copyPath: string,
+  customers: number,
+  purchases: number,
+): Promise<number> {
+  const rand = prng(2);
+  const json = new LineWriter(createWriteStream(ndjsonPath));
+  const copy = new LineWriter(createWriteStream(copyPath));
+  const end = Date.now() - DAY;
+  const start = end - 400 * DAY;
+  const returns: { at: number; line: string }[] = [];
+  let rows = 0;
+  for (let i = 1; i <= purchases; i++) {
+    const at = start + Math.floor(((end - start) * i) / purchases);
+    const member = rand() < 0.01 ? `UNKNOWN-${i}` : `B-${1 + Math.floor(rand() * customers)}`;
+    const items = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({
+      line_id: k + 1,
+      item_id: `SKU-${Math.floor(rand() * 500)}`,
+      quantity: 1 + Math.floor(rand() * 3),
+      unit_price: Math.round(100 + rand() * 14_900) / 100,
+    }));
+    const body = {
+      store_id: STORES[i % STORES.length],
+      request_payload: {
+        transaction_id: `P-${i}`,
+        open_time: new Date(at).toISOString(),
+        user_id: member,
+        user_id_type: 'external_id',
+        items,
+      },
+    };
+    while (returns.length && returns[0]!.at <= at) {
+      await json.line(returns.shift()!.line);
+      rows++;
+    }
+    await json.line(JSON.stringify(body));
+    rows++;
+    await copy.line(
+      [`P-${i}`, body.store_id, member, body.request_payload.open_time, JSON.stringify(items)].join('\t'),
+    );
+    if (rand() < 0.02) {
+      const returned = {
+        ...body,
+        request_payload: {
+          ...body.request_payload,
+          items: items.map((it, k) => (k === 0 ? { ...it, quantity: 0 } : it)),
+        },
+      };
+      returns.push({ at: at + Math.floor(rand() * 20 * DAY), line: JSON.stringify(returned) });
+    }
+  }
+  for (const r of returns) {
+    await json.line(r.line);
+    rows++;
+  }
+  await json.close();
+  await copy.close();
+  return rows;
+}
+
+/** DATABASE_URL with the search_path set to `schema`. */
+function urlWithSchema(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
+
+interface Run {
+  stdout: string;
+  seconds: number;
+}
+
+function laurel(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  return new Promise((done, fail) => {
+    child.once('error', fail);
+    child.once('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code === 0) done({ stdout, seconds });
+      else fail(new Error(`laurel ${args.join(' ')} exited with ${code}:\n${stdout}`));
+    });
+  });
+}
+
+interface ImportSummaryJson {
+  counts: {
+    rows: number;
+    imported: number;
+    present: number;
+    rejected: number;
+    not_awarded: Record<string, number>;
+    edits: number;
+  };
+  run: { rows: number; duration_ms: number; rows_per_second: number };
+  peak_rss_bytes: number;
+}
+
+const lastJson = (stdout: string): ImportSummaryJson =>
+  JSON.parse(stdout.trim().split('\n').at(-1)!) as ImportSummaryJson;
+
+const figure = (name: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ figure: name, value, unit, ...extra })}\n`);
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const url = process.env.DATABASE_URL;
+  if (!url)
+    throw new Error(
+      'npm run bench needs DATABASE_URL (server PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/test',
+    );
+  const schema = `laurel_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const dir = mkdtempSync(join(tmpdir(), 'laurel-bench-'));
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const env = { ...process.env, DATABASE_URL: urlWithSchema(url, schema) };
+    const customersFile = join(dir, 'customers.csv');
+    const purchasesFile = join(dir, 'purchases.ndjson');
+    const copyFile = join(dir, 'purchases.copy');
+    const generated = Date.now();
+    await writeCustomers(customersFile, args.customers);
+    const purchaseRows = await writePurchases(purchasesFile, copyFile, args.customers, args.purchases);
+    process.stderr.write(
+      `generated ${args.customers} customers and ${purchaseRows} purchase rows ` +
+        `(${mib(statSync(purchasesFile).size)} MiB NDJSON) in ${((Date.now() - generated) / 1000).toFixed(1)} s\n`,
+    );
+    figure('machine', cpus().length, 'cores', {
+      cpu: cpus()[0]?.model,
+      memory_gib: Math.round(totalmem() / 2 ** 30),
+      load_average_1m: Number(loadavg()[0]!.toFixed(2)),
+      node: process.version,
+    });
+
+    await laurel(['migrate'], env);
+    await laurel(['retailers', 'create', '--name', 'Bench', '--json'], env);
+    const concurrency = ['--concurrency', String(args.concurrency)];
+    const customers = await laurel(['import', 'customers', customersFile, '--json', ...concurrency], env);
+    const c = lastJson(customers.stdout);
+    figure('import_customers_rate', c.run.rows_per_second, 'rows/s', {
+      rows: c.run.rows,
+      imported: c.counts.imported,
+      seconds: Number((c.run.duration_ms / 1000).toFixed(1)),
+      concurrency: args.concurrency,
+    });
+    figure('import_customers_peak_rss', mib(c.peak_rss_bytes), 'MiB');
+
+    const purchases = await laurel(['import', 'transactions', purchasesFile, '--json', ...concurrency], env);
+    const p = lastJson(purchases.stdout);
+    figure('import_purchases_rate', p.run.rows_per_second, 'purchases/s', {
+      rows: p.run.rows,
+      imported: p.counts.imported,
+      returns: p.counts.edits,
+      not_awarded: p.counts.not_awarded,
+      rejected: p.counts.rejected,
+      seconds: Number((p.run.duration_ms / 1000).toFixed(1)),
+      concurrency: args.concurrency,
+    });
+    figure('import_purchases_peak_rss', mib(p.peak_rss_bytes), 'MiB');
+
+    // PostgreSQL's own bulk path for the same purchase rows, on the same server in the same run.
+    const client = new pg.Client({ connectionString: env.DATABASE_URL });
+    await client.connect();
+    let copied = 0;
+    let copySeconds = 0;
+    try {
+      await client.query(
+        `CREATE TABLE bench_copy_purchases (transaction_id text PRIMARY KEY, store_id text NOT NULL,
+           user_external_id text, open_time timestamptz NOT NULL, items jsonb NOT NULL)`,
+      );
+      const started = process.hrtime.bigint();
+      const into = client.query(pgCopy.from('COPY bench_copy_purchases FROM STDIN'));
+      await pipeline(createReadStream(copyFile), into);
+      copySeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      copied = into.rowCount;
+    } finally {
+      await client.end();
+    }
+    const copyRate = Math.round(copied / copySeconds);
+    figure('copy_purchases_rate', copyRate, 'rows/s', {
+      rows: copied,
+      seconds: Number(copySeconds.toFixed(2)),
+    });
+    figure('import_to_copy_ratio', Number((p.run.rows_per_second / copyRate).toFixed(4)), 'ratio', {
+      copy_is_faster_by: Number((copyRate / p.run.rows_per_second).toFixed(1)),
+    });
+  } finally {
+    if (!args.keep) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    else process.stderr.write(`kept schema ${schema}\n`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

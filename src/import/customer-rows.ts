@@ -1,0 +1,295 @@
+import type { UserInput } from '../customers/customer.schema.js';
+import type { UserRow } from '../customers/customer.repository.js';
+import { sameJson } from '../domain/canonical.js';
+import { normalizeProfile, type Identifier, type ProfileChanges } from '../domain/profile.js';
+import { LaurelError } from '../errors.js';
+import { csvRecords, type CsvRecord } from './csv.js';
+import type { ImportFormat, RejectEntry, RowKey, SourceUnit } from './import.types.js';
+import type { PhysicalLine } from './line-reader.js';
+import { checkUser } from './row-validation.js';
+
+/**
+ * Customers files (docs/import.md): CSV whose columns are the Core API's `user` fields, or NDJSON
+ * of `user` objects. Each row is checked as the API checks a create body, before any database work.
+ */
+
+/** CSV columns read as text. */
+const TEXT_COLUMNS = [
+  'external_id',
+  'external_id_type',
+  'email',
+  'first_name',
+  'last_name',
+  'gender',
+  'dob',
+  'address',
+  'address2',
+  'city',
+  'state',
+  'zip',
+  'dma',
+  'country',
+  'locale',
+] as const;
+const FLAG_COLUMNS = ['opted_in', 'test_account'] as const;
+/** Every CSV column a customers file may have; `user_profile.NAME` columns are custom attributes. */
+export const CUSTOMER_COLUMNS: readonly string[] = [...TEXT_COLUMNS, 'phone_numbers', ...FLAG_COLUMNS];
+const PROFILE_PREFIX = 'user_profile.';
+
+const TRUE = new Set(['true', 'yes', 'y', '1']);
+const FALSE = new Set(['false', 'no', 'n', '0']);
+
+/** Checks a customers CSV header; throws a `validation` error naming the first unknown or repeated column. */
+export function checkCustomerHeader(header: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const raw of header) {
+    const name = raw.trim();
+    if (seen.has(name)) throw new LaurelError('validation', `the CSV header names column ${name} twice`);
+    seen.add(name);
+    const known =
+      CUSTOMER_COLUMNS.includes(name) ||
+      (name.startsWith(PROFILE_PREFIX) && name.length > PROFILE_PREFIX.length);
+    if (!known) {
+      throw new LaurelError(
+        'validation',
+        `the CSV header has an unknown column ${JSON.stringify(name)}; customers columns are ` +
+          `${CUSTOMER_COLUMNS.join(', ')} and user_profile.NAME (see docs/import.md)`,
+      );
+    }
+  }
+  if (!seen.has('external_id') && !seen.has('email')) {
+    throw new LaurelError('validation', 'the CSV header needs an external_id or an email column');
+  }
+}
+
+/** The `user` body of one CSV row: empty cells are left out; an error names the bad cell. */
+export function customerFromCsv(row: Record<string, string>): UserInput | string {
+  const user: Record<string, unknown> = {};
+  for (const [column, cell] of Object.entries(row)) {
+    const value = cell.trim();
+    if (value === '') continue;
+    if (column === 'phone_numbers') {
+      user.phone_numbers = value
+        .split(';')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((phone_number) => ({ phone_number }));
+    } else if ((FLAG_COLUMNS as readonly string[]).includes(column)) {
+      const v = value.toLowerCase();
+      if (!TRUE.has(v) && !FALSE.has(v))
+        return `${column} must be true or false, not ${JSON.stringify(value)}`;
+      user[column] = TRUE.has(v);
+    } else if (column.startsWith(PROFILE_PREFIX)) {
+      const profile = (user.user_profile ??= {}) as Record<string, unknown>;
+      profile[column.slice(PROFILE_PREFIX.length)] = value;
+    } else {
+      user[column] = value;
+    }
+  }
+  return user as UserInput;
+}
+
+/** The profile a row stands for, checked as the API checks a create body, or why it cannot be. */
+function checkCustomer(value: unknown, now: Date): { input: UserInput } | { code: string; reason: string } {
+  // A line may hold the Core body itself, {"user": {...}}.
+  const unwrapped =
+    value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 1
+      ? ((value as { user?: unknown }).user ?? value)
+      : value;
+  if (!unwrapped || typeof unwrapped !== 'object' || Array.isArray(unwrapped)) {
+    return { code: 'validation', reason: 'the line is not a JSON object' };
+  }
+  const checked = checkUser(unwrapped);
+  if (!checked.ok) return checked.problem;
+  try {
+    const c = normalizeProfile(checked.value, now);
+    if (!c.email && !c.external_id) {
+      return { code: 'missing_data', reason: 'user.email or user.external_id is required' };
+    }
+  } catch (err) {
+    if (err instanceof LaurelError) return { code: err.code, reason: err.message };
+    throw err;
+  }
+  return { input: checked.value };
+}
+
+/** Keys that may appear once in a file: the external id and the email (case-insensitive). */
+function customerKeys(input: UserInput): RowKey[] {
+  const keys: RowKey[] = [];
+  const external = input.external_id?.trim();
+  if (external) keys.push({ key: `external_id\u0000${external}`, label: `external_id ${external}` });
+  const email = input.email?.trim().toLowerCase();
+  if (email) keys.push({ key: `email\u0000${email}`, label: `email ${email}` });
+  return keys;
+}
+
+function unitOf(
+  base: { line: number; endLine: number; end: number; row: unknown },
+  value: unknown,
+  now: Date,
+): SourceUnit<UserInput> {
+  const checked = checkCustomer(value, now);
+  if ('code' in checked) return { ...base, rejects: [{ line: base.line, ...checked, row: base.row }] };
+  const keys = customerKeys(checked.input);
+  return { ...base, value: checked.input, keys, serial: keys.map((k) => k.key) };
+}
+
+function malformed(r: Extract<CsvRecord, { error: string }>): SourceUnit<never> {
+  const reject: RejectEntry = { line: r.line, code: 'invalid_csv', reason: r.error, row: r.raw };
+  if (r.endLine !== r.line) reject.end_line = r.endLine;
+  return { line: r.line, endLine: r.endLine, end: r.end, row: r.raw, rejects: [reject] };
+}
+
+/** The rows of a customers CSV, header first. */
+export async function* customerCsvUnits(
+  records: AsyncIterable<CsvRecord>,
+  now: () => Date,
+): AsyncGenerator<SourceUnit<UserInput>> {
+  let header: string[] | undefined;
+  for await (const r of records) {
+    if (!header) {
+      if ('error' in r) throw new LaurelError('validation', `the CSV header (line ${r.line}): ${r.error}`);
+      header = r.fields.map((h) => h.trim());
+      checkCustomerHeader(header);
+      continue;
+    }
+    if ('error' in r) {
+      yield malformed(r);
+      continue;
+    }
+    const base = { line: r.line, endLine: r.endLine, end: r.end };
+    if (r.fields.length !== header.length) {
+      yield {
+        ...base,
+        row: r.fields,
+        rejects: [
+          {
+            line: r.line,
+            code: 'invalid_csv',
+            reason: `the row has ${r.fields.length} fields, the header ${header.length}`,
+            row: r.fields,
+          },
+        ],
+      };
+      continue;
+    }
+    const row = Object.fromEntries(header.map((h, i) => [h, r.fields[i]!]));
+    const user = customerFromCsv(row);
+    if (typeof user === 'string') {
+      yield { ...base, row, rejects: [{ line: r.line, code: 'validation', reason: user, row }] };
+      continue;
+    }
+    yield unitOf({ ...base, row }, user, now());
+  }
+  if (!header) throw new LaurelError('validation', 'the CSV file is empty: it needs a header line');
+}
+
+/** The rows of a customers NDJSON file: one `user` object (or `{"user": {...}}`) per line. */
+export async function* customerNdjsonUnits(
+  lines: AsyncIterable<PhysicalLine>,
+  now: () => Date,
+): AsyncGenerator<SourceUnit<UserInput>> {
+  for await (const l of lines) {
+    const base = { line: l.line, endLine: l.line, end: l.end };
+    const parsed = parseJsonLine(l);
+    if (parsed === undefined) continue;
+    if ('reject' in parsed) {
+      yield { ...base, row: parsed.reject.row, rejects: [parsed.reject] };
+      continue;
+    }
+    yield unitOf({ ...base, row: parsed.value }, parsed.value, now());
+  }
+}
+
+/** One NDJSON line: its value, a reject, or undefined for a blank line. */
+export function parseJsonLine(l: PhysicalLine): { value: unknown } | { reject: RejectEntry } | undefined {
+  if (l.text === null) {
+    const reason = l.problem === 'too_long' ? 'the line is longer than 1 MiB' : 'the line is not valid UTF-8';
+    return { reject: { line: l.line, code: 'invalid_json', reason, row: null } };
+  }
+  if (l.text.trim() === '') return undefined;
+  try {
+    return { value: JSON.parse(l.text) as unknown };
+  } catch (err) {
+    return {
+      reject: {
+        line: l.line,
+        code: 'invalid_json',
+        reason: `the line is not valid JSON: ${(err as Error).message}`,
+        row: l.text,
+      },
+    };
+  }
+}
+
+/** The rows of a customers file in `format`, read from `lines`. */
+export const customerUnits = (
+  format: ImportFormat,
+  lines: AsyncIterable<PhysicalLine>,
+  now: () => Date,
+): AsyncGenerator<SourceUnit<UserInput>> =>
+  format === 'csv' ? customerCsvUnits(csvRecords(lines), now) : customerNdjsonUnits(lines, now);
+
+/**
+ * How an existing customer differs from a row (issue #6: a row whose customer exists with the same
+ * data counts as already imported; with different data it is a conflict). Only the fields the row
+ * gives are compared, as the API stores them.
+ */
+export function customerDifferences(
+  given: ProfileChanges,
+  stored: UserRow,
+  storedIdentifiers: readonly Identifier[],
+): string[] {
+  const diffs: string[] = [];
+  const show = (v: unknown) => (v === null || v === undefined ? 'none' : JSON.stringify(v));
+  const differ = (field: string, file: unknown, db: unknown) =>
+    diffs.push(`${field} (stored ${show(db)}, in the file ${show(file)})`);
+
+  if (given.external_id && given.external_id !== stored.external_id) {
+    differ('external_id', given.external_id, stored.external_id);
+  }
+  if (given.email && given.email.toLowerCase() !== stored.email?.toLowerCase()) {
+    differ('email', given.email, stored.email);
+  }
+  for (const f of [...TEXT_COLUMNS.filter((c) => c !== 'external_id' && c !== 'email')] as const) {
+    const v = given[f];
+    if (v !== undefined && (v ?? null) !== (stored[f] ?? null)) differ(f, v, stored[f]);
+  }
+  if (given.opted_in !== undefined && given.opted_in !== stored.opted_in) {
+    differ('opted_in', given.opted_in, stored.opted_in);
+  }
+  if (given.test_account !== undefined && given.test_account !== stored.test_account) {
+    differ('test_account', given.test_account, stored.test_account);
+  }
+  if (given.phone_numbers !== undefined) {
+    const strip = (ps: readonly { phone_number: string; phone_type: string; preference_flags: string[] }[]) =>
+      ps.map((p) => ({ n: p.phone_number, t: p.phone_type, f: p.preference_flags }));
+    if (!sameJson(strip(given.phone_numbers), strip(stored.phone_numbers))) {
+      differ(
+        'phone_numbers',
+        given.phone_numbers.map((p) => p.phone_number),
+        stored.phone_numbers.map((p) => p.phone_number),
+      );
+    }
+  }
+  if (given.identifiers !== undefined) {
+    const have = new Set(storedIdentifiers.map((i) => `${i.external_id}\u0000${i.external_id_type ?? ''}`));
+    const missing = given.identifiers.filter(
+      (i) => !have.has(`${i.external_id}\u0000${i.external_id_type ?? ''}`),
+    );
+    if (missing.length) {
+      differ(
+        'identifiers',
+        missing.map((i) => i.external_id),
+        storedIdentifiers.map((i) => i.external_id),
+      );
+    }
+  }
+  if (given.user_profile !== undefined) {
+    for (const [k, v] of Object.entries(given.user_profile)) {
+      if (v !== null && !sameJson(v, stored.user_profile[k]))
+        differ(`user_profile.${k}`, v, stored.user_profile[k]);
+    }
+  }
+  return diffs;
+}

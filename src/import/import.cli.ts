@@ -1,0 +1,165 @@
+import { existsSync, statSync } from 'node:fs';
+import { openPGlite, openPostgres, type Database } from '../db/database.js';
+import { LaurelError } from '../errors.js';
+import type { ImportCounts } from './checkpoint.js';
+import { formatOf, runImport, type ImportProgress, type ImportSummary } from './import.service.js';
+import type { ImportFormat, ImportKind } from './import.types.js';
+
+/**
+ * The `laurel import customers|transactions FILE` command's room around `runImport`: progress on
+ * the terminal, the summary, and a clean stop on Ctrl-C (docs/import.md).
+ */
+
+/** Refuses a file that cannot be imported before any database work: one clear line. */
+export function checkImportFile(file: string, format: ImportFormat | undefined): ImportFormat {
+  if (!existsSync(file)) throw new LaurelError('not_found', `file ${file} does not exist`);
+  if (!statSync(file).isFile()) throw new LaurelError('validation', `${file} is not a file`);
+  return formatOf(file, format);
+}
+
+/** The database for an import, with a connection for every row in flight. */
+export function openImportDatabase(cfg: {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  concurrency: number;
+}): Promise<Database> {
+  return cfg.databaseUrl
+    ? openPostgres({ url: cfg.databaseUrl, max: Math.max(10, cfg.concurrency + 2) })
+    : openPGlite(cfg.dataDir);
+}
+
+export interface ImportCommandOptions {
+  kind: ImportKind;
+  file: string;
+  format: ImportFormat | undefined;
+  retailerId: string;
+  rejects: string | undefined;
+  concurrency: number;
+  restart: boolean;
+  /** The database's simulated clock, if it has one: the import runs at that time. */
+  clock: Date | undefined;
+  /** Seconds between plain progress lines when not on a terminal. */
+  progressInterval: number;
+  json: boolean;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function duration(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** One progress line: rows, share of the file, rate and time left. */
+export function progressLine(p: ImportProgress): string {
+  const seconds = p.elapsedMs / 1000;
+  const rate = seconds > 0 ? p.rows / seconds : 0;
+  const fraction = p.totalBytes > 0 ? p.bytes / p.totalBytes : 1;
+  // Time left from this run's pace through the bytes it had to import (a resume skips the rest fast).
+  const worked = p.bytes - p.skippedBytes;
+  const left = worked > 0 && seconds > 0 ? ((p.totalBytes - p.bytes) / worked) * seconds * 1000 : undefined;
+  return (
+    `import ${p.kind}: ${int(p.rows + p.skipped)} rows, ${(fraction * 100).toFixed(1)}%, ${int(rate)} rows/s` +
+    `${left !== undefined ? `, ETA ${duration(left)}` : ''}` +
+    ` (imported ${int(p.counts.imported)}, already present ${int(p.counts.present)}, rejected ${int(p.counts.rejected)})`
+  );
+}
+
+function notAwarded(c: ImportCounts): string {
+  const parts = Object.entries(c.not_awarded).map(([reason, n]) => `${reason} ${int(n)}`);
+  const total = Object.values(c.not_awarded).reduce((a, b) => a + b, 0);
+  const notes = [
+    ...(total ? [`${int(total)} not awarded: ${parts.join(', ')}`] : []),
+    ...(c.edits ? [`${int(c.edits)} returns or edits of earlier transactions`] : []),
+  ];
+  return notes.length ? ` (${notes.join('; ')})` : '';
+}
+
+const peakRssBytes = (): number => process.resourceUsage().maxRSS * 1024;
+
+/** The summary an import prints at the end. */
+export function summaryLines(s: ImportSummary, peakRss: number): string[] {
+  const c = s.counts;
+  const lines = [
+    `${s.completed ? 'imported' : 'stopped importing'} ${s.kind} from ${s.file} (${s.format}) in ${duration(s.run.duration_ms)}: ` +
+      `${int(s.run.rows)} rows at ${int(s.run.rows_per_second)} rows/s, peak memory ${int(peakRss / 2 ** 20)} MiB`,
+  ];
+  if (s.resumed_after_line !== null) {
+    lines.push(
+      `  resumed after line ${int(s.resumed_after_line)} (${int(s.run.skipped)} rows done by an earlier run; the counts cover the whole file)`,
+    );
+  }
+  lines.push(
+    `  imported:        ${int(c.imported)}${notAwarded(c)}`,
+    `  already present: ${int(c.present)}`,
+    `  rejected:        ${int(c.rejected)}${s.rejects_path ? `, each named in ${s.rejects_path}` : ''}`,
+  );
+  if (!s.completed) {
+    lines.push(`  every row up to line ${int(s.line)} is done; run the same command again to resume`);
+  }
+  if (s.checkpoint_error) lines.push(`  no checkpoint could be kept: ${s.checkpoint_error}`);
+  return lines;
+}
+
+/** Runs the import with progress and a summary; resolves when done, rejects when it could not run. */
+export async function importCommand(db: Database, o: ImportCommandOptions): Promise<void> {
+  const tty = Boolean(process.stderr.isTTY);
+  const stop = new AbortController();
+  let stopping = false;
+  const onSignal = () => {
+    // Rows in flight finish and the checkpoint is saved; the embedded database closes cleanly.
+    if (stopping) return;
+    stopping = true;
+    if (tty) process.stderr.write('\r\x1b[K');
+    process.stderr.write('stopping: finishing the rows in flight...\n');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const clock = o.clock;
+  let summary: ImportSummary;
+  try {
+    summary = await runImport(db, {
+      kind: o.kind,
+      file: o.file,
+      format: o.format,
+      retailerId: o.retailerId,
+      rejectsPath: o.rejects,
+      concurrency: o.concurrency,
+      resume: !o.restart,
+      now: clock ? () => clock : () => new Date(),
+      signal: stop.signal,
+      ...(tty
+        ? {
+            progressIntervalMs: 250,
+            onProgress: (p) =>
+              process.stderr.write(
+                `\r\x1b[K${progressLine(p).slice(0, (process.stderr.columns || 120) - 1)}`,
+              ),
+          }
+        : o.json
+          ? {}
+          : {
+              progressIntervalMs: o.progressInterval * 1000,
+              onProgress: (p) => process.stdout.write(`${progressLine(p)}\n`),
+            }),
+    });
+  } finally {
+    if (tty) process.stderr.write('\r\x1b[K');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const peak = peakRssBytes();
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, peak_rss_bytes: peak })}\n`);
+  else process.stdout.write(`${summaryLines(summary, peak).join('\n')}\n`);
+  if (!summary.completed) {
+    throw new LaurelError(
+      'service_unavailable',
+      `import stopped after line ${summary.line}; run the same command again to resume`,
+    );
+  }
+}

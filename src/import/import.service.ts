@@ -1,0 +1,462 @@
+import { closeSync, existsSync, ftruncateSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { UserInput } from '../customers/customer.schema.js';
+import { createUser, getUser, listIdentifiers, searchUsers } from '../customers/customer.service.js';
+import type { UserRow } from '../customers/customer.repository.js';
+import { isConnectionError, type Database } from '../db/database.js';
+import { jsonHash } from '../domain/canonical.js';
+import { normalizeProfile } from '../domain/profile.js';
+import { LaurelError } from '../errors.js';
+import { findPosRequest } from '../purchases/purchase.repository.js';
+import type { SendTransactionBody } from '../purchases/purchase.schema.js';
+import { sendTransaction } from '../purchases/purchase.service.js';
+import {
+  emptyCounts,
+  fileIdentity,
+  loadCheckpoint,
+  removeCheckpoint,
+  saveCheckpoint,
+  type Checkpoint,
+  type ImportCounts,
+} from './checkpoint.js';
+import { customerDifferences, customerUnits } from './customer-rows.js';
+import type { ImportFormat, ImportKind, Outcome, RejectEntry, SourceUnit } from './import.types.js';
+import { KeySet } from './key-set.js';
+import { readLines } from './line-reader.js';
+import { transactionUnits } from './transaction-rows.js';
+
+/**
+ * Bulk import (issue #6 item 4): customers through `createUser` and purchases through
+ * `sendTransaction`, the API's own rules, streamed from a file with a bounded number of rows in
+ * flight. Every row is idempotent by itself (an existing customer with the same data, a purchase's
+ * request id derived from its content), so a re-run or a resume after a crash imports nothing twice;
+ * the checkpoint only lets a resume skip the rows already done without asking the database.
+ */
+
+export interface ImportOptions {
+  kind: ImportKind;
+  file: string;
+  /** Default: from the extension (.csv, .ndjson, .jsonl). */
+  format?: ImportFormat | undefined;
+  retailerId: string;
+  /** Default `FILE.rejects.ndjson`. */
+  rejectsPath?: string | undefined;
+  /** Default `FILE.laurel-checkpoint`. */
+  checkpointPath?: string | undefined;
+  /** Rows applied at once (PGlite has one connection: 1). */
+  concurrency: number;
+  /** Resume from a checkpoint of an interrupted run of the same file (default true). */
+  resume?: boolean;
+  /** The import's clock: the database's simulated clock if it has one, else the real time. */
+  now: () => Date;
+  onProgress?: (p: ImportProgress) => void;
+  progressIntervalMs?: number;
+  /** Aborting stops reading; rows in flight finish and the checkpoint is saved. */
+  signal?: AbortSignal;
+}
+
+export interface ImportProgress {
+  kind: ImportKind;
+  /** Rows settled in this run, and those a resume passed over. */
+  rows: number;
+  skipped: number;
+  /** Bytes of the file up to the last row settled in order. */
+  bytes: number;
+  totalBytes: number;
+  /** Bytes this run had to read before its first row to apply (a resume's skipped part). */
+  skippedBytes: number;
+  elapsedMs: number;
+  counts: ImportCounts;
+}
+
+export interface ImportSummary {
+  kind: ImportKind;
+  format: ImportFormat;
+  file: string;
+  /** Whole-file counts, earlier runs of a resumed import included. */
+  counts: ImportCounts;
+  /** Rows this run settled (`skipped`: those a resume passed over), the time it took and its rate. */
+  run: { rows: number; skipped: number; duration_ms: number; rows_per_second: number };
+  /** The line a resume started after, or null. */
+  resumed_after_line: number | null;
+  /** Null when nothing was rejected. */
+  rejects_path: string | null;
+  /** False when stopped before the end (a signal); the checkpoint then holds the place. */
+  completed: boolean;
+  /** The line every row up to which is done. */
+  line: number;
+  checkpoint_path: string;
+  /** Why the checkpoint could not be written, if it could not. */
+  checkpoint_error: string | null;
+}
+
+/** The format of `file`: the one given, or its extension's. */
+export function formatOf(file: string, given: ImportFormat | undefined): ImportFormat {
+  if (given) return given;
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.ndjson' || ext === '.jsonl') return 'ndjson';
+  throw new LaurelError(
+    'validation',
+    `cannot tell the format of ${file} from its extension: name it .csv, .ndjson or .jsonl, or pass --format csv|ndjson`,
+  );
+}
+
+const WINDOW_PER_SLOT = 64;
+const CHECKPOINT_EVERY_MS = 1000;
+const MAX_ATTEMPTS = 6;
+// Deadlock, serialization failure, lock not available: worth trying again.
+const TRANSIENT_CODES = new Set(['40P01', '40001', '55P03']);
+
+const rejected = (code: string, reason: string): Outcome => ({ status: 'rejected', code, reason });
+
+/** Customers: a new one is created; one that exists with the same data is already imported. */
+async function applyCustomer(
+  db: Database,
+  retailerId: string,
+  input: UserInput,
+  now: Date,
+): Promise<Outcome> {
+  try {
+    await createUser(db, retailerId, input, now);
+    return { status: 'imported' };
+  } catch (err) {
+    if (!(err instanceof LaurelError) || (err.code !== 'email_taken' && err.code !== 'external_id_taken')) {
+      throw err;
+    }
+    return existingCustomer(db, retailerId, input, now, err);
+  }
+}
+
+async function orNothing(find: () => Promise<UserRow>): Promise<UserRow | undefined> {
+  try {
+    return await find();
+  } catch (err) {
+    if (err instanceof LaurelError && err.code === 'user_not_found') return undefined;
+    throw err;
+  }
+}
+
+const who = (u: UserRow) => (u.external_id ? `external_id ${u.external_id}` : `user ${u.id}`);
+
+async function existingCustomer(
+  db: Database,
+  retailerId: string,
+  input: UserInput,
+  now: Date,
+  taken: LaurelError,
+): Promise<Outcome> {
+  const given = normalizeProfile(input, now);
+  const external = given.external_id ?? undefined;
+  const email = given.email ?? undefined;
+  const byExternal = external
+    ? await orNothing(() => getUser(db, retailerId, { external_id: external }))
+    : undefined;
+  const byEmail = email ? await orNothing(() => searchUsers(db, retailerId, { email })) : undefined;
+  if (byExternal && byEmail && byExternal.id !== byEmail.id) {
+    return rejected('email_taken', `email ${email} belongs to another customer (${who(byEmail)})`);
+  }
+  const existing = byExternal ?? byEmail;
+  // Taken, yet neither key finds a customer: one of the row's identifiers is another's.
+  if (!existing) return rejected(taken.code, taken.message);
+  const diffs = customerDifferences(
+    given,
+    existing,
+    given.identifiers !== undefined ? await listIdentifiers(db, existing.id) : [],
+  );
+  if (!diffs.length) return { status: 'present' };
+  const [code, key] = byExternal
+    ? (['external_id_taken', `external_id ${external}`] as const)
+    : (['email_taken', `email ${email}`] as const);
+  return rejected(code, `${key} already belongs to a customer with other data: ${diffs.join('; ')}`);
+}
+
+/** Purchases: sent as the till would; a request already answered is already imported. */
+async function applyTransaction(
+  db: Database,
+  retailerId: string,
+  body: SendTransactionBody,
+  now: Date,
+): Promise<Outcome> {
+  const prior = await findPosRequest(db, retailerId, body.request_id);
+  if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
+  const r = await sendTransaction(db, retailerId, body, now);
+  return { status: 'imported', notAwarded: r.awarded ? null : r.reason, edit: r.revision > 1 };
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Runs an import to the end of the file (or until stopped) and returns what it did. */
+export async function runImport(db: Database, opts: ImportOptions): Promise<ImportSummary> {
+  const started = Date.now();
+  const { file, kind, retailerId } = opts;
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new LaurelError('not_found', `file ${file} does not exist`);
+  }
+  const format = formatOf(file, opts.format);
+  const concurrency = Math.max(1, Math.floor(opts.concurrency));
+  const rejectsPath = opts.rejectsPath ?? `${file}.rejects.ndjson`;
+  const checkpointPath = opts.checkpointPath ?? `${file}.laurel-checkpoint`;
+  const identity = fileIdentity(file);
+  const found =
+    opts.resume === false
+      ? undefined
+      : loadCheckpoint(checkpointPath, { kind, format, retailer_id: retailerId, file: identity });
+  // A resume needs the rejects of the rows it skips: their file, as long as the checkpoint saw it.
+  const prior =
+    found &&
+    found.rejects.path === rejectsPath &&
+    (found.rejects.bytes === 0 ||
+      (existsSync(rejectsPath) && statSync(rejectsPath).size >= found.rejects.bytes))
+      ? found
+      : undefined;
+  const resumeLine = prior?.line ?? 0;
+  const counts: ImportCounts = prior ? structuredClone(prior.counts) : emptyCounts();
+
+  // The rejects file of a fresh run starts empty; a resume keeps what the checkpoint covers and
+  // drops what rows after it wrote before the interruption (they are read again).
+  const rejectsFd = openSync(rejectsPath, prior ? 'a' : 'w');
+  const rejectsBase = prior?.rejects.bytes ?? 0;
+  if (prior) ftruncateSync(rejectsFd, rejectsBase);
+  let rejectsBytes = rejectsBase;
+
+  const keys = new KeySet();
+  let runRows = 0;
+  let runSkipped = 0;
+  let nextSeq = 0;
+  let emitSeq = 0;
+  let running = 0;
+  let done = { line: resumeLine, end: prior?.end ?? 0 };
+  let skippedBytes = 0;
+  let stopping = false;
+  let fatal: unknown;
+  let lastSave = Date.now();
+  const settled = new Map<number, { unit: SourceUnit<unknown>; entries: RejectEntry[]; outcome?: Outcome }>();
+  const chains = new Map<string, Promise<void>>();
+  let wake: (() => void) | undefined;
+  const window = concurrency * WINDOW_PER_SLOT;
+
+  const checkpoint = (): Checkpoint => ({
+    version: 1,
+    kind,
+    format,
+    retailer_id: retailerId,
+    file: identity,
+    line: done.line,
+    end: done.end,
+    counts,
+    rejects: { path: rejectsPath, bytes: rejectsBytes },
+    started_at: prior?.started_at ?? new Date(started).toISOString(),
+    saved_at: new Date().toISOString(),
+  });
+  // Best effort: without a checkpoint a resume only takes longer (a read-only directory, a full disk).
+  let checkpointError: string | undefined;
+  const save = () => {
+    lastSave = Date.now();
+    if (checkpointError !== undefined) return;
+    try {
+      saveCheckpoint(checkpointPath, checkpoint());
+    } catch (err) {
+      checkpointError = (err as Error).message;
+    }
+  };
+
+  /** Records a row's result; results are taken in file order, so the checkpoint never passes a row in flight. */
+  const settle = (seq: number, unit: SourceUnit<unknown>, entries: RejectEntry[], outcome?: Outcome) => {
+    settled.set(seq, { unit, entries, ...(outcome ? { outcome } : {}) });
+    let out = '';
+    for (let s = settled.get(emitSeq); s; s = settled.get(emitSeq)) {
+      settled.delete(emitSeq++);
+      if (s.unit.endLine <= resumeLine) runSkipped++;
+      else {
+        runRows++;
+        counts.rows++;
+        const o = s.outcome;
+        if (o?.status === 'imported') {
+          counts.imported++;
+          if (o.edit) counts.edits++;
+          if (o.notAwarded) counts.not_awarded[o.notAwarded] = (counts.not_awarded[o.notAwarded] ?? 0) + 1;
+        } else if (o?.status === 'present') counts.present++;
+        const all =
+          o?.status === 'rejected' ? [...s.entries, rowReject(s.unit, o.code, o.reason)] : s.entries;
+        counts.rejected += all.length;
+        for (const e of all) out += `${rejectLine(e)}\n`;
+      }
+      done = { line: Math.max(done.line, s.unit.endLine), end: Math.max(done.end, s.unit.end) };
+    }
+    if (out) rejectsBytes += writeSync(rejectsFd, out);
+    if (Date.now() - lastSave >= CHECKPOINT_EVERY_MS) save();
+    wake?.();
+  };
+
+  /** Waits until the row may be read on: few enough rows in flight and unsettled. */
+  const room = async (needsSlot: boolean) => {
+    while (!stopping && ((needsSlot && running >= concurrency) || nextSeq - emitSeq >= window)) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  };
+
+  const apply = async (value: unknown): Promise<Outcome> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return kind === 'customers'
+          ? await applyCustomer(db, retailerId, value as UserInput, opts.now())
+          : await applyTransaction(db, retailerId, value as SendTransactionBody, opts.now());
+      } catch (err) {
+        if (err instanceof LaurelError) return rejected(err.code, err.message);
+        const code = (err as { code?: string }).code ?? '';
+        const transient = TRANSIENT_CODES.has(code) || isConnectionError(err);
+        // Retried even while stopping: a row in flight either goes in or stays before the checkpoint.
+        if (transient && attempt < MAX_ATTEMPTS) {
+          await sleep(50 * 2 ** attempt);
+          continue;
+        }
+        if (isConnectionError(err)) throw err;
+        return rejected(
+          transient ? 'service_unavailable' : 'internal_server_error',
+          `the database refused the row: ${(err as Error).message}`,
+        );
+      }
+    }
+  };
+
+  const progressTimer = opts.onProgress
+    ? setInterval(() => opts.onProgress!(progress()), opts.progressIntervalMs ?? 1000)
+    : undefined;
+  const progress = (): ImportProgress => ({
+    kind,
+    rows: runRows,
+    skipped: runSkipped,
+    bytes: done.end,
+    totalBytes: identity.size,
+    skippedBytes,
+    elapsedMs: Date.now() - started,
+    counts,
+  });
+  const onAbort = () => {
+    stopping = true;
+    wake?.();
+  };
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) stopping = true;
+
+  try {
+    const lines = readLines(file);
+    const units: AsyncGenerator<SourceUnit<unknown>> =
+      kind === 'customers' ? customerUnits(format, lines, opts.now) : transactionUnits(format, lines);
+    let turn = Date.now();
+    for await (const unit of units) {
+      // PGlite answers without real I/O, so a run of rows could starve timers and signals (progress,
+      // Ctrl-C) until the next read from the file: give the event loop a turn now and then.
+      if (Date.now() - turn >= 50) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turn = Date.now();
+      }
+      await room(false);
+      if (stopping) break;
+      const seq = nextSeq++;
+      const live = unit.endLine > resumeLine;
+      if (!live) skippedBytes = unit.end;
+      if (unit.rejects?.length) {
+        settle(seq, unit, live ? unit.rejects : []);
+        continue;
+      }
+      // A row is a duplicate when one of its keys was on an earlier line; only rows that may go in
+      // hold their keys, so a rejected row does not shadow a good one after it.
+      const rowKeys = unit.keys ?? [];
+      const dup = rowKeys.map((k) => ({ k, first: keys.lineOf(k.key) })).find((d) => d.first !== undefined);
+      if (dup) {
+        const reason = `duplicate: ${dup.k.label} already appears on line ${dup.first}`;
+        settle(seq, unit, live ? [rowReject(unit, 'duplicate_row', reason)] : []);
+        continue;
+      }
+      for (const k of rowKeys) keys.add(k.key, unit.line);
+      if (!live) {
+        settle(seq, unit, []);
+        continue;
+      }
+      await room(true);
+      if (stopping) break;
+      running++;
+      // Rows sharing a customer or a transaction wait for the earlier ones: the file's order holds.
+      const serial = unit.serial ?? [];
+      const before = serial.map((k) => chains.get(k)).filter((p): p is Promise<void> => p !== undefined);
+      const task: Promise<void> = (async () => {
+        if (before.length) await Promise.all(before);
+        return apply(unit.value);
+      })()
+        .then((outcome) => settle(seq, unit, [], outcome))
+        .catch((err: unknown) => {
+          fatal ??= err;
+          stopping = true;
+        });
+      const finished = task.finally(() => {
+        running--;
+        for (const k of serial) if (chains.get(k) === finished) chains.delete(k);
+        wake?.();
+      });
+      for (const k of serial) chains.set(k, finished);
+    }
+    while (running > 0) await new Promise<void>((resolve) => (wake = resolve));
+  } catch (err) {
+    fatal ??= err;
+    while (running > 0) await new Promise<void>((resolve) => (wake = resolve));
+  } finally {
+    if (progressTimer) clearInterval(progressTimer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+
+  const completed = !stopping && fatal === undefined;
+  try {
+    if (completed) removeCheckpoint(checkpointPath);
+    else if (done.line > resumeLine) save();
+  } finally {
+    closeSync(rejectsFd);
+  }
+  if (rejectsBytes === 0) rmSync(rejectsPath, { force: true });
+  if (fatal !== undefined) {
+    if (fatal instanceof LaurelError && done.line === 0) throw fatal;
+    const message = fatal instanceof Error ? fatal.message : String(fatal);
+    throw new LaurelError(
+      isConnectionError(fatal) ? 'service_unavailable' : 'internal_server_error',
+      `import stopped after line ${done.line}: ${message}; run the same command again to resume`,
+    );
+  }
+  const durationMs = Date.now() - started;
+  return {
+    kind,
+    format,
+    file,
+    counts,
+    run: {
+      rows: runRows,
+      skipped: runSkipped,
+      duration_ms: durationMs,
+      rows_per_second: durationMs > 0 ? Math.round((runRows * 1000) / durationMs) : runRows,
+    },
+    resumed_after_line: prior ? resumeLine : null,
+    rejects_path: rejectsBytes > 0 ? rejectsPath : null,
+    completed,
+    line: done.line,
+    checkpoint_path: checkpointPath,
+    checkpoint_error: checkpointError ?? null,
+  };
+}
+
+function rowReject(unit: SourceUnit<unknown>, code: string, reason: string): RejectEntry {
+  const entry: RejectEntry = { line: unit.line, reason, code, row: unit.row };
+  if (unit.endLine !== unit.line) entry.end_line = unit.endLine;
+  return entry;
+}
+
+/** A line of the rejects file, its keys always in one order: line, end_line, reason, code, row. */
+function rejectLine(e: RejectEntry): string {
+  return JSON.stringify({
+    line: e.line,
+    ...(e.end_line !== undefined ? { end_line: e.end_line } : {}),
+    reason: e.reason,
+    code: e.code,
+    row: e.row,
+  });
+}
