@@ -54,7 +54,7 @@ describe('cash-out periods', () => {
   it('the cheap test never misses a period end in any zone', () => {
     const zones = ['Pacific/Kiritimati', 'Pacific/Pago_Pago', NY, 'UTC', 'Asia/Kolkata'];
     const start = at('2026-01-01T00:00:00Z').getTime();
-    for (let i = 0; i < 4000; i++) {
+    for (let i = 0; i < 800; i++) {
       // A deterministic walk of pairs a few hours to a few months apart.
       const a = new Date(start + ((i * 7_919_993_311) % (800 * 86_400_000)));
       const b = new Date(a.getTime() + ((i * 104_729) % 97) * 3_600_000 * (i % 3 === 0 ? 24 : 1));
