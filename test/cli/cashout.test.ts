@@ -137,7 +137,8 @@ describe('laurel cashout report', () => {
     expect(after.body.gift_cards.map((c: { code: string }) => c.code)).toEqual([code]);
     expect(again.child.out.stdout).not.toContain('created a new gift-card key');
     expect(readFileSync(keyFile, 'utf8').trim()).toBe(key);
-  });
+    // Two servers and seven commands, each opening the embedded database: minutes on a busy machine.
+  }, 240_000);
 
   it('refuses a malformed LAUREL_GIFT_CARD_KEY with one clear line', async () => {
     const r = await laurel(['serve', '--port', '0', '--data-dir', join(tempDir(), 'data')], {
