@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { isConnectionError } from '../db/database.js';
 import { ERRORS, LaurelError, type ErrorCode } from '../errors.js';
 import { errorBody } from './envelope.js';
+import { registerBodyGuards } from './body-guards.js';
 
 interface AjvIssue {
   keyword: string;
@@ -35,8 +36,11 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 /**
  * Maps every failure once into the API's envelope with a real status (DESIGN §8). Nothing
  * internal (stack, SQL) reaches the client; unexpected errors are logged with the request id.
+ * Bodies the server cannot handle (text the database would refuse or change, nesting that would
+ * overflow the stack) are refused here first, so they are a 400, never a 500.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
+  registerBodyGuards(app);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof LaurelError) {
       const field = typeof err.details?.field === 'string' ? err.details.field : undefined;

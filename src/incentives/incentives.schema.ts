@@ -9,6 +9,9 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 /** Largest single deposit or spend: a typo guard, far above any real adjustment. */
 export const MAX_POINTS_PER_LINE = 10_000_000;
 
+/** Largest `skip` of the point audit log. */
+export const MAX_AUDIT_SKIP = 1_000_000;
+
 const Text = (max: number, description?: string) =>
   Type.String({ minLength: 1, maxLength: max, ...(description ? { description } : {}) });
 const Nullable = <T extends TSchema>(t: T, description?: string) =>
@@ -179,7 +182,9 @@ export type SpendPayload = Static<typeof SpendResponse>['payload'];
 export const AuditLogBody = Type.Object(
   {
     ...MemberBody,
-    skip: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    // The page is cut from the member's first skip + take rows, and LIMIT must be a bigint: a skip
+    // of 1e308 was a 500 (issue #7). No member has a million audit rows.
+    skip: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_AUDIT_SKIP, default: 0 })),
     take: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     exclude_specified_modification_types: Type.Optional(
       Type.Array(Type.Union([Type.String({ maxLength: 32 }), Type.Integer()]), {

@@ -853,6 +853,22 @@ describeEachDatabase('Campaign admin API', (target) => {
     expect(await versions()).toEqual(before);
   });
 
+  it('a NUL or a lone surrogate in a campaign name or channel answers 400 and writes nothing (bug: 500)', async () => {
+    const before = await versions();
+    const bad: [unknown, string][] = [
+      [{ ...weekend, name: 'Weekend\u0000Boost' }, 'campaign.name'],
+      [{ ...weekend, name: 'Weekend \ud800' }, 'campaign.name'],
+      [{ ...weekend, name: 'N14', targeting: { channels: ['web\u0000'] } }, 'campaign.targeting.channels.0'],
+      [{ ...weekend, name: 'N15', targeting: { channels: ['\udfff'] } }, 'campaign.targeting.channels.0'],
+    ];
+    for (const [campaign, field] of bad) {
+      const res = await h.admin('POST', '/campaigns', { campaign });
+      expect(res.status, field).toBe(400);
+      expect(res.body.errors).toMatchObject({ code: 'validation', field });
+    }
+    expect(await versions()).toEqual(before);
+  });
+
   it('answers 404 in the error envelope for an unknown campaign, 401 without an admin token', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
     for (const [method, url, body] of [

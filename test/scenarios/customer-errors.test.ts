@@ -207,8 +207,8 @@ describeEachDatabase('Customer Profile API errors', (target) => {
           'identifiers',
         ],
         [{ email: 'new@example.com', user_profile: { _version: 9 } }, 'user_profile'],
-        // jsonb cannot hold NUL: a 400, not a database failure.
-        [{ email: 'new@example.com', user_profile: { note: 'a\u0000b' } }, 'user_profile'],
+        // jsonb cannot hold NUL: a 400 naming the attribute, not a database failure.
+        [{ email: 'new@example.com', user_profile: { note: 'a\u0000b' } }, 'user.user_profile.note'],
       ];
       for (const [user, field] of cases) {
         await rejects('POST', `${t.core}/users`, { body: { user } }, 400, 'validation', field);
@@ -219,7 +219,66 @@ describeEachDatabase('Customer Profile API errors', (target) => {
         { body: { user_profile: { note: '\u0000' } } },
         400,
         'validation',
-        'user_profile',
+        'user_profile.note',
+      );
+    });
+
+    it('a lone surrogate in an email or a name answers 400 (bug: stored as U+FFFD)', async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ email: '\ud800@example.com' }, 'user.email'],
+        [{ email: 'new@example.com', first_name: 'a\udfffb' }, 'user.first_name'],
+      ];
+      for (const [user, field] of cases) {
+        await rejects('POST', `${t.core}/users`, { body: { user } }, 400, 'validation', field);
+      }
+      await rejects(
+        'PUT',
+        `${t.core}/users/${userId}`,
+        { body: { user: { last_name: 'Lovelace \ud83d' } } },
+        400,
+        'validation',
+        'user.last_name',
+      );
+    });
+
+    it('a lone surrogate in an external id or its type answers 400 (bug: 500)', async () => {
+      await rejects(
+        'PUT',
+        `${t.core}/users/${userId}`,
+        { body: { user: { external_id: 'EXT-\ud800' } } },
+        400,
+        'validation',
+        'user.external_id',
+      );
+      await rejects(
+        'POST',
+        `${t.core}/users`,
+        {
+          body: {
+            user: { external_id: 'EXT-9', identifiers: [{ external_id: 'X-9', external_id_type: '\udc00' }] },
+          },
+        },
+        400,
+        'validation',
+        'user.identifiers.0.external_id_type',
+      );
+    });
+
+    it('custom attributes nested 10,000 deep answer 400 (bug: 500)', async () => {
+      const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+      await rejects(
+        'POST',
+        `${t.core}/users/${userId}/models/user_profile`,
+        { payload: `{"user_profile":{"note":${deep}}}` },
+        400,
+        'validation',
+      );
+      await rejects(
+        'POST',
+        `${t.core}/users`,
+        { payload: `{"user":{"email":"deep@example.com","user_profile":{"note":${deep}}}}` },
+        400,
+        'validation',
       );
     });
 

@@ -393,6 +393,61 @@ describeEachDatabase('Incentives points API', (target) => {
     expect(await h.balances(userId)).toMatchObject({ [SPEND]: 100 });
   });
 
+  it('a NUL in a deposit reference_id, reference_type or point_source_id answers 400 and changes nothing (bug: 500)', async () => {
+    const userId = await h.member('NUL-1');
+    const before = await h.journals();
+    for (const [key, value] of [
+      ['reference_id', 'a\u0000b'],
+      ['reference_type', '\u0000'],
+      ['point_source_id', 'a\u0000b'],
+    ] as const) {
+      const res = await h.post('user_points/deposit', {
+        user_id: userId,
+        deposit_details: [
+          { point_account_id: h.accounts[SPEND], amount: 5, idempotency_id: 'nul-1', [key]: value },
+        ],
+      });
+      expect(res.status, key).toBe(400);
+      expect(res.body.errors).toMatchObject({ code: 'validation', field: `deposit_details.0.${key}` });
+    }
+    expect(await h.journals()).toBe(before);
+    expect(await h.balances(userId)).toMatchObject({ [SPEND]: 0 });
+  });
+
+  it('a lone surrogate in a spend idempotency_id or reference_id answers 400 and spends nothing (bug: 500)', async () => {
+    const userId = await h.member('SURROGATE-1');
+    await h.deposit(userId, 100, 'seed');
+    const before = await h.journals();
+    for (const line of [
+      { amount: 10, idempotency_id: '\ud800' },
+      { amount: 10, idempotency_id: 's-1', reference_id: 'a\udfffb' },
+    ]) {
+      const res = await h.spend(userId, [line]);
+      expect(res.status, JSON.stringify(line)).toBe(400);
+      expect(res.body.errors.code).toBe('validation');
+      expect(res.body.errors.field).toMatch(/^spend_details\.0\.(idempotency_id|reference_id)$/);
+    }
+    expect(await h.journals()).toBe(before);
+    expect(await h.balances(userId)).toMatchObject({ [SPEND]: 100 });
+  });
+
+  it('an audit log skip of 1e308 answers 400 (bug: 500)', async () => {
+    const userId = await h.member('SKIP-1');
+    const body = JSON.stringify({ retailer_id: h.t.tenant.retailer_id, user_id: userId });
+    const fetch = (skip: string) =>
+      h.t.request('POST', `${V1}/user_points/fetch_point_audit_logs`, {
+        payload: body.replace(/}$/, `,"skip":${skip}}`),
+      });
+    for (const skip of ['1e308', '1e21', '1000001']) {
+      const res = await fetch(skip);
+      expect(res.status, skip).toBe(400);
+      expect(res.body.errors).toMatchObject({ code: 'validation', field: 'skip' });
+    }
+    const last = await fetch('1000000');
+    expect(last.status).toBe(200);
+    expect(last.body.payload.results).toEqual([]);
+  });
+
   it('the audit log lists purchase, return, rollover, deposit and spend rows, newest first, in pages', async () => {
     const userId = await h.member('AUDIT-1');
     // The ledger's rows only: tier changes join the log too, and are tested in tiers.test.ts.

@@ -196,6 +196,29 @@ describeEachDatabase('Program admin API', (target) => {
     expect(versions.body.versions.length).toBe(2);
   });
 
+  it('a NUL or a lone surrogate in a program name or account label answers 400 and keeps the versions (bug: 500)', async () => {
+    const versions = async () =>
+      (await t.request('GET', '/admin/v1/program/versions', { auth: 'admin' })).body.versions;
+    const before = await versions();
+    const accounts = program.point_accounts as Record<string, unknown>[];
+    const bad: [Record<string, unknown>, string][] = [
+      [
+        {
+          ...program,
+          point_accounts: [{ ...accounts[0], grouping_label: 'a\u0000b' }, ...accounts.slice(1)],
+        },
+        'program.point_accounts.0.grouping_label',
+      ],
+      [{ ...program, name: 'ACME \ud83d' }, 'program.name'],
+    ];
+    for (const [doc, field] of bad) {
+      const res = await t.request('PUT', '/admin/v1/program', { auth: 'admin', body: { program: doc } });
+      expect(res.status, field).toBe(400);
+      expect(res.body.errors).toMatchObject({ code: 'validation', field });
+    }
+    expect(await versions()).toEqual(before);
+  });
+
   it('keeps campaign ids by name across versions and stores the new campaign fields as given', async () => {
     const current = (await t.request('GET', '/admin/v1/program', { auth: 'admin' })).body.program_version;
     const campaigns = current.program.campaigns as { id: string; name: string }[];

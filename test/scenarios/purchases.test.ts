@@ -286,4 +286,45 @@ describeEachDatabase('Purchases, returns, escrow and rollover', (target) => {
     expect(lot!.remaining).toBe(800);
     await verified();
   });
+
+  it('a NUL or a lone surrogate in a till’s ids answers 400 and writes nothing (bug: 500)', async () => {
+    const count = async () =>
+      (
+        await t.db.query<{ n: number }>(
+          'SELECT (SELECT count(*) FROM purchases) + (SELECT count(*) FROM pos_requests) AS n',
+        )
+      )[0]!.n;
+    const before = await count();
+    const cases: [unknown, string][] = [
+      [{ ...tx('nul-1', basket), request_id: 'nul-\u0000' }, 'request_id'],
+      [
+        tx('nul-2', [{ line_id: '1', item_id: 'a\u0000b', quantity: 1, unit_price: 1 }]),
+        'request_payload.items.0.item_id',
+      ],
+      [tx('sur-1', basket, { transaction_id: 'T-\ud800' }), 'request_payload.transaction_id'],
+      [
+        tx('sur-2', [{ line_id: '\udfff', item_id: 'X', quantity: 1, unit_price: 1 }]),
+        'request_payload.items.0.line_id',
+      ],
+    ];
+    for (const [body, field] of cases) {
+      const res = await send(body);
+      expect(res.status, field).toBe(400);
+      expect(res.body.errors).toMatchObject({ code: 'validation', field });
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('a payment nested 10,000 deep answers 400 and writes nothing (bug: 500)', async () => {
+    const before = await journals();
+    const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+    const payload = JSON.stringify(tx('deep-1', basket)).replace(
+      '"type":"CASH"',
+      `"type":"CASH","note":${deep}`,
+    );
+    const res = await t.request('POST', '/api/2.0/send_transaction', { payload });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.code).toBe('validation');
+    expect(await journals()).toBe(before);
+  });
 });

@@ -292,6 +292,14 @@ describeEachDatabase('Manual tier moves', (target) => {
     expect((await t.request('GET', `${t.core}/users/${userId}`)).body.user.tier).toBe('BASE');
   });
 
+  it('a lone surrogate in a move reason answers 400 and records nothing (bug: stored as U+FFFD)', async () => {
+    const before = await moves();
+    const res = await move({ tier_level_id: levelId('SILVER'), reason: 'goodwill \ud800' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toMatchObject({ code: 'validation', field: 'reason' });
+    expect(await moves()).toBe(before);
+  });
+
   it('refuses a move for another retailer, an unknown level or user, or an unenrolled member, and records nothing', async () => {
     const before = await moves();
     const other = await t.newTenant();
