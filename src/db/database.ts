@@ -44,15 +44,21 @@ export interface PostgresOptions {
 
 const PG_CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 const NODE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND']);
+/** What `pg` and pg-pool say, without a code, when a connection is lost or cannot be had. */
+const CONNECTION_MESSAGES = [
+  /Connection terminated/i,
+  /connection timeout/i,
+  /Client has encountered a connection error/i,
+  // The pool's wait for a free connection ran out: a stalled database under load (issue #7).
+  /timeout exceeded when trying to connect/i,
+];
 
 /** True when an error means the database cannot be reached now, so a retry later may succeed. */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: string }).code;
   if (code && (PG_CONNECTION_CODES.has(code) || NODE_CONNECTION_CODES.has(code))) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
-    err.message,
-  );
+  return CONNECTION_MESSAGES.some((m) => m.test(err.message));
 }
 
 class PostgresDatabase implements Database {
@@ -107,6 +113,12 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
+  // Nor a client in use: the pool listens only while a client is idle, and a backend that dies
+  // while a transaction waits between statements (the sweeper's lock holder waits a whole sweep),
+  // or while a new connection is being handed out, makes it emit 'error' with no listener, which
+  // killed the process (issue #7, found by the reliability suite). Heard from the client's first
+  // moment, the next statement fails with a connection error instead (503), and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new PostgresDatabase(pool);
   try {
     await db.query('SELECT 1');
