@@ -3,6 +3,7 @@ import { createUser, updateUser } from '../customers/customer.service.js';
 import { spendMultiple } from '../incentives/incentives.service.js';
 import { sendTransaction } from '../purchases/purchase.service.js';
 import { LaurelError } from '../errors.js';
+import { prng } from '../domain/prng.js';
 import { createDemo, demoProfile, type DemoCredentials } from './demo.service.js';
 
 /**
@@ -33,18 +34,6 @@ export interface PopulationSummary {
 }
 
 const DAY = 86_400_000;
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const CATALOG = [
   { item_id: 'SKU-COFFEE-1KG', category: 'grocery', price: 18.5 },
