@@ -115,7 +115,8 @@ function injectEndpoint(app: FastifyInstance): Endpoint {
   };
 }
 
-describe.runIf(!DATABASE_URL)('Conservation in process on PGlite (no DATABASE_URL)', () => {
+// The embedded database always runs it too: the model and the engine on PGlite, one connection.
+describe('Conservation in process on PGlite', () => {
   it(
     'one in-process server, swept at random moments: every acknowledged request is reflected exactly once',
     async () => {
