@@ -200,69 +200,80 @@ const TierDetails = Type.Object({
   point_account_balances: PointAccountBalances,
 });
 
-const NText = Nullable(Type.String());
+const NText = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
 const CoreTime = (description: string) =>
-  Nullable(Type.String({ description: `${description} (YYYY-MM-DD HH:MM:SS, UTC)` }));
+  Type.Union([Type.String(), Type.Null()], { description: `${description} (YYYY-MM-DD HH:MM:SS, UTC)` });
 
 export const User = Type.Object(
   {
-    id: Type.String(),
-    external_id: NText,
-    opted_in: Type.Boolean(),
-    activated: Type.Boolean(),
-    proxy_ids: Type.Array(Type.String()),
+    id: Type.String({ description: "Laurel's user id (a UUID)." }),
+    external_id: NText('The primary external id (e.g. a loyalty card or the retailer’s customer number).'),
+    opted_in: Type.Boolean({
+      description: 'Enrolled in the loyalty program; false means UNENROLLED, earning nothing.',
+    }),
+    activated: Type.Boolean({ description: 'Kept for SessionM clients; Laurel does not use it.' }),
+    proxy_ids: Type.Array(Type.String(), { description: 'Kept for SessionM clients; always empty.' }),
     available_points: Type.Number({ description: 'Spendable balance (or Spendable + escrow, per program).' }),
-    test_points: Type.Number(),
-    unclaimed_achievement_count: Type.Integer(),
-    email: NText,
-    gender: NText,
+    test_points: Type.Number({ description: 'Kept for SessionM clients; always 0.' }),
+    unclaimed_achievement_count: Type.Integer({ description: 'Kept for SessionM clients; always 0.' }),
+    email: NText('Unique per retailer; compared case-insensitively.'),
+    gender: NText('As given, e.g. f, m.'),
     dob: Nullable(Type.String({ description: 'YYYY-MM-DD' })),
     created_at: CoreTime('Created'),
     updated_at: CoreTime('Last profile change'),
-    address: NText,
-    address2: NText,
-    city: NText,
-    zip: NText,
-    dma: NText,
-    state: NText,
-    country: NText,
-    suspended: Type.Boolean(),
-    last_name: NText,
-    first_name: NText,
+    address: NText('Street address.'),
+    address2: NText('Second address line.'),
+    city: NText('City.'),
+    zip: NText('Postal code.'),
+    dma: NText('Designated market area code.'),
+    state: NText('State or region.'),
+    country: NText('ISO 3166-1 alpha-3, e.g. USA.'),
+    suspended: Type.Boolean({ description: 'Kept for SessionM clients; Laurel does not suspend accounts.' }),
+    last_name: NText('Family name.'),
+    first_name: NText('Given name.'),
     registered_at: CoreTime('Registered'),
-    profile_photo_url: Type.String(),
-    account_status: Type.String(),
-    current_zip: NText,
-    current_dma: NText,
-    current_state: NText,
-    current_country: NText,
+    profile_photo_url: Type.String({
+      description: 'A neutral placeholder path kept for SessionM clients; Laurel stores no photos.',
+    }),
+    account_status: Type.String({ description: 'good for every live profile.' }),
+    current_zip: NText('The postal code of the address (SessionM shows both).'),
+    current_dma: NText('The market area of the address.'),
+    current_state: NText('The state of the address.'),
+    current_country: NText('The country of the address.'),
     tier: Type.String({ description: 'Current tier name, UNENROLLED when not opted in.' }),
-    tier_system: Type.String(),
+    tier_system: Type.String({ description: "The program's tier system name." }),
     tier_points: Type.Number({ description: 'Tier Qualifying Account balance.' }),
     next_tier_points: Nullable(Type.Number({ description: 'Points still needed for the next tier.' })),
     tier_ends_value: Nullable(Type.Number({ description: "The next tier's threshold." })),
     tier_entered_at: CoreTime('When the current tier was reached'),
     tier_resets_at: CoreTime('When the current tier expires; null for BASE'),
-    locale: NText,
-    test_account: Type.Boolean(),
-    phone_numbers: Nullable(
-      Type.Array(
-        Type.Object({
-          phone_number: Type.String(),
-          phone_type: Type.String(),
-          preference_flags: Type.Array(Type.String()),
-          verified_ownership: Type.Boolean(),
-        }),
-      ),
+    locale: NText('e.g. en-US.'),
+    test_account: Type.Boolean({ description: 'A test profile of the retailer’s own.' }),
+    phone_numbers: Type.Union(
+      [
+        Type.Array(
+          Type.Object({
+            phone_number: Type.String({ description: 'As given; searches compare the last ten digits.' }),
+            phone_type: Type.String({ description: 'e.g. mobile, home.' }),
+            preference_flags: Type.Array(Type.String(), { description: 'e.g. primary.' }),
+            verified_ownership: Type.Boolean({ description: 'Always false: Laurel does not verify phones.' }),
+          }),
+        ),
+        Type.Null(),
+      ],
+      { description: 'Replaced wholesale by a PUT; [] clears.' },
     ),
     identifiers: Type.Optional(
-      Type.Array(Type.Object({ external_id: Type.String(), external_id_type: NText }), {
-        description: 'With show_identifiers=true.',
-      }),
+      Type.Array(
+        Type.Object({ external_id: Type.String(), external_id_type: NText('e.g. merchant_identifier.') }),
+        {
+          description: 'With show_identifiers=true.',
+        },
+      ),
     ),
     user_profile: Type.Optional(
       Type.Object(
-        { _version: Type.Integer() },
+        { _version: Type.Integer({ description: 'Increases with every change of the custom attributes.' }) },
         { additionalProperties: true, description: 'With user[user_profile]=true.' },
       ),
     ),
