@@ -19,6 +19,7 @@ import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
 import { renderReference, type OpenApiDocument } from './docs/reference.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { LaurelError } from './errors.js';
 import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
 import { FailedAuthLimiter, type AuthLimits } from './http/auth-limiter.js';
@@ -62,6 +63,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
+    // Requests that arrive while the server closes answer our own 503 envelope (below), not Fastify's.
+    return503OnClosing: false,
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 500 },
     // Errors raised before routing (a path that is not valid UTF-8, a parameter too long) answer in
@@ -80,6 +83,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('appPrincipal', undefined);
   app.decorateRequest('adminPrincipal', undefined);
   registerErrorHandling(app);
+  // Graceful shutdown (issue #7): once closing starts, a request that still arrives on an open
+  // connection answers 503 in the envelope with Retry-After and closes its connection; requests
+  // already running finish before the database closes.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new LaurelError('service_unavailable', 'The server is shutting down; retry shortly.', {
+      retry_after: 1,
+    });
+  });
   // Bodies are JSON: text/plain is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
