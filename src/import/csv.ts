@@ -1,3 +1,4 @@
+import type { RejectEntry, SourceUnit } from './import.types.js';
 import type { PhysicalLine } from './line-reader.js';
 
 /**
@@ -143,4 +144,11 @@ export async function* csvRecords(lines: AsyncIterable<PhysicalLine>): AsyncGene
       n++;
     }
   }
+}
+
+/** The unit of a CSV record that could not be read: one reject naming its lines, nothing to import. */
+export function malformedCsvUnit(r: Extract<CsvRecord, { error: string }>): SourceUnit<never> {
+  const reject: RejectEntry = { line: r.line, code: 'invalid_csv', reason: r.error, row: r.raw };
+  if (r.endLine !== r.line) reject.end_line = r.endLine;
+  return { line: r.line, endLine: r.endLine, end: r.end, row: r.raw, rejects: [reject] };
 }

@@ -3,7 +3,7 @@ import type { UserRow } from '../customers/customer.repository.js';
 import { sameJson } from '../domain/canonical.js';
 import { normalizeProfile, type Identifier, type ProfileChanges } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
-import { csvRecords, type CsvRecord } from './csv.js';
+import { csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
 import type { ImportFormat, RejectEntry, RowKey, SourceUnit } from './import.types.js';
 import type { PhysicalLine } from './line-reader.js';
 import { checkUser } from './row-validation.js';
@@ -134,12 +134,6 @@ function unitOf(
   return { ...base, value: checked.input, keys, serial: keys.map((k) => k.key) };
 }
 
-function malformed(r: Extract<CsvRecord, { error: string }>): SourceUnit<never> {
-  const reject: RejectEntry = { line: r.line, code: 'invalid_csv', reason: r.error, row: r.raw };
-  if (r.endLine !== r.line) reject.end_line = r.endLine;
-  return { line: r.line, endLine: r.endLine, end: r.end, row: r.raw, rejects: [reject] };
-}
-
 /** The rows of a customers CSV, header first. */
 export async function* customerCsvUnits(
   records: AsyncIterable<CsvRecord>,
@@ -154,7 +148,7 @@ export async function* customerCsvUnits(
       continue;
     }
     if ('error' in r) {
-      yield malformed(r);
+      yield malformedCsvUnit(r);
       continue;
     }
     const base = { line: r.line, endLine: r.endLine, end: r.end };

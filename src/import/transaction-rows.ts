@@ -3,7 +3,7 @@ import { readBasket } from '../domain/basket.js';
 import { canonicalJson } from '../domain/canonical.js';
 import { LaurelError } from '../errors.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
-import { csvRecords, type CsvRecord } from './csv.js';
+import { csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
 import { parseJsonLine } from './customer-rows.js';
 import type { ImportFormat, RejectEntry, SourceUnit } from './import.types.js';
 import type { PhysicalLine } from './line-reader.js';
@@ -255,12 +255,6 @@ function groupUnit(g: Group): SourceUnit<SendTransactionBody> {
   return transactionUnit(base, { store_id: fields.store_id, request_payload: payload }, undefined);
 }
 
-function malformedUnit(r: Extract<CsvRecord, { error: string }>): SourceUnit<never> {
-  const reject: RejectEntry = { line: r.line, code: 'invalid_csv', reason: r.error, row: r.raw };
-  if (r.endLine !== r.line) reject.end_line = r.endLine;
-  return { line: r.line, endLine: r.endLine, end: r.end, row: r.raw, rejects: [reject] };
-}
-
 /**
  * The transactions of a CSV file: consecutive rows with one transaction_id are one transaction. A
  * row that cannot be read between two rows of one transaction keeps the whole transaction out
@@ -276,7 +270,7 @@ export async function* transactionCsvUnits(
   function* flush(): Generator<SourceUnit<SendTransactionBody>> {
     if (group) yield groupUnit(group);
     group = undefined;
-    for (const r of held) yield malformedUnit(r);
+    for (const r of held) yield malformedCsvUnit(r);
     held = [];
   }
 
