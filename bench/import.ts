@@ -1,15 +1,10 @@
 /**
- * Bulk import benchmark (issue #6: "the benchmark suite prints its rate (purchases/s) beside
- * PostgreSQL's own COPY rate for the same rows measured in the same run, and peak memory").
- *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- [--scale N]
- *
- * Generates N × 2,000 customers and N × 20,000 purchases (plus 2% returns), imports them with the
- * built `laurel import` into a fresh schema of server PostgreSQL, COPYs the same purchase rows into
- * a scratch table of that schema, and prints one JSON line per figure. `--scale 50` is the issue's
- * target: 100,000 customers and 1,000,000 purchases. Timings are for reading, never asserted.
+ * Bulk import beside PostgreSQL's COPY (issue #6: "the benchmark suite prints its rate
+ * (purchases/s) beside PostgreSQL's own COPY rate for the same rows measured in the same run, and
+ * peak memory"). Generates customers and purchases (plus 2% returns), imports them with the built
+ * `laurel import` into a fresh schema of server PostgreSQL, COPYs the same purchase rows into a
+ * scratch table of that schema, and prints one JSON line per figure.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   createReadStream,
@@ -20,55 +15,12 @@ import {
   type WriteStream,
 } from 'node:fs';
 import { once } from 'node:events';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
-
-interface Args {
-  customers: number;
-  purchases: number;
-  concurrency: number;
-  keep: boolean;
-}
-
-function parseArgs(argv: string[]): Args {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, fallback: number): number => {
-    const v = value(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
-    return n;
-  };
-  const scale = num('--scale', 1);
-  return {
-    customers: Math.round(num('--customers', 2_000 * scale)),
-    purchases: Math.round(num('--purchases', 20_000 * scale)),
-    concurrency: Math.round(num('--concurrency', 8)),
-    keep: argv.includes('--keep'),
-  };
-}
-
-/** mulberry32, seeded: every run generates the same files. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { figure, laurel, log, mib, prng, round, urlWithSchema } from './lib.js';
 
 /** Buffers lines into large writes and waits for the disk when the stream asks to. */
 class LineWriter {
@@ -188,33 +140,6 @@ async function writePurchases(
   return rows;
 }
 
-/** DATABASE_URL with the search_path set to `schema`. */
-function urlWithSchema(url: string, schema: string): string {
-  const u = new URL(url);
-  u.searchParams.set('options', `-c search_path=${schema}`);
-  return u.toString();
-}
-
-interface Run {
-  stdout: string;
-  seconds: number;
-}
-
-function laurel(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  return new Promise((done, fail) => {
-    child.once('error', fail);
-    child.once('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code === 0) done({ stdout, seconds });
-      else fail(new Error(`laurel ${args.join(' ')} exited with ${code}:\n${stdout}`));
-    });
-  });
-}
-
 interface ImportSummaryJson {
   counts: {
     rows: number;
@@ -231,22 +156,19 @@ interface ImportSummaryJson {
 const lastJson = (stdout: string): ImportSummaryJson =>
   JSON.parse(stdout.trim().split('\n').at(-1)!) as ImportSummaryJson;
 
-const figure = (name: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ figure: name, value, unit, ...extra })}\n`);
+export interface ImportBenchOptions {
+  customers: number;
+  purchases: number;
+  concurrency: number;
+  keep: boolean;
+}
 
-const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
-
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const url = process.env.DATABASE_URL;
-  if (!url)
-    throw new Error(
-      'npm run bench needs DATABASE_URL (server PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/test',
-    );
-  const schema = `laurel_bench_${randomBytes(4).toString('hex')}`;
+/** Imports generated customers and purchases into a fresh schema of `url`, then COPYs the same rows. */
+export async function importBench(url: string, args: ImportBenchOptions): Promise<void> {
+  const schema = `laurel_bench_import_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  const dir = mkdtempSync(join(tmpdir(), 'laurel-bench-'));
+  const dir = mkdtempSync(join(tmpdir(), 'laurel-bench-import-'));
   try {
     await admin.query(`CREATE SCHEMA ${schema}`);
     const env = { ...process.env, DATABASE_URL: urlWithSchema(url, schema) };
@@ -256,16 +178,10 @@ async function main(): Promise<void> {
     const generated = Date.now();
     await writeCustomers(customersFile, args.customers);
     const purchaseRows = await writePurchases(purchasesFile, copyFile, args.customers, args.purchases);
-    process.stderr.write(
+    log(
       `generated ${args.customers} customers and ${purchaseRows} purchase rows ` +
-        `(${mib(statSync(purchasesFile).size)} MiB NDJSON) in ${((Date.now() - generated) / 1000).toFixed(1)} s\n`,
+        `(${mib(statSync(purchasesFile).size)} MiB NDJSON) in ${((Date.now() - generated) / 1000).toFixed(1)} s`,
     );
-    figure('machine', cpus().length, 'cores', {
-      cpu: cpus()[0]?.model,
-      memory_gib: Math.round(totalmem() / 2 ** 30),
-      load_average_1m: Number(loadavg()[0]!.toFixed(2)),
-      node: process.version,
-    });
 
     await laurel(['migrate'], env);
     await laurel(['retailers', 'create', '--name', 'Bench', '--json'], env);
@@ -277,8 +193,8 @@ async function main(): Promise<void> {
       imported: c.counts.imported,
       seconds: Number((c.run.duration_ms / 1000).toFixed(1)),
       concurrency: args.concurrency,
+      peak_rss_mib: mib(c.peak_rss_bytes),
     });
-    figure('import_customers_peak_rss', mib(c.peak_rss_bytes), 'MiB');
 
     const purchases = await laurel(['import', 'transactions', purchasesFile, '--json', ...concurrency], env);
     const p = lastJson(purchases.stdout);
@@ -290,8 +206,8 @@ async function main(): Promise<void> {
       rejected: p.counts.rejected,
       seconds: Number((p.run.duration_ms / 1000).toFixed(1)),
       concurrency: args.concurrency,
+      peak_rss_mib: mib(p.peak_rss_bytes),
     });
-    figure('import_purchases_peak_rss', mib(p.peak_rss_bytes), 'MiB');
 
     // PostgreSQL's own bulk path for the same purchase rows, on the same server in the same run.
     const client = new pg.Client({ connectionString: env.DATABASE_URL });
@@ -316,18 +232,14 @@ async function main(): Promise<void> {
       rows: copied,
       seconds: Number(copySeconds.toFixed(2)),
     });
-    figure('import_to_copy_ratio', Number((p.run.rows_per_second / copyRate).toFixed(4)), 'ratio', {
-      copy_is_faster_by: Number((copyRate / p.run.rows_per_second).toFixed(1)),
+    figure('import_to_copy_ratio', round(p.run.rows_per_second / copyRate, 4), 'ratio', {
+      ratio_to_baseline: round(p.run.rows_per_second / copyRate, 4),
+      copy_is_faster_by: round(copyRate / p.run.rows_per_second, 1),
     });
   } finally {
     if (!args.keep) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    else process.stderr.write(`kept schema ${schema}\n`);
+    else log(`kept schema ${schema}`);
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});

@@ -1,0 +1,465 @@
+/**
+ * The benchmark suite (issue #8): every figure beside the same machine's PostgreSQL baseline,
+ * measured in the same run.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- [--scale tiny|quick|full]
+ *
+ * Prints one JSON line per figure on stdout, progress on stderr, and a table at the end. Timings
+ * are for reading, never asserted; the run fails only when something answers wrongly or the ledger
+ * does not verify afterwards (a faster path that loses a point is not faster).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Pgbench, type PgbenchResult } from './baseline.js';
+import { importBench } from './import.js';
+import {
+  basic,
+  figure,
+  figures,
+  laurel,
+  load,
+  log,
+  mib,
+  peakRss,
+  prng,
+  request,
+  resetPeak,
+  round,
+  serve,
+  urlWithSchema,
+  type LoadResult,
+  type Server,
+} from './lib.js';
+import { cloneMember } from './seed.js';
+import { printTable } from './table.js';
+
+interface Scale {
+  /** Members the lookup runs over (copies of two templates). */
+  members: number;
+  /** Of them, members with a purchase whose two escrow lots the sweep rolls over. */
+  purchasers: number;
+  /** Members the ingestion spreads its purchases over, and the hot set. */
+  spread: number;
+  hot: number;
+  /** Concurrent tills or agents, and pgbench clients. */
+  clients: number;
+  seconds: number;
+  importCustomers: number;
+  importPurchases: number;
+  pgliteMembers: number;
+  pgliteSeconds: number;
+}
+
+const SCALES: Record<string, Scale> = {
+  // The CI smoke run: proves every scenario still works, in well under a minute.
+  tiny: {
+    members: 2_000,
+    purchasers: 1_000,
+    spread: 1_000,
+    hot: 100,
+    clients: 8,
+    seconds: 2,
+    importCustomers: 100,
+    importPurchases: 300,
+    pgliteMembers: 50,
+    pgliteSeconds: 2,
+  },
+  quick: {
+    members: 100_000,
+    purchasers: 50_000,
+    spread: 100_000,
+    hot: 100,
+    clients: 16,
+    seconds: 8,
+    importCustomers: 500,
+    importPurchases: 2_000,
+    pgliteMembers: 200,
+    pgliteSeconds: 5,
+  },
+  full: {
+    members: 1_000_000,
+    purchasers: 500_000,
+    spread: 100_000,
+    hot: 100,
+    clients: 16,
+    seconds: 20,
+    importCustomers: 2_000,
+    importPurchases: 20_000,
+    pgliteMembers: 500,
+    pgliteSeconds: 10,
+  },
+};
+
+/** Simulated time of the run: mid-quarter, so the 30-day escrow the sweep rolls over ends in the same quarter. */
+const T0 = new Date('2026-01-06T15:00:00Z');
+const DAY = 86_400_000;
+
+function parseArgs(argv: string[]): { scaleName: string; scale: Scale; keep: boolean; only: Set<string> } {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const scaleName = value('--scale') ?? 'quick';
+  const scale = SCALES[scaleName];
+  if (!scale) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}`);
+  const only = new Set((value('--only') ?? '').split(',').filter(Boolean));
+  const count = (name: string, fallback: number): number => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number`);
+    return n;
+  };
+  return {
+    scaleName,
+    scale: {
+      ...scale,
+      importCustomers: count('--import-customers', scale.importCustomers),
+      importPurchases: count('--import-purchases', scale.importPurchases),
+    },
+    keep: argv.includes('--keep'),
+    only,
+  };
+}
+
+interface Tenant {
+  apiKey: string;
+  auth: string;
+  admin: string;
+}
+
+const purchaseBody = (tx: string, member: string, at: Date, lines: number, rand: () => number) =>
+  JSON.stringify({
+    store_id: `S-${1 + Math.floor(rand() * 50)}`,
+    request_id: `R-${tx}`,
+    request_payload: {
+      transaction_id: tx,
+      open_time: at.toISOString(),
+      user_id: member,
+      user_id_type: 'external_id',
+      items: Array.from({ length: lines }, (_, k) => ({
+        line_id: k + 1,
+        item_id: `SKU-${Math.floor(rand() * 500)}`,
+        quantity: 1 + Math.floor(rand() * 3),
+        unit_price: Math.round(100 + rand() * 14_900) / 100,
+      })),
+    },
+  });
+
+async function ok(server: Server, method: string, path: string, auth: string, body?: unknown) {
+  const a = await request(
+    server.base,
+    method,
+    path,
+    { authorization: auth },
+    body === undefined ? undefined : JSON.stringify(body),
+  );
+  if (a.status !== 200) throw new Error(`${method} ${path} answered ${a.status}: ${a.body}`);
+  return JSON.parse(a.body) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** A member created through the API, and (for `purchase`) one purchase from the till. */
+async function templateMember(server: Server, t: Tenant, tag: string, purchase: boolean): Promise<string> {
+  const created = await ok(server, 'POST', `/priv/v1/apps/${t.apiKey}/users`, t.auth, {
+    user: {
+      email: `${tag}@bench.example`,
+      external_id: `bench-${tag}`,
+      first_name: 'Bench',
+      last_name: tag.toUpperCase(),
+      phone_numbers: [{ phone_number: '6175550100', phone_type: 'mobile' }],
+      opted_in: true,
+      dob: '1985-04-12',
+      country: 'USA',
+    },
+  });
+  if (purchase) {
+    await ok(
+      server,
+      'POST',
+      '/api/2.0/send_transaction',
+      t.auth,
+      JSON.parse(purchaseBody(`T-${tag}`, `bench-${tag}`, new Date(T0.getTime() - 60_000), 2, prng(7))),
+    );
+  }
+  return created.user.id as string;
+}
+
+function loadFigures(name: string, r: LoadResult, server: Server, baseline: PgbenchResult, unit: string) {
+  if (r.errors) throw new Error(`${name}: ${r.errors} requests failed; the first: ${r.firstError}`);
+  figure(name, round(r.perSecond, 1), unit, {
+    requests: r.requests,
+    p50_ms: round(r.p50Ms),
+    p99_ms: round(r.p99Ms),
+    ratio_to_baseline: round(r.perSecond / baseline.tps, 4),
+    server_peak_rss_mib: mib(peakRss(server.pid)),
+  });
+}
+
+async function main(): Promise<void> {
+  const { scaleName, scale, keep, only } = parseArgs(process.argv.slice(2));
+  const wanted = (s: string) => !only.size || only.has(s);
+  const url = process.env.DATABASE_URL;
+  if (!url)
+    throw new Error(
+      'npm run bench needs DATABASE_URL (server PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/test',
+    );
+  figure('machine', cpus().length, 'cores', {
+    scale: scaleName,
+    cpu: cpus()[0]?.model,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    load_average_1m: round(loadavg()[0]!),
+    node: process.version,
+  });
+
+  // 1. Baselines on the same server, at the ingestion's concurrency.
+  const pgbench = await Pgbench.open(url, scale.clients);
+  let tpcb: PgbenchResult;
+  let selectOnly: PgbenchResult;
+  try {
+    tpcb = await pgbench.measure(false, scale.clients, scale.seconds);
+    figure('pgbench_tpcb', round(tpcb.tps, 1), 'tx/s', {
+      clients: scale.clients,
+      p50_ms: round(tpcb.p50Ms),
+      p99_ms: round(tpcb.p99Ms),
+      pgbench_scale: pgbench.scaleFactor,
+    });
+    selectOnly = await pgbench.measure(true, scale.clients, scale.seconds);
+    figure('pgbench_select_only', round(selectOnly.tps, 1), 'tx/s', {
+      clients: scale.clients,
+      p50_ms: round(selectOnly.p50Ms),
+      p99_ms: round(selectOnly.p99Ms),
+    });
+  } finally {
+    await pgbench.close();
+  }
+
+  const schema = `laurel_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const dir = mkdtempSync(join(tmpdir(), 'laurel-bench-'));
+  let server: Server | undefined;
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const env = { ...process.env, DATABASE_URL: urlWithSchema(url, schema), LOG_LEVEL: 'warn' };
+    await laurel(['migrate'], env);
+    const demo = JSON.parse((await laurel(['demo', '--json'], env)).stdout) as {
+      api_key: string;
+      secret: string;
+      admin_token: string;
+    };
+    const tenant: Tenant = {
+      apiKey: demo.api_key,
+      auth: basic(demo.api_key, demo.secret),
+      admin: `Bearer ${demo.admin_token}`,
+    };
+    const serverArgs = ['--clock', 'simulated', '--now', T0.toISOString(), '--sweep-interval', '0'];
+    server = await serve(serverArgs, env);
+
+    // 2. The population: two template members through the API, copied with SQL.
+    const a = await templateMember(server, tenant, 'a', true);
+    const b = await templateMember(server, tenant, 'b', false);
+    const seeded = process.hrtime.bigint();
+    const client = new pg.Client({ connectionString: env.DATABASE_URL });
+    await client.connect();
+    try {
+      await cloneMember(client, a, 1, scale.purchasers);
+      await cloneMember(client, b, scale.purchasers + 1, scale.members);
+      await client.query('ANALYZE');
+    } finally {
+      await client.end();
+    }
+    const seedSeconds = Number(process.hrtime.bigint() - seeded) / 1e9;
+    log(
+      `seeded ${scale.members} members (${scale.purchasers} with a purchase) in ${seedSeconds.toFixed(1)} s`,
+    );
+    const memberTag = (i: number) => (i <= scale.purchasers ? `a` : `b`);
+
+    // 3. Member lookup, as a care agent or an app does it, over the whole population.
+    if (wanted('lookup')) {
+      const rand = prng(3);
+      resetPeak(server.pid);
+      const r = await load(server.base, scale.clients, scale.seconds, () => {
+        const i = 1 + Math.floor(rand() * scale.members);
+        return {
+          method: 'GET',
+          path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=${memberTag(i)}%2B${i}%40bench.example&expand_incentives=true`,
+          headers: { authorization: tenant.auth },
+        };
+      });
+      loadFigures('lookup', r, server, selectOnly, 'requests/s');
+    }
+
+    // 4. Purchase ingestion: many tills, over the spread and over the hot set.
+    const sent: string[] = [];
+    const ingest = async (name: string, members: number) => {
+      const rand = prng(name.length);
+      resetPeak(server!.pid);
+      const r = await load(server!.base, scale.clients, scale.seconds, (i) => {
+        const m = 1 + Math.floor(rand() * members);
+        const at = new Date(T0.getTime() - 30_000);
+        const body = purchaseBody(
+          `${name}-${i}`,
+          `bench-${memberTag(m)}-${m}`,
+          at,
+          1 + Math.floor(rand() * 3),
+          rand,
+        );
+        if (sent.length < 100_000) sent.push(body);
+        return {
+          method: 'POST',
+          path: '/api/2.0/send_transaction',
+          headers: { authorization: tenant.auth },
+          body,
+        };
+      });
+      loadFigures(name, r, server!, tpcb, 'purchases/s');
+    };
+    if (wanted('ingest')) {
+      await ingest('ingest_spread', Math.min(scale.spread, scale.members));
+      await ingest('ingest_hot', scale.hot);
+    }
+
+    // 5. Returns: a purchase re-sent with its first line at quantity 0 (a void when it had one line).
+    if (wanted('ingest') && sent.length) {
+      resetPeak(server.pid);
+      const r = await load(
+        server.base,
+        scale.clients,
+        scale.seconds,
+        (i) => {
+          const body = JSON.parse(sent[i]!) as {
+            request_id: string;
+            request_payload: { items: { quantity: number }[]; is_voided?: boolean };
+          };
+          body.request_id = `RET-${body.request_id}`;
+          if (body.request_payload.items.length > 1) body.request_payload.items[0]!.quantity = 0;
+          else body.request_payload.is_voided = true;
+          return {
+            method: 'POST',
+            path: '/api/2.0/send_transaction',
+            headers: { authorization: tenant.auth },
+            body: JSON.stringify(body),
+          };
+        },
+        sent.length,
+      );
+      loadFigures('returns', r, server, tpcb, 'returns/s');
+    }
+    await server.stop();
+    server = undefined;
+
+    // 6. Rollover sweep: every lot above has matured 31 days on.
+    if (wanted('sweep')) {
+      const later = new Date(T0.getTime() + 31 * DAY);
+      server = await serve(serverArgs, env);
+      await ok(server, 'POST', '/admin/v1/clock', tenant.admin, { now: later.toISOString() });
+      await server.stop();
+      server = undefined;
+      const swept = await laurel(['sweep', '--batch-size', '1000'], env);
+      const m = /swept (\d+) lots for (\d+) members/.exec(swept.stdout);
+      if (!m) throw new Error(`sweep printed no count:\n${swept.stdout}`);
+      const lots = Number(m[1]);
+      figure('sweep', round(lots / swept.seconds, 1), 'lots/s', {
+        lots,
+        members: Number(m[2]),
+        seconds: round(swept.seconds, 1),
+        ratio_to_baseline: round(lots / swept.seconds / tpcb.tps, 4),
+        peak_rss_mib: mib(swept.peakRssBytes),
+      });
+    }
+    const verified = await laurel(['verify'], env);
+    log(verified.stdout.trim());
+
+    // 7. Bulk import beside COPY of the same rows (issue #6).
+    if (wanted('import')) {
+      await importBench(url, {
+        customers: scale.importCustomers,
+        purchases: scale.importPurchases,
+        concurrency: 8,
+        keep,
+      });
+    }
+
+    // 8. The embedded database, at a smaller scale.
+    if (wanted('pglite')) await pgliteBench(scale, dir);
+  } finally {
+    await server?.stop();
+    if (!keep) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    else log(`kept schema ${schema}`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(figures);
+}
+
+/** Ingestion and lookup on embedded PGlite: members created through the API, labelled as such. */
+async function pgliteBench(scale: Scale, dir: string): Promise<void> {
+  const { DATABASE_URL: _server, ...rest } = process.env;
+  const env: NodeJS.ProcessEnv = { ...rest, LOG_LEVEL: 'warn' };
+  const dataDir = join(dir, 'pglite');
+  const demo = JSON.parse((await laurel(['demo', '--json', '--data-dir', dataDir], env)).stdout) as {
+    api_key: string;
+    secret: string;
+  };
+  const tenant = { apiKey: demo.api_key, auth: basic(demo.api_key, demo.secret), admin: '' };
+  const server = await serve(
+    ['--data-dir', dataDir, '--clock', 'simulated', '--now', T0.toISOString(), '--sweep-interval', '0'],
+    env,
+  );
+  try {
+    for (let i = 1; i <= scale.pgliteMembers; i++) {
+      await ok(server, 'POST', `/priv/v1/apps/${tenant.apiKey}/users`, tenant.auth, {
+        user: { email: `p+${i}@bench.example`, external_id: `bench-p-${i}`, opted_in: true },
+      });
+    }
+    const clients = 4;
+    const rand = prng(11);
+    resetPeak(server.pid);
+    const ingest = await load(server.base, clients, scale.pgliteSeconds, (i) => ({
+      method: 'POST',
+      path: '/api/2.0/send_transaction',
+      headers: { authorization: tenant.auth },
+      body: purchaseBody(
+        `PG-${i}`,
+        `bench-p-${1 + Math.floor(rand() * scale.pgliteMembers)}`,
+        new Date(T0.getTime() - 30_000),
+        2,
+        rand,
+      ),
+    }));
+    if (ingest.errors) throw new Error(`pglite ingestion: ${ingest.firstError}`);
+    figure('pglite_ingest', round(ingest.perSecond, 1), 'purchases/s', {
+      embedded: true,
+      members: scale.pgliteMembers,
+      clients,
+      p50_ms: round(ingest.p50Ms),
+      p99_ms: round(ingest.p99Ms),
+      server_peak_rss_mib: mib(peakRss(server.pid)),
+    });
+    resetPeak(server.pid);
+    const lookup = await load(server.base, clients, scale.pgliteSeconds, () => ({
+      method: 'GET',
+      path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=p%2B${1 + Math.floor(rand() * scale.pgliteMembers)}%40bench.example&expand_incentives=true`,
+      headers: { authorization: tenant.auth },
+    }));
+    if (lookup.errors) throw new Error(`pglite lookup: ${lookup.firstError}`);
+    figure('pglite_lookup', round(lookup.perSecond, 1), 'requests/s', {
+      embedded: true,
+      members: scale.pgliteMembers,
+      clients,
+      p50_ms: round(lookup.p50Ms),
+      p99_ms: round(lookup.p99Ms),
+      server_peak_rss_mib: mib(peakRss(server.pid)),
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The CI smoke run of the benchmark suite (issue #8): every scenario at the tiny scale, against
+ * server PostgreSQL. It proves the suite still works end to end and that the ledger verifies after
+ * it; timings are printed, never asserted.
+ */
+const url = process.env.DATABASE_URL;
+
+const FIGURES = [
+  'pgbench_tpcb',
+  'pgbench_select_only',
+  'lookup',
+  'ingest_spread',
+  'ingest_hot',
+  'returns',
+  'sweep',
+  'import_customers_rate',
+  'import_purchases_rate',
+  'copy_purchases_rate',
+  'import_to_copy_ratio',
+  'pglite_ingest',
+  'pglite_lookup',
+];
+
+describe.skipIf(!url)('npm run bench --scale tiny [postgres]', () => {
+  it('prints every figure beside its baseline and leaves a ledger that verifies', () => {
+    const compiled = spawnSync('npx', ['tsc', '-p', 'bench/tsconfig.json'], { encoding: 'utf8' });
+    expect(compiled.status, compiled.stdout + compiled.stderr).toBe(0);
+    const run = spawnSync(process.execPath, ['.laurel/bench/bench/run.js', '--scale', 'tiny'], {
+      encoding: 'utf8',
+      env: { ...process.env, DATABASE_URL: url },
+      timeout: 540_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { figure: string; value: number; ratio_to_baseline?: number });
+    const byName = new Map(lines.map((f) => [f.figure, f]));
+    for (const name of FIGURES) {
+      const f = byName.get(name);
+      expect(f, `figure ${name}`).toBeDefined();
+      expect(f!.value, name).toBeGreaterThan(0);
+    }
+    for (const name of ['lookup', 'ingest_spread', 'ingest_hot', 'returns', 'sweep']) {
+      expect(byName.get(name)!.ratio_to_baseline, name).toBeGreaterThan(0);
+    }
+    // Conservation after every scenario: `laurel verify` ran and found nothing wrong.
+    expect(run.stderr).toMatch(/ledger verified: \d+ journals/);
+    // The closing table names every figure.
+    for (const name of FIGURES) expect(run.stderr).toContain(name);
+  }, 600_000);
+});
