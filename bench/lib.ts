@@ -86,9 +86,12 @@ function watchPeak(child: ChildProcess): () => number {
 }
 
 /** Runs the built `laurel` CLI to its end; fails with its output when it exits non-zero. */
-export function laurel(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+export function laurel(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<Run> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const peak = watchPeak(child);
   let stdout = '';
   let stderr = '';
@@ -112,12 +115,20 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Starts `laurel serve` on a free port and waits for its banner. */
-export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Starts `laurel serve` on a free port (with `nodeArgs` for node, e.g. `--cpu-prof`) and waits for its banner. */
+export async function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));

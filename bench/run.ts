@@ -97,7 +97,13 @@ const SCALES: Record<string, Scale> = {
 const T0 = new Date('2026-01-06T15:00:00Z');
 const DAY = 86_400_000;
 
-function parseArgs(argv: string[]): { scaleName: string; scale: Scale; keep: boolean; only: Set<string> } {
+function parseArgs(argv: string[]): {
+  scaleName: string;
+  scale: Scale;
+  keep: boolean;
+  only: Set<string>;
+  profile: string | undefined;
+} {
   const value = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -122,6 +128,7 @@ function parseArgs(argv: string[]): { scaleName: string; scale: Scale; keep: boo
     },
     keep: argv.includes('--keep'),
     only,
+    profile: value('--profile'),
   };
 }
 
@@ -199,7 +206,9 @@ function loadFigures(name: string, r: LoadResult, server: Server, baseline: Pgbe
 }
 
 async function main(): Promise<void> {
-  const { scaleName, scale, keep, only } = parseArgs(process.argv.slice(2));
+  const { scaleName, scale, keep, only, profile } = parseArgs(process.argv.slice(2));
+  // --profile DIR: the server (and the sweep) write V8 CPU profiles there, one per process.
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
   const wanted = (s: string) => !only.size || only.has(s);
   const url = process.env.DATABASE_URL;
   if (!url)
@@ -256,7 +265,7 @@ async function main(): Promise<void> {
       admin: `Bearer ${demo.admin_token}`,
     };
     const serverArgs = ['--clock', 'simulated', '--now', T0.toISOString(), '--sweep-interval', '0'];
-    server = await serve(serverArgs, env);
+    server = await serve(serverArgs, env, nodeArgs);
 
     // 2. The population: two template members through the API, copied with SQL.
     const a = await templateMember(server, tenant, 'a', true);
@@ -358,7 +367,7 @@ async function main(): Promise<void> {
       await ok(server, 'POST', '/admin/v1/clock', tenant.admin, { now: later.toISOString() });
       await server.stop();
       server = undefined;
-      const swept = await laurel(['sweep', '--batch-size', '1000'], env);
+      const swept = await laurel(['sweep', '--batch-size', '1000'], env, nodeArgs);
       const m = /swept (\d+) lots for (\d+) members/.exec(swept.stdout);
       if (!m) throw new Error(`sweep printed no count:\n${swept.stdout}`);
       const lots = Number(m[1]);

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { isConnectionError, type Database } from '../db/database.js';
 import { findDueMembers, lockLedgerOwner } from '../ledger/ledger.repository.js';
-import { settleMember } from '../ledger/ledger.service.js';
+import { settleMember, settleMembersInBulk } from '../ledger/ledger.service.js';
 import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.service.js';
 
 /**
@@ -12,6 +12,9 @@ import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.servic
  */
 
 export const DEFAULT_SWEEP_BATCH = 100;
+
+/** Batches a PostgreSQL sweep settles at once, each on its own connection, over disjoint members. */
+export const SWEEP_LANES = 2;
 
 /**
  * Advisory lock class of the sweeper ("LAUR"). The object id is the schema's hash: a Laurel
@@ -51,8 +54,9 @@ export interface SweepResult {
 
 /**
  * Rolls over every lot matured by the clock's now, in batches of members, one transaction per
- * member under the member's row lock (the lock every purchase takes first), so a lot is rolled
- * exactly once however sweeps and purchases interleave. At most one sweeper runs per database; a
+ * batch under every member's row lock (the lock every purchase takes first), so a lot is rolled
+ * exactly once however sweeps and purchases interleave; a batch that fails is retried one
+ * transaction per member, so one member's failure holds back nobody else. At most one sweeper runs per database; a
  * sweep that finds another one running returns `busy` (or waits, with `wait`). Connection errors
  * are thrown; the caller retries later.
  */
@@ -77,32 +81,55 @@ export async function sweepOnce(
   // Members not to pick again in this sweep: failed ones, and (in theory) lots without a user row.
   const skip: string[] = [];
 
+  /** One batch of one lane: the members of lane `lane` due now, settled together. */
+  const batch = async (lane: number, lanes: number): Promise<number> => {
+    const members = await findDueMembers(db, now, batchSize, skip, { lane, lanes });
+    if (!members.length) return 0;
+    result.batches += 1;
+    // The batch together first (issue #8); when it fails, one member at a time finds who fails.
+    const bulk = await db
+      .transaction((tx) => settleMembersInBulk(tx, members, now))
+      .catch((error: unknown) => {
+        if (isConnectionError(error)) throw error;
+        return null;
+      });
+    if (bulk) {
+      result.members += bulk.members;
+      result.lots += bulk.lots;
+      skip.push(...bulk.missing);
+      return members.length;
+    }
+    for (const userId of members) {
+      if (opts.signal?.aborted) break;
+      try {
+        const lots = await settleOwner(db, userId, now);
+        if (lots === null) skip.push(userId);
+        else if (lots > 0) {
+          result.members += 1;
+          result.lots += lots;
+        }
+      } catch (error) {
+        if (isConnectionError(error)) throw error;
+        skip.push(userId);
+        result.failures.push({ user_id: userId, error });
+      }
+    }
+    return members.length;
+  };
+  // On PostgreSQL two lanes of disjoint members run side by side, one backend each (issue #8);
+  // PGlite has one connection, where a second lane would only wait.
+  const lanes = db.kind === 'postgres' ? SWEEP_LANES : 1;
+
   while (!opts.signal?.aborted) {
     const found = await underSweeperLock(db, opts.wait ?? false, async () => {
-      const members = await findDueMembers(db, now, batchSize, skip);
-      for (const userId of members) {
-        if (opts.signal?.aborted) break;
-        try {
-          const lots = await settleOwner(db, userId, now);
-          if (lots === null) skip.push(userId);
-          else if (lots > 0) {
-            result.members += 1;
-            result.lots += lots;
-          }
-        } catch (error) {
-          if (isConnectionError(error)) throw error;
-          skip.push(userId);
-          result.failures.push({ user_id: userId, error });
-        }
-      }
-      return members.length;
+      const counts = await Promise.all(Array.from({ length: lanes }, (_, lane) => batch(lane, lanes)));
+      return counts.reduce((n, c) => n + c, 0);
     });
     if (found === null) {
       result.busy = true;
       break;
     }
     if (found === 0) break;
-    result.batches += 1;
   }
   // Then the cash-outs of the last period that ended (DESIGN §7): after the rollovers, though each
   // member's settlement orders its own rollovers and cash-outs by their effective times anyway.

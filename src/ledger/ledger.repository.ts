@@ -235,6 +235,100 @@ export async function markRolledOver(tx: Tx, lotIds: string[], at: Date): Promis
   ]);
 }
 
+/** A batch member as the bulk rollover needs it: its lock taken, where its cash-outs stand. */
+export interface LockedOwner extends CashOutState {
+  id: string;
+  retailer_id: string;
+}
+
+/**
+ * Locks the ledger owners of a sweep batch in id order (so two lockers of overlapping sets never
+ * deadlock, and a purchase, which locks one member, simply waits), deleted ones too, like
+ * `lockLedgerOwner`, with where each one's cash-outs stand.
+ */
+export async function lockLedgerOwners(tx: Tx, userIds: readonly string[]): Promise<LockedOwner[]> {
+  return tx.query<LockedOwner>(
+    `SELECT id, retailer_id, coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
+     FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+    [userIds],
+  );
+}
+
+export interface DueLotRow extends LotRow {
+  user_id: string;
+  retailer_id: string;
+}
+
+/** The members' lots matured by `at` that wait to roll over, locked (their owners are locked first). */
+export async function lockDueLotsOf(tx: Tx, userIds: readonly string[], at: Date): Promise<DueLotRow[]> {
+  return tx.query<DueLotRow>(
+    `SELECT ${LOT_COLUMNS}, user_id, retailer_id FROM lots
+     WHERE user_id = ANY($1::uuid[]) AND rolled_over_at IS NULL AND matures_at <= $2
+     ORDER BY id FOR UPDATE`,
+    [userIds, at],
+  );
+}
+
+export interface Rollover {
+  journal_id: string;
+  lot_id: string;
+  retailer_id: string;
+  user_id: string;
+  purchase_id: string;
+  /** The escrow account the lot waits in, and the settled account it rolls into. */
+  escrow: EscrowRole;
+  settled: string;
+  amount: number;
+  matures_at: Date;
+}
+
+/**
+ * Many lots' rollovers in one statement: for each, the journal a single `insertJournal` would write
+ * (effective at its maturation, two postings from escrow to the settled account), the balances they
+ * move, and the lot marked rolled over. `lots` are every due lot of the batch, `rollovers` those
+ * that still hold points. The owners must be locked.
+ */
+export async function writeRollovers(
+  tx: Tx,
+  lots: readonly string[],
+  rollovers: readonly Rollover[],
+  now: Date,
+): Promise<void> {
+  await tx.query(
+    `WITH r AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(journal_id uuid, lot_id uuid, retailer_id uuid,
+         user_id uuid, purchase_id uuid, escrow text, settled text, amount bigint, matures_at timestamptz)
+     ), j AS (
+       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id, details)
+       SELECT journal_id, retailer_id, user_id, 'rollover', matures_at, $2, purchase_id, lot_id,
+              '{"reason": "escrow period ended"}'::jsonb
+       FROM r RETURNING id
+     ), lines AS (
+       SELECT journal_id, 1::smallint AS line, retailer_id, user_id, escrow AS account, -amount AS amount FROM r
+       UNION ALL
+       SELECT journal_id, 2::smallint, retailer_id, user_id, settled, amount FROM r
+     ), p AS (
+       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
+       SELECT lines.* FROM lines JOIN j ON j.id = lines.journal_id
+     ), d AS (
+       SELECT user_id, retailer_id, account, sum(amount)::bigint AS amount,
+              sum(greatest(amount, 0))::bigint AS credit
+       FROM lines GROUP BY user_id, retailer_id, account
+     ), u AS (
+       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
+       FROM d WHERE b.user_id = d.user_id AND b.account = d.account
+       RETURNING b.user_id, b.account
+     ), m AS (
+       -- Every data-modifying part of a WITH runs to completion, read or not.
+       UPDATE lots SET rolled_over_at = $2, remaining = 0 WHERE id = ANY($3::uuid[])
+     )
+     INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
+     SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, $2 FROM d
+     WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.user_id = d.user_id AND u.account = d.account)`,
+    [JSON.stringify(rollovers), now, lots],
+  );
+}
+
 /** Materialised balance of one member account inside the transaction (0 when never used). */
 export async function balanceOf(tx: Tx, userId: string, account: string): Promise<number> {
   const rows = await tx.query<{ balance: number }>(
@@ -247,21 +341,25 @@ export async function balanceOf(tx: Tx, userId: string, account: string): Promis
 /**
  * Up to `limit` members with lots matured by `at` that wait to roll over, taken from the oldest due
  * lots through `lots_due_idx`, so a batch reads about `limit` index entries however large the
- * backlog. `skip` leaves out members a sweep already failed on, so it cannot loop on them.
+ * backlog. `skip` leaves out members a sweep already failed on, so it cannot loop on them;
+ * `partition` keeps to one of `lanes` disjoint sets of members (by a hash of the id), so lanes
+ * settling side by side never wait for each other's member locks.
  */
 export async function findDueMembers(
   db: Queryable,
   at: Date,
   limit: number,
   skip: readonly string[] = [],
+  partition: { lane: number; lanes: number } = { lane: 0, lanes: 1 },
 ): Promise<string[]> {
   const rows = await db.query<{ user_id: string }>(
     `SELECT DISTINCT user_id FROM (
        SELECT user_id FROM lots
        WHERE rolled_over_at IS NULL AND matures_at <= $1 AND user_id <> ALL($3::uuid[])
+         AND ($5::int = 1 OR (hashtext(user_id::text) & 2147483647) % $5::int = $4::int)
        ORDER BY matures_at LIMIT $2
      ) due ORDER BY user_id`,
-    [at, limit, skip],
+    [at, limit, skip, partition.lane, partition.lanes],
   );
   return rows.map((r) => r.user_id);
 }

@@ -18,11 +18,15 @@ import {
   balanceOf,
   insertJournal,
   lockDueLots,
+  lockDueLotsOf,
+  lockLedgerOwners,
+  writeRollovers,
   markRolledOver,
   readBalances,
   readCashOutState,
   setCashedOutThrough,
   type CashOutState,
+  type Rollover,
 } from './ledger.repository.js';
 
 export interface MemberBalances {
@@ -177,6 +181,68 @@ export async function settleMember(
   for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
   if (periods.length) await setCashedOutThrough(tx, userId, periods[periods.length - 1]!.ends_at);
   return { lots: lots.length, periods: periods.length };
+}
+
+export interface BulkSettlement {
+  /** Members whose lots were rolled over, and how many lots. */
+  members: number;
+  lots: number;
+  /** Members of the batch without a user row (the foreign key of `lots` rules it out). */
+  missing: string[];
+}
+
+/**
+ * A sweep batch (DESIGN §5, issue #8): what `settleMember` writes for each member, for many members
+ * in one transaction of a few statements, under every member's lock. The rollovers of members with
+ * no period end since their last settlement (most members, most days) are written together, one
+ * journal per lot exactly as `settleMember` writes it; a member whose cash-out may be due goes
+ * through `settleMember` itself, in the same transaction.
+ */
+export async function settleMembersInBulk(
+  tx: Tx,
+  userIds: readonly string[],
+  now: Date,
+): Promise<BulkSettlement> {
+  const owners = await lockLedgerOwners(tx, userIds);
+  const found = new Set(owners.map((o) => o.id));
+  const missing = userIds.filter((id) => !found.has(id));
+  const together = owners.filter((o) => o.deleted || !mayCrossPeriodEnd(o.since, now));
+  let members = 0;
+  let lots = 0;
+  for (const o of owners.filter((x) => !together.includes(x))) {
+    const settled = await settleMember(tx, o.retailer_id, o.id, now);
+    if (settled.lots > 0) {
+      members += 1;
+      lots += settled.lots;
+    }
+  }
+  if (!together.length) return { members, lots, missing };
+  const due = await lockDueLotsOf(
+    tx,
+    together.map((o) => o.id),
+    now,
+  );
+  if (!due.length) return { members, lots, missing };
+  const rollovers: Rollover[] = due
+    .filter((l) => l.remaining > 0)
+    .map((l) => ({
+      journal_id: newId(l.matures_at.getTime()),
+      lot_id: l.id,
+      retailer_id: l.retailer_id,
+      user_id: l.user_id,
+      purchase_id: l.purchase_id,
+      escrow: l.account,
+      settled: SETTLED_OF[l.account],
+      amount: l.remaining,
+      matures_at: l.matures_at,
+    }));
+  await writeRollovers(
+    tx,
+    due.map((l) => l.id),
+    rollovers,
+    now,
+  );
+  return { members: members + new Set(due.map((l) => l.user_id)).size, lots: lots + due.length, missing };
 }
 
 /** One period's cash-out: a journal from Spendable to the cashed-out account, and its gift card. */

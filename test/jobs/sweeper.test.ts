@@ -205,6 +205,34 @@ describeEachDatabase('Rollover sweeper', (target) => {
     await expect(sweepOnce(app().db, app().clock, { batchSize: 0 })).rejects.toThrow(/batchSize/);
   });
 
+  it('a batch that fails is settled one member at a time: the others roll over, the failing member is named', async () => {
+    t = await startTestApp(target, START);
+    const ids: string[] = [];
+    for (const m of ['F-1', 'F-2', 'F-3']) ids.push(await member(m));
+    await buy('f1', 'TF-1', 'F-1', '2026-11-01T09:00:00Z');
+    await buy('f2', 'TF-2', 'F-2', '2026-11-01T10:00:00Z');
+    await buy('f3', 'TF-3', 'F-3', '2026-11-01T11:00:00Z');
+    await app().setNow(AFTER_MATURITY);
+    // A corrupted escrow balance: rolling F-2's lot over would take it below zero, which the
+    // balance's CHECK refuses, so the batch holding F-2 fails as a whole.
+    await app().db.query(
+      "UPDATE balances SET balance = 0 WHERE user_id = $1 AND account = 'spendable_escrow'",
+      [ids[1]],
+    );
+
+    const swept = await sweepOnce(app().db, app().clock, { batchSize: 100 });
+    expect(swept).toMatchObject({ members: 2, lots: 4, busy: false });
+    expect(swept.failures.map((f) => f.user_id)).toEqual([ids[1]]);
+    const open = await app().db.query<{ user_id: string }>(
+      'SELECT DISTINCT user_id FROM lots WHERE rolled_over_at IS NULL',
+    );
+    expect(open.map((r) => r.user_id)).toEqual([ids[1]]);
+    // The next sweep tries the failing member again, and only it.
+    const again = await sweepOnce(app().db, app().clock, { batchSize: 100 });
+    expect(again).toMatchObject({ members: 0, lots: 0 });
+    expect(again.failures.map((f) => f.user_id)).toEqual([ids[1]]);
+  });
+
   it('concurrent sweeps and purchases roll each lot exactly once', async () => {
     t = await startTestApp(target, START);
     const ids: string[] = [];
