@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -61,12 +62,33 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_MESSAGES.some((m) => m.test(err.message));
 }
 
+/** Distinct statements prepared per process at most; any beyond it run unnamed (bounded memory). */
+const MAX_PREPARED = 1000;
+const preparedNames = new Map<string, string>();
+
+/**
+ * The statement to send for `sql`: named after a hash of its text, so each connection parses and
+ * plans it once and PostgreSQL can keep its plan (issue #8: planning the member lookup's statements
+ * cost more than running them). Statements without parameters, and any past the cap, go unnamed.
+ */
+export function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  const values = params as unknown[];
+  if (!values.length) return { text: sql, values };
+  let name = preparedNames.get(sql);
+  if (name === undefined) {
+    if (preparedNames.size >= MAX_PREPARED) return { text: sql, values };
+    name = `laurel_${createHash('sha1').update(sql).digest('base64url').slice(0, 20)}`;
+    preparedNames.set(sql, name);
+  }
+  return { name, text: sql, values };
+}
+
 class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   constructor(private readonly pool: pg.Pool) {}
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    const res = await this.pool.query(sql, params as unknown[]);
+    const res = await this.pool.query(statement(sql, params));
     return res.rows as R[];
   }
 
@@ -78,7 +100,7 @@ class PostgresDatabase implements Database {
       const tx: Tx = {
         inTransaction: true,
         query: async <R>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query(sql, params as unknown[])).rows as R[],
+          (await client.query(statement(sql, params))).rows as R[],
         exec: async (sql: string) => {
           await client.query(sql);
         },

@@ -114,11 +114,14 @@ export interface CashOutState {
  * that have matured by `at` but not yet been rolled over (DESIGN §5 as-of reads), by maturation
  * instant, and where the member's cash-outs stand (the `w` row carries it as epoch milliseconds).
  */
-export async function readBalances(
-  db: Queryable,
-  userId: string,
-  at: Date,
-): Promise<{ balances: BalanceRow[]; due: DueRow[]; cashOut: CashOutState | undefined }> {
+/** What `readBalances` answers: the balances as materialised, what is due by the instant, the cash-out state. */
+export interface LedgerRead {
+  balances: BalanceRow[];
+  due: DueRow[];
+  cashOut: CashOutState | undefined;
+}
+
+export async function readBalances(db: Queryable, userId: string, at: Date): Promise<LedgerRead> {
   const rows = await db.query<{
     kind: 'b' | 'd' | 'w';
     account: string;

@@ -26,6 +26,7 @@ import {
   readCashOutState,
   setCashedOutThrough,
   type CashOutState,
+  type LedgerRead,
   type Rollover,
 } from './ledger.repository.js';
 
@@ -59,8 +60,10 @@ export async function balancesAsOf(
   owner: LedgerOwner,
   program: ProgramDocument,
   at: Date,
+  /** The member's ledger as already read at `at` (`readMemberLedger`), to save the round trip. */
+  read?: LedgerRead,
 ): Promise<MemberBalances> {
-  const { balances, due, cashOut } = await readBalances(db, owner.id, at);
+  const { balances, due, cashOut } = read ?? (await readBalances(db, owner.id, at));
   const out: Partial<Record<AccountRole, AccountBalance>> = {};
   const used = new Set<AccountRole>();
   for (const b of balances) {

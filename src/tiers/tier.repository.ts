@@ -1,23 +1,80 @@
 import type { Queryable, Tx } from '../db/database.js';
+import type { EscrowRole } from '../domain/escrow.js';
 import type { EnrollmentChange, TqChange } from '../domain/tiers.js';
+import type { LedgerRead } from '../ledger/ledger.repository.js';
 
 /**
- * A member's Tier Qualifying history as of `at`, in one round trip: every posting to the Tier
- * Qualifying Account at its journal's effective instant, plus the tier escrow of lots matured by
- * `at` and not yet rolled over, at their maturation instant (DESIGN §5: reads do not wait for the
- * sweeper).
+ * Everything a member's standing as of `at` is computed from, in one round trip (issue #8: a
+ * lookup paid one per read): the materialised balances, the escrow of lots matured by `at` and
+ * not yet rolled over, where the member's cash-outs stand, the Tier Qualifying history (every
+ * posting to the Tier Qualifying Account at its journal's effective instant, plus the tier escrow of
+ * lots matured by `at` and not yet rolled over, at their maturation instant: DESIGN §5, reads do not
+ * wait for the sweeper), manual tier moves and enrollment changes. Instants travel as epoch
+ * milliseconds, exact whatever the session's time zone.
  */
-export async function readTqChanges(db: Queryable, userId: string, at: Date): Promise<TqChange[]> {
-  const rows = await db.query<{ at: Date; points: number }>(
-    `SELECT j.effective_at AS at, p.amount AS points
-     FROM postings p JOIN journals j ON j.id = p.journal_id
-     WHERE p.user_id = $1 AND p.account = 'tier' AND j.effective_at <= $2
-     UNION ALL
-     SELECT matures_at, remaining FROM lots
-     WHERE user_id = $1 AND account = 'tier_escrow' AND rolled_over_at IS NULL AND matures_at <= $2 AND remaining > 0`,
+export async function readMemberLedger(db: Queryable, userId: string, at: Date): Promise<MemberLedger> {
+  const rows = await db.query<{
+    balances: { account: string; balance: number; life_time_value: number }[];
+    due: { account: EscrowRole; at_ms: number; due: number }[];
+    cash_out: { since_ms: number; deleted: boolean } | null;
+    tq: { at_ms: number; points: number }[];
+    moves: (Omit<TierMoveRow, 'effective_at' | 'recorded_at'> & {
+      effective_ms: number;
+      recorded_ms: number;
+    })[];
+    enrollment: { at_ms: number; opted_in: boolean }[];
+  }>(
+    `SELECT
+       (SELECT coalesce(json_agg(json_build_object('account', account, 'balance', balance,
+                 'life_time_value', life_time_value)), '[]') FROM balances WHERE user_id = $1) AS balances,
+       (SELECT coalesce(json_agg(json_build_object('account', account, 'due', due, 'at_ms', at_ms)), '[]')
+        FROM (SELECT account, sum(remaining)::bigint AS due,
+                     (extract(epoch FROM matures_at) * 1000)::bigint AS at_ms FROM lots
+              WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2 AND remaining > 0
+              GROUP BY account, matures_at) d) AS due,
+       (SELECT json_build_object(
+                 'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
+                 'deleted', deleted_at IS NOT NULL) FROM users WHERE id = $1) AS cash_out,
+       (SELECT coalesce(json_agg(json_build_object('at_ms', at_ms, 'points', points)), '[]')
+        FROM (SELECT (extract(epoch FROM j.effective_at) * 1000)::bigint AS at_ms, p.amount AS points
+              FROM postings p JOIN journals j ON j.id = p.journal_id
+              WHERE p.user_id = $1 AND p.account = 'tier' AND j.effective_at <= $2
+              UNION ALL
+              SELECT (extract(epoch FROM matures_at) * 1000)::bigint, remaining FROM lots
+              WHERE user_id = $1 AND account = 'tier_escrow' AND rolled_over_at IS NULL
+                AND matures_at <= $2 AND remaining > 0) t) AS tq,
+       (SELECT coalesce(json_agg(json_build_object('id', id, 'retailer_id', retailer_id, 'user_id', user_id,
+                 'tier_system_id', tier_system_id, 'tier_level_id', tier_level_id,
+                 'effective_ms', (extract(epoch FROM effective_at) * 1000)::bigint,
+                 'recorded_ms', (extract(epoch FROM recorded_at) * 1000)::bigint,
+                 'actor', actor, 'reason', reason) ORDER BY effective_at, id), '[]')
+        FROM tier_moves WHERE user_id = $1 AND effective_at <= $2) AS moves,
+       (SELECT coalesce(json_agg(json_build_object('at_ms', (extract(epoch FROM at) * 1000)::bigint,
+                 'opted_in', opted_in) ORDER BY at, id), '[]')
+        FROM enrollment_events WHERE user_id = $1) AS enrollment`,
     [userId, at],
   );
-  return rows.map((r) => ({ at: r.at, points: r.points }));
+  const r = rows[0]!;
+  return {
+    balances: r.balances,
+    due: r.due.map((d) => ({ account: d.account, matures_at: new Date(Number(d.at_ms)), due: d.due })),
+    cashOut: r.cash_out
+      ? { since: new Date(Number(r.cash_out.since_ms)), deleted: r.cash_out.deleted }
+      : undefined,
+    tqChanges: r.tq.map((c) => ({ at: new Date(Number(c.at_ms)), points: c.points })),
+    moves: r.moves.map(({ effective_ms, recorded_ms, ...m }) => ({
+      ...m,
+      effective_at: new Date(Number(effective_ms)),
+      recorded_at: new Date(Number(recorded_ms)),
+    })),
+    enrollment: r.enrollment.map((e) => ({ at: new Date(Number(e.at_ms)), opted_in: e.opted_in })),
+  };
+}
+
+export interface MemberLedger extends LedgerRead {
+  tqChanges: TqChange[];
+  moves: TierMoveRow[];
+  enrollment: EnrollmentChange[];
 }
 
 export interface TierMoveRow {
@@ -47,22 +104,5 @@ export async function insertTierMove(tx: Tx, m: TierMoveRow): Promise<void> {
       m.actor,
       m.reason,
     ],
-  );
-}
-
-/** The member's manual moves effective by `at`, oldest first. */
-export async function readTierMoves(db: Queryable, userId: string, at: Date): Promise<TierMoveRow[]> {
-  return db.query<TierMoveRow>(
-    `SELECT id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor, reason
-     FROM tier_moves WHERE user_id = $1 AND effective_at <= $2 ORDER BY effective_at, id`,
-    [userId, at],
-  );
-}
-
-/** The member's opt-ins and opt-outs, oldest first. */
-export async function readEnrollment(db: Queryable, userId: string): Promise<EnrollmentChange[]> {
-  return db.query<EnrollmentChange>(
-    'SELECT at, opted_in FROM enrollment_events WHERE user_id = $1 ORDER BY at, id',
-    [userId],
   );
 }

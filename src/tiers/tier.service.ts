@@ -14,13 +14,7 @@ import {
   type TierStanding,
 } from '../domain/tiers.js';
 import { balancesAsOf, type MemberBalances } from '../ledger/ledger.service.js';
-import {
-  insertTierMove,
-  readEnrollment,
-  readTierMoves,
-  readTqChanges,
-  type TierMoveRow,
-} from './tier.repository.js';
+import { insertTierMove, readMemberLedger, type TierMoveRow } from './tier.repository.js';
 
 /** What the tier of a member depends on besides the ledger. */
 export interface MemberEnrollment {
@@ -61,12 +55,9 @@ export async function tierStandingAt(
   member: MemberEnrollment,
   at: Date,
 ): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[] }> {
-  const [balances, tqChanges, moves, events] = await Promise.all([
-    balancesAsOf(db, member, program, at),
-    readTqChanges(db, member.id, at),
-    readTierMoves(db, member.id, at),
-    readEnrollment(db, member.id),
-  ]);
+  const ledger = await readMemberLedger(db, member.id, at);
+  const { tqChanges, moves, enrollment: events } = ledger;
+  const balances = await balancesAsOf(db, member, program, at, ledger);
   // Enrollment changes are stamped by the writer's clock. One stamped after `at` can only come from
   // a clock that lags behind the data (laurel demo on the real clock, then a server at an earlier
   // --now): the profile exists as it is, so read the change as having happened by `at`.

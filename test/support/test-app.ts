@@ -47,9 +47,14 @@ export const basic = (key: string, secret: string): string =>
   `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
 
 /** A server on a fresh test database with a simulated clock and one tenant (no members). */
-export async function startTestApp(target: TestDatabase, start: Date = TEST_START): Promise<TestApp> {
+export async function startTestApp(
+  target: TestDatabase,
+  start: Date = TEST_START,
+  /** Wraps the database the app is given (round-trip counting). */
+  wrap: (db: Database) => Database = (db) => db,
+): Promise<TestApp> {
   const opened: OpenTestDatabase = await target.open();
-  const { db } = opened;
+  const db = wrap(opened.db);
   const clock = new SimulatedClock(db);
   await clock.init(start);
   const tenant = await createDemo(db, start, 0);

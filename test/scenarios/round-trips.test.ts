@@ -1,0 +1,100 @@
+import { afterEach, expect, it } from 'vitest';
+import type { Database, Tx } from '../../src/db/database.js';
+import { describeEachDatabase } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * Round trips to the database per request on the hot paths (issue #8): on this machine each one
+ * costs about 100 µs of the server's CPU in the socket write alone, so their number bounds the
+ * throughput. Counted, not timed: a change that adds one fails here, whatever the machine.
+ */
+
+/** Counts every statement sent: queries, and BEGIN and COMMIT of each transaction. */
+function counting(db: Database): { db: Database; count: () => number; reset: () => void } {
+  let n = 0;
+  const wrapTx = (tx: Tx): Tx => ({
+    inTransaction: true,
+    query: (sql, params) => {
+      n++;
+      return tx.query(sql, params);
+    },
+    exec: (sql) => {
+      n++;
+      return tx.exec(sql);
+    },
+  });
+  const wrapped: Database = {
+    kind: db.kind,
+    query: (sql, params) => {
+      n++;
+      return db.query(sql, params);
+    },
+    transaction: (fn) => {
+      n += 2;
+      return db.transaction((tx) => fn(wrapTx(tx)));
+    },
+    exec: (sql) => {
+      n++;
+      return db.exec(sql);
+    },
+    close: () => db.close(),
+  };
+  return { db: wrapped, count: () => n, reset: () => (n = 0) };
+}
+
+describeEachDatabase('Round trips per request', (target) => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('a member lookup, a new purchase, a re-sent one and a return each take a bounded number of round trips', async () => {
+    const counter = { current: undefined as ReturnType<typeof counting> | undefined };
+    t = await startTestApp(target, undefined, (db) => {
+      counter.current = counting(db);
+      return counter.current.db;
+    });
+    const c = counter.current!;
+    const created = await t.request('POST', `${t.core}/users`, {
+      body: { user: { email: 'rt@example.com', external_id: 'RT-1' } },
+    });
+    expect(created.status).toBe(200);
+    const body = (items: number, request: string) => ({
+      store_id: 'S-1',
+      request_id: request,
+      request_payload: {
+        transaction_id: 'T-RT',
+        open_time: '2026-11-25T11:00:00Z',
+        user_id: 'RT-1',
+        user_id_type: 'external_id',
+        items: Array.from({ length: items }, (_, k) => ({
+          line_id: k + 1,
+          item_id: 'SKU',
+          quantity: 1,
+          unit_price: 20,
+        })),
+      },
+    });
+    const counted = async (what: string, call: () => Promise<{ status: number }>) => {
+      c.reset();
+      const res = await call();
+      expect(res.status, what).toBe(200);
+      return c.count();
+    };
+    const lookup = await counted('lookup', () =>
+      t!.request('GET', `${t!.core}/users/search?email=rt@example.com&expand_incentives=true`),
+    );
+    const purchase = await counted('purchase', () =>
+      t!.request('POST', '/api/2.0/send_transaction', { body: body(2, 'R-1') }),
+    );
+    const replay = await counted('replay', () =>
+      t!.request('POST', '/api/2.0/send_transaction', { body: body(2, 'R-1') }),
+    );
+    const ret = await counted('return', () =>
+      t!.request('POST', '/api/2.0/send_transaction', { body: body(1, 'R-2') }),
+    );
+    // The lookup: the simulated clock, the search, the program in force, the member's ledger.
+    expect({ lookup, purchase, replay, ret }).toEqual({ lookup: 4, purchase: 16, replay: 2, ret: 20 });
+  });
+});
