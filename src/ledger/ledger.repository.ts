@@ -33,15 +33,20 @@ export interface JournalInput {
 
 const isMemberAccount = (account: string): boolean => !account.startsWith('program:');
 
+/** A journal's postings must sum to zero, each a non-zero whole number of points. */
+export function assertBalanced(j: JournalInput): void {
+  const sum = j.postings.reduce((n, p) => n + p.amount, 0);
+  if (sum !== 0 || j.postings.some((p) => p.amount === 0 || !Number.isSafeInteger(p.amount))) {
+    throw new Error(`journal ${j.kind} does not balance: ${JSON.stringify(j.postings)}`);
+  }
+}
+
 /**
  * Writes one journal, its postings and the member balances they move, in one statement (one round
  * trip). The postings must sum to zero; balances refuse to go below zero by constraint.
  */
 export async function insertJournal(tx: Tx, j: JournalInput): Promise<void> {
-  const sum = j.postings.reduce((n, p) => n + p.amount, 0);
-  if (sum !== 0 || j.postings.some((p) => p.amount === 0 || !Number.isSafeInteger(p.amount))) {
-    throw new Error(`journal ${j.kind} does not balance: ${JSON.stringify(j.postings)}`);
-  }
+  assertBalanced(j);
   const postings = j.postings.map((p, i) => ({ line: i + 1, account: p.account, amount: p.amount }));
   const member = j.postings.filter((p) => isMemberAccount(p.account));
   await tx.query(
@@ -154,16 +159,6 @@ export async function readBalances(db: Queryable, userId: string, at: Date): Pro
   };
 }
 
-/** Where the member's cash-outs stand, inside the member's lock. */
-export async function readCashOutState(tx: Queryable, userId: string): Promise<CashOutState | undefined> {
-  const rows = await tx.query<{ since: Date; deleted: boolean }>(
-    `SELECT coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
-     FROM users WHERE id = $1`,
-    [userId],
-  );
-  return rows[0];
-}
-
 /** Records that every period ending by `through` is settled for the member. */
 export async function setCashedOutThrough(tx: Tx, userId: string, through: Date): Promise<void> {
   await tx.query('UPDATE users SET cashed_out_through = $2 WHERE id = $1', [userId, through]);
@@ -181,61 +176,49 @@ export interface LotRow {
 
 const LOT_COLUMNS = 'id, purchase_id, account, amount, remaining, matures_at, rolled_over_at';
 
-/** Lots of the member that matured by `at` and still wait to roll over, oldest first, locked. */
-export async function lockDueLots(tx: Tx, userId: string, at: Date): Promise<LotRow[]> {
-  return tx.query<LotRow>(
-    `SELECT ${LOT_COLUMNS} FROM lots WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2
-     ORDER BY matures_at, id FOR UPDATE`,
+/** A lot as `LOT_JSON` carries it inside a JSON answer: instants as epoch milliseconds. */
+export type JsonLot = Omit<LotRow, 'matures_at' | 'rolled_over_at'> & {
+  matures_ms: number;
+  rolled_ms: number | null;
+};
+
+export const LOT_JSON = `json_build_object('id', id, 'purchase_id', purchase_id, 'account', account, 'amount', amount,
+  'remaining', remaining, 'matures_ms', (extract(epoch FROM matures_at) * 1000)::bigint,
+  'rolled_ms', (extract(epoch FROM rolled_over_at) * 1000)::bigint)`;
+
+export const lotOf = ({ matures_ms, rolled_ms, ...l }: JsonLot): LotRow => ({
+  ...l,
+  matures_at: new Date(Number(matures_ms)),
+  rolled_over_at: rolled_ms === null ? null : new Date(Number(rolled_ms)),
+});
+
+/** What a member's settlement starts from: the lots due by an instant, and where cash-outs stand. */
+export interface DueState {
+  lots: LotRow[];
+  cashOut: CashOutState | undefined;
+}
+
+/**
+ * The member's lots matured by `at` that wait to roll over (oldest first) and the member's cash-out
+ * state, in one round trip. Read under the member's lock, which every change of those lots holds.
+ */
+export async function readDueState(tx: Tx, userId: string, at: Date): Promise<DueState> {
+  const rows = await tx.query<{ due: JsonLot[]; cash_out: { since_ms: number; deleted: boolean } | null }>(
+    `SELECT
+       (SELECT coalesce(json_agg(${LOT_JSON} ORDER BY matures_at, id), '[]') FROM lots
+        WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2) AS due,
+       (SELECT json_build_object(
+                 'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
+                 'deleted', deleted_at IS NOT NULL) FROM users WHERE id = $1) AS cash_out`,
     [userId, at],
   );
-}
-
-export async function findPurchaseLots(tx: Tx, purchaseId: string): Promise<LotRow[]> {
-  return tx.query<LotRow>(`SELECT ${LOT_COLUMNS} FROM lots WHERE purchase_id = $1 FOR UPDATE`, [purchaseId]);
-}
-
-export async function insertLot(
-  tx: Tx,
-  lot: {
-    id: string;
-    retailer_id: string;
-    user_id: string;
-    purchase_id: string;
-    account: EscrowRole;
-    amount: number;
-    matures_at: Date;
-    created_at: Date;
-  },
-): Promise<void> {
-  await tx.query(
-    `INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)`,
-    [
-      lot.id,
-      lot.retailer_id,
-      lot.user_id,
-      lot.purchase_id,
-      lot.account,
-      lot.amount,
-      lot.matures_at,
-      lot.created_at,
-    ],
-  );
-}
-
-/** Changes what waits in a lot: an increase also raises its amount, a decrease only its remainder. */
-export async function changeLot(tx: Tx, lotId: string, delta: number): Promise<void> {
-  await tx.query(
-    `UPDATE lots SET remaining = remaining + $2, amount = amount + greatest($2, 0) WHERE id = $1`,
-    [lotId, delta],
-  );
-}
-
-export async function markRolledOver(tx: Tx, lotIds: string[], at: Date): Promise<void> {
-  await tx.query('UPDATE lots SET rolled_over_at = $2, remaining = 0 WHERE id = ANY($1::uuid[])', [
-    lotIds,
-    at,
-  ]);
+  const r = rows[0]!;
+  return {
+    lots: r.due.map(lotOf),
+    cashOut: r.cash_out
+      ? { since: new Date(Number(r.cash_out.since_ms)), deleted: r.cash_out.deleted }
+      : undefined,
+  };
 }
 
 /** A batch member as the bulk rollover needs it: its lock taken, where its cash-outs stand. */

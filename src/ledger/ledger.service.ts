@@ -17,16 +17,16 @@ import { getProgramAt } from '../program/program.service.js';
 import {
   balanceOf,
   insertJournal,
-  lockDueLots,
   lockDueLotsOf,
   lockLedgerOwners,
   writeRollovers,
-  markRolledOver,
   readBalances,
-  readCashOutState,
+  readDueState,
   setCashedOutThrough,
   type CashOutState,
+  type DueState,
   type LedgerRead,
+  type LotRow,
   type Rollover,
 } from './ledger.repository.js';
 
@@ -135,8 +135,10 @@ export async function settleMember(
   retailerId: string,
   userId: string,
   now: Date,
+  /** What is due, when the caller read it under the member's lock already (`readDueState`). */
+  pre?: DueState,
 ): Promise<{ lots: number; periods: number }> {
-  const [lots, state] = await Promise.all([lockDueLots(tx, userId, now), readCashOutState(tx, userId)]);
+  const { lots, cashOut: state } = pre ?? (await readDueState(tx, userId, now));
   let periods: CashOutPeriod[] = [];
   let program: ProgramDocument | undefined;
   if (state && !state.deleted && mayCrossPeriodEnd(state.since, now)) {
@@ -156,34 +158,36 @@ export async function settleMember(
         lots.map((l) => ({ account: l.account, matures_at: l.matures_at, due: l.remaining })),
       )
     : [];
-  for (const lot of lots) {
-    if (lot.remaining <= 0) continue;
-    await insertJournal(tx, {
-      id: newId(lot.matures_at.getTime()),
-      retailer_id: retailerId,
-      user_id: userId,
-      kind: 'rollover',
-      effective_at: lot.matures_at,
-      recorded_at: now,
-      purchase_id: lot.purchase_id,
-      lot_id: lot.id,
-      details: { reason: 'escrow period ended' },
-      postings: [
-        { account: lot.account, amount: -lot.remaining },
-        { account: SETTLED_OF[lot.account], amount: lot.remaining },
-      ],
-    });
-  }
-  if (lots.length) {
-    await markRolledOver(
+  if (lots.length)
+    await writeRollovers(
       tx,
       lots.map((l) => l.id),
+      rolloversOf(lots, retailerId, userId),
       now,
     );
-  }
   for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
   if (periods.length) await setCashedOutThrough(tx, userId, periods[periods.length - 1]!.ends_at);
   return { lots: lots.length, periods: periods.length };
+}
+
+/**
+ * The rollover of each lot that still holds points: one journal each, effective at the lot's
+ * maturation instant (DESIGN §4), from its escrow account to the settled one.
+ */
+function rolloversOf(lots: readonly LotRow[], retailerId: string, userId: string): Rollover[] {
+  return lots
+    .filter((l) => l.remaining > 0)
+    .map((l) => ({
+      journal_id: newId(l.matures_at.getTime()),
+      lot_id: l.id,
+      retailer_id: retailerId,
+      user_id: userId,
+      purchase_id: l.purchase_id,
+      escrow: l.account,
+      settled: SETTLED_OF[l.account],
+      amount: l.remaining,
+      matures_at: l.matures_at,
+    }));
 }
 
 export interface BulkSettlement {
@@ -226,23 +230,10 @@ export async function settleMembersInBulk(
     now,
   );
   if (!due.length) return { members, lots, missing };
-  const rollovers: Rollover[] = due
-    .filter((l) => l.remaining > 0)
-    .map((l) => ({
-      journal_id: newId(l.matures_at.getTime()),
-      lot_id: l.id,
-      retailer_id: l.retailer_id,
-      user_id: l.user_id,
-      purchase_id: l.purchase_id,
-      escrow: l.account,
-      settled: SETTLED_OF[l.account],
-      amount: l.remaining,
-      matures_at: l.matures_at,
-    }));
   await writeRollovers(
     tx,
     due.map((l) => l.id),
-    rollovers,
+    due.flatMap((l) => rolloversOf([l], l.retailer_id, l.user_id)),
     now,
   );
   return { members: members + new Set(due.map((l) => l.user_id)).size, lots: lots + due.length, missing };

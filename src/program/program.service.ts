@@ -27,14 +27,26 @@ export async function getProgramAt(db: Queryable, retailerId: string, at: Date):
   return (await getProgramVersionAt(db, retailerId, at)).document;
 }
 
-/** One version of a retailer's program, as a purchase priced with it recorded. */
+/** Versions read, by retailer and number: a stored version never changes (issue #3), so never stale. */
+const versions = new Map<string, ProgramDocument>();
+const MAX_CACHED_VERSIONS = 1000;
+
+/**
+ * One version of a retailer's program, as a purchase priced with it recorded. Kept in memory once
+ * read (issue #8: a return paid a round trip for it): versions are insert-only.
+ */
 export async function getProgramVersion(
   db: Queryable,
   retailerId: string,
   version: number,
 ): Promise<ProgramDocument> {
+  const key = `${retailerId}:${version}`;
+  const cached = versions.get(key);
+  if (cached) return cached;
   const row = await findProgramVersion(db, retailerId, version);
   if (!row) throw new Error(`retailer ${retailerId} has no program version ${version}`);
+  if (versions.size >= MAX_CACHED_VERSIONS) versions.clear();
+  versions.set(key, row.document);
   return row.document;
 }
 

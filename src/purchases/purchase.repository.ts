@@ -1,5 +1,17 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { Award, Basket } from '../domain/earning.js';
+import type { ProgramDocument } from '../domain/program.js';
+import type { EscrowRole } from '../domain/escrow.js';
+import {
+  assertBalanced,
+  LOT_JSON,
+  lotOf,
+  type CashOutState,
+  type JournalInput,
+  type JsonLot,
+  type LotRow,
+} from '../ledger/ledger.repository.js';
+import type { ProgramVersionRow } from '../program/program.repository.js';
 
 export interface PurchaseRow {
   id: string;
@@ -15,56 +27,6 @@ export interface PurchaseRow {
   revision: number;
   created_at: Date;
   updated_at: Date;
-}
-
-const COLUMNS = `id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version, basket, award,
-  not_awarded_reason, revision, created_at, updated_at`;
-
-export async function lockPurchase(
-  tx: Tx,
-  retailerId: string,
-  transactionId: string,
-): Promise<PurchaseRow | undefined> {
-  const rows = await tx.query<PurchaseRow>(
-    `SELECT ${COLUMNS} FROM purchases WHERE retailer_id = $1 AND transaction_id = $2 FOR UPDATE`,
-    [retailerId, transactionId],
-  );
-  return rows[0];
-}
-
-export async function insertPurchase(tx: Tx, p: PurchaseRow): Promise<void> {
-  await tx.query(
-    `INSERT INTO purchases (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    [
-      p.id,
-      p.retailer_id,
-      p.transaction_id,
-      p.user_id,
-      p.store_id,
-      p.purchase_time,
-      p.program_version,
-      JSON.stringify(p.basket),
-      JSON.stringify(p.award),
-      p.not_awarded_reason,
-      p.revision,
-      p.created_at,
-      p.updated_at,
-    ],
-  );
-}
-
-export async function updatePurchaseBasket(
-  tx: Tx,
-  id: string,
-  basket: Basket,
-  award: Award,
-  revision: number,
-  now: Date,
-): Promise<void> {
-  await tx.query(
-    'UPDATE purchases SET basket = $2, award = $3, revision = $4, updated_at = $5 WHERE id = $1',
-    [id, JSON.stringify(basket), JSON.stringify(award), revision, now],
-  );
 }
 
 /**
@@ -103,16 +65,258 @@ export async function findPosRequest(
   return rows[0];
 }
 
-export async function insertPosRequest(
-  tx: Tx,
+/** How a transaction names its member (`user_id_type`), resolved to one lookup. */
+export type MemberKey = { type: 'SessionM_ID' | 'external_id' | 'email'; id: string };
+
+/** What a send needs before its transaction, read in one round trip (issue #8). */
+export interface SendContext {
+  /** The stored answer of an earlier request with this request id. */
+  replay: PosRequestRow | undefined;
+  /** The program version in force at the read's instant. */
+  program: ProgramVersionRow | undefined;
+  /** The member the transaction names, if it is a live profile of the retailer. */
+  memberId: string | undefined;
+  /** The purchase with this transaction id: absent (undefined), or its owner (null when none). */
+  purchaseOwner: string | null | undefined;
+}
+
+const MEMBER_BY: Record<MemberKey['type'], string> = {
+  SessionM_ID: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = $5::uuid AND u.deleted_at IS NULL`,
+  external_id: `SELECT u.id FROM user_identifiers i JOIN users u ON u.id = i.user_id
+     WHERE i.retailer_id = $1 AND i.external_id = $5 AND u.retailer_id = $1 AND u.deleted_at IS NULL`,
+  email: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND lower(u.email) = lower($5) AND u.deleted_at IS NULL
+     ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
+};
+
+/**
+ * The stored answer for the request id, the program version in force at `at`, the member and the
+ * owner of an existing purchase of the transaction id, together. Nothing is locked: the send
+ * re-reads what it relies on under its locks.
+ */
+export async function readSendContext(
+  db: Queryable,
   retailerId: string,
   requestId: string,
-  bodyHash: string,
-  response: unknown,
-  now: Date,
-): Promise<void> {
+  transactionId: string,
+  member: MemberKey | undefined,
+  at: Date,
+): Promise<SendContext> {
+  const rows = await db.query<{
+    replay: PosRequestRow | null;
+    program: {
+      retailer_id: string;
+      version: number;
+      effective_ms: number | null;
+      document: ProgramDocument;
+      created_ms: number;
+    } | null;
+    member_id: string | null;
+    purchase: { user_id: string | null } | null;
+  }>(
+    `SELECT
+       (SELECT json_build_object('body_hash', body_hash, 'response', response) FROM pos_requests
+        WHERE retailer_id = $1 AND request_id = $2) AS replay,
+       (SELECT json_build_object('retailer_id', retailer_id, 'version', version,
+                 'effective_ms', (extract(epoch FROM effective_from) * 1000)::bigint, 'document', document,
+                 'created_ms', (extract(epoch FROM created_at) * 1000)::bigint)
+        FROM program_versions WHERE retailer_id = $1 AND (effective_from IS NULL OR effective_from <= $4)
+        ORDER BY version DESC LIMIT 1) AS program,
+       (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $5::text IS NULL'}) AS member_id,
+       (SELECT json_build_object('user_id', user_id) FROM purchases
+        WHERE retailer_id = $1 AND transaction_id = $3) AS purchase`,
+    [retailerId, requestId, transactionId, at, member?.id ?? null],
+  );
+  const r = rows[0]!;
+  return {
+    replay: r.replay ?? undefined,
+    program: r.program
+      ? {
+          retailer_id: r.program.retailer_id,
+          version: r.program.version,
+          effective_from: r.program.effective_ms === null ? null : new Date(Number(r.program.effective_ms)),
+          document: r.program.document,
+          created_at: new Date(Number(r.program.created_ms)),
+        }
+      : undefined,
+    memberId: r.member_id ?? undefined,
+    purchaseOwner: r.purchase ? r.purchase.user_id : undefined,
+  };
+}
+
+/** The purchase under its lock, with its lots and (when it has an owner) what is due to the owner. */
+export interface LockedPurchase {
+  purchase: PurchaseRow | undefined;
+  /** The purchase's escrow lots. */
+  lots: LotRow[];
+  /** The owner's lots matured by the instant that wait to roll over, oldest first. */
+  due: LotRow[];
+  /** Where the owner's cash-outs stand. */
+  cashOut: CashOutState | undefined;
+}
+
+/**
+ * Locks the purchase of the transaction id and reads, in the same round trip, its lots, the owner's
+ * lots due by `at` and the owner's cash-out state. The owner's row must already be locked (the
+ * previous statement), so those reads see every change made under that lock; lots are changed only
+ * under it, so they need no lock of their own.
+ */
+export async function lockPurchaseWithDue(
+  tx: Tx,
+  retailerId: string,
+  transactionId: string,
+  ownerId: string | undefined,
+  at: Date,
+): Promise<LockedPurchase> {
+  const rows = await tx.query<{
+    purchase:
+      | (Omit<PurchaseRow, 'purchase_time' | 'created_at' | 'updated_at'> & {
+          purchase_ms: number;
+          created_ms: number;
+          updated_ms: number;
+        })
+      | null;
+    lots: JsonLot[];
+    due: JsonLot[];
+    cash_out: { since_ms: number; deleted: boolean } | null;
+  }>(
+    `WITH p AS (
+       SELECT * FROM purchases WHERE retailer_id = $1 AND transaction_id = $2 FOR UPDATE
+     )
+     SELECT
+       (SELECT json_build_object('id', id, 'retailer_id', retailer_id, 'transaction_id', transaction_id,
+                 'user_id', user_id, 'store_id', store_id, 'program_version', program_version, 'basket', basket,
+                 'award', award, 'not_awarded_reason', not_awarded_reason, 'revision', revision,
+                 'purchase_ms', (extract(epoch FROM purchase_time) * 1000)::bigint,
+                 'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
+                 'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint) FROM p) AS purchase,
+       (SELECT coalesce(json_agg(${LOT_JSON}), '[]') FROM lots WHERE purchase_id = (SELECT id FROM p)) AS lots,
+       (SELECT coalesce(json_agg(${LOT_JSON} ORDER BY matures_at, id), '[]') FROM lots
+        WHERE user_id = $3 AND rolled_over_at IS NULL AND matures_at <= $4) AS due,
+       (SELECT json_build_object(
+                 'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
+                 'deleted', deleted_at IS NOT NULL) FROM users WHERE id = $3) AS cash_out`,
+    [retailerId, transactionId, ownerId ?? null, at],
+  );
+  const r = rows[0]!;
+  const p = r.purchase;
+  return {
+    purchase: p
+      ? (({ purchase_ms, created_ms, updated_ms, ...rest }) => ({
+          ...rest,
+          purchase_time: new Date(Number(purchase_ms)),
+          created_at: new Date(Number(created_ms)),
+          updated_at: new Date(Number(updated_ms)),
+        }))(p)
+      : undefined,
+    lots: r.lots.map(lotOf),
+    due: r.due.map(lotOf),
+    cashOut: r.cash_out
+      ? { since: new Date(Number(r.cash_out.since_ms)), deleted: r.cash_out.deleted }
+      : undefined,
+  };
+}
+
+/** A new escrow lot of a purchase; it starts holding its whole amount. */
+export interface NewLot {
+  id: string;
+  retailer_id: string;
+  user_id: string;
+  purchase_id: string;
+  account: EscrowRole;
+  amount: number;
+  matures_at: Date;
+  created_at: Date;
+}
+
+/** Everything a send writes, in one statement. */
+export interface PurchaseWrite {
+  /** A first send's purchase, or a re-send's new basket and award. */
+  insert?: PurchaseRow;
+  update?: Pick<PurchaseRow, 'id' | 'basket' | 'award' | 'revision' | 'updated_at'>;
+  lotInserts: NewLot[];
+  /** Changes of what waits in existing lots: an increase also raises the amount. */
+  lotChanges: { id: string; delta: number }[];
+  /** The journal of the award's change, if it moved points. */
+  journal?: JournalInput;
+  /** The stored answer for the request id (DESIGN §4 idempotency, by constraint). */
+  request: {
+    retailer_id: string;
+    request_id: string;
+    body_hash: string;
+    response: unknown;
+    created_at: Date;
+  };
+}
+
+/**
+ * Writes a send in one round trip (issue #8; it was up to nine): the purchase, its lots, the
+ * journal with its postings and the balances they move (as `insertJournal`), and the stored answer.
+ * Parts that are absent are empty and write nothing. The member, if any, must be locked.
+ */
+export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
+  const j = w.journal;
+  if (j) assertBalanced(j);
   await tx.query(
-    'INSERT INTO pos_requests (retailer_id, request_id, body_hash, response, created_at) VALUES ($1, $2, $3, $4, $5)',
-    [retailerId, requestId, bodyHash, JSON.stringify(response), now],
+    `WITH ins AS (
+       INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
+         basket, award, not_awarded_reason, revision, created_at, updated_at)
+       SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
+         basket, award, not_awarded_reason, revision, created_at, updated_at
+       FROM jsonb_populate_record(NULL::purchases, $1::jsonb) WHERE $1::jsonb IS NOT NULL
+     ), upd AS (
+       UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, updated_at = x.updated_at
+       FROM jsonb_to_record($2::jsonb) AS x(id uuid, basket jsonb, award jsonb, revision integer, updated_at timestamptz)
+       WHERE $2::jsonb IS NOT NULL AND p.id = x.id
+     ), li AS (
+       INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
+       SELECT id, retailer_id, user_id, purchase_id, account, amount, amount, matures_at, created_at
+       FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
+         account text, amount bigint, matures_at timestamptz, created_at timestamptz)
+     ), lc AS (
+       UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
+       FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.id = x.id
+     ), j AS (
+       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
+         idempotency_key, request_id, reference_id, reference_type, point_source_id, details)
+       SELECT id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
+         idempotency_key, request_id, reference_id, reference_type, point_source_id, details
+       FROM jsonb_populate_record(NULL::journals, $5::jsonb) WHERE $5::jsonb IS NOT NULL
+       RETURNING id, retailer_id, user_id, recorded_at
+     ), p AS (
+       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
+       SELECT j.id, x.line, j.retailer_id, j.user_id, x.account, x.amount
+       FROM j, jsonb_to_recordset($6::jsonb) AS x(line smallint, account text, amount bigint)
+     ), d AS (
+       SELECT j.user_id, j.retailer_id, j.recorded_at, x.account, sum(x.amount)::bigint AS amount,
+              sum(greatest(x.amount, 0))::bigint AS credit
+       FROM j, jsonb_to_recordset($6::jsonb) AS x(account text, amount bigint)
+       WHERE x.account NOT LIKE 'program:%' GROUP BY j.user_id, j.retailer_id, j.recorded_at, x.account
+     ), u AS (
+       -- Update first, insert the rest, as insertJournal does (a CHECK is tested before ON CONFLICT).
+       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
+       FROM d WHERE b.user_id = d.user_id AND b.account = d.account
+       RETURNING b.account
+     ), bi AS (
+       INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
+       SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, d.recorded_at FROM d
+       WHERE d.account NOT IN (SELECT account FROM u)
+     )
+     INSERT INTO pos_requests (retailer_id, request_id, body_hash, response, created_at)
+     VALUES ($7, $8, $9, $10, $11)`,
+    [
+      w.insert ? JSON.stringify(w.insert) : null,
+      w.update ? JSON.stringify(w.update) : null,
+      JSON.stringify(w.lotInserts),
+      JSON.stringify(w.lotChanges),
+      j ? JSON.stringify({ ...j, postings: undefined, details: j.details ?? {} }) : null,
+      JSON.stringify(
+        j ? j.postings.map((p, i) => ({ line: i + 1, account: p.account, amount: p.amount })) : [],
+      ),
+      w.request.retailer_id,
+      w.request.request_id,
+      w.request.body_hash,
+      JSON.stringify(w.request.response),
+      w.request.created_at,
+    ],
   );
 }

@@ -15,21 +15,12 @@ import { planAwardChange, SETTLED_OF, type EscrowRole } from '../domain/escrow.j
 import { isUuid, newId } from '../domain/ids.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
-import {
-  findUserByExternalId,
-  findUserById,
-  lockUserById,
-  searchUser,
-  type UserRow,
-} from '../customers/customer.repository.js';
+import { lockUserById, type UserRow } from '../customers/customer.repository.js';
 import {
   balanceOf,
   tierYearBalance,
-  changeLot,
-  findPurchaseLots,
-  insertJournal,
-  insertLot,
   lockLedgerOwner,
+  type LotRow,
   type Posting,
 } from '../ledger/ledger.repository.js';
 import { settleMember } from '../ledger/ledger.service.js';
@@ -38,12 +29,14 @@ import { getProgramVersion, getProgramVersionAt } from '../program/program.servi
 import { tierStandingAt } from '../tiers/tier.service.js';
 import {
   countPurchasesHoldingCampaign,
-  findPosRequest,
-  insertPosRequest,
-  insertPurchase,
-  lockPurchase,
-  updatePurchaseBasket,
+  lockPurchaseWithDue,
+  readSendContext,
+  writePurchase,
+  type LockedPurchase,
+  type PosRequestRow,
   type PurchaseRow,
+  type PurchaseWrite,
+  type SendContext,
 } from './purchase.repository.js';
 import type { SendTransactionBody, TransactionResult } from './purchase.schema.js';
 
@@ -79,18 +72,6 @@ function memberRef(p: SendTransactionBody['request_payload']): MemberRef | null 
     );
   }
   return { id: source.user_id.trim(), type };
-}
-
-async function findMember(
-  db: Database | Tx,
-  retailerId: string,
-  ref: MemberRef,
-): Promise<UserRow | undefined> {
-  if (ref.type === 'SessionM_ID') {
-    return isUuid(ref.id) ? findUserById(db, retailerId, ref.id.toLowerCase()) : undefined;
-  }
-  if (ref.type === 'external_id') return findUserByExternalId(db, retailerId, ref.id);
-  return searchUser(db, retailerId, { email: ref.id });
 }
 
 const EMPTY_AWARD: Award = { eligible_cents: 0, base: 0, campaigns: [], spendable: 0, tier_qualifying: 0 };
@@ -153,27 +134,27 @@ function result(o: Outcome): TransactionResult {
   };
 }
 
+/** What a change of award writes: its lots and its journal (`writePurchase` writes them). */
+type AwardWrites = Pick<PurchaseWrite, 'lotInserts' | 'lotChanges' | 'journal'>;
+
 /**
- * Posts the difference between a purchase's old and new award (DESIGN §4): into its escrow lots
- * while they wait, and after maturity by the late-return policy. One journal for the change.
+ * The difference between a purchase's old and new award (DESIGN §4): into its escrow lots while
+ * they wait, and after maturity by the late-return policy. One journal for the change. Reads what
+ * a clawback may take; the writes are returned, for the send's one write statement.
  */
 async function postAwardChange(
   tx: Tx,
   p: PurchaseRow,
+  purchaseLots: readonly LotRow[],
   program: ProgramDocument,
   before: Award,
   after: Award,
   now: Date,
   requestId: string,
-): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number }> {
+): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number } & AwardWrites> {
   const userId = p.user_id!;
-  // A first award has no lots yet: skip the round trip.
-  const lots = new Map(
-    (p.revision === 1 && before.spendable === 0 && before.tier_qualifying === 0
-      ? []
-      : await findPurchaseLots(tx, p.id)
-    ).map((l) => [l.account, l]),
-  );
+  const lots = new Map(purchaseLots.map((l) => [l.account, l]));
+  const writes: AwardWrites = { lotInserts: [], lotChanges: [] };
   const lotMaturesAt = maturesAt(p, program);
   const postings: Posting[] = [];
   const changed: Partial<Record<AccountRole, number>> = {};
@@ -192,17 +173,19 @@ async function postAwardChange(
         ? { remaining: 0, matured: true }
         : undefined;
     const settled = SETTLED_OF[role];
+    // A decrease the waiting lot covers takes nothing from the settled account: no read then.
+    const coveredByLot = state !== undefined && !state.matured && state.remaining >= -delta;
     const plan = planAwardChange(
       delta,
       state,
-      delta < 0 ? await settledBalance(tx, userId, settled, program, now) : 0,
+      delta < 0 && !coveredByLot ? await settledBalance(tx, userId, settled, program, now) : 0,
     );
     if (plan.lot !== 0) {
       postings.push({ account: role, amount: plan.lot });
       changed[role] = plan.lot;
-      if (lot) await changeLot(tx, lot.id, plan.lot);
+      if (lot) writes.lotChanges.push({ id: lot.id, delta: plan.lot });
       else {
-        await insertLot(tx, {
+        writes.lotInserts.push({
           id: newId(now.getTime()),
           retailer_id: p.retailer_id,
           user_id: userId,
@@ -227,7 +210,7 @@ async function postAwardChange(
   if (returned) postings.push({ account: 'program:returned', amount: returned });
   if (postings.length) {
     const isReturn = returned > 0;
-    await insertJournal(tx, {
+    writes.journal = {
       id: newId(now.getTime()),
       retailer_id: p.retailer_id,
       user_id: userId,
@@ -248,15 +231,21 @@ async function postAwardChange(
         ...(Object.keys(shortfall).length ? { shortfall } : {}),
       },
       postings,
-    });
+    };
   }
   const total = Object.values(shortfall).reduce((n, v) => n + (v ?? 0), 0);
-  return { changed, shortfall: total };
+  return { changed, shortfall: total, ...writes };
 }
+
+/** The context read before the transaction no longer holds under the locks: read it again. */
+class StaleContext extends Error {}
 
 /**
  * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
- * edit). One transaction under the member's lock; idempotent on `request_id` by constraint.
+ * edit). One transaction under the member's lock; idempotent on `request_id` by constraint. A new
+ * purchase takes five statements besides the clock (issue #8): what the send needs (stored answer,
+ * program, member, existing purchase), the member's lock, the purchase's lock with what is due to
+ * the member, and one statement for everything it writes, between BEGIN and COMMIT.
  */
 export async function sendTransaction(
   db: Database,
@@ -265,37 +254,70 @@ export async function sendTransaction(
   now: Date,
 ): Promise<TransactionResult> {
   const hash = jsonHash(body);
-  const replay = await replayOf(db, retailerId, body.request_id, hash);
-  if (replay) return replay;
-
   const payload = body.request_payload;
   const transactionId = String(payload.transaction_id).trim();
-  if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
-  const current = await getProgramVersionAt(db, retailerId, now);
-  const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
-  if (!purchaseTime) {
-    throw validationError('request_payload.open_time must be an ISO-8601 time', 'request_payload.open_time');
-  }
-  if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
-    throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
-  }
-  const basket = readBasket(
-    payload.items,
-    payload.discounts ?? [],
-    payload.is_voided ?? false,
-    payload.channel,
-  );
   const ref = memberRef(payload);
-  const member = ref ? await findMember(db, retailerId, ref) : undefined;
+  // A SessionM id that is not a UUID names nobody: the purchase is recorded as not awarded.
+  const key =
+    ref && (ref.type !== 'SessionM_ID' || isUuid(ref.id))
+      ? { type: ref.type, id: ref.type === 'SessionM_ID' ? ref.id.toLowerCase() : ref.id }
+      : undefined;
 
   for (let attempt = 0; ; attempt++) {
+    const ctx = await readSendContext(db, retailerId, body.request_id, transactionId, key, now);
+    if (ctx.replay) return replayed(ctx.replay, body.request_id, hash);
+    if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
+    const current = ctx.program;
+    if (!current) throw new Error(`retailer ${retailerId} has no program`);
+    const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
+    if (!purchaseTime) {
+      throw validationError(
+        'request_payload.open_time must be an ISO-8601 time',
+        'request_payload.open_time',
+      );
+    }
+    if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+      throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
+    }
+    const basket = readBasket(
+      payload.items,
+      payload.discounts ?? [],
+      payload.is_voided ?? false,
+      payload.channel,
+    );
+    if (ctx.purchaseOwner && ctx.memberId && ctx.purchaseOwner !== ctx.memberId) {
+      throw validationError(
+        `transaction ${transactionId} belongs to another member`,
+        'request_payload.user_id',
+      );
+    }
     try {
       return await db.transaction(async (tx) => {
-        const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, member?.id);
+        const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, ctx, now);
         // Start from the as-of state: lots matured by now roll over before anything is priced.
-        if (existing.ownerId) await settleMember(tx, retailerId, existing.ownerId, now);
-        const outcome = existing.purchase
-          ? await resend(tx, existing.purchase, existing.ownerId !== undefined, basket, now, body.request_id)
+        let purchaseLots = existing.locked.lots;
+        if (existing.ownerId) {
+          const due = existing.locked.due;
+          await settleMember(tx, retailerId, existing.ownerId, now, {
+            lots: due,
+            cashOut: existing.locked.cashOut,
+          });
+          const rolled = new Set(due.map((l) => l.id));
+          purchaseLots = purchaseLots.map((l) =>
+            rolled.has(l.id) ? { ...l, remaining: 0, rolled_over_at: now } : l,
+          );
+        }
+        const purchase = existing.locked.purchase;
+        const outcome = purchase
+          ? await resend(
+              tx,
+              purchase,
+              purchaseLots,
+              existing.ownerId !== undefined,
+              basket,
+              now,
+              body.request_id,
+            )
           : await firstSend(tx, {
               retailerId,
               transactionId,
@@ -307,33 +329,35 @@ export async function sendTransaction(
               requestId: body.request_id,
               current,
             });
+        const answer = result(outcome);
+        await writePurchase(tx, {
+          ...outcome.writes,
+          request: {
+            retailer_id: retailerId,
+            request_id: body.request_id,
+            body_hash: hash,
+            response: answer,
+            created_at: now,
+          },
+        });
         // An old purchase (an import, a till that was offline) may have matured already.
         if (outcome.purchase.user_id && maturesAt(outcome.purchase, outcome.program) <= now) {
           await settleMember(tx, retailerId, outcome.purchase.user_id, now);
         }
-        const answer = result(outcome);
-        await insertPosRequest(tx, retailerId, body.request_id, hash, answer, now);
         return answer;
       });
     } catch (err) {
+      if (err instanceof StaleContext && attempt < 3) continue;
       const e = err as { code?: string; constraint?: string; message?: string };
-      if (e.code !== '23505') throw err;
-      // A concurrent request with the same request id or transaction id won; answer as it did.
-      const again = await replayOf(db, retailerId, body.request_id, hash);
-      if (again) return again;
-      if (attempt >= 2) throw err;
+      if (e.code !== '23505' || attempt >= 2) throw err;
+      // A concurrent request with the same request id or transaction id won: the next context
+      // read answers as it did, or finds its purchase.
     }
   }
 }
 
-async function replayOf(
-  db: Database,
-  retailerId: string,
-  requestId: string,
-  hash: string,
-): Promise<TransactionResult | null> {
-  const prior = await findPosRequest(db, retailerId, requestId);
-  if (!prior) return null;
+/** The stored answer of a repeated request id, or 409 when the body differs from the first. */
+function replayed(prior: PosRequestRow, requestId: string, hash: string): TransactionResult {
   if (prior.body_hash !== hash) {
     throw new LaurelError(
       'idempotency_conflict',
@@ -345,35 +369,33 @@ async function replayOf(
 
 /**
  * Locks in a fixed order, member first, then purchase, so concurrent requests for one member
- * serialise without deadlock (DESIGN §9). A re-send that names no member uses the purchase's.
+ * serialise without deadlock (DESIGN §9). A re-send posts to the purchase's owner, which the
+ * context names; a purchase that appeared since the context was read sends the request round again.
  */
 async function lockPurchaseAndMember(
   tx: Tx,
   retailerId: string,
   transactionId: string,
-  memberId: string | undefined,
-): Promise<{ purchase: PurchaseRow | undefined; member: UserRow | undefined; ownerId: string | undefined }> {
-  const peek = await tx.query<{ user_id: string | null }>(
-    'SELECT user_id FROM purchases WHERE retailer_id = $1 AND transaction_id = $2',
-    [retailerId, transactionId],
-  );
-  const ownerId = peek[0] ? peek[0].user_id : memberId;
-  if (peek[0] && memberId && peek[0].user_id && peek[0].user_id !== memberId) {
-    throw validationError(
-      `transaction ${transactionId} belongs to another member`,
-      'request_payload.user_id',
-    );
-  }
-  if (peek[0]?.user_id) {
+  ctx: SendContext,
+  now: Date,
+): Promise<{ locked: LockedPurchase; member: UserRow | undefined; ownerId: string | undefined }> {
+  let member: UserRow | undefined;
+  let ownerId: string | undefined;
+  if (ctx.purchaseOwner) {
     // A re-send posts to the purchase's owner even if the profile was deleted since: the ledger
     // keeps its member (DESIGN §3), and the purchase's award must stay what the ledger holds.
-    const owner = await lockLedgerOwner(tx, peek[0].user_id);
-    const purchase = await lockPurchase(tx, retailerId, transactionId);
-    return { purchase, member: undefined, ownerId: owner ? peek[0].user_id : undefined };
+    if (await lockLedgerOwner(tx, ctx.purchaseOwner)) ownerId = ctx.purchaseOwner;
+  } else if (ctx.purchaseOwner === undefined && ctx.memberId) {
+    member = await lockUserById(tx, retailerId, ctx.memberId);
+    ownerId = member?.id;
   }
-  const member = ownerId ? await lockUserById(tx, retailerId, ownerId) : undefined;
-  const purchase = await lockPurchase(tx, retailerId, transactionId);
-  return { purchase, member, ownerId: member?.id };
+  const locked = await lockPurchaseWithDue(tx, retailerId, transactionId, ownerId, now);
+  if (ctx.purchaseOwner === undefined && locked.purchase) throw new StaleContext();
+  return { locked, member, ownerId };
+}
+
+interface Sent extends Outcome {
+  writes: Omit<PurchaseWrite, 'request'>;
 }
 
 async function firstSend(
@@ -390,7 +412,7 @@ async function firstSend(
     /** The version in force now, already read to parse the purchase time. */
     current: ProgramVersionRow;
   },
-): Promise<Outcome> {
+): Promise<Sent> {
   // A version starts when it is stored, never later than now, so the version in force now is the
   // newest and is also in force at any purchase time from its start: no second read then.
   const inForce = a.current.effective_from === null || a.current.effective_from <= a.purchaseTime;
@@ -420,27 +442,39 @@ async function firstSend(
     created_at: a.now,
     updated_at: a.now,
   };
-  await insertPurchase(tx, purchase);
-  if (reason) return { purchase, program, changed: {}, shortfall: 0 };
-  const posted = await postAwardChange(tx, purchase, program, EMPTY_AWARD, award, a.now, a.requestId);
-  return { purchase, program, ...posted };
+  const writes = { insert: purchase, lotInserts: [], lotChanges: [] };
+  if (reason) return { purchase, program, changed: {}, shortfall: 0, writes };
+  const { lotInserts, lotChanges, journal, ...posted } = await postAwardChange(
+    tx,
+    purchase,
+    [],
+    program,
+    EMPTY_AWARD,
+    award,
+    a.now,
+    a.requestId,
+  );
+  return { purchase, program, ...posted, writes: { insert: purchase, lotInserts, lotChanges, journal } };
 }
 
 async function resend(
   tx: Tx,
   purchase: PurchaseRow,
+  purchaseLots: readonly LotRow[],
   ownerLocked: boolean,
   sent: Basket,
   now: Date,
   requestId: string,
-): Promise<Outcome> {
+): Promise<Sent> {
   // Priced with the rules in force at the original purchase time (DESIGN §4), over the campaigns
   // the first send found eligible: targeting is never decided again. The channel stays the first's.
   const program = await getProgramVersion(tx, purchase.retailer_id, purchase.program_version);
   const { channel: _resent, ...lines } = sent;
   const basket: Basket =
     purchase.basket.channel !== undefined ? { ...lines, channel: purchase.basket.channel } : lines;
-  if (sameJson(basket, purchase.basket)) return { purchase, program, changed: {}, shortfall: 0 };
+  const unchanged = { lotInserts: [], lotChanges: [] };
+  if (sameJson(basket, purchase.basket))
+    return { purchase, program, changed: {}, shortfall: 0, writes: unchanged };
   const prior = purchase.award;
   const terms: AwardTerms = {
     // Awards from before targeting existed: the campaigns running at the purchase time, as then.
@@ -461,11 +495,20 @@ async function resend(
           prior.campaigns.map((c) => c.campaign_id),
         );
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
-  await updatePurchaseBasket(tx, purchase.id, basket, award, next.revision, now);
+  const update = { id: purchase.id, basket, award, revision: next.revision, updated_at: now };
   if (purchase.not_awarded_reason || !ownerLocked)
-    return { purchase: next, program, changed: {}, shortfall: 0 };
-  const posted = await postAwardChange(tx, next, program, purchase.award, award, now, requestId);
-  return { purchase: next, program, ...posted };
+    return { purchase: next, program, changed: {}, shortfall: 0, writes: { ...unchanged, update } };
+  const { lotInserts, lotChanges, journal, ...posted } = await postAwardChange(
+    tx,
+    next,
+    purchaseLots,
+    program,
+    purchase.award,
+    award,
+    now,
+    requestId,
+  );
+  return { purchase: next, program, ...posted, writes: { update, lotInserts, lotChanges, journal } };
 }
 
 /**
