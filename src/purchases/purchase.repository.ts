@@ -273,8 +273,10 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
          account text, amount bigint, matures_at timestamptz, created_at timestamptz)
      ), lc AS (
+       -- The purchase's and the member's ids as constants: the planner reaches their rows by index
+       -- whatever it guesses of the JSON's size (it guesses 100 rows, and scanned small tables).
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
-       FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.id = x.id
+       FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.purchase_id = $12 AND l.id = x.id
      ), j AS (
        INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
          idempotency_key, request_id, reference_id, reference_type, point_source_id, details)
@@ -294,7 +296,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
      ), u AS (
        -- Update first, insert the rest, as insertJournal does (a CHECK is tested before ON CONFLICT).
        UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
-       FROM d WHERE b.user_id = d.user_id AND b.account = d.account
+       FROM d WHERE b.user_id = $13 AND b.account = d.account
        RETURNING b.account
      ), bi AS (
        INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
@@ -317,6 +319,8 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
       w.request.body_hash,
       JSON.stringify(w.request.response),
       w.request.created_at,
+      (w.insert ?? w.update)?.id ?? null,
+      j?.user_id ?? null,
     ],
   );
 }
