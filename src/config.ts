@@ -1,3 +1,5 @@
+import { LaurelError } from './errors.js';
+
 /** Configuration from flags and environment (README, "Configuration"). Flags win over the environment. */
 export interface ServeConfig {
   host: string;
@@ -28,4 +30,19 @@ export function envDataDir(): string {
 
 export function envDatabaseUrl(): string | undefined {
   return process.env.DATABASE_URL || undefined;
+}
+
+/**
+ * Whether statements are prepared by name on server PostgreSQL (`LAUREL_PREPARED_STATEMENTS`, `on`
+ * by default): each connection then plans a statement once. `off` for a connection pooler that
+ * cannot keep prepared statements, such as PgBouncer in transaction mode before 1.21.
+ */
+export function envPreparedStatements(): boolean {
+  const v = (process.env.LAUREL_PREPARED_STATEMENTS ?? '').trim().toLowerCase();
+  if (v === '' || v === 'on') return true;
+  if (v === 'off') return false;
+  throw new LaurelError(
+    'validation',
+    `LAUREL_PREPARED_STATEMENTS must be on or off, not ${JSON.stringify(v)}`,
+  );
 }

@@ -3,6 +3,7 @@ import { linkSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync 
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { envPreparedStatements } from '../config.js';
 import { LaurelError } from '../errors.js';
 
 /**
@@ -41,6 +42,8 @@ export interface PostgresOptions {
   /** Schema to use as search_path (tests isolate themselves this way). */
   schema?: string;
   max?: number;
+  /** Prepare statements by name (`statement`); on unless a pooler cannot keep them. */
+  prepare?: boolean;
 }
 
 const PG_CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
@@ -71,9 +74,9 @@ const preparedNames = new Map<string, string>();
  * plans it once and PostgreSQL can keep its plan (issue #8: planning the member lookup's statements
  * cost more than running them). Statements without parameters, and any past the cap, go unnamed.
  */
-export function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
+export function statement(sql: string, params: readonly unknown[], prepare = true): pg.QueryConfig {
   const values = params as unknown[];
-  if (!values.length) return { text: sql, values };
+  if (!prepare || !values.length) return { text: sql, values };
   let name = preparedNames.get(sql);
   if (name === undefined) {
     if (preparedNames.size >= MAX_PREPARED) return { text: sql, values };
@@ -85,10 +88,13 @@ export function statement(sql: string, params: readonly unknown[]): pg.QueryConf
 
 class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly prepare: boolean,
+  ) {}
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    const res = await this.pool.query(statement(sql, params));
+    const res = await this.pool.query(statement(sql, params, this.prepare));
     return res.rows as R[];
   }
 
@@ -100,7 +106,7 @@ class PostgresDatabase implements Database {
       const tx: Tx = {
         inTransaction: true,
         query: async <R>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query(statement(sql, params))).rows as R[],
+          (await client.query(statement(sql, params, this.prepare))).rows as R[],
         exec: async (sql: string) => {
           await client.query(sql);
         },
@@ -141,7 +147,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   // killed the process (issue #7, found by the reliability suite). Heard from the client's first
   // moment, the next statement fails with a connection error instead (503), and the pool drops it.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new PostgresDatabase(pool);
+  const db = new PostgresDatabase(pool, opts.prepare ?? true);
   try {
     await db.query('SELECT 1');
   } catch (err) {
@@ -269,7 +275,12 @@ export interface DatabaseConfig {
   dataDir: string;
 }
 
-/** `DATABASE_URL` selects server PostgreSQL; otherwise the embedded database in `dataDir`. */
+/**
+ * `DATABASE_URL` selects server PostgreSQL (preparing statements unless
+ * `LAUREL_PREPARED_STATEMENTS=off`); otherwise the embedded database in `dataDir`.
+ */
 export function openDatabase(cfg: DatabaseConfig): Promise<Database> {
-  return cfg.databaseUrl ? openPostgres({ url: cfg.databaseUrl }) : openPGlite(cfg.dataDir);
+  return cfg.databaseUrl
+    ? openPostgres({ url: cfg.databaseUrl, prepare: envPreparedStatements() })
+    : openPGlite(cfg.dataDir);
 }

@@ -1,3 +1,4 @@
+import { envPreparedStatements } from '../config.js';
 import { existsSync, statSync } from 'node:fs';
 import { openPGlite, openPostgres, type Database } from '../db/database.js';
 import { LaurelError } from '../errors.js';
@@ -24,7 +25,11 @@ export function openImportDatabase(cfg: {
   concurrency: number;
 }): Promise<Database> {
   return cfg.databaseUrl
-    ? openPostgres({ url: cfg.databaseUrl, max: Math.max(10, cfg.concurrency + 2) })
+    ? openPostgres({
+        url: cfg.databaseUrl,
+        max: Math.max(10, cfg.concurrency + 2),
+        prepare: envPreparedStatements(),
+      })
     : openPGlite(cfg.dataDir);
 }
 

@@ -114,11 +114,6 @@ export interface CashOutState {
   deleted: boolean;
 }
 
-/**
- * A member's materialised balances and, in the same round trip, the escrow still waiting in lots
- * that have matured by `at` but not yet been rolled over (DESIGN §5 as-of reads), by maturation
- * instant, and where the member's cash-outs stand (the `w` row carries it as epoch milliseconds).
- */
 /** What `readBalances` answers: the balances as materialised, what is due by the instant, the cash-out state. */
 export interface LedgerRead {
   balances: BalanceRow[];
@@ -126,6 +121,11 @@ export interface LedgerRead {
   cashOut: CashOutState | undefined;
 }
 
+/**
+ * A member's materialised balances and, in the same round trip, the escrow still waiting in lots
+ * that have matured by `at` but not yet been rolled over (DESIGN §5 as-of reads), by maturation
+ * instant, and where the member's cash-outs stand (the `w` row carries it as epoch milliseconds).
+ */
 export async function readBalances(db: Queryable, userId: string, at: Date): Promise<LedgerRead> {
   const rows = await db.query<{
     kind: 'b' | 'd' | 'w';
