@@ -29,6 +29,59 @@ describe('OpenAPI document', () => {
       expect(JSON.stringify(op.responses['401']), `${method} ${path}`).toContain('ErrorResponse');
     }
   });
+
+  it('every parameter and every field of every request and answer has a description', async () => {
+    interface Schema {
+      $ref?: string;
+      description?: string;
+      properties?: Record<string, Schema>;
+      items?: Schema;
+      anyOf?: Schema[];
+      oneOf?: Schema[];
+      allOf?: Schema[];
+    }
+    interface Operation {
+      parameters?: { name: string; description?: string }[];
+      requestBody?: { content: Record<string, { schema: Schema }> };
+      responses?: Record<string, { content?: Record<string, { schema: Schema }> }>;
+    }
+    const doc = (await openApiDocument()) as {
+      paths: Record<string, Record<string, Operation>>;
+      components?: { schemas?: Record<string, Schema> };
+    };
+    let fields = 0;
+    const missing: string[] = [];
+    // A field given by a $ref is described where the shared schema is defined (a component).
+    const walk = (schema: Schema | undefined, at: string): void => {
+      if (!schema || typeof schema !== 'object' || schema.$ref) return;
+      for (const [name, field] of Object.entries(schema.properties ?? {})) {
+        fields++;
+        if (!field.description && !field.$ref) missing.push(`${at}.${name}`);
+        walk(field, `${at}.${name}`);
+      }
+      walk(schema.items, `${at}[]`);
+      for (const alternatives of [schema.anyOf, schema.oneOf, schema.allOf]) {
+        for (const alternative of alternatives ?? []) walk(alternative, at);
+      }
+    };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const c of Object.values(op.requestBody?.content ?? {}))
+          walk(c.schema, `${method} ${path} body`);
+        for (const p of op.parameters ?? []) {
+          fields++;
+          if (!p.description) missing.push(`${method} ${path} param ${p.name}`);
+        }
+        for (const [status, answer] of Object.entries(op.responses ?? {})) {
+          for (const c of Object.values(answer.content ?? {})) walk(c.schema, `${method} ${path} ${status}`);
+        }
+      }
+    }
+    for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) walk(schema, `#${name}`);
+    expect(fields).toBeGreaterThan(900);
+
+    expect(missing, 'fields without a description').toEqual([]);
+  });
 });
 
 describe('API reference at /docs', () => {

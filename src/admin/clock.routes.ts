@@ -4,12 +4,20 @@ import { SimulatedClock } from '../clock.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import { validationError } from '../errors.js';
 import { adminAuth } from '../http/auth.js';
-import { ErrorRef } from '../http/envelope.js';
+import { ErrorRef, OkStatus } from '../http/envelope.js';
 import { parseInstant } from '../domain/time.js';
 
 const ClockResponse = Type.Object({
-  status: Type.Literal('ok'),
-  clock: Type.Object({ now: Type.String({ description: 'ISO-8601, UTC' }), simulated: Type.Boolean() }),
+  status: OkStatus,
+  clock: Type.Object(
+    {
+      now: Type.String({ description: 'ISO-8601, UTC' }),
+      simulated: Type.Boolean({
+        description: 'Always true: the route exists only on a server started with --clock simulated.',
+      }),
+    },
+    { description: "The server's clock: the time every request and the sweeper take as now." },
+  ),
 });
 const errors = { 400: ErrorRef, 401: ErrorRef };
 

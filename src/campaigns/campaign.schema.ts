@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { OkStatus } from '../http/envelope.js';
 import {
   CampaignAwardSchema,
   CampaignInputSchema,
@@ -19,33 +20,48 @@ const Status = Type.Union([Type.Literal('scheduled'), Type.Literal('active'), Ty
   description: 'As of now: scheduled before its first day, ended after its last day or once ended.',
 });
 
-export const AdminCampaign = Type.Object({
-  ...campaignFields,
-  id: Type.String(),
-  ended_at: Type.Optional(Type.String({ description: 'When the end action ended it (ISO-8601, UTC).' })),
-  status: Status,
-});
+export const AdminCampaign = Type.Object(
+  {
+    ...campaignFields,
+    id: Type.String({ description: 'The campaign id (a UUID).' }),
+    ended_at: Type.Optional(Type.String({ description: 'When the end action ended it (ISO-8601, UTC).' })),
+    status: Status,
+  },
+  { description: 'A campaign with its status as of now.' },
+);
 
 const ProgramVersionNumber = Type.Integer({
   description: 'The program version holding this state of the campaigns (a change makes a new one).',
 });
 
 export const AdminCampaignResponse = Type.Object({
-  status: Type.Literal('ok'),
+  status: OkStatus,
   program_version: ProgramVersionNumber,
   campaign: AdminCampaign,
 });
 
 export const AdminCampaignsResponse = Type.Object({
-  status: Type.Literal('ok'),
+  status: OkStatus,
   program_version: ProgramVersionNumber,
-  campaigns: Type.Array(AdminCampaign),
+  campaigns: Type.Array(AdminCampaign, {
+    description: "Every campaign of the program in force now, in the document's order.",
+  }),
 });
 
 export const CoreCampaignsQuery = Type.Object(
   {
-    page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
-    page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    page: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 1,
+      description: 'Page number from 1; default 1. A page past the end is empty.',
+    }),
+    page_size: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 20,
+      description: 'Campaigns per page, 1 to 100; default 20.',
+    }),
     sections: Type.Optional(Type.String({ description: 'Accepted for compatibility and ignored.' })),
     creatives: Type.Optional(Type.String({ description: 'Accepted for compatibility and ignored.' })),
   },
@@ -54,22 +70,24 @@ export const CoreCampaignsQuery = Type.Object(
 export type CoreCampaignsQuery = Static<typeof CoreCampaignsQuery>;
 
 export const CoreCampaign = Type.Object({
-  campaign_id: Type.String(),
-  name: Type.String(),
+  campaign_id: Type.String({ description: 'The campaign id (a UUID).' }),
+  name: Type.String({ description: 'The campaign name.' }),
   start_date: Type.String({ description: 'First day, program-local, YYYY-MM-DD.' }),
   end_date: Type.String({ description: 'Last day (inclusive), program-local, YYYY-MM-DD.' }),
   award: CampaignAwardSchema,
   targeting: Type.Required(CampaignTargetingSchema, {
     description: 'Empty lists mean everyone.',
   }),
-  tier_qualifying: Type.Boolean(),
+  tier_qualifying: Type.Boolean({ description: "Whether the campaign's points also count toward tiers." }),
   max_awards_per_member: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no limit.' }),
 });
 
 export const CoreCampaignsResponse = Type.Object({
-  status: Type.Literal('ok'),
-  page: Type.Integer(),
-  page_size: Type.Integer(),
+  status: OkStatus,
+  page: Type.Integer({ description: 'The page asked for.' }),
+  page_size: Type.Integer({ description: 'The page size asked for.' }),
   number_of_pages: Type.Integer({ description: '0 when no campaign is active.' }),
-  campaigns: Type.Array(CoreCampaign),
+  campaigns: Type.Array(CoreCampaign, {
+    description: 'The active campaigns of this page, by first day, then name.',
+  }),
 });

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { OkStatus } from '../http/envelope.js';
 
 /**
  * Wire types of the Incentives points API (reference §4, issue #3 item 6). Every body carries
@@ -23,8 +24,15 @@ const Points = (description: string) =>
 const MemberBody = {
   retailer_id: Text(64, "Must be the app's retailer."),
   user_id: Text(64, 'Laurel user id.'),
-  culture: Type.Optional(Type.String({ maxLength: 16 })),
+  culture: Type.Optional(Type.String({ maxLength: 16, description: 'e.g. en-US; accepted and ignored.' })),
 };
+
+const RetailerId = Type.String({ description: "The app's retailer id." });
+const MemberId = Type.String({ description: "Laurel's user id of the member." });
+const AccountName = Type.String({ description: "The point account's name in the program." });
+const PointAccountId = Type.String({ description: "The program's point account id." });
+const UserPointAccountId = Type.String({ description: "The member's own account id (stable)." });
+const Recorded = (what: string) => `${what}; recorded and shown in the point audit log.`;
 
 export const BalanceBody = Type.Object(
   {
@@ -44,42 +52,64 @@ export const AllBalancesBody = Type.Object(MemberBody, { additionalProperties: t
 export type AllBalancesBody = Static<typeof AllBalancesBody>;
 
 const BalanceDetail = Type.Object({
-  account_name: Type.String(),
+  account_name: AccountName,
   user_point_account_id: Type.String({ description: 'Empty until the member first uses the account.' }),
-  point_account_id: Type.String(),
-  grouping_label: Type.String(),
-  available_balance: Type.Integer(),
+  point_account_id: PointAccountId,
+  grouping_label: Type.String({ description: "The account's grouping label, e.g. Spend, Tier or empty." }),
+  available_balance: Type.Integer({
+    description: 'Whole points now; for the Tier Qualifying Account, those of the current qualifying year.',
+  }),
   life_time_value: Type.Integer({ description: 'Every point ever credited to the account.' }),
 });
 
 export const BalanceResponse = Type.Object({
-  status: Type.Literal('ok'),
-  payload: Type.Object({
-    retailer_id: Type.String(),
-    user_id: Type.String(),
-    details: Type.Array(BalanceDetail),
-  }),
+  status: OkStatus,
+  payload: Type.Object(
+    {
+      retailer_id: RetailerId,
+      user_id: MemberId,
+      details: Type.Array(BalanceDetail, {
+        description: "One row per account asked for, in the program's order.",
+      }),
+    },
+    { description: "The member's balances." },
+  ),
 });
 
 export const AllBalancesResponse = Type.Object({
-  status: Type.Literal('ok'),
-  payload: Type.Object({
-    retailer_id: Type.String(),
-    user_id: Type.String(),
-    summary: Type.Object({
-      total_points: Type.Integer({ description: 'Sum over every account, tier-qualifying ones included.' }),
-      life_time_points: Type.Integer(),
-    }),
-    details: Type.Array(BalanceDetail),
-  }),
+  status: OkStatus,
+  payload: Type.Object(
+    {
+      retailer_id: RetailerId,
+      user_id: MemberId,
+      summary: Type.Object(
+        {
+          total_points: Type.Integer({
+            description: 'Sum over every account, tier-qualifying ones included.',
+          }),
+          life_time_points: Type.Integer({ description: 'Sum of life_time_value over every account.' }),
+        },
+        { description: 'Totals over the accounts.' },
+      ),
+      details: Type.Array(BalanceDetail, {
+        description: "One row per point account, in the program's order.",
+      }),
+    },
+    { description: 'The member’s balances, as the user object’s point_account_balances.' },
+  ),
 });
 
 const DepositLine = Type.Object(
   {
-    point_source_id: Type.Optional(Text(64)),
+    point_source_id: Type.Optional(Text(64, Recorded('Free text'))),
     point_account_id: Text(64, 'The Spendable or Tier Qualifying account; escrow accounts take no deposits.'),
     amount: Points('Whole points, 1 to 10,000,000. A deduction is a spend.'),
-    reference_id: Type.Optional(Text(128)),
+    reference_id: Type.Optional(
+      Text(
+        128,
+        'Free text, recorded and shown in the point audit log; the idempotency id when idempotency_id is absent.',
+      ),
+    ),
     reference_type: Type.Optional(Text(128, 'Free text, e.g. Goodwill or an agent note.')),
     idempotency_id: Type.Optional(
       Text(
@@ -87,7 +117,9 @@ const DepositLine = Type.Object(
         'Per member; the line is applied once. Defaults to reference_id; one of the two is required.',
       ),
     ),
-    rank: Type.Optional(Type.Integer()),
+    rank: Type.Optional(
+      Type.Integer({ description: 'Accepted for SessionM clients; kept with the deposit, unused.' }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -95,24 +127,39 @@ const DepositLine = Type.Object(
 export const DepositBody = Type.Object(
   {
     ...MemberBody,
-    deposit_details: Type.Array(DepositLine, { minItems: 1, maxItems: 100 }),
-    allow_partial_success: Type.Optional(Type.Boolean()),
+    deposit_details: Type.Array(DepositLine, {
+      minItems: 1,
+      maxItems: 100,
+      description: 'The deposits, 1 to 100 lines, applied in order in one transaction.',
+    }),
+    allow_partial_success: Type.Optional(
+      Type.Boolean({
+        description:
+          'Accepted and ignored: an invalid line fails the whole request, and a repeat is not a failure.',
+      }),
+    ),
   },
   { additionalProperties: true },
 );
 export type DepositBody = Static<typeof DepositBody>;
 
 const DepositResult = Type.Object({
-  point_account_id: Type.String(),
-  amount: Type.Integer(),
-  idempotency_id: Type.String(),
+  point_account_id: Type.String({ description: "The line's point account." }),
+  amount: Type.Integer({ description: "The line's amount, in whole points (also when not applied)." }),
+  idempotency_id: Type.String({ description: "The line's idempotency_id, else its reference_id." }),
   applied: Type.Boolean({ description: 'False when this idempotency id was already deposited.' }),
 });
 export type DepositResult = Static<typeof DepositResult>;
 
 export const DepositResponse = Type.Object({
-  status: Type.Literal('ok'),
-  payload: Type.Object({ user_id: Type.String(), details: Type.Array(DepositResult) }),
+  status: OkStatus,
+  payload: Type.Object(
+    {
+      user_id: MemberId,
+      details: Type.Array(DepositResult, { description: 'One result per line, in order.' }),
+    },
+    { description: 'What the deposit did.' },
+  ),
 });
 export type DepositPayload = Static<typeof DepositResponse>['payload'];
 
@@ -126,10 +173,12 @@ const SpendLine = Type.Object(
       }),
     ),
     idempotency_id: Text(128, 'Per member; a repeat returns the first result and spends nothing.'),
-    reference_id: Type.Optional(Text(128)),
-    reference_type: Type.Optional(Text(128)),
-    transaction_id: Type.Optional(Text(128)),
-    point_source_id: Type.Optional(Text(64)),
+    reference_id: Type.Optional(Text(128, Recorded('Free text'))),
+    reference_type: Type.Optional(Text(128, Recorded('Free text, e.g. REWARD_STORE'))),
+    transaction_id: Type.Optional(
+      Text(128, "Free text; recorded and shown as the point audit log row's transaction_id."),
+    ),
+    point_source_id: Type.Optional(Text(64, Recorded('Free text'))),
   },
   { additionalProperties: true },
 );
@@ -137,7 +186,12 @@ const SpendLine = Type.Object(
 export const SpendBody = Type.Object(
   {
     ...MemberBody,
-    spend_details: Type.Array(SpendLine, { minItems: 1, maxItems: 100 }),
+    spend_details: Type.Array(SpendLine, {
+      minItems: 1,
+      maxItems: 100,
+      description:
+        'The spends, 1 to 100 lines, in order; each line sees the balance the lines before it left.',
+    }),
     allow_partial_success: Type.Optional(
       Type.Boolean({
         description:
@@ -150,32 +204,41 @@ export const SpendBody = Type.Object(
 export type SpendBody = Static<typeof SpendBody>;
 
 const SpendResult = Type.Object({
-  account_name: Type.String(),
-  user_point_account_id: Type.String(),
-  point_account_id: Type.String(),
-  amount_spent: Type.Integer(),
+  account_name: Type.String({ description: 'The account spent from.' }),
+  user_point_account_id: UserPointAccountId,
+  point_account_id: PointAccountId,
+  amount_spent: Type.Integer({ description: 'Points the line spent; 0 when it failed.' }),
   remaining_balance: Type.Integer({ description: "The account's balance after this line." }),
-  reference_id: Nullable(Type.String()),
-  reference_type: Nullable(Type.String()),
-  idempotency_id: Type.String(),
+  reference_id: Nullable(Type.String(), 'As sent; null when absent.'),
+  reference_type: Nullable(Type.String(), 'As sent; null when absent.'),
+  idempotency_id: Type.String({ description: 'As sent.' }),
   idempotency_summary: Type.Union([Type.Literal('new'), Type.Literal('duplicate')], {
     description: 'duplicate: this idempotency id was spent before; the first result is returned.',
   }),
-  error_status: Nullable(Type.Literal('insufficient_points')),
-  message: Nullable(Type.String()),
+  error_status: Nullable(
+    Type.Literal('insufficient_points'),
+    'insufficient_points when the account could not cover the line (only with allow_partial_success); else null.',
+  ),
+  message: Nullable(Type.String(), 'Why the line failed, with the points needed and available; else null.'),
 });
 export type SpendResult = Static<typeof SpendResult>;
 
 export const SpendResponse = Type.Object({
-  status: Type.Literal('ok'),
-  payload: Type.Object({
-    details: Type.Array(SpendResult),
-    summary: Type.Object({
-      amount_spent: Type.Integer({ description: 'Points this request spent (repeats spend nothing).' }),
-      remaining_balance: Type.Integer({ description: 'Spendable balance after the request.' }),
-    }),
-    time_of_occurrence: Type.String({ description: 'ISO-8601, UTC.' }),
-  }),
+  status: OkStatus,
+  payload: Type.Object(
+    {
+      details: Type.Array(SpendResult, { description: 'One result per line, in order.' }),
+      summary: Type.Object(
+        {
+          amount_spent: Type.Integer({ description: 'Points this request spent (repeats spend nothing).' }),
+          remaining_balance: Type.Integer({ description: 'Spendable balance after the request.' }),
+        },
+        { description: 'Totals of the request.' },
+      ),
+      time_of_occurrence: Type.String({ description: 'ISO-8601, UTC.' }),
+    },
+    { description: 'What the spend did.' },
+  ),
 });
 export type SpendPayload = Static<typeof SpendResponse>['payload'];
 
@@ -184,12 +247,27 @@ export const AuditLogBody = Type.Object(
     ...MemberBody,
     // The page is cut from the member's first skip + take rows, and LIMIT must be a bigint: a skip
     // of 1e308 was a 500 (issue #7). No member has a million audit rows.
-    skip: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_AUDIT_SKIP, default: 0 })),
-    take: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    skip: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_AUDIT_SKIP,
+        default: 0,
+        description: 'Rows to skip, 0 to 1,000,000; default 0.',
+      }),
+    ),
+    take: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 500,
+        default: 50,
+        description: 'Rows to answer, 1 to 500; default 50.',
+      }),
+    ),
     exclude_specified_modification_types: Type.Optional(
       Type.Array(Type.Union([Type.String({ maxLength: 32 }), Type.Integer()]), {
         maxItems: 20,
-        description: 'modification_type values to leave out: purchase, return, rollover, deposit, spend.',
+        description:
+          'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out or tier_change; other values match nothing.',
       }),
     ),
   },
@@ -199,34 +277,62 @@ export type AuditLogBody = Static<typeof AuditLogBody>;
 
 const AuditRow = Type.Object({
   id: Type.String({ description: 'Journal id and posting line.' }),
-  retailer_id: Type.String(),
-  user_id: Type.String(),
-  account_name: Type.String(),
-  point_account_id: Type.String(),
-  user_point_account_id: Type.String(),
+  retailer_id: RetailerId,
+  user_id: MemberId,
+  account_name: Type.String({
+    description: "The point account's name; for a tier change, the tier system's name.",
+  }),
+  point_account_id: Type.String({
+    description: "The program's point account id; empty for a tier change.",
+  }),
+  user_point_account_id: Type.String({
+    description: "The member's own account id (stable); empty for a tier change.",
+  }),
   modification: Type.Integer({ description: 'Signed change of the account.' }),
   audit_type: Type.Integer({
     description: 'Bitmask: 1 issued, 2 deducted, 16 adjustment; 0 for a tier change (docs/audit-log.md).',
   }),
   modification_type: Type.String({
-    description: 'purchase, return, rollover, deposit, spend or tier_change.',
+    description: 'purchase, return, rollover, deposit, spend, cash_out or tier_change.',
   }),
   modification_entity_id: Nullable(Type.String(), 'The purchase, for purchases, returns and rollovers.'),
-  point_source_id: Nullable(Type.String()),
-  reference_id: Nullable(Type.String()),
-  reference_type: Nullable(Type.String()),
+  point_source_id: Nullable(Type.String(), "The deposit's or spend's point_source_id; else null."),
+  reference_id: Nullable(
+    Type.String(),
+    "The deposit's or spend's reference_id; the till's transaction id for a purchase or return; the gift card id for a cash-out; else null.",
+  ),
+  reference_type: Nullable(
+    Type.String(),
+    "The deposit's or spend's reference_type; POS Transaction for a purchase or return, Gift Card for a cash-out, the cause of a tier change; else null.",
+  ),
   time_of_occurrence: Type.String({ description: 'When it took effect (ISO-8601, UTC).' }),
   create_date: Type.String({ description: 'When it was recorded (ISO-8601, UTC).' }),
-  request_id: Nullable(Type.String()),
-  idempotency_id: Nullable(Type.String()),
-  transaction_id: Nullable(Type.String()),
-  reason: Type.String(),
+  request_id: Nullable(Type.String(), 'The send_transaction request_id of a purchase or return; else null.'),
+  idempotency_id: Nullable(
+    Type.String(),
+    "The deposit's or spend's idempotency id (a deposit without one: its reference_id); else null.",
+  ),
+  transaction_id: Nullable(
+    Type.String(),
+    "The till's transaction id for a purchase, return or rollover; a spend's own transaction_id; else null.",
+  ),
+  reason: Type.String({
+    description: 'A plain-language sentence saying why, e.g. Purchase T-1001 earned 60 points.',
+  }),
   campaigns: Type.Optional(Type.Array(Type.String(), { description: 'Campaigns that added points.' })),
 });
 export type AuditRow = Static<typeof AuditRow>;
 
 export const AuditLogResponse = Type.Object({
-  status: Type.Literal('ok'),
-  payload: Type.Object({ total_records: Type.Integer(), results: Type.Array(AuditRow) }),
+  status: OkStatus,
+  payload: Type.Object(
+    {
+      total_records: Type.Integer({
+        description: 'Rows the filter keeps in all, tier changes included (also on a page past the end).',
+      }),
+      results: Type.Array(AuditRow, { description: 'The page, newest first.' }),
+    },
+    { description: "A page of the member's point history." },
+  ),
 });
 export type AuditLogPayload = Static<typeof AuditLogResponse>['payload'];

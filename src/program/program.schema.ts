@@ -1,42 +1,79 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { OkStatus } from '../http/envelope.js';
 
 /**
  * The program document as a JSON schema (DESIGN §2, issue #3). Ids are optional on input: a
  * missing id is derived from the retailer and the entity's name, so ids stay stable across versions.
  */
 
-const Uuid = Type.String({
-  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-});
-const Name = Type.String({ minLength: 1, maxLength: 100 });
+const Uuid = (description: string) =>
+  Type.String({
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+    description,
+  });
+const Name = (description: string) => Type.String({ minLength: 1, maxLength: 100, description });
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'Program-local date YYYY-MM-DD' });
 
 export const PointAccountSchema = Type.Object(
   {
-    id: Type.Optional(Uuid),
-    role: Type.Union([
-      Type.Literal('spendable'),
-      Type.Literal('spendable_escrow'),
-      Type.Literal('tier'),
-      Type.Literal('tier_escrow'),
-    ]),
-    name: Name,
-    grouping_label: Type.String({ maxLength: 50 }),
+    id: Type.Optional(
+      Uuid(
+        'The account id. Optional when writing: each role keeps its id across versions, and an id given must be it.',
+      ),
+    ),
+    role: Type.Union(
+      [
+        Type.Literal('spendable'),
+        Type.Literal('spendable_escrow'),
+        Type.Literal('tier'),
+        Type.Literal('tier_escrow'),
+      ],
+      {
+        description:
+          'spendable (points to spend), spendable_escrow (purchase points waiting out escrow_days), tier (Tier Qualifying points) or tier_escrow (their escrow).',
+      },
+    ),
+    name: Name('Shown as account_name in balances and the point audit log, 1 to 100 characters.'),
+    grouping_label: Type.String({
+      maxLength: 50,
+      description: 'Shown in balances, e.g. Spend, Tier or empty.',
+    }),
   },
   { additionalProperties: false },
 );
 
 export const TierLevelSchema = Type.Object(
   {
-    id: Type.Optional(Uuid),
-    name: Type.String({ minLength: 1, maxLength: 50, pattern: '^[A-Za-z0-9 _-]+$' }),
-    rank: Type.Integer({ minimum: 1, maximum: 100 }),
-    threshold: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+    id: Type.Optional(
+      Uuid('The level id. Optional when writing: a level keeps its id by name across versions.'),
+    ),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 50,
+      pattern: '^[A-Za-z0-9 _-]+$',
+      description:
+        "Shown as the user's tier, e.g. GOLD: unique, letters, digits, spaces, _ and -; UNENROLLED is reserved.",
+    }),
+    rank: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      description: 'Order of the levels, 1 to 100, distinct; a higher rank is a higher tier.',
+    }),
+    threshold: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000_000,
+      description:
+        'Tier Qualifying points within a qualifying period that reach the level; rising with rank, 0 for the lowest level.',
+    }),
     expiry: Type.String({
       pattern: '^(never|end_of_following_calendar_year|rolling_months:[1-9][0-9]?)$',
       description: 'never, end_of_following_calendar_year or rolling_months:N',
     }),
-    rule_id: Type.Optional(Uuid),
+    rule_id: Type.Optional(
+      Uuid(
+        "Id of the level's qualifying rule, shown in tier_progress. Optional when writing: kept by level name.",
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -52,11 +89,10 @@ const CodeList = (description: string) =>
  */
 export const CampaignAwardSchema = Type.Object(
   {
-    type: Type.Union([
-      Type.Literal('multiplier'),
-      Type.Literal('threshold_bonus'),
-      Type.Literal('item_points'),
-    ]),
+    type: Type.Union(
+      [Type.Literal('multiplier'), Type.Literal('threshold_bonus'), Type.Literal('item_points')],
+      { description: 'multiplier, threshold_bonus or item_points: which other fields the award has.' },
+    ),
     factor: Type.Optional(
       Type.Number({ exclusiveMinimum: 1, maximum: 100, description: 'multiplier: base points × factor.' }),
     ),
@@ -89,7 +125,9 @@ export const CampaignTargetingSchema = Type.Object(
         description: "Tier level names; the member's tier at the purchase time.",
       }),
     ),
-    store_ids: Type.Optional(Type.Array(Code, { maxItems: 1000 })),
+    store_ids: Type.Optional(
+      Type.Array(Code, { maxItems: 1000, description: "The transaction's store_id, compared exactly." }),
+    ),
     channels: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
         maxItems: 100,
@@ -102,8 +140,12 @@ export const CampaignTargetingSchema = Type.Object(
 
 /** A campaign as the admin writes it (issue #5); `ended_at` is set only by the end action or the program. */
 export const campaignFields = {
-  id: Type.Optional(Uuid),
-  name: Name,
+  id: Type.Optional(
+    Uuid(
+      'The campaign id. Optional when writing: a new campaign gets one, a program document keeps each by campaign name, and a change through /admin/v1/campaigns must keep it.',
+    ),
+  ),
+  name: Name('Unique in the program, 1 to 100 characters; named in answers and the point audit log.'),
   starts_on: Day,
   ends_on: Day,
   award: CampaignAwardSchema,
@@ -115,10 +157,16 @@ export const campaignFields = {
       description: "How many of a member's purchases may hold points from it; absent: no limit.",
     }),
   ),
-  tier_qualifying: Type.Boolean(),
+  tier_qualifying: Type.Boolean({
+    description:
+      "Whether the campaign's points also go to the Tier Qualifying accounts, counting toward tiers.",
+  }),
 };
 
-export const CampaignInputSchema = Type.Object(campaignFields, { additionalProperties: false });
+export const CampaignInputSchema = Type.Object(campaignFields, {
+  additionalProperties: false,
+  description: 'The whole campaign.',
+});
 export type CampaignInput = Static<typeof CampaignInputSchema>;
 
 export const CampaignSchema = Type.Object(
@@ -136,58 +184,110 @@ export const CampaignSchema = Type.Object(
 
 export const ProgramSchema = Type.Object(
   {
-    name: Name,
+    name: Name("The program's name, 1 to 100 characters."),
     time_zone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone, e.g. America/New_York' }),
-    currency: Type.String({ pattern: '^[A-Z]{3}$' }),
-    point_accounts: Type.Array(PointAccountSchema, { minItems: 4, maxItems: 4 }),
+    currency: Type.String({
+      pattern: '^[A-Z]{3}$',
+      description: "The program's currency, three capital letters such as USD; gift cards are issued in it.",
+    }),
+    point_accounts: Type.Array(PointAccountSchema, {
+      minItems: 4,
+      maxItems: 4,
+      description: 'Exactly four accounts, one per role.',
+    }),
     earning: Type.Object(
-      { points_per_currency_unit: Type.Integer({ minimum: 0, maximum: 1000 }) },
-      { additionalProperties: false },
+      {
+        points_per_currency_unit: Type.Integer({
+          minimum: 0,
+          maximum: 1000,
+          description: 'Base points per whole currency unit of eligible spend, 0 to 1000.',
+        }),
+      },
+      { additionalProperties: false, description: 'Base earning on purchases.' },
     ),
-    escrow_days: Type.Integer({ minimum: 0, maximum: 365 }),
-    available_points: Type.Union([Type.Literal('spendable'), Type.Literal('spendable_plus_escrow')]),
+    escrow_days: Type.Integer({
+      minimum: 0,
+      maximum: 365,
+      description:
+        'Days, 0 to 365, that purchase points wait in escrow from the purchase time before they roll over.',
+    }),
+    available_points: Type.Union([Type.Literal('spendable'), Type.Literal('spendable_plus_escrow')], {
+      description:
+        "What the user's available_points shows: the Spendable balance, or Spendable plus Spendable Escrow.",
+    }),
     tier_system: Type.Object(
       {
-        id: Type.Optional(Uuid),
-        name: Name,
-        qualifying_period: Type.Literal('calendar_year'),
-        levels: Type.Array(TierLevelSchema, { minItems: 1, maxItems: 20 }),
+        id: Type.Optional(
+          Uuid('The tier system id. Optional when writing; without it the current one is kept.'),
+        ),
+        name: Name("Shown as the user's tier_system, 1 to 100 characters."),
+        qualifying_period: Type.Literal('calendar_year', {
+          description:
+            "calendar_year: Tier Qualifying points count per calendar year of the program's time zone.",
+        }),
+        levels: Type.Array(TierLevelSchema, {
+          minItems: 1,
+          maxItems: 20,
+          description:
+            'The levels, 1 to 20; the lowest (threshold 0, never expiring) is where every enrolled member starts.',
+        }),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'The tier ladder.' },
     ),
-    late_return_policy: Type.Literal('claw_back_to_zero'),
+    late_return_policy: Type.Literal('claw_back_to_zero', {
+      description:
+        'claw_back_to_zero: a return after the points rolled over takes them from the settled account down to zero; the rest is shortfall.',
+    }),
     cash_out: Type.Object(
       {
-        frequency: Type.Literal('quarterly'),
-        points_per_currency_unit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-        denomination: Type.Number({ exclusiveMinimum: 0, maximum: 10_000 }),
+        frequency: Type.Literal('quarterly', {
+          description: "quarterly: at the end of each calendar quarter in the program's time zone.",
+        }),
+        points_per_currency_unit: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          description: 'Spendable points per currency unit of gift-card value, e.g. 100.',
+        }),
+        denomination: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 10_000,
+          description: 'Gift cards are whole multiples of this value, in currency units (whole cents).',
+        }),
       },
-      { additionalProperties: false },
+      {
+        additionalProperties: false,
+        description: 'Conversion of Spendable points into gift cards at each period end.',
+      },
     ),
-    campaigns: Type.Array(CampaignSchema, { maxItems: 200 }),
+    campaigns: Type.Array(CampaignSchema, {
+      maxItems: 200,
+      description: 'Up to 200 campaigns; also managed one at a time through /admin/v1/campaigns.',
+    }),
   },
-  { additionalProperties: false, $id: 'Program' },
+  {
+    additionalProperties: false,
+    $id: 'Program',
+    description: 'The loyalty program: point accounts, earning, escrow, tiers, cash-out and campaigns.',
+  },
 );
 export type ProgramInput = Static<typeof ProgramSchema>;
 
-export const ProgramVersion = Type.Object({
-  version: Type.Integer(),
+const versionFields = {
+  version: Type.Integer({ description: 'The version number: 1 for the first, one more per change.' }),
   effective_from: Type.Union([Type.String(), Type.Null()], {
     description: 'ISO-8601; null for the first version, in force for all earlier times.',
   }),
-  created_at: Type.String(),
-  program: Type.Ref(ProgramSchema),
-});
+  created_at: Type.String({ description: 'When the version was stored (ISO-8601, UTC).' }),
+};
 
-export const ProgramResponse = Type.Object({ status: Type.Literal('ok'), program_version: ProgramVersion });
+export const ProgramVersion = Type.Object(
+  { ...versionFields, program: Type.Ref(ProgramSchema) },
+  { description: 'The version with its program document.' },
+);
+
+export const ProgramResponse = Type.Object({ status: OkStatus, program_version: ProgramVersion });
 export const ProgramVersionsResponse = Type.Object({
-  status: Type.Literal('ok'),
-  versions: Type.Array(
-    Type.Object({
-      version: Type.Integer(),
-      effective_from: Type.Union([Type.String(), Type.Null()]),
-      created_at: Type.String(),
-    }),
-  ),
+  status: OkStatus,
+  versions: Type.Array(Type.Object(versionFields), { description: 'Every version, oldest first.' }),
 });
 export const ProgramBody = Type.Object({ program: Type.Ref(ProgramSchema) });

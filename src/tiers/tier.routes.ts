@@ -2,18 +2,30 @@ import type { RouteDeps } from '../http/route-deps.js';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appAuth, bodyRetailerOf, principalOf } from '../http/auth.js';
-import { ErrorRef } from '../http/envelope.js';
+import { ErrorRef, OkStatus } from '../http/envelope.js';
 import { moveUser } from './tier.service.js';
 
 const MoveUserBody = Type.Object(
   {
     retailer_id: Type.String({ maxLength: 64, description: "Must be the app's retailer." }),
-    tier_system_id: Type.String({ maxLength: 64 }),
-    tier_level_id: Type.String({ maxLength: 64 }),
-    user_id: Type.String({ maxLength: 64 }),
-    process_intermediate_levels: Type.Optional(Type.Boolean()),
-    evaluate_qualifying_rules: Type.Optional(Type.Boolean()),
-    culture: Type.Optional(Type.String({ maxLength: 16 })),
+    tier_system_id: Type.String({
+      maxLength: 64,
+      description: "The program's tier system id; any other is a validation error.",
+    }),
+    tier_level_id: Type.String({ maxLength: 64, description: 'The level of that tier system to move to.' }),
+    user_id: Type.String({
+      maxLength: 64,
+      description: "Laurel's user id of the member, who must be enrolled (opted in).",
+    }),
+    process_intermediate_levels: Type.Optional(
+      Type.Boolean({ description: 'Accepted for SessionM compatibility and ignored.' }),
+    ),
+    evaluate_qualifying_rules: Type.Optional(
+      Type.Boolean({ description: 'Accepted for SessionM compatibility and ignored.' }),
+    ),
+    culture: Type.Optional(
+      Type.String({ maxLength: 16, description: 'Accepted for SessionM compatibility and ignored.' }),
+    ),
     reason: Type.Optional(
       Type.String({
         minLength: 1,
@@ -26,18 +38,21 @@ const MoveUserBody = Type.Object(
 );
 
 const MoveUserResponse = Type.Object({
-  status: Type.Literal('ok'),
-  payload: Type.Object({
-    user_id: Type.String(),
-    tier_system_id: Type.String(),
-    tier_level_id: Type.String(),
-    tier: Type.String(),
-    effective_at: Type.String({ description: 'ISO-8601, UTC.' }),
-    resets_at: Type.Union([Type.String(), Type.Null()], {
-      description: "The level's own expiry from the move.",
-    }),
-    move_id: Type.String(),
-  }),
+  status: OkStatus,
+  payload: Type.Object(
+    {
+      user_id: Type.String({ description: "The member's user id." }),
+      tier_system_id: Type.String({ description: "The program's tier system id." }),
+      tier_level_id: Type.String({ description: 'The level the member was moved to.' }),
+      tier: Type.String({ description: "That level's name." }),
+      effective_at: Type.String({ description: 'ISO-8601, UTC.' }),
+      resets_at: Type.Union([Type.String(), Type.Null()], {
+        description: "The level's own expiry from the move.",
+      }),
+      move_id: Type.String({ description: "The move's id (a UUID), as the member's tier history shows it." }),
+    },
+    { description: 'The move as recorded.' },
+  ),
 });
 
 /** `POST /incentives/api/1.0/movement/move_user` (reference §5): a manual, audited tier move. */
