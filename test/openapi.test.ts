@@ -84,6 +84,29 @@ describe('OpenAPI document', () => {
   });
 });
 
+describe('OpenAPI parameters', () => {
+  it('a parameter with a default is not required: a client may leave it out', async () => {
+    const doc = (await openApiDocument()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { parameters?: { name: string; required?: boolean; schema?: { default?: unknown } }[] }
+        >
+      >;
+    };
+    const wrong: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const p of op.parameters ?? []) {
+          if (p.schema?.default !== undefined && p.required) wrong.push(`${method} ${path} ${p.name}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe('API reference at /docs', () => {
   it('shows every operation, its fields and an example, and every error code, with no external asset', async () => {
     const app = await buildApp({

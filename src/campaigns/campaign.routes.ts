@@ -10,6 +10,8 @@ import {
   CampaignParams,
   CoreCampaignsQuery,
   CoreCampaignsResponse,
+  DEFAULT_PAGE,
+  DEFAULT_PAGE_SIZE,
 } from './campaign.schema.js';
 import {
   activeCampaignsPage,
@@ -144,7 +146,7 @@ export const campaignCoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => {
       const { retailer_id } = principalOf(request);
-      const { page, page_size } = request.query;
+      const { page = DEFAULT_PAGE, page_size = DEFAULT_PAGE_SIZE } = request.query;
       return {
         status: 'ok' as const,
         ...(await activeCampaignsPage(db, retailer_id, await clock.now(), page, page_size)),

@@ -48,20 +48,28 @@ export const AdminCampaignsResponse = Type.Object({
   }),
 });
 
+export const DEFAULT_PAGE = 1;
+export const DEFAULT_PAGE_SIZE = 20;
+
 export const CoreCampaignsQuery = Type.Object(
   {
-    page: Type.Integer({
-      minimum: 1,
-      maximum: 100_000,
-      default: 1,
-      description: 'Page number from 1; default 1. A page past the end is empty.',
-    }),
-    page_size: Type.Integer({
-      minimum: 1,
-      maximum: 100,
-      default: 20,
-      description: 'Campaigns per page, 1 to 100; default 20.',
-    }),
+    // Optional with a default: clients may leave them out (the OpenAPI document said required).
+    page: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: DEFAULT_PAGE,
+        description: 'Page number from 1; default 1. A page past the end is empty.',
+      }),
+    ),
+    page_size: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: DEFAULT_PAGE_SIZE,
+        description: 'Campaigns per page, 1 to 100; default 20.',
+      }),
+    ),
     sections: Type.Optional(Type.String({ description: 'Accepted for compatibility and ignored.' })),
     creatives: Type.Optional(Type.String({ description: 'Accepted for compatibility and ignored.' })),
   },
