@@ -135,11 +135,16 @@ export interface SearchCriteria {
  * Exact-match search; every given criterion must hold. Phones are not unique, so of several
  * matches the most recently updated profile answers.
  */
-export async function searchUser(
+export async function searchUser<X extends object = object>(
   db: Queryable,
   retailerId: string,
   c: SearchCriteria,
-): Promise<UserRow | undefined> {
+  /**
+   * More columns to read in the same statement about the member found, whose id they name as
+   * `f.id`; their parameters are numbered from `first` (issue #8: a lookup in one round trip).
+   */
+  also?: (first: number) => { columns: string; params: unknown[] },
+): Promise<(UserRow & X) | undefined> {
   const where = ['u.retailer_id = $1', 'u.deleted_at IS NULL'];
   const params: unknown[] = [retailerId];
   if (c.email !== undefined) {
@@ -158,10 +163,13 @@ export async function searchUser(
       `u.id IN (SELECT user_id FROM user_phones WHERE retailer_id = $1 AND phone_key = $${params.length})`,
     );
   }
-  const rows = await db.query<UserRow>(
-    `SELECT ${COLUMNS} FROM users u WHERE ${where.join(' AND ')} ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
-    params,
-  );
+  const found = `SELECT ${COLUMNS} FROM users u WHERE ${where.join(' AND ')} ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`;
+  if (!also) return (await db.query<UserRow & X>(found, params))[0];
+  const more = also(params.length + 1);
+  const rows = await db.query<UserRow & X>(`SELECT f.*, ${more.columns} FROM (${found}) f`, [
+    ...params,
+    ...more.params,
+  ]);
   return rows[0];
 }
 

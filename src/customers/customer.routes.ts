@@ -6,6 +6,8 @@ import { memberStandingAt, tierHistoryAt } from '../tiers/tier.service.js';
 import { coreTime } from '../domain/time.js';
 import { getProgramAt } from '../program/program.service.js';
 import type { UserRow } from './customer.repository.js';
+import type { ProgramDocument } from '../domain/program.js';
+import type { MemberLedger } from '../tiers/tier.repository.js';
 import {
   ApiKeyParams,
   ExternalIdParams,
@@ -30,7 +32,7 @@ import {
   getUser,
   getUsers,
   listIdentifiers,
-  searchUsers,
+  searchStanding,
   setCustomAttributes,
   updateUser,
   type UserRef,
@@ -58,16 +60,25 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   const { db, clock } = opts;
   app.addHook('onRequest', appAuth(opts.verifier));
 
-  /** Renders users the way every read and write answers: the program in force now, flags applied. */
-  async function render(retailerId: string, rows: UserRow[], flags: UserViewFlags, now?: Date) {
+  /**
+   * Renders users the way every read and write answers: the program in force now, flags applied.
+   * `read` is what a search read already (the program and the one member's ledger).
+   */
+  async function render(
+    retailerId: string,
+    rows: UserRow[],
+    flags: UserViewFlags,
+    now?: Date,
+    read?: { program: ProgramDocument; ledger: MemberLedger },
+  ) {
     const at = now ?? (await clock.now());
-    const program = await getProgramAt(db, retailerId, at);
+    const program = read?.program ?? (await getProgramAt(db, retailerId, at));
     return Promise.all(
       rows.map(async (row) => {
         // Independent reads: on PostgreSQL they go out together instead of one after the other.
         const [identifiers, standing] = await Promise.all([
           flags.show_identifiers ? listIdentifiers(db, row.id) : undefined,
-          memberStandingAt(db, program, row, at),
+          memberStandingAt(db, program, row, at, read?.ledger),
         ]);
         return toWireUser(row, program, flags, identifiers, standing);
       }),
@@ -112,8 +123,13 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     },
     async (request) => {
       const { retailer_id } = principalOf(request);
-      const row = await searchUsers(db, retailer_id, request.query);
-      return { status: 'ok' as const, user: await renderOne(retailer_id, row, flagsOf(request.query)) };
+      const at = await clock.now();
+      const { row, program, ledger } = await searchStanding(db, retailer_id, request.query, at);
+      const [user] = await render(retailer_id, [row], flagsOf(request.query), at, {
+        program: program.document,
+        ledger,
+      });
+      return { status: 'ok' as const, user: user! };
     },
   );
 

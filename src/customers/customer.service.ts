@@ -10,6 +10,18 @@ import {
 } from '../domain/profile.js';
 import { LaurelError, validationError } from '../errors.js';
 import {
+  programAtColumn,
+  programOf,
+  type ProgramJson,
+  type ProgramVersionRow,
+} from '../program/program.repository.js';
+import {
+  memberLedgerColumns,
+  memberLedgerOf,
+  type MemberLedger,
+  type MemberLedgerRow,
+} from '../tiers/tier.repository.js';
+import {
   eraseUser,
   findUserById,
   findUserByExternalId,
@@ -116,6 +128,42 @@ export interface SearchQuery {
 
 /** Exact-match search (seed Step 1); email case-insensitive, phone compared on digits. */
 export async function searchUsers(db: Queryable, retailerId: string, q: SearchQuery): Promise<UserRow> {
+  const row = await searchUser(db, retailerId, criteriaOf(q));
+  if (!row) throw notFound();
+  return row;
+}
+
+/**
+ * The member a search finds, with the program in force at `at` and the member's ledger as of `at`
+ * that the member's standing is computed from, in one round trip (issue #8: a lookup took three).
+ */
+export async function searchStanding(
+  db: Queryable,
+  retailerId: string,
+  q: SearchQuery,
+  at: Date,
+): Promise<{ row: UserRow; program: ProgramVersionRow; ledger: MemberLedger }> {
+  const found = await searchUser<MemberLedgerRow & { program: ProgramJson | null }>(
+    db,
+    retailerId,
+    criteriaOf(q),
+    (first) => ({
+      columns: `${programAtColumn('f.retailer_id', `$${first}`)} AS program, ${memberLedgerColumns('f.id', `$${first}`)}`,
+      params: [at],
+    }),
+  );
+  if (!found) throw notFound();
+  const { program, balances, due, cash_out, tq, moves, enrollment, ...row } = found;
+  if (!program) throw new Error(`retailer ${retailerId} has no program`);
+  return {
+    row,
+    program: programOf(program),
+    ledger: memberLedgerOf({ balances, due, cash_out, tq, moves, enrollment }),
+  };
+}
+
+/** What a search asks for, checked: one of email, external id or mobile number. */
+function criteriaOf(q: SearchQuery): SearchCriteria {
   const c: SearchCriteria = {};
   if (q.email !== undefined) c.email = q.email.trim();
   if (q.external_id !== undefined) c.external_id = q.external_id.trim();
@@ -128,9 +176,7 @@ export async function searchUsers(db: Queryable, retailerId: string, q: SearchQu
     throw new LaurelError('missing_data', 'search needs one of email, external_id or mobile_number');
   }
   if (![c.email, c.external_id].every((v) => v === undefined || storable(v))) throw notFound();
-  const row = await searchUser(db, retailerId, c);
-  if (!row) throw notFound();
-  return row;
+  return c;
 }
 
 /** Creates a profile (reference §3). Needs an email or an external id; both are unique in the retailer. */

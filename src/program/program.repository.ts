@@ -35,6 +35,37 @@ export async function findProgramAt(
   return rows[0];
 }
 
+/** A program version as `programAtColumn` carries it inside a JSON answer. */
+export interface ProgramJson {
+  retailer_id: string;
+  version: number;
+  effective_ms: number | null;
+  document: ProgramDocument;
+  created_ms: number;
+}
+
+/**
+ * A scalar subquery giving, as JSON, the version of the retailer's program in force at `at` (SQL
+ * expressions), as `findProgramAt` reads it: for statements that read it beside other things.
+ */
+export function programAtColumn(retailerId: string, at: string): string {
+  return `(SELECT json_build_object('retailer_id', retailer_id, 'version', version,
+            'effective_ms', (extract(epoch FROM effective_from) * 1000)::bigint, 'document', document,
+            'created_ms', (extract(epoch FROM created_at) * 1000)::bigint)
+          FROM program_versions WHERE retailer_id = ${retailerId} AND (effective_from IS NULL OR effective_from <= ${at})
+          ORDER BY version DESC LIMIT 1)`;
+}
+
+export function programOf(p: ProgramJson): ProgramVersionRow {
+  return {
+    retailer_id: p.retailer_id,
+    version: p.version,
+    effective_from: p.effective_ms === null ? null : new Date(Number(p.effective_ms)),
+    document: p.document,
+    created_at: new Date(Number(p.created_ms)),
+  };
+}
+
 export async function findProgramVersion(
   db: Queryable,
   retailerId: string,

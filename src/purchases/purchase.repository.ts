@@ -1,6 +1,5 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { Award, Basket } from '../domain/earning.js';
-import type { ProgramDocument } from '../domain/program.js';
 import type { EscrowRole } from '../domain/escrow.js';
 import {
   assertBalanced,
@@ -11,7 +10,12 @@ import {
   type JsonLot,
   type LotRow,
 } from '../ledger/ledger.repository.js';
-import type { ProgramVersionRow } from '../program/program.repository.js';
+import {
+  programAtColumn,
+  programOf,
+  type ProgramJson,
+  type ProgramVersionRow,
+} from '../program/program.repository.js';
 
 export interface PurchaseRow {
   id: string;
@@ -103,24 +107,14 @@ export async function readSendContext(
 ): Promise<SendContext> {
   const rows = await db.query<{
     replay: PosRequestRow | null;
-    program: {
-      retailer_id: string;
-      version: number;
-      effective_ms: number | null;
-      document: ProgramDocument;
-      created_ms: number;
-    } | null;
+    program: ProgramJson | null;
     member_id: string | null;
     purchase: { user_id: string | null } | null;
   }>(
     `SELECT
        (SELECT json_build_object('body_hash', body_hash, 'response', response) FROM pos_requests
         WHERE retailer_id = $1 AND request_id = $2) AS replay,
-       (SELECT json_build_object('retailer_id', retailer_id, 'version', version,
-                 'effective_ms', (extract(epoch FROM effective_from) * 1000)::bigint, 'document', document,
-                 'created_ms', (extract(epoch FROM created_at) * 1000)::bigint)
-        FROM program_versions WHERE retailer_id = $1 AND (effective_from IS NULL OR effective_from <= $4)
-        ORDER BY version DESC LIMIT 1) AS program,
+       ${programAtColumn('$1', '$4')} AS program,
        (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $5::text IS NULL'}) AS member_id,
        (SELECT json_build_object('user_id', user_id) FROM purchases
         WHERE retailer_id = $1 AND transaction_id = $3) AS purchase`,
@@ -129,15 +123,7 @@ export async function readSendContext(
   const r = rows[0]!;
   return {
     replay: r.replay ?? undefined,
-    program: r.program
-      ? {
-          retailer_id: r.program.retailer_id,
-          version: r.program.version,
-          effective_from: r.program.effective_ms === null ? null : new Date(Number(r.program.effective_ms)),
-          document: r.program.document,
-          created_at: new Date(Number(r.program.created_ms)),
-        }
-      : undefined,
+    program: r.program ? programOf(r.program) : undefined,
     memberId: r.member_id ?? undefined,
     purchaseOwner: r.purchase ? r.purchase.user_id : undefined,
   };

@@ -14,7 +14,7 @@ import {
   type TierStanding,
 } from '../domain/tiers.js';
 import { balancesAsOf, type MemberBalances } from '../ledger/ledger.service.js';
-import { insertTierMove, readMemberLedger, type TierMoveRow } from './tier.repository.js';
+import { insertTierMove, readMemberLedger, type MemberLedger, type TierMoveRow } from './tier.repository.js';
 
 /** What the tier of a member depends on besides the ledger. */
 export interface MemberEnrollment {
@@ -35,8 +35,10 @@ export async function memberStandingAt(
   program: ProgramDocument,
   member: MemberEnrollment,
   at: Date,
+  /** The member's ledger as already read at `at`, to save the round trip. */
+  read?: MemberLedger,
 ): Promise<MemberStanding> {
-  const { balances, tier } = await tierStandingAt(db, program, member, at);
+  const { balances, tier } = await tierStandingAt(db, program, member, at, read);
   const lifetime = balances.balances.tier?.life_time_value ?? 0;
   return {
     retailer_id: member.retailer_id,
@@ -54,8 +56,9 @@ export async function tierStandingAt(
   program: ProgramDocument,
   member: MemberEnrollment,
   at: Date,
+  read?: MemberLedger,
 ): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[] }> {
-  const ledger = await readMemberLedger(db, member.id, at);
+  const ledger = read ?? (await readMemberLedger(db, member.id, at));
   const { tqChanges, moves, enrollment: events } = ledger;
   const balances = await balancesAsOf(db, member, program, at, ledger);
   // Enrollment changes are stamped by the writer's clock. One stamped after `at` can only come from
