@@ -31,8 +31,6 @@ export interface JournalInput {
   postings: Posting[];
 }
 
-const isMemberAccount = (account: string): boolean => !account.startsWith('program:');
-
 /** A journal's postings must sum to zero, each a non-zero whole number of points. */
 export function assertBalanced(j: JournalInput): void {
   const sum = j.postings.reduce((n, p) => n + p.amount, 0);
@@ -42,56 +40,71 @@ export function assertBalanced(j: JournalInput): void {
 }
 
 /**
+ * The two JSON parameters `journalWrites` reads: the journals, and their postings numbered from 1
+ * within each journal. Every journal must balance.
+ */
+export function journalParams(journals: readonly JournalInput[]): [string, string] {
+  for (const j of journals) assertBalanced(j);
+  return [
+    JSON.stringify(journals.map(({ postings: _postings, ...j }) => ({ ...j, details: j.details ?? {} }))),
+    JSON.stringify(
+      journals.flatMap((j) =>
+        j.postings.map((p, i) => ({ journal_id: j.id, line: i + 1, account: p.account, amount: p.amount })),
+      ),
+    ),
+  ];
+}
+
+/**
+ * The data-modifying `WITH` parts that write journals, their postings and the member balances they
+ * move (DESIGN §3), from the parameters `journals` and `lines` that `journalParams` gives: the
+ * one mechanism behind a single journal, a batch of rollovers and a purchase's write. `owner`, when
+ * every journal is one member's, is an expression of that member's id: with it the planner reaches
+ * the balances by index whatever it guesses of the JSON's size (it guesses 100 rows, and scanned
+ * small tables). The parts are named `ledger_*`; a statement appends its own after them.
+ */
+export function journalWrites(journals: string, lines: string, owner?: string): string {
+  return `ledger_j AS (
+       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
+         idempotency_key, request_id, reference_id, reference_type, point_source_id, details)
+       SELECT id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
+         idempotency_key, request_id, reference_id, reference_type, point_source_id, details
+       FROM jsonb_populate_recordset(NULL::journals, ${journals}::jsonb)
+       RETURNING id, retailer_id, user_id, recorded_at
+     ), ledger_lines AS (
+       SELECT j.id AS journal_id, x.line, j.retailer_id, j.user_id, j.recorded_at, x.account, x.amount
+       FROM jsonb_to_recordset(${lines}::jsonb) AS x(journal_id uuid, line smallint, account text, amount bigint)
+       JOIN ledger_j j ON j.id = x.journal_id
+     ), ledger_p AS (
+       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
+       SELECT journal_id, line, retailer_id, user_id, account, amount FROM ledger_lines
+     ), ledger_d AS (
+       SELECT user_id, retailer_id, account, max(recorded_at) AS recorded_at, sum(amount)::bigint AS amount,
+              sum(greatest(amount, 0))::bigint AS credit
+       FROM ledger_lines WHERE account NOT LIKE 'program:%' GROUP BY user_id, retailer_id, account
+     ), ledger_u AS (
+       -- Update first, insert the rest: a CHECK is tested on the row an upsert proposes before any
+       -- conflict, so ON CONFLICT would refuse a debit of an existing balance. The members' row
+       -- locks keep a concurrent insert of the same account out.
+       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
+       FROM ledger_d d WHERE b.user_id = d.user_id AND b.account = d.account${owner ? ` AND b.user_id = ${owner}` : ''}
+       RETURNING b.user_id, b.account
+     ), ledger_b AS (
+       INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
+       SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, d.recorded_at FROM ledger_d d
+       WHERE NOT EXISTS (SELECT 1 FROM ledger_u u WHERE u.user_id = d.user_id AND u.account = d.account)
+     )`;
+}
+
+/**
  * Writes one journal, its postings and the member balances they move, in one statement (one round
  * trip). The postings must sum to zero; balances refuse to go below zero by constraint.
  */
 export async function insertJournal(tx: Tx, j: JournalInput): Promise<void> {
-  assertBalanced(j);
-  const postings = j.postings.map((p, i) => ({ line: i + 1, account: p.account, amount: p.amount }));
-  const member = j.postings.filter((p) => isMemberAccount(p.account));
-  await tx.query(
-    `WITH j AS (
-       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
-         idempotency_key, request_id, reference_id, reference_type, point_source_id, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-       RETURNING id
-     ), p AS (
-       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
-       SELECT j.id, x.line, $2, $3, x.account, x.amount
-       FROM j, jsonb_to_recordset($15::jsonb) AS x(line smallint, account text, amount bigint)
-       RETURNING 1
-     ), d AS (
-       SELECT x.account, sum(x.amount)::bigint AS amount, sum(greatest(x.amount, 0))::bigint AS credit
-       FROM jsonb_to_recordset($16::jsonb) AS x(account text, amount bigint) GROUP BY x.account
-     ), u AS (
-       -- Update first, insert the rest: a CHECK is tested on the row an upsert proposes before any
-       -- conflict, so ON CONFLICT would refuse a debit of an existing balance. The member's row lock
-       -- keeps a concurrent insert of the same account out.
-       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
-       FROM d WHERE b.user_id = $3 AND b.account = d.account
-       RETURNING b.account
-     )
-     INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
-     SELECT $3, d.account, $2, d.amount, d.credit, $6 FROM d WHERE d.account NOT IN (SELECT account FROM u)`,
-    [
-      j.id,
-      j.retailer_id,
-      j.user_id,
-      j.kind,
-      j.effective_at,
-      j.recorded_at,
-      j.purchase_id ?? null,
-      j.lot_id ?? null,
-      j.idempotency_key ?? null,
-      j.request_id ?? null,
-      j.reference_id ?? null,
-      j.reference_type ?? null,
-      j.point_source_id ?? null,
-      JSON.stringify(j.details ?? {}),
-      JSON.stringify(postings),
-      JSON.stringify(member),
-    ],
-  );
+  await tx.query(`WITH ${journalWrites('$1', '$2', '$3::uuid')} SELECT 1`, [
+    ...journalParams([j]),
+    j.user_id,
+  ]);
 }
 
 export interface BalanceRow {
@@ -255,63 +268,23 @@ export async function lockDueLotsOf(tx: Tx, userIds: readonly string[], at: Date
   );
 }
 
-export interface Rollover {
-  journal_id: string;
-  lot_id: string;
-  retailer_id: string;
-  user_id: string;
-  purchase_id: string;
-  /** The escrow account the lot waits in, and the settled account it rolls into. */
-  escrow: EscrowRole;
-  settled: string;
-  amount: number;
-  matures_at: Date;
-}
-
 /**
- * Many lots' rollovers in one statement: for each, the journal a single `insertJournal` would write
- * (effective at its maturation, two postings from escrow to the settled account), the balances they
- * move, and the lot marked rolled over. `lots` are every due lot of the batch, `rollovers` those
- * that still hold points. The owners must be locked.
+ * Many lots' rollovers in one statement: their journals (as `insertJournal` writes each), the
+ * balances they move, and every lot of `lots` marked rolled over (those left holding nothing have
+ * no journal). The owners must be locked.
  */
 export async function writeRollovers(
   tx: Tx,
   lots: readonly string[],
-  rollovers: readonly Rollover[],
+  rollovers: readonly JournalInput[],
   now: Date,
 ): Promise<void> {
   await tx.query(
-    `WITH r AS (
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(journal_id uuid, lot_id uuid, retailer_id uuid,
-         user_id uuid, purchase_id uuid, escrow text, settled text, amount bigint, matures_at timestamptz)
-     ), j AS (
-       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id, details)
-       SELECT journal_id, retailer_id, user_id, 'rollover', matures_at, $2, purchase_id, lot_id,
-              '{"reason": "escrow period ended"}'::jsonb
-       FROM r RETURNING id
-     ), lines AS (
-       SELECT journal_id, 1::smallint AS line, retailer_id, user_id, escrow AS account, -amount AS amount FROM r
-       UNION ALL
-       SELECT journal_id, 2::smallint, retailer_id, user_id, settled, amount FROM r
-     ), p AS (
-       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
-       SELECT lines.* FROM lines JOIN j ON j.id = lines.journal_id
-     ), d AS (
-       SELECT user_id, retailer_id, account, sum(amount)::bigint AS amount,
-              sum(greatest(amount, 0))::bigint AS credit
-       FROM lines GROUP BY user_id, retailer_id, account
-     ), u AS (
-       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
-       FROM d WHERE b.user_id = d.user_id AND b.account = d.account
-       RETURNING b.user_id, b.account
-     ), m AS (
-       -- Every data-modifying part of a WITH runs to completion, read or not.
-       UPDATE lots SET rolled_over_at = $2, remaining = 0 WHERE id = ANY($3::uuid[])
+    `WITH ${journalWrites('$1', '$2')}, rolled AS (
+       UPDATE lots SET rolled_over_at = $3, remaining = 0 WHERE id = ANY($4::uuid[])
      )
-     INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
-     SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, $2 FROM d
-     WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.user_id = d.user_id AND u.account = d.account)`,
-    [JSON.stringify(rollovers), now, lots],
+     SELECT 1`,
+    [...journalParams(rollovers), now, lots],
   );
 }
 

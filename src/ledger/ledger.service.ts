@@ -27,7 +27,8 @@ import {
   type DueState,
   type LedgerRead,
   type LotRow,
-  type Rollover,
+  type JournalInput,
+  type LockedOwner,
 } from './ledger.repository.js';
 
 export interface MemberBalances {
@@ -162,7 +163,7 @@ export async function settleMember(
     await writeRollovers(
       tx,
       lots.map((l) => l.id),
-      rolloversOf(lots, retailerId, userId),
+      rolloversOf(lots, retailerId, userId, now),
       now,
     );
   for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
@@ -174,19 +175,23 @@ export async function settleMember(
  * The rollover of each lot that still holds points: one journal each, effective at the lot's
  * maturation instant (DESIGN §4), from its escrow account to the settled one.
  */
-function rolloversOf(lots: readonly LotRow[], retailerId: string, userId: string): Rollover[] {
+function rolloversOf(lots: readonly LotRow[], retailerId: string, userId: string, now: Date): JournalInput[] {
   return lots
     .filter((l) => l.remaining > 0)
     .map((l) => ({
-      journal_id: newId(l.matures_at.getTime()),
-      lot_id: l.id,
+      id: newId(l.matures_at.getTime()),
       retailer_id: retailerId,
       user_id: userId,
+      kind: 'rollover',
+      effective_at: l.matures_at,
+      recorded_at: now,
       purchase_id: l.purchase_id,
-      escrow: l.account,
-      settled: SETTLED_OF[l.account],
-      amount: l.remaining,
-      matures_at: l.matures_at,
+      lot_id: l.id,
+      details: { reason: 'escrow period ended' },
+      postings: [
+        { account: l.account, amount: -l.remaining },
+        { account: SETTLED_OF[l.account], amount: l.remaining },
+      ],
     }));
 }
 
@@ -213,10 +218,12 @@ export async function settleMembersInBulk(
   const owners = await lockLedgerOwners(tx, userIds);
   const found = new Set(owners.map((o) => o.id));
   const missing = userIds.filter((id) => !found.has(id));
-  const together = owners.filter((o) => o.deleted || !mayCrossPeriodEnd(o.since, now));
+  const together: LockedOwner[] = [];
+  const alone: LockedOwner[] = [];
+  for (const o of owners) (o.deleted || !mayCrossPeriodEnd(o.since, now) ? together : alone).push(o);
   let members = 0;
   let lots = 0;
-  for (const o of owners.filter((x) => !together.includes(x))) {
+  for (const o of alone) {
     const settled = await settleMember(tx, o.retailer_id, o.id, now);
     if (settled.lots > 0) {
       members += 1;
@@ -233,7 +240,7 @@ export async function settleMembersInBulk(
   await writeRollovers(
     tx,
     due.map((l) => l.id),
-    due.flatMap((l) => rolloversOf([l], l.retailer_id, l.user_id)),
+    due.flatMap((l) => rolloversOf([l], l.retailer_id, l.user_id, now)),
     now,
   );
   return { members: members + new Set(due.map((l) => l.user_id)).size, lots: lots + due.length, missing };

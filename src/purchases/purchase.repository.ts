@@ -2,10 +2,11 @@ import type { Queryable, Tx } from '../db/database.js';
 import type { Award, Basket } from '../domain/earning.js';
 import type { EscrowRole } from '../domain/escrow.js';
 import {
-  assertBalanced,
   LOT_JSON,
   lotOf,
   type CashOutState,
+  journalParams,
+  journalWrites,
   type JournalInput,
   type JsonLot,
   type LotRow,
@@ -236,12 +237,12 @@ export interface PurchaseWrite {
 
 /**
  * Writes a send in one round trip (issue #8; it was up to nine): the purchase, its lots, the
- * journal with its postings and the balances they move (as `insertJournal`), and the stored answer.
- * Parts that are absent are empty and write nothing. The member, if any, must be locked.
+ * journal with its postings and the balances they move (`journalWrites`, as every ledger writer), and
+ * the stored answer. Parts that are absent are empty and write nothing. The member, if any, must be
+ * locked.
  */
 export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
   const j = w.journal;
-  if (j) assertBalanced(j);
   await tx.query(
     `WITH ins AS (
        INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
@@ -259,36 +260,11 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
          account text, amount bigint, matures_at timestamptz, created_at timestamptz)
      ), lc AS (
-       -- The purchase's and the member's ids as constants: the planner reaches their rows by index
-       -- whatever it guesses of the JSON's size (it guesses 100 rows, and scanned small tables).
+       -- The purchase's id as a constant: the planner reaches its lots by index whatever it guesses
+       -- of the JSON's size (it guesses 100 rows, and scanned small tables).
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
        FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.purchase_id = $12 AND l.id = x.id
-     ), j AS (
-       INSERT INTO journals (id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
-         idempotency_key, request_id, reference_id, reference_type, point_source_id, details)
-       SELECT id, retailer_id, user_id, kind, effective_at, recorded_at, purchase_id, lot_id,
-         idempotency_key, request_id, reference_id, reference_type, point_source_id, details
-       FROM jsonb_populate_record(NULL::journals, $5::jsonb) WHERE $5::jsonb IS NOT NULL
-       RETURNING id, retailer_id, user_id, recorded_at
-     ), p AS (
-       INSERT INTO postings (journal_id, line, retailer_id, user_id, account, amount)
-       SELECT j.id, x.line, j.retailer_id, j.user_id, x.account, x.amount
-       FROM j, jsonb_to_recordset($6::jsonb) AS x(line smallint, account text, amount bigint)
-     ), d AS (
-       SELECT j.user_id, j.retailer_id, j.recorded_at, x.account, sum(x.amount)::bigint AS amount,
-              sum(greatest(x.amount, 0))::bigint AS credit
-       FROM j, jsonb_to_recordset($6::jsonb) AS x(account text, amount bigint)
-       WHERE x.account NOT LIKE 'program:%' GROUP BY j.user_id, j.retailer_id, j.recorded_at, x.account
-     ), u AS (
-       -- Update first, insert the rest, as insertJournal does (a CHECK is tested before ON CONFLICT).
-       UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
-       FROM d WHERE b.user_id = $13 AND b.account = d.account
-       RETURNING b.account
-     ), bi AS (
-       INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
-       SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, d.recorded_at FROM d
-       WHERE d.account NOT IN (SELECT account FROM u)
-     )
+     ), ${journalWrites('$5', '$6', '$13::uuid')}
      INSERT INTO pos_requests (retailer_id, request_id, body_hash, response, created_at)
      VALUES ($7, $8, $9, $10, $11)`,
     [
@@ -296,10 +272,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
       w.update ? JSON.stringify(w.update) : null,
       JSON.stringify(w.lotInserts),
       JSON.stringify(w.lotChanges),
-      j ? JSON.stringify({ ...j, postings: undefined, details: j.details ?? {} }) : null,
-      JSON.stringify(
-        j ? j.postings.map((p, i) => ({ line: i + 1, account: p.account, amount: p.amount })) : [],
-      ),
+      ...journalParams(j ? [j] : []),
       w.request.retailer_id,
       w.request.request_id,
       w.request.body_hash,
