@@ -137,6 +137,9 @@ function result(o: Outcome): TransactionResult {
 /** What a change of award writes: its lots and its journal (`writePurchase` writes them). */
 type AwardWrites = Pick<PurchaseWrite, 'lotInserts' | 'lotChanges' | 'journal'>;
 
+/** A send that moves no points writes no lots and no journal. */
+const noAwardWrites = (): AwardWrites => ({ lotInserts: [], lotChanges: [] });
+
 /**
  * The difference between a purchase's old and new award (DESIGN §4): into its escrow lots while
  * they wait, and after maturity by the late-return policy. One journal for the change. Reads what
@@ -151,10 +154,10 @@ async function postAwardChange(
   after: Award,
   now: Date,
   requestId: string,
-): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number } & AwardWrites> {
+): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number; writes: AwardWrites }> {
   const userId = p.user_id!;
   const lots = new Map(purchaseLots.map((l) => [l.account, l]));
-  const writes: AwardWrites = { lotInserts: [], lotChanges: [] };
+  const writes = noAwardWrites();
   const lotMaturesAt = maturesAt(p, program);
   const postings: Posting[] = [];
   const changed: Partial<Record<AccountRole, number>> = {};
@@ -234,7 +237,7 @@ async function postAwardChange(
     };
   }
   const total = Object.values(shortfall).reduce((n, v) => n + (v ?? 0), 0);
-  return { changed, shortfall: total, ...writes };
+  return { changed, shortfall: total, writes };
 }
 
 /** The context read before the transaction no longer holds under the locks: read it again. */
@@ -243,9 +246,9 @@ class StaleContext extends Error {}
 /**
  * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
  * edit). One transaction under the member's lock; idempotent on `request_id` by constraint. A new
- * purchase takes five statements besides the clock (issue #8): what the send needs (stored answer,
- * program, member, existing purchase), the member's lock, the purchase's lock with what is due to
- * the member, and one statement for everything it writes, between BEGIN and COMMIT.
+ * purchase takes six round trips (issue #8): what the send needs (stored answer, program, member,
+ * existing purchase); then BEGIN, the member's lock, the purchase's lock with what is due to the
+ * member, one statement for everything it writes, and COMMIT.
  */
 export async function sendTransaction(
   db: Database,
@@ -442,9 +445,9 @@ async function firstSend(
     created_at: a.now,
     updated_at: a.now,
   };
-  const writes = { insert: purchase, lotInserts: [], lotChanges: [] };
-  if (reason) return { purchase, program, changed: {}, shortfall: 0, writes };
-  const { lotInserts, lotChanges, journal, ...posted } = await postAwardChange(
+  if (reason)
+    return { purchase, program, changed: {}, shortfall: 0, writes: { insert: purchase, ...noAwardWrites() } };
+  const { writes, ...posted } = await postAwardChange(
     tx,
     purchase,
     [],
@@ -454,7 +457,7 @@ async function firstSend(
     a.now,
     a.requestId,
   );
-  return { purchase, program, ...posted, writes: { insert: purchase, lotInserts, lotChanges, journal } };
+  return { purchase, program, ...posted, writes: { insert: purchase, ...writes } };
 }
 
 async function resend(
@@ -472,9 +475,8 @@ async function resend(
   const { channel: _resent, ...lines } = sent;
   const basket: Basket =
     purchase.basket.channel !== undefined ? { ...lines, channel: purchase.basket.channel } : lines;
-  const unchanged = { lotInserts: [], lotChanges: [] };
   if (sameJson(basket, purchase.basket))
-    return { purchase, program, changed: {}, shortfall: 0, writes: unchanged };
+    return { purchase, program, changed: {}, shortfall: 0, writes: noAwardWrites() };
   const prior = purchase.award;
   const terms: AwardTerms = {
     // Awards from before targeting existed: the campaigns running at the purchase time, as then.
@@ -497,8 +499,8 @@ async function resend(
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
   const update = { id: purchase.id, basket, award, revision: next.revision, updated_at: now };
   if (purchase.not_awarded_reason || !ownerLocked)
-    return { purchase: next, program, changed: {}, shortfall: 0, writes: { ...unchanged, update } };
-  const { lotInserts, lotChanges, journal, ...posted } = await postAwardChange(
+    return { purchase: next, program, changed: {}, shortfall: 0, writes: { ...noAwardWrites(), update } };
+  const { writes, ...posted } = await postAwardChange(
     tx,
     next,
     purchaseLots,
@@ -508,7 +510,7 @@ async function resend(
     now,
     requestId,
   );
-  return { purchase: next, program, ...posted, writes: { update, lotInserts, lotChanges, journal } };
+  return { purchase: next, program, ...posted, writes: { update, ...writes } };
 }
 
 /**
