@@ -84,8 +84,13 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       }),
     );
   }
-  const renderOne = async (retailerId: string, row: UserRow, flags: UserViewFlags, now?: Date) =>
-    (await render(retailerId, [row], flags, now))[0]!;
+  const renderOne = async (
+    retailerId: string,
+    row: UserRow,
+    flags: UserViewFlags,
+    now?: Date,
+    read?: { program: ProgramDocument; ledger: MemberLedger },
+  ) => (await render(retailerId, [row], flags, now, read))[0]!;
 
   const byId = (p: { user_id: string }): UserRef => ({ id: p.user_id });
   const byExternal = (p: { external_id: string }): UserRef => ({ external_id: p.external_id });
@@ -125,11 +130,11 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const { retailer_id } = principalOf(request);
       const at = await clock.now();
       const { row, program, ledger } = await searchStanding(db, retailer_id, request.query, at);
-      const [user] = await render(retailer_id, [row], flagsOf(request.query), at, {
-        program: program.document,
-        ledger,
-      });
-      return { status: 'ok' as const, user: user! };
+      const read = { program: program.document, ledger };
+      return {
+        status: 'ok' as const,
+        user: await renderOne(retailer_id, row, flagsOf(request.query), at, read),
+      };
     },
   );
 

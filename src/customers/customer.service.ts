@@ -16,10 +16,10 @@ import {
   type ProgramVersionRow,
 } from '../program/program.repository.js';
 import {
-  memberLedgerColumns,
+  memberLedgerColumn,
   memberLedgerOf,
   type MemberLedger,
-  type MemberLedgerRow,
+  type MemberLedgerJson,
 } from '../tiers/tier.repository.js';
 import {
   eraseUser,
@@ -143,23 +143,19 @@ export async function searchStanding(
   q: SearchQuery,
   at: Date,
 ): Promise<{ row: UserRow; program: ProgramVersionRow; ledger: MemberLedger }> {
-  const found = await searchUser<MemberLedgerRow & { program: ProgramJson | null }>(
+  const found = await searchUser<{ program: ProgramJson | null; ledger: MemberLedgerJson }>(
     db,
     retailerId,
     criteriaOf(q),
     (first) => ({
-      columns: `${programAtColumn('f.retailer_id', `$${first}`)} AS program, ${memberLedgerColumns('f.id', `$${first}`)}`,
+      columns: `${programAtColumn('f.retailer_id', `$${first}`)} AS program, ${memberLedgerColumn('f.id', `$${first}`)} AS ledger`,
       params: [at],
     }),
   );
   if (!found) throw notFound();
-  const { program, balances, due, cash_out, tq, moves, enrollment, ...row } = found;
+  const { program, ledger, ...row } = found;
   if (!program) throw new Error(`retailer ${retailerId} has no program`);
-  return {
-    row,
-    program: programOf(program),
-    ledger: memberLedgerOf({ balances, due, cash_out, tq, moves, enrollment }),
-  };
+  return { row, program: programOf(program), ledger: memberLedgerOf(ledger) };
 }
 
 /** What a search asks for, checked: one of email, external id or mobile number. */

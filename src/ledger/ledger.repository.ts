@@ -211,27 +211,45 @@ export interface DueState {
   cashOut: CashOutState | undefined;
 }
 
+/** Where a member's cash-outs stand, as `cashOutColumn` carries it inside a JSON answer. */
+export type CashOutJson = { since_ms: number; deleted: boolean } | null;
+
+/** A scalar subquery giving, as JSON, where the member (an SQL expression of its id) stands in cash-outs. */
+export function cashOutColumn(userId: string): string {
+  return `(SELECT json_build_object(
+            'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
+            'deleted', deleted_at IS NOT NULL) FROM users WHERE id = ${userId})`;
+}
+
+export const cashOutOf = (c: CashOutJson): CashOutState | undefined =>
+  c ? { since: new Date(Number(c.since_ms)), deleted: c.deleted } : undefined;
+
+/** The columns `dueStateColumns` reads, as they arrive. */
+export interface DueStateJson {
+  due: JsonLot[];
+  cash_out: CashOutJson;
+}
+
 /**
- * The member's lots matured by `at` that wait to roll over (oldest first) and the member's cash-out
- * state, in one round trip. Read under the member's lock, which every change of those lots holds.
+ * The select-list of what a member's settlement starts from (`DueState`): the member's lots matured
+ * by `at` that wait to roll over, oldest first, and the cash-out state; `userId` and `at` are SQL
+ * expressions. Read under the member's lock, which every change of those lots holds.
  */
+export function dueStateColumns(userId: string, at: string): string {
+  return `(SELECT coalesce(json_agg(${LOT_JSON} ORDER BY matures_at, id), '[]') FROM lots
+          WHERE user_id = ${userId} AND rolled_over_at IS NULL AND matures_at <= ${at}) AS due,
+          ${cashOutColumn(userId)} AS cash_out`;
+}
+
+export const dueStateOf = (r: DueStateJson): DueState => ({
+  lots: r.due.map(lotOf),
+  cashOut: cashOutOf(r.cash_out),
+});
+
+/** The member's `DueState` in one round trip, under the member's lock. */
 export async function readDueState(tx: Tx, userId: string, at: Date): Promise<DueState> {
-  const rows = await tx.query<{ due: JsonLot[]; cash_out: { since_ms: number; deleted: boolean } | null }>(
-    `SELECT
-       (SELECT coalesce(json_agg(${LOT_JSON} ORDER BY matures_at, id), '[]') FROM lots
-        WHERE user_id = $1 AND rolled_over_at IS NULL AND matures_at <= $2) AS due,
-       (SELECT json_build_object(
-                 'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
-                 'deleted', deleted_at IS NOT NULL) FROM users WHERE id = $1) AS cash_out`,
-    [userId, at],
-  );
-  const r = rows[0]!;
-  return {
-    lots: r.due.map(lotOf),
-    cashOut: r.cash_out
-      ? { since: new Date(Number(r.cash_out.since_ms)), deleted: r.cash_out.deleted }
-      : undefined,
-  };
+  const rows = await tx.query<DueStateJson>(`SELECT ${dueStateColumns('$1', '$2')}`, [userId, at]);
+  return dueStateOf(rows[0]!);
 }
 
 /** A batch member as the bulk rollover needs it: its lock taken, where its cash-outs stand. */

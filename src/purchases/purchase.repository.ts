@@ -4,7 +4,10 @@ import type { EscrowRole } from '../domain/escrow.js';
 import {
   LOT_JSON,
   lotOf,
-  type CashOutState,
+  dueStateColumns,
+  dueStateOf,
+  type DueState,
+  type DueStateJson,
   journalParams,
   journalWrites,
   type JournalInput,
@@ -135,10 +138,8 @@ export interface LockedPurchase {
   purchase: PurchaseRow | undefined;
   /** The purchase's escrow lots. */
   lots: LotRow[];
-  /** The owner's lots matured by the instant that wait to roll over, oldest first. */
-  due: LotRow[];
-  /** Where the owner's cash-outs stand. */
-  cashOut: CashOutState | undefined;
+  /** What the owner's settlement starts from: lots due by the instant, where cash-outs stand. */
+  due: DueState;
 }
 
 /**
@@ -154,18 +155,18 @@ export async function lockPurchaseWithDue(
   ownerId: string | undefined,
   at: Date,
 ): Promise<LockedPurchase> {
-  const rows = await tx.query<{
-    purchase:
-      | (Omit<PurchaseRow, 'purchase_time' | 'created_at' | 'updated_at'> & {
-          purchase_ms: number;
-          created_ms: number;
-          updated_ms: number;
-        })
-      | null;
-    lots: JsonLot[];
-    due: JsonLot[];
-    cash_out: { since_ms: number; deleted: boolean } | null;
-  }>(
+  const rows = await tx.query<
+    {
+      purchase:
+        | (Omit<PurchaseRow, 'purchase_time' | 'created_at' | 'updated_at'> & {
+            purchase_ms: number;
+            created_ms: number;
+            updated_ms: number;
+          })
+        | null;
+      lots: JsonLot[];
+    } & DueStateJson
+  >(
     `WITH p AS (
        SELECT * FROM purchases WHERE retailer_id = $1 AND transaction_id = $2 FOR UPDATE
      )
@@ -177,11 +178,7 @@ export async function lockPurchaseWithDue(
                  'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
                  'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint) FROM p) AS purchase,
        (SELECT coalesce(json_agg(${LOT_JSON}), '[]') FROM lots WHERE purchase_id = (SELECT id FROM p)) AS lots,
-       (SELECT coalesce(json_agg(${LOT_JSON} ORDER BY matures_at, id), '[]') FROM lots
-        WHERE user_id = $3 AND rolled_over_at IS NULL AND matures_at <= $4) AS due,
-       (SELECT json_build_object(
-                 'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
-                 'deleted', deleted_at IS NOT NULL) FROM users WHERE id = $3) AS cash_out`,
+       ${dueStateColumns('$3', '$4')}`,
     [retailerId, transactionId, ownerId ?? null, at],
   );
   const r = rows[0]!;
@@ -196,10 +193,7 @@ export async function lockPurchaseWithDue(
         }))(p)
       : undefined,
     lots: r.lots.map(lotOf),
-    due: r.due.map(lotOf),
-    cashOut: r.cash_out
-      ? { since: new Date(Number(r.cash_out.since_ms)), deleted: r.cash_out.deleted }
-      : undefined,
+    due: dueStateOf(r),
   };
 }
 

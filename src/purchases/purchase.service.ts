@@ -300,12 +300,8 @@ export async function sendTransaction(
         // Start from the as-of state: lots matured by now roll over before anything is priced.
         let purchaseLots = existing.locked.lots;
         if (existing.ownerId) {
-          const due = existing.locked.due;
-          await settleMember(tx, retailerId, existing.ownerId, now, {
-            lots: due,
-            cashOut: existing.locked.cashOut,
-          });
-          const rolled = new Set(due.map((l) => l.id));
+          await settleMember(tx, retailerId, existing.ownerId, now, existing.locked.due);
+          const rolled = new Set(existing.locked.due.lots.map((l) => l.id));
           purchaseLots = purchaseLots.map((l) =>
             rolled.has(l.id) ? { ...l, remaining: 0, rolled_over_at: now } : l,
           );

@@ -1,7 +1,7 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 import type { EnrollmentChange, TqChange } from '../domain/tiers.js';
-import type { LedgerRead } from '../ledger/ledger.repository.js';
+import { cashOutColumn, cashOutOf, type CashOutJson, type LedgerRead } from '../ledger/ledger.repository.js';
 
 /**
  * Everything a member's standing as of `at` is computed from, in one round trip (issue #8: a
@@ -13,15 +13,18 @@ import type { LedgerRead } from '../ledger/ledger.repository.js';
  * milliseconds, exact whatever the session's time zone.
  */
 export async function readMemberLedger(db: Queryable, userId: string, at: Date): Promise<MemberLedger> {
-  const rows = await db.query<MemberLedgerRow>(`SELECT ${memberLedgerColumns('$1', '$2')}`, [userId, at]);
-  return memberLedgerOf(rows[0]!);
+  const rows = await db.query<{ ledger: MemberLedgerJson }>(
+    `SELECT ${memberLedgerColumn('$1', '$2')} AS ledger`,
+    [userId, at],
+  );
+  return memberLedgerOf(rows[0]!.ledger);
 }
 
-/** The columns of `memberLedgerColumns`, as they arrive. */
-export type MemberLedgerRow = {
+/** The value of `memberLedgerColumn`, as it arrives. */
+export type MemberLedgerJson = {
   balances: { account: string; balance: number; life_time_value: number }[];
   due: { account: EscrowRole; at_ms: number; due: number }[];
-  cash_out: { since_ms: number; deleted: boolean } | null;
+  cash_out: CashOutJson;
   tq: { at_ms: number; points: number }[];
   moves: (Omit<TierMoveRow, 'effective_at' | 'recorded_at'> & {
     effective_ms: number;
@@ -31,48 +34,44 @@ export type MemberLedgerRow = {
 };
 
 /**
- * The select-list of a member's ledger read, for the member whose id the SQL expression `userId`
+ * A member's ledger read as one JSON value, for the member whose id the SQL expression `userId`
  * gives, as of the SQL expression `at` (so a search can read the member it finds in the same
  * statement).
  */
-export function memberLedgerColumns(userId: string, at: string): string {
-  return `
-       (SELECT coalesce(json_agg(json_build_object('account', account, 'balance', balance,
-                 'life_time_value', life_time_value)), '[]') FROM balances WHERE user_id = ${userId}) AS balances,
-       (SELECT coalesce(json_agg(json_build_object('account', account, 'due', due, 'at_ms', at_ms)), '[]')
+export function memberLedgerColumn(userId: string, at: string): string {
+  return `json_build_object(
+       'balances', (SELECT coalesce(json_agg(json_build_object('account', account, 'balance', balance,
+                 'life_time_value', life_time_value)), '[]') FROM balances WHERE user_id = ${userId}),
+       'due', (SELECT coalesce(json_agg(json_build_object('account', account, 'due', due, 'at_ms', at_ms)), '[]')
         FROM (SELECT account, sum(remaining)::bigint AS due,
                      (extract(epoch FROM matures_at) * 1000)::bigint AS at_ms FROM lots
               WHERE user_id = ${userId} AND rolled_over_at IS NULL AND matures_at <= ${at} AND remaining > 0
-              GROUP BY account, matures_at) d) AS due,
-       (SELECT json_build_object(
-                 'since_ms', (extract(epoch FROM coalesce(cashed_out_through, created_at)) * 1000)::bigint,
-                 'deleted', deleted_at IS NOT NULL) FROM users WHERE id = ${userId}) AS cash_out,
-       (SELECT coalesce(json_agg(json_build_object('at_ms', at_ms, 'points', points)), '[]')
+              GROUP BY account, matures_at) d),
+       'cash_out', ${cashOutColumn(userId)},
+       'tq', (SELECT coalesce(json_agg(json_build_object('at_ms', at_ms, 'points', points)), '[]')
         FROM (SELECT (extract(epoch FROM j.effective_at) * 1000)::bigint AS at_ms, p.amount AS points
               FROM postings p JOIN journals j ON j.id = p.journal_id
               WHERE p.user_id = ${userId} AND p.account = 'tier' AND j.effective_at <= ${at}
               UNION ALL
               SELECT (extract(epoch FROM matures_at) * 1000)::bigint, remaining FROM lots
               WHERE user_id = ${userId} AND account = 'tier_escrow' AND rolled_over_at IS NULL
-                AND matures_at <= ${at} AND remaining > 0) t) AS tq,
-       (SELECT coalesce(json_agg(json_build_object('id', id, 'retailer_id', retailer_id, 'user_id', user_id,
+                AND matures_at <= ${at} AND remaining > 0) t),
+       'moves', (SELECT coalesce(json_agg(json_build_object('id', id, 'retailer_id', retailer_id, 'user_id', user_id,
                  'tier_system_id', tier_system_id, 'tier_level_id', tier_level_id,
                  'effective_ms', (extract(epoch FROM effective_at) * 1000)::bigint,
                  'recorded_ms', (extract(epoch FROM recorded_at) * 1000)::bigint,
                  'actor', actor, 'reason', reason) ORDER BY effective_at, id), '[]')
-        FROM tier_moves WHERE user_id = ${userId} AND effective_at <= ${at}) AS moves,
-       (SELECT coalesce(json_agg(json_build_object('at_ms', (extract(epoch FROM at) * 1000)::bigint,
+        FROM tier_moves WHERE user_id = ${userId} AND effective_at <= ${at}),
+       'enrollment', (SELECT coalesce(json_agg(json_build_object('at_ms', (extract(epoch FROM at) * 1000)::bigint,
                  'opted_in', opted_in) ORDER BY at, id), '[]')
-        FROM enrollment_events WHERE user_id = ${userId}) AS enrollment`;
+        FROM enrollment_events WHERE user_id = ${userId}))`;
 }
 
-export function memberLedgerOf(r: MemberLedgerRow): MemberLedger {
+export function memberLedgerOf(r: MemberLedgerJson): MemberLedger {
   return {
     balances: r.balances,
     due: r.due.map((d) => ({ account: d.account, matures_at: new Date(Number(d.at_ms)), due: d.due })),
-    cashOut: r.cash_out
-      ? { since: new Date(Number(r.cash_out.since_ms)), deleted: r.cash_out.deleted }
-      : undefined,
+    cashOut: cashOutOf(r.cash_out),
     tqChanges: r.tq.map((c) => ({ at: new Date(Number(c.at_ms)), points: c.points })),
     moves: r.moves.map(({ effective_ms, recorded_ms, ...m }) => ({
       ...m,
