@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
+import type { ImportSummary } from '../src/import/import.service.js';
 import { figure, laurel, log, mib, prng, round, urlWithSchema } from './lib.js';
 
 /** Buffers lines into large writes and waits for the disk when the stream asks to. */
@@ -140,18 +141,8 @@ async function writePurchases(
   return rows;
 }
 
-interface ImportSummaryJson {
-  counts: {
-    rows: number;
-    imported: number;
-    present: number;
-    rejected: number;
-    not_awarded: Record<string, number>;
-    edits: number;
-  };
-  run: { rows: number; duration_ms: number; rows_per_second: number };
-  peak_rss_bytes: number;
-}
+/** The `--json` summary of `laurel import`. */
+type ImportSummaryJson = ImportSummary & { peak_rss_bytes: number };
 
 const lastJson = (stdout: string): ImportSummaryJson =>
   JSON.parse(stdout.trim().split('\n').at(-1)!) as ImportSummaryJson;

@@ -5,6 +5,7 @@ import {
   mergeCustomAttributes,
   normalizeProfile,
   phoneKey,
+  PROFILE_TEXT_FIELDS,
   type Identifier,
   type ProfileInput,
 } from '../domain/profile.js';
@@ -255,24 +256,7 @@ export async function updateUser(
     db.transaction(async (tx) => {
       const current = await lockUser(tx, retailerId, ref);
       const next: UserRow = { ...current };
-      const scalar = [
-        'external_id',
-        'external_id_type',
-        'email',
-        'first_name',
-        'last_name',
-        'gender',
-        'dob',
-        'address',
-        'address2',
-        'city',
-        'state',
-        'zip',
-        'dma',
-        'country',
-        'locale',
-      ] as const;
-      for (const f of scalar) if (c[f] !== undefined) next[f] = c[f];
+      for (const f of PROFILE_TEXT_FIELDS) if (c[f] !== undefined) next[f] = c[f];
       if (c.external_id === null) next.external_id_type = null;
       if (c.test_account !== undefined) next.test_account = c.test_account;
       if (c.phone_numbers !== undefined) next.phone_numbers = c.phone_numbers;

@@ -70,6 +70,25 @@ export interface ProfileInput {
 }
 
 /** Members must be at least this old (reference §3: "dob must be >13 years old"). */
+/** The profile's single-valued text fields, as the Core API's `user` object names them (reference §3). */
+export const PROFILE_TEXT_FIELDS = [
+  'external_id',
+  'external_id_type',
+  'email',
+  'first_name',
+  'last_name',
+  'gender',
+  'dob',
+  'address',
+  'address2',
+  'city',
+  'state',
+  'zip',
+  'dma',
+  'country',
+  'locale',
+] as const;
+
 export const MINIMUM_AGE = 13;
 export const MAX_PROFILE_ATTRIBUTES = 200;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

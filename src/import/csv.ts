@@ -1,3 +1,4 @@
+import { LaurelError } from '../errors.js';
 import type { RejectEntry, SourceUnit } from './import.types.js';
 import type { PhysicalLine } from './line-reader.js';
 
@@ -151,4 +152,15 @@ export function malformedCsvUnit(r: Extract<CsvRecord, { error: string }>): Sour
   const reject: RejectEntry = { line: r.line, code: 'invalid_csv', reason: r.error, row: r.raw };
   if (r.endLine !== r.line) reject.end_line = r.endLine;
   return { line: r.line, endLine: r.endLine, end: r.end, row: r.raw, rejects: [reject] };
+}
+
+/**
+ * The header of a CSV file, names trimmed and checked by `check` (which throws on a bad one); an
+ * unreadable header stops the import, as no row can be read without it.
+ */
+export function csvHeader(r: CsvRecord, check: (header: string[]) => void): string[] {
+  if ('error' in r) throw new LaurelError('validation', `the CSV header (line ${r.line}): ${r.error}`);
+  const header = r.fields.map((h) => h.trim());
+  check(header);
+  return header;
 }

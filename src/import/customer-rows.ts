@@ -1,9 +1,14 @@
 import type { UserInput } from '../customers/customer.schema.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { sameJson } from '../domain/canonical.js';
-import { normalizeProfile, type Identifier, type ProfileChanges } from '../domain/profile.js';
+import {
+  normalizeProfile,
+  PROFILE_TEXT_FIELDS,
+  type Identifier,
+  type ProfileChanges,
+} from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
-import { csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
+import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
 import type { ImportFormat, RejectEntry, RowKey, SourceUnit } from './import.types.js';
 import type { PhysicalLine } from './line-reader.js';
 import { checkUser } from './row-validation.js';
@@ -14,23 +19,7 @@ import { checkUser } from './row-validation.js';
  */
 
 /** CSV columns read as text. */
-const TEXT_COLUMNS = [
-  'external_id',
-  'external_id_type',
-  'email',
-  'first_name',
-  'last_name',
-  'gender',
-  'dob',
-  'address',
-  'address2',
-  'city',
-  'state',
-  'zip',
-  'dma',
-  'country',
-  'locale',
-] as const;
+const TEXT_COLUMNS = PROFILE_TEXT_FIELDS;
 const FLAG_COLUMNS = ['opted_in', 'test_account'] as const;
 /** Every CSV column a customers file may have; `user_profile.NAME` columns are custom attributes. */
 export const CUSTOMER_COLUMNS: readonly string[] = [...TEXT_COLUMNS, 'phone_numbers', ...FLAG_COLUMNS];
@@ -142,9 +131,7 @@ export async function* customerCsvUnits(
   let header: string[] | undefined;
   for await (const r of records) {
     if (!header) {
-      if ('error' in r) throw new LaurelError('validation', `the CSV header (line ${r.line}): ${r.error}`);
-      header = r.fields.map((h) => h.trim());
-      checkCustomerHeader(header);
+      header = csvHeader(r, checkCustomerHeader);
       continue;
     }
     if ('error' in r) {

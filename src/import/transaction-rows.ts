@@ -3,7 +3,7 @@ import { readBasket } from '../domain/basket.js';
 import { canonicalJson } from '../domain/canonical.js';
 import { LaurelError } from '../errors.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
-import { csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
+import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
 import { parseJsonLine } from './customer-rows.js';
 import type { ImportFormat, RejectEntry, SourceUnit } from './import.types.js';
 import type { PhysicalLine } from './line-reader.js';
@@ -276,9 +276,7 @@ export async function* transactionCsvUnits(
 
   for await (const r of records) {
     if (!header) {
-      if ('error' in r) throw new LaurelError('validation', `the CSV header (line ${r.line}): ${r.error}`);
-      header = r.fields.map((h) => h.trim());
-      checkTransactionHeader(header);
+      header = csvHeader(r, checkTransactionHeader);
       continue;
     }
     if ('error' in r) {

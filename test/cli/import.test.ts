@@ -1,3 +1,4 @@
+import type { ImportSummary } from '../../src/import/import.service.js';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,20 +51,6 @@ afterAll(async () => {
   rmSync(baseDir, { recursive: true, force: true });
 });
 
-interface Summary {
-  counts: {
-    rows: number;
-    imported: number;
-    present: number;
-    rejected: number;
-    not_awarded: Record<string, number>;
-    edits: number;
-  };
-  rejects_path: string | null;
-  resumed_after_line: number | null;
-  completed: boolean;
-}
-
 /** A copy of the demo database and of the fixtures, in a fresh directory. */
 function workspace(...fixtures: string[]) {
   const dir = tempDir();
@@ -72,10 +59,10 @@ function workspace(...fixtures: string[]) {
   for (const f of fixtures) copyFileSync(join(FIXTURES, f), join(dir, f));
   const path = (f: string) => join(dir, f);
   const run = (args: string[]) => laurel([...args, '--data-dir', data]);
-  const json = async (kind: string, file: string, ...args: string[]): Promise<Summary> => {
+  const json = async (kind: string, file: string, ...args: string[]): Promise<ImportSummary> => {
     const r = await run(['import', kind, path(file), '--json', ...args]);
     expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as Summary;
+    return JSON.parse(r.stdout) as ImportSummary;
   };
   const rejects = (file: string) =>
     readFileSync(path(`${file}.rejects.ndjson`), 'utf8')
