@@ -9,8 +9,8 @@ import {
 } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
 import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
-import type { ImportFormat, RejectEntry, RowKey, SourceUnit } from './import.types.js';
-import type { PhysicalLine } from './line-reader.js';
+import type { ImportFormat, RowKey, SourceUnit } from './import.types.js';
+import { ndjsonUnits, type PhysicalLine } from './line-reader.js';
 import { checkUser } from './row-validation.js';
 
 /**
@@ -170,37 +170,7 @@ export async function* customerNdjsonUnits(
   lines: AsyncIterable<PhysicalLine>,
   now: () => Date,
 ): AsyncGenerator<SourceUnit<UserInput>> {
-  for await (const l of lines) {
-    const base = { line: l.line, endLine: l.line, end: l.end };
-    const parsed = parseJsonLine(l);
-    if (parsed === undefined) continue;
-    if ('reject' in parsed) {
-      yield { ...base, row: parsed.reject.row, rejects: [parsed.reject] };
-      continue;
-    }
-    yield unitOf({ ...base, row: parsed.value }, parsed.value, now());
-  }
-}
-
-/** One NDJSON line: its value, a reject, or undefined for a blank line. */
-export function parseJsonLine(l: PhysicalLine): { value: unknown } | { reject: RejectEntry } | undefined {
-  if (l.text === null) {
-    const reason = l.problem === 'too_long' ? 'the line is longer than 1 MiB' : 'the line is not valid UTF-8';
-    return { reject: { line: l.line, code: 'invalid_json', reason, row: null } };
-  }
-  if (l.text.trim() === '') return undefined;
-  try {
-    return { value: JSON.parse(l.text) as unknown };
-  } catch (err) {
-    return {
-      reject: {
-        line: l.line,
-        code: 'invalid_json',
-        reason: `the line is not valid JSON: ${(err as Error).message}`,
-        row: l.text,
-      },
-    };
-  }
+  yield* ndjsonUnits(lines, (base, value) => unitOf({ ...base, row: value }, value, now()));
 }
 
 /** The rows of a customers file in `format`, read from `lines`. */

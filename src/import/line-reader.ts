@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { RejectEntry, SourceUnit } from './import.types.js';
 
 /**
  * The physical lines of a file, read as a stream (issue #6: memory stays flat at any size). The
@@ -85,4 +86,49 @@ export async function* readLines(
     offset += chunk.length;
   }
   if (partBytes > 0 || tooLong) yield finish(Buffer.alloc(0), offset);
+}
+
+/** One NDJSON line: its value, a reject, or undefined for a blank line. */
+function parseJsonLine(l: PhysicalLine): { value: unknown } | { reject: RejectEntry } | undefined {
+  if (l.text === null) {
+    const reason = l.problem === 'too_long' ? 'the line is longer than 1 MiB' : 'the line is not valid UTF-8';
+    return { reject: { line: l.line, code: 'invalid_json', reason, row: null } };
+  }
+  if (l.text.trim() === '') return undefined;
+  try {
+    return { value: JSON.parse(l.text) as unknown };
+  } catch (err) {
+    return {
+      reject: {
+        line: l.line,
+        code: 'invalid_json',
+        reason: `the line is not valid JSON: ${(err as Error).message}`,
+        row: l.text,
+      },
+    };
+  }
+}
+
+/** Where an NDJSON line sits in the file, for the unit made of it. */
+export interface LineSpan {
+  line: number;
+  endLine: number;
+  end: number;
+}
+
+/**
+ * The units of an NDJSON file: each non-blank line parsed and made a unit by `unit`; a line that
+ * cannot be read or parsed is a unit holding only its reject.
+ */
+export async function* ndjsonUnits<T>(
+  lines: AsyncIterable<PhysicalLine>,
+  unit: (span: LineSpan, value: unknown) => SourceUnit<T>,
+): AsyncGenerator<SourceUnit<T>> {
+  for await (const l of lines) {
+    const span = { line: l.line, endLine: l.line, end: l.end };
+    const parsed = parseJsonLine(l);
+    if (parsed === undefined) continue;
+    if ('reject' in parsed) yield { ...span, row: parsed.reject.row, rejects: [parsed.reject] };
+    else yield unit(span, parsed.value);
+  }
 }

@@ -4,9 +4,8 @@ import { canonicalJson } from '../domain/canonical.js';
 import { LaurelError } from '../errors.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
 import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
-import { parseJsonLine } from './customer-rows.js';
 import type { ImportFormat, RejectEntry, SourceUnit } from './import.types.js';
-import type { PhysicalLine } from './line-reader.js';
+import { ndjsonUnits, type PhysicalLine } from './line-reader.js';
 import { checkTransaction } from './row-validation.js';
 
 /**
@@ -147,16 +146,7 @@ function transactionFromJson(
 export async function* transactionNdjsonUnits(
   lines: AsyncIterable<PhysicalLine>,
 ): AsyncGenerator<SourceUnit<SendTransactionBody>> {
-  for await (const l of lines) {
-    const base = { line: l.line, endLine: l.line, end: l.end };
-    const parsed = parseJsonLine(l);
-    if (parsed === undefined) continue;
-    if ('reject' in parsed) {
-      yield { ...base, row: parsed.reject.row, rejects: [parsed.reject] };
-      continue;
-    }
-    yield transactionFromJson({ ...base, row: parsed.value }, parsed.value);
-  }
+  yield* ndjsonUnits(lines, (base, value) => transactionFromJson({ ...base, row: value }, value));
 }
 
 interface Group {
