@@ -194,13 +194,25 @@ async function templateMember(server: Server, t: Tenant, tag: string, purchase: 
   return created.user.id as string;
 }
 
-function loadFigures(name: string, r: LoadResult, server: Server, baseline: PgbenchResult, unit: string) {
+/**
+ * The figure of an HTTP scenario, with its ratio to `baseline` (none for the embedded database,
+ * which has no baseline of its own) and the server's peak RSS; fails the run on any wrong answer.
+ */
+function loadFigures(
+  name: string,
+  r: LoadResult,
+  server: Server,
+  baseline: PgbenchResult | undefined,
+  unit: string,
+  extra: Record<string, unknown> = {},
+) {
   if (r.errors) throw new Error(`${name}: ${r.errors} requests failed; the first: ${r.firstError}`);
   figure(name, round(r.perSecond, 1), unit, {
+    ...extra,
     requests: r.requests,
     p50_ms: round(r.p50Ms),
     p99_ms: round(r.p99Ms),
-    ratio_to_baseline: round(r.perSecond / baseline.tps, 4),
+    ...(baseline ? { ratio_to_baseline: round(r.perSecond / baseline.tps, 4) } : {}),
     server_peak_rss_mib: mib(peakRss(server.pid)),
   });
 }
@@ -439,30 +451,15 @@ async function pgliteBench(scale: Scale, dir: string): Promise<void> {
         rand,
       ),
     }));
-    if (ingest.errors) throw new Error(`pglite ingestion: ${ingest.firstError}`);
-    figure('pglite_ingest', round(ingest.perSecond, 1), 'purchases/s', {
-      embedded: true,
-      members: scale.pgliteMembers,
-      clients,
-      p50_ms: round(ingest.p50Ms),
-      p99_ms: round(ingest.p99Ms),
-      server_peak_rss_mib: mib(peakRss(server.pid)),
-    });
+    const labels = { embedded: true, members: scale.pgliteMembers, clients };
+    loadFigures('pglite_ingest', ingest, server, undefined, 'purchases/s', labels);
     resetPeak(server.pid);
     const lookup = await load(server.base, clients, scale.pgliteSeconds, () => ({
       method: 'GET',
       path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=p%2B${1 + Math.floor(rand() * scale.pgliteMembers)}%40bench.example&expand_incentives=true`,
       headers: { authorization: tenant.auth },
     }));
-    if (lookup.errors) throw new Error(`pglite lookup: ${lookup.firstError}`);
-    figure('pglite_lookup', round(lookup.perSecond, 1), 'requests/s', {
-      embedded: true,
-      members: scale.pgliteMembers,
-      clients,
-      p50_ms: round(lookup.p50Ms),
-      p99_ms: round(lookup.p99Ms),
-      server_peak_rss_mib: mib(peakRss(server.pid)),
-    });
+    loadFigures('pglite_lookup', lookup, server, undefined, 'requests/s', labels);
   } finally {
     await server.stop();
   }
