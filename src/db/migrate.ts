@@ -4,6 +4,7 @@ import * as m0002 from './migrations/0002_ledger.js';
 import * as m0003 from './migrations/0003_tier_inputs.js';
 import * as m0004 from './migrations/0004_cash_out.js';
 import * as m0005 from './migrations/0005_console_sessions.js';
+import * as m0006 from './migrations/0006_ledger_integrity.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -12,6 +13,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 3, name: m0003.name, sql: m0003.sql },
   { version: 4, name: m0004.name, sql: m0004.sql },
   { version: 5, name: m0005.name, sql: m0005.sql },
+  { version: 6, name: m0006.name, sql: m0006.sql },
 ];
 
 /** Arbitrary constant: the advisory lock that keeps two servers from migrating at once. */

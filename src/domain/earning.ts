@@ -1,3 +1,5 @@
+import { validationError } from '../errors.js';
+import { MAX_PURCHASE_POINTS } from './bounds.js';
 import type { Campaign, ProgramDocument } from './program.js';
 
 /**
@@ -145,4 +147,20 @@ export function toCents(amount: number): number | null {
   if (!Number.isFinite(amount) || Math.abs(amount) > 1e9) return null;
   const cents = Math.round(amount * 100);
   return Math.abs(amount * 100 - cents) < 1e-6 ? cents : null;
+}
+
+/**
+ * Refuses an award beyond what one purchase may credit an account (issue #13 item 2): a basket
+ * within the money bounds can still reach it through a program's rate and campaigns.
+ */
+export function assertAwardWithinBounds(award: Award): Award {
+  const most = Math.max(award.spendable, award.tier_qualifying);
+  if (!Number.isSafeInteger(most) || most > MAX_PURCHASE_POINTS) {
+    throw validationError(
+      `request_payload.items would award ${Number.isSafeInteger(most) ? most.toLocaleString('en-US') : 'too many'} points; ` +
+        `a purchase awards at most ${MAX_PURCHASE_POINTS.toLocaleString('en-US')}`,
+      'request_payload.items',
+    );
+  }
+  return award;
 }

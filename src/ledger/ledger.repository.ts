@@ -6,7 +6,13 @@ export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spen
 
 /** Program-side accounts that member postings are balanced against. */
 export type ProgramAccount =
-  'program:issued' | 'program:returned' | 'program:redeemed' | 'program:adjusted' | 'program:cashed_out';
+  | 'program:issued'
+  | 'program:returned'
+  | 'program:redeemed'
+  | 'program:adjusted'
+  | 'program:cashed_out'
+  /** What purchases owe: late returns' shortfalls (debit), less what later credits repaid. */
+  | 'program:shortfall';
 
 export interface Posting {
   account: string;

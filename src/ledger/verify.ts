@@ -1,10 +1,14 @@
 import type { Queryable } from '../db/database.js';
+import { MAX_LEDGER_AMOUNT, MAX_PURCHASE_POINTS } from '../domain/bounds.js';
 
 /**
  * The ledger's invariants (DESIGN §3), checked by `laurel verify` and after every scenario test:
  * each journal sums to zero; each materialised balance and lifetime value equals its postings;
  * each escrow balance equals the points still waiting in unmatured lots; each cash-out has its
- * gift card, worth what it took.
+ * gift card, worth what it took. And the rules, not only the arithmetic (issue #13): each
+ * purchase's journals replay as the award rules say (a credit never while the purchase owes a
+ * shortfall; what it posted, less what it owes, is its award); each lot holds what its journals
+ * put in it; no settled balance is negative; no amount is beyond the bounds.
  */
 export interface VerifyReport {
   journals: number;
@@ -105,6 +109,101 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
           ? `gift card ${r.card_id} has no cash-out journal`
           : `gift card ${r.card_id} holds ${r.points} points but its journal took ${r.taken}`,
     );
+  }
+
+  // Each purchase's award changes, replayed in revision order per settled account (DESIGN §4 amended
+  // 2026-12-04): a change that credits points must first have repaid all the purchase owed.
+  const replay = await db.query<{ purchase_id: string; role: string; rev: number; owed: number; rp: number }>(
+    `WITH pj AS (
+       SELECT j.purchase_id, j.id, (j.details->>'revision')::int AS rev, r.role,
+              coalesce((j.details->'shortfall'->>r.role)::bigint, 0) AS sf,
+              coalesce((j.details->'repaid'->>r.role)::bigint, 0) AS rp,
+              coalesce(sum(p.amount) FILTER (WHERE p.account IN (r.role, r.role || '_escrow')), 0) AS moved
+       FROM journals j
+       CROSS JOIN (VALUES ('spendable'), ('tier')) AS r(role)
+       JOIN postings p ON p.journal_id = j.id
+       WHERE j.kind IN ('purchase', 'return') AND j.purchase_id IS NOT NULL
+       GROUP BY j.purchase_id, j.id, r.role
+     ), w AS (
+       SELECT *, coalesce(sum(sf - rp) OVER (PARTITION BY purchase_id, role ORDER BY rev, id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS owed
+       FROM pj
+     )
+     SELECT purchase_id, role, rev, owed, rp FROM w
+     WHERE sf < 0 OR rp < 0 OR rp > owed OR (moved > 0 AND owed - rp > 0)
+     ORDER BY purchase_id, role, rev LIMIT ${LIMIT}`,
+  );
+  for (const r of replay) {
+    problems.push(
+      r.rp > r.owed
+        ? `purchase ${r.purchase_id} revision ${r.rev} repaid ${r.rp} ${r.role} points but owed ${r.owed}`
+        : `purchase ${r.purchase_id} revision ${r.rev} credited ${r.role} points while it owed ${r.owed - r.rp} ` +
+            'from an earlier return (a re-ring must repay its shortfall first)',
+    );
+  }
+
+  // What each purchase's journals posted, less what it still owes, is its award.
+  const awards = await db.query<{ id: string; role: string; award: number; net: number; owed: number }>(
+    `WITH net AS (
+       SELECT j.purchase_id, sum(p.amount) FILTER (WHERE p.account IN ('spendable', 'spendable_escrow')) AS spendable,
+              sum(p.amount) FILTER (WHERE p.account IN ('tier', 'tier_escrow')) AS tier
+       FROM journals j JOIN postings p ON p.journal_id = j.id
+       WHERE j.purchase_id IS NOT NULL GROUP BY j.purchase_id
+     ), cmp AS (
+       SELECT pu.id, r.role,
+              CASE WHEN pu.not_awarded_reason IS NOT NULL OR pu.user_id IS NULL THEN 0
+                   ELSE coalesce((pu.award->>(CASE r.role WHEN 'spendable' THEN 'spendable' ELSE 'tier_qualifying' END))::bigint, 0)
+              END AS award,
+              coalesce(CASE r.role WHEN 'spendable' THEN n.spendable ELSE n.tier END, 0) AS net,
+              coalesce((pu.shortfall->>r.role)::bigint, 0) AS owed
+       FROM purchases pu CROSS JOIN (VALUES ('spendable'), ('tier')) AS r(role)
+       LEFT JOIN net n ON n.purchase_id = pu.id
+     )
+     SELECT id, role, award, net, owed FROM cmp
+     WHERE net - owed <> award OR owed < 0 OR award < 0 OR award > ${MAX_PURCHASE_POINTS}
+     ORDER BY id, role LIMIT ${LIMIT}`,
+  );
+  for (const r of awards) {
+    problems.push(
+      `purchase ${r.id} awards ${r.award} ${r.role} points but its journals posted ${r.net} ` +
+        `and it owes ${r.owed} (posted − owed must equal the award, within 0..${MAX_PURCHASE_POINTS})`,
+    );
+  }
+
+  // Each lot holds what its purchase's journals put into its escrow account and did not roll over.
+  const lots = await db.query<{ id: string; remaining: number; posted: number; amount: number }>(
+    `WITH posted AS (
+       SELECT j.purchase_id, p.account, sum(p.amount) AS posted,
+              sum(p.amount) FILTER (WHERE p.amount > 0 AND j.kind <> 'rollover') AS credited
+       FROM journals j JOIN postings p ON p.journal_id = j.id
+       WHERE j.purchase_id IS NOT NULL AND p.account IN ('spendable_escrow', 'tier_escrow')
+       GROUP BY j.purchase_id, p.account
+     )
+     SELECT l.id, l.remaining, coalesce(x.posted, 0) AS posted, l.amount
+     FROM lots l LEFT JOIN posted x ON x.purchase_id = l.purchase_id AND x.account = l.account
+     WHERE l.remaining <> coalesce(x.posted, 0) OR l.amount < coalesce(x.credited, 0)
+     LIMIT ${LIMIT}`,
+  );
+  for (const r of lots) {
+    problems.push(
+      `lot ${r.id} holds ${r.remaining} (of ${r.amount}) but its journals left ${r.posted} in escrow`,
+    );
+  }
+
+  const negative = await db.query<{ user_id: string; account: string; balance: number }>(
+    `SELECT user_id, account, balance FROM balances
+     WHERE balance < 0 OR balance > ${MAX_LEDGER_AMOUNT} OR life_time_value > ${MAX_LEDGER_AMOUNT} LIMIT ${LIMIT}`,
+  );
+  for (const r of negative) {
+    problems.push(
+      `balance of ${r.account} for user ${r.user_id} is ${r.balance}, outside 0..${MAX_LEDGER_AMOUNT}`,
+    );
+  }
+  const huge = await db.query<{ journal_id: string; line: number; amount: number }>(
+    `SELECT journal_id, line, amount FROM postings WHERE abs(amount) > ${MAX_LEDGER_AMOUNT} LIMIT ${LIMIT}`,
+  );
+  for (const r of huge) {
+    problems.push(`posting ${r.line} of journal ${r.journal_id} moves ${r.amount} points, beyond the bounds`);
   }
 
   return { ...counts!, problems };

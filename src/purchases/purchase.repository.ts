@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { Award, Basket } from '../domain/earning.js';
-import type { EscrowRole } from '../domain/escrow.js';
+import type { EscrowRole, SettledRole } from '../domain/escrow.js';
 import {
   LOT_JSON,
   lotOf,
@@ -33,6 +33,8 @@ export interface PurchaseRow {
   award: Award;
   not_awarded_reason: string | null;
   revision: number;
+  /** What late returns could not take back and later credits have not yet repaid (DESIGN §4). */
+  shortfall: Partial<Record<SettledRole, number>>;
   created_at: Date;
   updated_at: Date;
 }
@@ -173,7 +175,7 @@ export async function lockPurchaseWithDue(
      SELECT
        (SELECT json_build_object('id', id, 'retailer_id', retailer_id, 'transaction_id', transaction_id,
                  'user_id', user_id, 'store_id', store_id, 'program_version', program_version, 'basket', basket,
-                 'award', award, 'not_awarded_reason', not_awarded_reason, 'revision', revision,
+                 'award', award, 'not_awarded_reason', not_awarded_reason, 'revision', revision, 'shortfall', shortfall,
                  'purchase_ms', (extract(epoch FROM purchase_time) * 1000)::bigint,
                  'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
                  'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint) FROM p) AS purchase,
@@ -213,7 +215,7 @@ export interface NewLot {
 export interface PurchaseWrite {
   /** A first send's purchase, or a re-send's new basket and award. */
   insert?: PurchaseRow;
-  update?: Pick<PurchaseRow, 'id' | 'basket' | 'award' | 'revision' | 'updated_at'>;
+  update?: Pick<PurchaseRow, 'id' | 'basket' | 'award' | 'revision' | 'shortfall' | 'updated_at'>;
   lotInserts: NewLot[];
   /** Changes of what waits in existing lots: an increase also raises the amount. */
   lotChanges: { id: string; delta: number }[];
@@ -240,13 +242,15 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
   await tx.query(
     `WITH ins AS (
        INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, created_at, updated_at)
+         basket, award, not_awarded_reason, revision, shortfall, created_at, updated_at)
        SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, created_at, updated_at
+         basket, award, not_awarded_reason, revision, shortfall, created_at, updated_at
        FROM jsonb_populate_record(NULL::purchases, $1::jsonb) WHERE $1::jsonb IS NOT NULL
      ), upd AS (
-       UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, updated_at = x.updated_at
-       FROM jsonb_to_record($2::jsonb) AS x(id uuid, basket jsonb, award jsonb, revision integer, updated_at timestamptz)
+       UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, shortfall = x.shortfall,
+         updated_at = x.updated_at
+       FROM jsonb_to_record($2::jsonb)
+         AS x(id uuid, basket jsonb, award jsonb, revision integer, shortfall jsonb, updated_at timestamptz)
        WHERE $2::jsonb IS NOT NULL AND p.id = x.id
      ), li AS (
        INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)

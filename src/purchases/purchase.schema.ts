@@ -174,6 +174,13 @@ export const TransactionResult = Type.Object(
     shortfall: Type.Integer({
       description: 'Points a late return could not take back (policy: down to zero).',
     }),
+    shortfall_repaid: Type.Optional(
+      Type.Integer({
+        description:
+          'Points of this change that repaid what an earlier return of the purchase could not take ' +
+          'back, instead of being credited again (a re-ring after a void, an edit upwards).',
+      }),
+    ),
     revision: Type.Integer({ description: 'Increments with each changed re-send.' }),
   },
   { description: 'The purchase as it now stands; a repeated request_id answers the stored payload.' },

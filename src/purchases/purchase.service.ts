@@ -4,6 +4,7 @@ import { parseZonedTime, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
 import { runningCampaigns, targetingAdmits, targetsTiers } from '../domain/campaigns.js';
 import {
+  assertAwardWithinBounds,
   computeAward,
   eligibleCents,
   type Award,
@@ -11,7 +12,7 @@ import {
   type Basket,
   type CampaignAward,
 } from '../domain/earning.js';
-import { planAwardChange, SETTLED_OF, type EscrowRole } from '../domain/escrow.js';
+import { planAwardChange, SETTLED_OF, type EscrowRole, type SettledRole } from '../domain/escrow.js';
 import { isUuid, newId } from '../domain/ids.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
@@ -109,6 +110,8 @@ interface Outcome {
   program: ProgramDocument;
   changed: Partial<Record<AccountRole, number>>;
   shortfall: number;
+  /** Points of this change that repaid the purchase's earlier shortfall instead of crediting. */
+  repaid: number;
 }
 
 function result(o: Outcome): TransactionResult {
@@ -130,6 +133,7 @@ function result(o: Outcome): TransactionResult {
       tier_escrow: p.award.tier_qualifying,
     }),
     shortfall: o.shortfall,
+    shortfall_repaid: o.repaid,
     revision: p.revision,
   };
 }
@@ -154,16 +158,25 @@ async function postAwardChange(
   after: Award,
   now: Date,
   requestId: string,
-): Promise<{ changed: Partial<Record<AccountRole, number>>; shortfall: number; writes: AwardWrites }> {
+): Promise<{
+  changed: Partial<Record<AccountRole, number>>;
+  shortfall: number;
+  repaid: number;
+  owed: PurchaseRow['shortfall'];
+  writes: AwardWrites;
+}> {
   const userId = p.user_id!;
   const lots = new Map(purchaseLots.map((l) => [l.account, l]));
   const writes = noAwardWrites();
   const lotMaturesAt = maturesAt(p, program);
   const postings: Posting[] = [];
   const changed: Partial<Record<AccountRole, number>> = {};
-  const shortfall: Partial<Record<AccountRole, number>> = {};
+  const shortfall: Partial<Record<SettledRole, number>> = {};
+  const repaid: Partial<Record<SettledRole, number>> = {};
+  const owed = { ...p.shortfall };
   let issued = 0;
   let returned = 0;
+  let owing = 0;
   for (const role of ESCROW_ROLES) {
     const delta = awardFor(after, role) - awardFor(before, role);
     if (delta === 0) continue;
@@ -182,6 +195,7 @@ async function postAwardChange(
       delta,
       state,
       delta < 0 && !coveredByLot ? await settledBalance(tx, userId, settled, program, now) : 0,
+      owed[settled] ?? 0,
     );
     if (plan.lot !== 0) {
       postings.push({ account: role, amount: plan.lot });
@@ -205,12 +219,20 @@ async function postAwardChange(
       changed[settled] = (changed[settled] ?? 0) + plan.settled;
     }
     if (plan.shortfall) shortfall[settled] = plan.shortfall;
-    const moved = plan.lot + plan.settled;
-    if (moved > 0) issued += moved;
-    else returned -= moved;
+    if (plan.repaid) repaid[settled] = plan.repaid;
+    const left = (owed[settled] ?? 0) + plan.shortfall - plan.repaid;
+    if (left) owed[settled] = left;
+    else delete owed[settled];
+    // The program side records the whole change of award: what was issued or returned, and what
+    // the purchase owes (a shortfall, a receivable on `program:shortfall`) or repaid of it. So the
+    // ledger alone replays every award change, and `verify` can check the rule (issue #13).
+    if (delta > 0) issued += delta;
+    else returned -= delta;
+    owing += plan.shortfall - plan.repaid;
   }
   if (issued) postings.push({ account: 'program:issued', amount: -issued });
   if (returned) postings.push({ account: 'program:returned', amount: returned });
+  if (owing) postings.push({ account: 'program:shortfall', amount: -owing });
   if (postings.length) {
     const isReturn = returned > 0;
     writes.journal = {
@@ -232,12 +254,13 @@ async function postAwardChange(
         campaigns: after.campaigns,
         award_change: awardChange(before, after),
         ...(Object.keys(shortfall).length ? { shortfall } : {}),
+        ...(Object.keys(repaid).length ? { repaid } : {}),
       },
       postings,
     };
   }
-  const total = Object.values(shortfall).reduce((n, v) => n + (v ?? 0), 0);
-  return { changed, shortfall: total, writes };
+  const sum = (r: Partial<Record<SettledRole, number>>) => Object.values(r).reduce((n, v) => n + (v ?? 0), 0);
+  return { changed, shortfall: sum(shortfall), repaid: sum(repaid), owed, writes };
 }
 
 /** The context read before the transaction no longer holds under the locks: read it again. */
@@ -438,21 +461,24 @@ async function firstSend(
     award,
     not_awarded_reason: reason,
     revision: 1,
+    shortfall: {},
     created_at: a.now,
     updated_at: a.now,
   };
   if (reason)
-    return { purchase, program, changed: {}, shortfall: 0, writes: { insert: purchase, ...noAwardWrites() } };
-  const { writes, ...posted } = await postAwardChange(
-    tx,
-    purchase,
-    [],
-    program,
-    EMPTY_AWARD,
-    award,
-    a.now,
-    a.requestId,
-  );
+    return {
+      purchase,
+      program,
+      changed: {},
+      shortfall: 0,
+      repaid: 0,
+      writes: { insert: purchase, ...noAwardWrites() },
+    };
+  const {
+    writes,
+    owed: _none,
+    ...posted
+  } = await postAwardChange(tx, purchase, [], program, EMPTY_AWARD, award, a.now, a.requestId);
   return { purchase, program, ...posted, writes: { insert: purchase, ...writes } };
 }
 
@@ -472,7 +498,7 @@ async function resend(
   const basket: Basket =
     purchase.basket.channel !== undefined ? { ...lines, channel: purchase.basket.channel } : lines;
   if (sameJson(basket, purchase.basket))
-    return { purchase, program, changed: {}, shortfall: 0, writes: noAwardWrites() };
+    return { purchase, program, changed: {}, shortfall: 0, repaid: 0, writes: noAwardWrites() };
   const prior = purchase.award;
   const terms: AwardTerms = {
     // Awards from before targeting existed: the campaigns running at the purchase time, as then.
@@ -493,10 +519,24 @@ async function resend(
           prior.campaigns.map((c) => c.campaign_id),
         );
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
-  const update = { id: purchase.id, basket, award, revision: next.revision, updated_at: now };
+  const update = {
+    id: purchase.id,
+    basket,
+    award,
+    revision: next.revision,
+    shortfall: purchase.shortfall,
+    updated_at: now,
+  };
   if (purchase.not_awarded_reason || !ownerLocked)
-    return { purchase: next, program, changed: {}, shortfall: 0, writes: { ...noAwardWrites(), update } };
-  const { writes, ...posted } = await postAwardChange(
+    return {
+      purchase: next,
+      program,
+      changed: {},
+      shortfall: 0,
+      repaid: 0,
+      writes: { ...noAwardWrites(), update },
+    };
+  const { writes, owed, ...posted } = await postAwardChange(
     tx,
     next,
     purchaseLots,
@@ -506,7 +546,12 @@ async function resend(
     now,
     requestId,
   );
-  return { purchase: next, program, ...posted, writes: { update, ...writes } };
+  return {
+    purchase: { ...next, shortfall: owed },
+    program,
+    ...posted,
+    writes: { update: { ...update, shortfall: owed }, ...writes },
+  };
 }
 
 /**
@@ -545,7 +590,7 @@ async function limitedAward(
   purchaseId: string,
   held: readonly string[],
 ): Promise<Award> {
-  const award = computeAward(program, basket, terms);
+  const award = assertAwardWithinBounds(computeAward(program, basket, terms));
   const limits = new Map(program.campaigns.map((c) => [c.id, c.max_awards_per_member]));
   const withheld: string[] = [];
   for (const c of award.campaigns) {

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { verifyLedger } from '../../src/ledger/verify.js';
+import { describeEachDatabase } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * Ledger integrity (issue #13): sequences of calls an attacker or a careless till sends, each of
+ * which once created points from nothing or broke the ledger, driven over the real API.
+ */
+
+const SPEND = 'ACME Spendable Account';
+const V1 = '/incentives/api/1.0';
+
+describeEachDatabase('Ledger integrity (issue #13)', (target) => {
+  let t: TestApp;
+  let accounts: Record<string, string>;
+
+  const post = (path: string, body: Record<string, unknown>) =>
+    t.request('POST', `${V1}/${path}`, { body: { retailer_id: t.tenant.retailer_id, ...body } });
+  const member = async (externalId: string): Promise<string> => {
+    const res = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: externalId } } });
+    expect(res.status).toBe(200);
+    return res.body.user.id;
+  };
+  const balances = async (userId: string): Promise<Record<string, number>> => {
+    const res = await post('user_points/all_balances', { user_id: userId });
+    expect(res.status).toBe(200);
+    return Object.fromEntries(
+      (res.body.payload.details as { account_name: string; available_balance: number }[]).map((d) => [
+        d.account_name,
+        d.available_balance,
+      ]),
+    );
+  };
+  const sale = (
+    requestId: string,
+    transactionId: string,
+    externalId: string,
+    items: unknown[],
+    extra: Record<string, unknown> = {},
+  ) =>
+    t.request('POST', '/api/2.0/send_transaction', {
+      body: {
+        store_id: 'BOSTON-01',
+        request_id: requestId,
+        request_payload: {
+          transaction_id: transactionId,
+          open_time: '2026-12-01T10:00:00',
+          items,
+          user_id: externalId,
+          user_id_type: 'external_id',
+          ...extra,
+        },
+      },
+    });
+  const verified = async () => expect((await verifyLedger(t.db)).problems).toEqual([]);
+
+  beforeAll(async () => {
+    t = await startTestApp(target, new Date('2026-12-01T16:00:00Z'));
+    const probe = await member('PROBE-1');
+    const res = await post('user_points/all_balances', { user_id: probe });
+    accounts = Object.fromEntries(
+      (res.body.payload.details as { account_name: string; point_account_id: string }[]).map((d) => [
+        d.account_name,
+        d.point_account_id,
+      ]),
+    );
+  });
+  afterAll(() => t.close());
+
+  it('void and re-ring mints points: a re-ring first repays what the void could not take back', async () => {
+    const userId = await member('MINT-1');
+    const items = [{ line_id: '1', item_id: 'COAT', quantity: 1, unit_price: 100 }];
+    expect((await sale('m-0', 'T-MINT', 'MINT-1', items)).status).toBe(200);
+    await t.setNow('2027-01-02T16:00:00Z'); // matured on 31 December
+    let spent = 0;
+    for (let cycle = 0; cycle < 5; cycle++) {
+      const spend = await post('user_points/spend_multiple', {
+        user_id: userId,
+        spend_details: [{ amount: 100, idempotency_id: `spend-${cycle}` }],
+      });
+      if (spend.status === 200) spent += 100;
+      else expect(spend.body.errors.code).toBe('insufficient_points');
+      const voided = await sale(`m-v${cycle}`, 'T-MINT', 'MINT-1', items, { is_voided: true });
+      expect(voided.status).toBe(200);
+      // Nothing left to take: the void owes the whole award, of Spendable and of the 2027 Tier
+      // Qualifying year (the purchase counted toward 2026).
+      expect(voided.body.payload).toMatchObject({ shortfall: 200, points_awarded: [] });
+      const rerung = await sale(`m-r${cycle}`, 'T-MINT', 'MINT-1', items, { is_voided: false });
+      expect(rerung.status).toBe(200);
+      // The re-ring repays the shortfall; it credits nothing again.
+      expect(rerung.body.payload).toMatchObject({ shortfall_repaid: 200, points_awarded: [] });
+    }
+    expect(spent).toBe(100);
+    expect((await balances(userId))[SPEND]).toBe(0);
+    const [row] = await t.db.query<{ shortfall: Record<string, number> }>(
+      'SELECT shortfall FROM purchases WHERE transaction_id = $1',
+      ['T-MINT'],
+    );
+    expect(row!.shortfall).toEqual({});
+    await verified();
+  });
+
+  it('an edit upwards past the shortfall credits only the rest', async () => {
+    const userId = await member('MINT-2');
+    await t.setNow('2027-01-02T16:00:00Z');
+    const one = [{ line_id: '1', item_id: 'COAT', quantity: 1, unit_price: 100 }];
+    expect((await sale('e-0', 'T-EDIT', 'MINT-2', one, { open_time: '2026-12-01T10:00:00' })).status).toBe(
+      200,
+    );
+    await t.setNow('2027-01-03T16:00:00Z');
+    await post('user_points/spend_multiple', {
+      user_id: userId,
+      spend_details: [{ amount: 60, idempotency_id: 'e-spend' }],
+    });
+    const voided = await sale('e-v', 'T-EDIT', 'MINT-2', one, { is_voided: true });
+    expect(voided.body.payload.shortfall).toBe(60 + 100); // 60 spent; the 2027 TQ year holds none
+    expect(voided.body.payload.points_awarded).toEqual([
+      expect.objectContaining({ account_name: SPEND, amount: -40 }),
+    ]);
+    expect((await balances(userId))[SPEND]).toBe(0);
+    const two = [{ line_id: '1', item_id: 'COAT', quantity: 2, unit_price: 100 }];
+    const edited = await sale('e-2', 'T-EDIT', 'MINT-2', two, { is_voided: false });
+    expect(edited.status).toBe(200);
+    expect(edited.body.payload.shortfall_repaid).toBe(160);
+    // 200 points of award, 60 owed: 140 credited, and the 60 spent came from this purchase.
+    expect((await balances(userId))[SPEND]).toBe(140);
+    await verified();
+  });
+
+  it('baskets have no bound: amounts the ledger cannot hold exactly are refused whole, naming the field', async () => {
+    const userId = await member('BIG-1');
+    const counts = async () =>
+      (
+        await t.db.query<{ p: number; j: number }>(
+          'SELECT (SELECT count(*) FROM purchases)::int AS p, (SELECT count(*) FROM journals)::int AS j',
+        )
+      )[0];
+    const before = await counts();
+    const line = (i: number, quantity: number, unit_price: number) => ({
+      line_id: String(i),
+      item_id: 'GOLD-BAR',
+      quantity,
+      unit_price,
+    });
+    const cases: [unknown[], Record<string, unknown>, string][] = [
+      [[line(1, 1_000_000, 999_999_999.99)], {}, 'request_payload.items[0].unit_price'],
+      [[line(1, 1_000_000, 999_999.99)], {}, 'request_payload.items[0].quantity'],
+      [[1, 2, 3, 4, 5].map((i) => line(i, 1, 9_999_999.99)), {}, 'request_payload.items'],
+      [[line(1, 1.0001, 10)], {}, 'request_payload.items[0].quantity'],
+      [[{ ...line(1, 1, 10), subtotal: 10_000_000.01 }], {}, 'request_payload.items[0].subtotal'],
+      [
+        [line(1, 1, 10)],
+        { discounts: [{ amount: 6_000_000 }, { amount: 6_000_000 }] },
+        'request_payload.discounts',
+      ],
+    ];
+    for (const [items, extra, field] of cases) {
+      const res = await sale(`big-${field}-${items.length}`, 'T-BIG', 'BIG-1', items, extra);
+      expect(res.status, field).toBe(400);
+      expect(res.body.errors, field).toMatchObject({ code: 'validation', field });
+    }
+    expect(await counts()).toEqual(before);
+    // The largest basket the bounds allow is awarded exactly: $10,000,000.00 in 1,000 lines of cents.
+    const most = Array.from({ length: 4 }, (_, i) => line(i, 1000, 2_500));
+    const res = await sale('big-ok', 'T-BIG', 'BIG-1', most, {
+      discounts: [{ amount: 0.01 }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.payload).toMatchObject({ eligible_spend: 9_999_999.99, base_points: 9_999_999 });
+    expect(res.body.payload.purchase_points).toEqual([
+      // With December's Big Basket Bonus.
+      expect.objectContaining({ account_name: 'ACME Spendable Escrow Account', amount: 10_000_499 }),
+      expect.objectContaining({ account_name: 'ACME Tier-Qualifying Escrow Account', amount: 9_999_999 }),
+    ]);
+    // Matured on 31 December (the member joined in 2027: no 2026-Q4 cash-out).
+    expect((await balances(userId))[SPEND]).toBe(10_000_499);
+    await verified();
+  });
+});
