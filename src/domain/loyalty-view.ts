@@ -172,18 +172,26 @@ export function tierDetails(program: ProgramDocument, s: MemberStanding) {
 export const userPointAccountId = (userId: string, pointAccountId: string): string =>
   derivedId(userId, `user_point_account:${pointAccountId}`);
 
-/** The all_balances payload: one row per point account (reference §4). */
+const ESCROW: ReadonlySet<AccountRole> = new Set(['spendable_escrow', 'tier_escrow']);
+
+/**
+ * The all_balances payload: one row per point account (reference §4). As the seed shows (DESIGN §3,
+ * amended 2026-12-04): escrow rows have `life_time_value: 0` and `user_point_account_id: ""`, and
+ * `life_time_points` sums the settled accounts only, so an earned point counts once per account it
+ * settles in, not again on its way through escrow (issue #13 item 5).
+ */
 export function pointAccountBalances(program: ProgramDocument, s: MemberStanding) {
   const details = program.point_accounts.map((a) => {
     const b = balanceOf(s, a.role);
+    const escrow = ESCROW.has(a.role);
     return {
       account_name: a.name,
-      // Empty until the member's account is first used, as the seed shows unused escrow accounts.
-      user_point_account_id: s.used.has(a.role) ? userPointAccountId(s.user_id, a.id) : '',
+      // Empty until the member's settled account is first used; always empty for escrow (the seed).
+      user_point_account_id: !escrow && s.used.has(a.role) ? userPointAccountId(s.user_id, a.id) : '',
       point_account_id: a.id,
       grouping_label: a.grouping_label,
       available_balance: b.balance,
-      life_time_value: b.life_time_value,
+      life_time_value: escrow ? 0 : b.life_time_value,
     };
   });
   return {

@@ -1,6 +1,7 @@
 import type { Database, Tx } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { findUserById, lockUserById } from '../customers/customer.repository.js';
+import { jsonHash } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { pointAccountBalances, userPointAccountId } from '../domain/loyalty-view.js';
 import { auditReason, auditType, type AwardChangeFacts } from '../domain/point-audit.js';
@@ -34,6 +35,27 @@ import type {
   SpendPayload,
   SpendResult,
 } from './incentives.schema.js';
+
+/**
+ * An idempotency id binds the line it first came with (DESIGN §4; issue #13 item 3): the line's
+ * hash is stored with its journal, and a repeat whose line differs is refused whole with 409.
+ * Journals written before lines were hashed bind nothing.
+ */
+function assertSameLine(
+  field: string,
+  id: string,
+  prior: Record<string, unknown> | undefined,
+  hash: string,
+): void {
+  const before = prior?.line_hash;
+  if (typeof before === 'string' && before !== hash) {
+    throw new LaurelError(
+      'idempotency_conflict',
+      `${field}: idempotency id ${id} was already used with a different line; nothing was changed`,
+      { field },
+    );
+  }
+}
 
 /**
  * The Incentives points API (reference §4, issue #3 item 6): balances, manual deposits, spends and
@@ -160,25 +182,33 @@ export async function deposit(
         field: `${field}.idempotency_id`,
       });
     }
-    return { ...l, account, id, key: DEPOSIT_KEY + id };
+    const hash = jsonHash({
+      point_account_id: account.id,
+      amount: l.amount,
+      reference_id: l.reference_id ?? null,
+      reference_type: l.reference_type ?? null,
+      point_source_id: l.point_source_id || null,
+    });
+    return { ...l, account, id, field: `${field}.idempotency_id`, hash, key: DEPOSIT_KEY + id };
   });
 
   return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
-    const done = new Set(
+    const done = new Map(
       (
         await findIdempotentJournals(
           tx,
           user.id,
           lines.map((l) => l.key),
         )
-      ).map((r) => r.idempotency_key),
+      ).map((r) => [r.idempotency_key, r.details]),
     );
     const ids = journalIds(now, lines.length);
     const details: DepositResult[] = [];
     for (const [i, l] of lines.entries()) {
+      assertSameLine(l.field, l.id, done.get(l.key), l.hash);
       const applied = !done.has(l.key);
       if (applied) {
-        done.add(l.key);
+        done.set(l.key, { line_hash: l.hash });
         await insertJournal(tx, {
           id: ids[i]!,
           retailer_id: retailerId,
@@ -190,7 +220,7 @@ export async function deposit(
           reference_id: l.reference_id ?? null,
           reference_type: l.reference_type ?? null,
           point_source_id: l.point_source_id ?? null,
-          details: l.rank === undefined ? {} : { rank: l.rank },
+          details: { line_hash: l.hash, ...(l.rank === undefined ? {} : { rank: l.rank }) },
           postings: [
             { account: l.account.role, amount: l.amount },
             { account: 'program:adjusted', amount: -l.amount },
@@ -224,7 +254,21 @@ export async function spendMultiple(
     const account = named
       ? settledAccountById(program, named, `spend_details.${i}.point_account_ids.0`, 'spent from')
       : spendable;
-    return { ...l, account, key: SPEND_KEY + l.idempotency_id };
+    const hash = jsonHash({
+      point_account_id: account.id,
+      amount: l.amount,
+      reference_id: l.reference_id ?? null,
+      reference_type: l.reference_type ?? null,
+      point_source_id: l.point_source_id || null,
+      transaction_id: l.transaction_id ?? null,
+    });
+    return {
+      ...l,
+      account,
+      hash,
+      field: `spend_details.${i}.idempotency_id`,
+      key: SPEND_KEY + l.idempotency_id,
+    };
   });
 
   return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
@@ -235,7 +279,7 @@ export async function spendMultiple(
           user.id,
           lines.map((l) => l.key),
         )
-      ).map((r) => [r.idempotency_key, r.details.result as SpendResult]),
+      ).map((r) => [r.idempotency_key, r.details]),
     );
     // After settleMember nothing is due, so the materialised balances are the as-of balances; the
     // Tier Qualifying Account offers only the current qualifying year's points (DESIGN §6 reset).
@@ -250,7 +294,8 @@ export async function spendMultiple(
     let spent = 0;
     let failure: string | undefined;
     for (const [i, l] of lines.entries()) {
-      const prior = earlier.get(l.key);
+      assertSameLine(l.field, l.idempotency_id, earlier.get(l.key), l.hash);
+      const prior = earlier.get(l.key)?.result as SpendResult | undefined;
       if (prior) {
         details.push({ ...prior, idempotency_summary: 'duplicate' });
         continue;
@@ -287,7 +332,7 @@ export async function spendMultiple(
         message: null,
       };
       // A second line with the same idempotency id in this request is a repeat of this one.
-      earlier.set(l.key, result);
+      earlier.set(l.key, { result, line_hash: l.hash });
       details.push(result);
       journals.push({
         id: ids[i]!,
@@ -300,7 +345,7 @@ export async function spendMultiple(
         reference_id: l.reference_id ?? null,
         reference_type: l.reference_type ?? null,
         point_source_id: l.point_source_id ?? null,
-        details: { transaction_id: l.transaction_id ?? null, result },
+        details: { transaction_id: l.transaction_id ?? null, result, line_hash: l.hash },
         postings: [
           { account: l.account.role, amount: -l.amount },
           { account: 'program:redeemed', amount: l.amount },

@@ -177,4 +177,87 @@ describeEachDatabase('Ledger integrity (issue #13)', (target) => {
     expect((await balances(userId))[SPEND]).toBe(10_000_499);
     await verified();
   });
+
+  it('idempotency ids do not bind their body: a reused id with another line answers 409 and changes nothing', async () => {
+    const userId = await member('DUP-1');
+    const journals = async () =>
+      (
+        await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM journals WHERE user_id = $1', [
+          userId,
+        ])
+      )[0]!.n;
+    const deposit = (amount: number, extra: Record<string, unknown> = {}) =>
+      post('user_points/deposit', {
+        user_id: userId,
+        deposit_details: [{ point_account_id: accounts[SPEND], amount, idempotency_id: 'dup-1', ...extra }],
+      });
+    expect((await deposit(50)).body.payload.details[0]).toMatchObject({ amount: 50, applied: true });
+    // The same line again is a repeat, as before.
+    expect((await deposit(50)).body.payload.details[0]).toMatchObject({ amount: 50, applied: false });
+    const before = await journals();
+    for (const other of [deposit(5000), deposit(50, { reference_id: 'another' })]) {
+      const res = await other;
+      expect(res.status).toBe(409);
+      expect(res.body.errors).toMatchObject({
+        code: 'idempotency_conflict',
+        field: 'deposit_details.0.idempotency_id',
+      });
+    }
+    expect((await balances(userId))[SPEND]).toBe(50);
+
+    const spend = (amount: number) =>
+      post('user_points/spend_multiple', {
+        user_id: userId,
+        spend_details: [{ amount, idempotency_id: 'dup-2' }],
+      });
+    expect((await spend(10)).status).toBe(200);
+    expect((await spend(10)).body.payload.details[0]).toMatchObject({ idempotency_summary: 'duplicate' });
+    const bigger = await spend(40);
+    expect(bigger.status).toBe(409);
+    expect(bigger.body.errors).toMatchObject({
+      code: 'idempotency_conflict',
+      field: 'spend_details.0.idempotency_id',
+    });
+    // Two lines with one id and different amounts in one request: refused whole.
+    const mixed = await post('user_points/spend_multiple', {
+      user_id: userId,
+      spend_details: [
+        { amount: 5, idempotency_id: 'dup-3' },
+        { amount: 6, idempotency_id: 'dup-3' },
+      ],
+    });
+    expect(mixed.status).toBe(409);
+    expect(await journals()).toBe(before + 1);
+    expect((await balances(userId))[SPEND]).toBe(40);
+    await verified();
+  });
+
+  it("lifetime figures differ from the seed: a matured 2,000-point purchase reads 4,000, escrow rows 0 and ''", async () => {
+    const userId = await member('LIFE-1');
+    await t.setNow('2027-01-05T16:00:00Z');
+    const items = [{ line_id: '1', item_id: 'TV', quantity: 1, unit_price: 2000 }];
+    const res = await sale('life-1', 'T-LIFE', 'LIFE-1', items, { open_time: '2027-01-05T09:00:00' });
+    expect(res.status).toBe(200);
+    await t.setNow('2027-02-05T16:00:00Z');
+    const user = await t.request('GET', `${t.core}/users/${userId}?expand_incentives=true`);
+    const balancesOf = user.body.user.tier_details.point_account_balances;
+    expect(balancesOf.summary).toEqual({ total_points: 4000, life_time_points: 4000 });
+    const rows = Object.fromEntries(
+      (balancesOf.details as { account_name: string }[]).map((d) => [d.account_name, d]),
+    );
+    expect(rows[SPEND]).toMatchObject({ available_balance: 2000, life_time_value: 2000 });
+    expect(rows['ACME Tier Qualifying Account']).toMatchObject({
+      available_balance: 2000,
+      life_time_value: 2000,
+    });
+    for (const escrow of ['ACME Spendable Escrow Account', 'ACME Tier-Qualifying Escrow Account']) {
+      expect(rows[escrow]).toMatchObject({
+        available_balance: 0,
+        life_time_value: 0,
+        user_point_account_id: '',
+      });
+    }
+    const all = await post('user_points/all_balances', { user_id: userId });
+    expect(all.body.payload.summary).toEqual({ total_points: 4000, life_time_points: 4000 });
+  });
 });
