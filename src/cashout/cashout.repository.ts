@@ -88,9 +88,13 @@ export interface CashOutRunRow {
   completed_at: Date | null;
   last_user_id: string | null;
   members: number;
+  /** Member settlements that failed in this run, and the last failure's message (issue #13). */
+  failures: number;
+  last_error: string | null;
 }
 
-const RUN_COLUMNS = 'retailer_id, period, period_end, started_at, completed_at, last_user_id, members';
+const RUN_COLUMNS =
+  'retailer_id, period, period_end, started_at, completed_at, last_user_id, members, failures, last_error';
 
 export async function findRun(
   db: Queryable,
@@ -137,11 +141,13 @@ export async function advanceRun(
   lastUserId: string | null,
   members: number,
   completedAt: Date | null,
+  failed: { count: number; lastError: string | null } = { count: 0, lastError: null },
 ): Promise<void> {
   await db.query(
-    `UPDATE cash_out_runs SET last_user_id = $3, members = members + $4, completed_at = $5
+    `UPDATE cash_out_runs SET last_user_id = $3, members = members + $4, completed_at = $5,
+       failures = failures + $6, last_error = coalesce($7, last_error)
      WHERE retailer_id = $1 AND period = $2`,
-    [retailerId, period, lastUserId, members, completedAt],
+    [retailerId, period, lastUserId, members, completedAt, failed.count, failed.lastError],
   );
 }
 

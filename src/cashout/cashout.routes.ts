@@ -58,6 +58,8 @@ const wireReport = (r: CashOutReport) => ({
         started_at: r.run.started_at.toISOString(),
         completed_at: r.run.completed_at ? r.run.completed_at.toISOString() : null,
         members_visited: r.run.members_visited,
+        failures: r.run.failures,
+        last_error: r.run.last_error,
       }
     : null,
 });

@@ -61,6 +61,14 @@ export const CashOutReport = Type.Object(
           members_visited: Type.Integer({
             description: 'Members the run has visited so far: those who might have had points to convert.',
           }),
+          failures: Type.Integer({
+            description:
+              'Member settlements that failed during the run; a run with failures stays incomplete and ' +
+              'the next sweep tries those members again.',
+          }),
+          last_error: Type.Union([Type.String(), Type.Null()], {
+            description: 'Why the last failing member could not be settled; null when none failed.',
+          }),
         }),
         Type.Null(),
       ],

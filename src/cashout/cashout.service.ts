@@ -91,7 +91,13 @@ export interface CashOutReport {
   gift_card_value: number;
   /** What those members kept in their Spendable Account. */
   points_left: number;
-  run: { started_at: Date; completed_at: Date | null; members_visited: number } | null;
+  run: {
+    started_at: Date;
+    completed_at: Date | null;
+    members_visited: number;
+    failures: number;
+    last_error: string | null;
+  } | null;
 }
 
 function reportOf(
@@ -110,7 +116,13 @@ function reportOf(
     gift_card_value: (totals?.value_cents ?? 0) / 100,
     points_left: totals?.points_left ?? 0,
     run: run
-      ? { started_at: run.started_at, completed_at: run.completed_at, members_visited: run.members }
+      ? {
+          started_at: run.started_at,
+          completed_at: run.completed_at,
+          members_visited: run.members,
+          failures: run.failures,
+          last_error: run.last_error,
+        }
       : null,
   };
 }
@@ -200,6 +212,8 @@ export async function runDueCashOuts(
     let visited = 0;
     let completed = false;
     let failed = false;
+    let batchFailures = 0;
+    let lastError: string | null = null;
     const skip = new Set(result.failures.map((f) => f.user_id));
     while (!opts.signal?.aborted) {
       const members = await findCashOutCandidates(db, retailerId, last.ends_at, after, opts.batchSize);
@@ -217,6 +231,12 @@ export async function runDueCashOuts(
         } catch (error) {
           if (isConnectionError(error)) throw error;
           failed = true;
+          batchFailures += 1;
+          // The report says why the run cannot complete (issue #13 item 2); the caller logs each.
+          lastError = `member ${userId}: ${error instanceof Error ? error.message : String(error)}`.slice(
+            0,
+            500,
+          );
           result.failures.push({ user_id: userId, error });
         }
       }
@@ -225,7 +245,11 @@ export async function runDueCashOuts(
       // A member that failed (a bug, not an outage) keeps the run open: the next sweep passes over
       // the retailer again from the start, where settled members no longer qualify.
       completed = done && !failed;
-      await advanceRun(db, retailerId, last.period, done ? null : after, settled, completed ? now : null);
+      await advanceRun(db, retailerId, last.period, done ? null : after, settled, completed ? now : null, {
+        count: batchFailures,
+        lastError,
+      });
+      batchFailures = 0;
       if (done || !members.length) break;
     }
     result.runs.push({ retailer_id: retailerId, period: last.period, members: visited, completed });

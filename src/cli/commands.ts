@@ -228,7 +228,9 @@ export function buildCli(): Command {
     .description('check the ledger invariants; exits non-zero naming what is wrong')
     .addOption(dataDirOption())
     .action(async (o) => {
+      const started = performance.now();
       const report = await withDatabase(o.dataDir, (db) => verifyLedger(db));
+      const seconds = (performance.now() - started) / 1000;
       if (report.problems.length) {
         for (const p of report.problems) process.stderr.write(`laurel verify: ${p}\n`);
         throw new LaurelError(
@@ -238,7 +240,8 @@ export function buildCli(): Command {
       }
       process.stdout.write(
         `ledger verified: ${report.journals} journals, ${report.postings} postings, ` +
-          `${report.balances} balances, ${report.lots} lots\n`,
+          `${report.balances} balances, ${report.lots} lots in ${seconds.toFixed(1)} s ` +
+          `(${Math.round(report.journals / Math.max(seconds, 0.001))} journals/s)\n`,
       );
     });
 
@@ -330,7 +333,13 @@ export function buildCli(): Command {
         String(r.points_converted),
         `${r.gift_card_value.toFixed(2)} ${r.currency}`,
         String(r.points_left),
-        r.run ? (r.run.completed_at ? 'complete' : 'running') : 'not started',
+        r.run
+          ? r.run.completed_at
+            ? 'complete'
+            : r.run.failures
+              ? `incomplete: ${r.run.failures} failure(s), last: ${r.run.last_error ?? 'unknown'}`
+              : 'running'
+          : 'not started',
       ]);
       const head = [
         'period',

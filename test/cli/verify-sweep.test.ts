@@ -19,7 +19,8 @@ import {
 /** `laurel verify`, `laurel sweep` and the server's sweeper, as a user runs them. */
 
 const START = '2026-11-02T16:00:00Z';
-const VERIFIED = /^ledger verified: (\d+) journals, (\d+) postings, (\d+) balances, (\d+) lots\n$/;
+const VERIFIED =
+  /^ledger verified: (\d+) journals, (\d+) postings, (\d+) balances, (\d+) lots in \d+\.\d s \(\d+ journals\/s\)\n$/;
 
 beforeAll(ensureBuilt, 120_000);
 afterEach(cleanUp);

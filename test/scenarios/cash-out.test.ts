@@ -367,4 +367,28 @@ describeEachDatabase('Cash-out runs', (target) => {
     });
     expect(done.body.cash_out.run.completed_at).toBe(now.toISOString());
   });
+
+  it('a cash-out that cannot complete says why in the report, and completes once the cause is gone (issue #13)', async () => {
+    await h.t.setNow('2027-01-15T15:00:00Z');
+    const ok = await h.member('FAIL-OK');
+    const bad = await h.member('FAIL-BAD');
+    await h.deposit(ok, 600, 'fail-ok');
+    await h.deposit(bad, 600, 'fail-bad');
+    await h.t.setNow('2027-04-01T06:00:00Z'); // 2027-Q1 has ended
+    // The database refuses the one member's gift card, as a broken write would.
+    await h.t.db.exec(`ALTER TABLE gift_cards ADD CONSTRAINT test_refuse_card CHECK (user_id <> '${bad}')`);
+    const first = await h.run();
+    expect(first.failures).toBe(1);
+    const report = await h.t.request('GET', '/admin/v1/cash_outs/2027-Q1', { auth: 'admin' });
+    expect(report.body.cash_out.run).toMatchObject({ completed_at: null, failures: 1 });
+    expect(report.body.cash_out.run.last_error).toContain(bad);
+    expect(report.body.cash_out.run.last_error).toContain('test_refuse_card');
+    await h.t.db.exec('ALTER TABLE gift_cards DROP CONSTRAINT test_refuse_card');
+    const second = await h.run();
+    expect(second.failures).toBe(0);
+    const done = await h.t.request('GET', '/admin/v1/cash_outs/2027-Q1', { auth: 'admin' });
+    expect(done.body.cash_out.run.completed_at).not.toBeNull();
+    expect(done.body.cash_out.members).toBe(2);
+    expect((await h.cards(bad)).map((c) => c.period)).toContain('2027-Q1');
+  });
 });

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { newId } from '../../src/domain/ids.js';
+import { insertJournal } from '../../src/ledger/ledger.repository.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -259,5 +261,61 @@ describeEachDatabase('Ledger integrity (issue #13)', (target) => {
     }
     const all = await post('user_points/all_balances', { user_id: userId });
     expect(all.body.payload.summary).toEqual({ total_points: 4000, life_time_points: 4000 });
+  });
+
+  // Last: it leaves a forged ledger behind on purpose.
+  it('verify would notice a re-ring credited in full while its purchase owed (the old rule)', async () => {
+    const userId = await member('FORGE-1');
+    const items = [{ line_id: '1', item_id: 'COAT', quantity: 1, unit_price: 100 }];
+    expect(
+      (await sale('f-0', 'T-FORGE', 'FORGE-1', items, { open_time: '2027-01-01T10:00:00' })).status,
+    ).toBe(200);
+    await post('user_points/spend_multiple', {
+      user_id: userId,
+      spend_details: [{ amount: 100, idempotency_id: 'f-s' }],
+    });
+    const voided = await sale('f-v', 'T-FORGE', 'FORGE-1', items, { is_voided: true });
+    expect(voided.body.payload.shortfall).toBe(100);
+    await verified();
+    // What the old rule wrote for the re-ring: the whole award credited again, nothing repaid.
+    const [p] = await t.db.query<{ id: string; award: unknown }>(
+      "SELECT id, award FROM purchases WHERE transaction_id = 'T-FORGE'",
+    );
+    const now = new Date('2027-02-05T16:00:00Z');
+    await t.db.transaction(async (tx) => {
+      await insertJournal(tx, {
+        id: newId(now.getTime()),
+        retailer_id: t.tenant.retailer_id,
+        user_id: userId,
+        kind: 'purchase',
+        effective_at: now,
+        recorded_at: now,
+        purchase_id: p!.id,
+        details: { transaction_id: 'T-FORGE', revision: 3 },
+        postings: [
+          { account: 'spendable', amount: 100 },
+          { account: 'tier', amount: 100 },
+          { account: 'program:issued', amount: -200 },
+        ],
+      });
+      await tx.query(
+        'UPDATE purchases SET award = $2::jsonb, basket = basket || \'{"voided": false}\'::jsonb, revision = 3 WHERE id = $1',
+        [
+          p!.id,
+          JSON.stringify({
+            eligible_cents: 10000,
+            base: 100,
+            campaigns: [],
+            spendable: 100,
+            tier_qualifying: 100,
+          }),
+        ],
+      );
+    });
+    const { problems } = await verifyLedger(t.db);
+    expect(problems).toContain(
+      `purchase ${p!.id} revision 3 credited spendable points while it owed 100 from an earlier return ` +
+        '(a re-ring must repay its shortfall first)',
+    );
   });
 });
