@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LaurelError } from '../errors.js';
+import { SLOW_FAILURE_MS } from './auth-limiter.js';
 import type { AdminPrincipal, AppPrincipal, CredentialVerifier } from '../tenancy/tenancy.service.js';
 
 declare module 'fastify' {
@@ -28,9 +29,10 @@ async function limited<P>(
       retry_after: wait,
     });
   }
-  const principal = await attempt();
+  const principal = knownGood ? await attempt() : await verifier.lanes.run(request.ip, attempt);
   if (!principal) {
     verifier.limiter.fail(request.ip, key);
+    if (verifier.limiter.slowFailures(key)) await new Promise((r) => setTimeout(r, SLOW_FAILURE_MS));
     throw denied();
   }
   return principal;

@@ -12,7 +12,7 @@ import {
   newTokenId,
   verifySecret,
 } from './secrets.js';
-import { FailedAuthLimiter } from '../http/auth-limiter.js';
+import { AddressLanes, FailedAuthLimiter } from '../http/auth-limiter.js';
 import {
   findActiveAdminToken,
   findActiveApp,
@@ -127,6 +127,9 @@ export class CredentialVerifier {
     /** Failed authentications, limited per key and per address (src/http/auth.ts). */
     readonly limiter = new FailedAuthLimiter(),
   ) {}
+
+  /** Unverified credentials are checked one at a time per client address (see `AddressLanes`). */
+  readonly lanes = new AddressLanes();
 
   private remembered<P>(fp: string): P | undefined {
     const hit = this.cache.get(fp);

@@ -81,4 +81,36 @@ describeEachDatabase('Failed-authentication limits', (target) => {
       200,
     );
   });
+
+  it('a stranger can lock a client out: failures from other addresses never refuse the right secret', async () => {
+    const victim = await t.newTenant();
+    const path = `/priv/v1/apps/${victim.api_key}/users/search?email=nobody@example.com`;
+    // Ten and more failures naming the key, with no secret or a wrong one, from a stranger's address.
+    for (let i = 0; i < DEFAULT_AUTH_LIMITS.perKey + 5; i++) {
+      const res = await get(path, i % 2 ? basic(victim.api_key, `guess-${i}`) : undefined, '203.0.113.66');
+      expect([401, 429]).toContain(res.statusCode);
+    }
+    expect((await get(path, basic(victim.api_key, 'guess'), '203.0.113.66')).statusCode).toBe(429);
+    // The client's first request with the right secret, never verified before, from its own address.
+    expect((await get(path, basic(victim.api_key, victim.secret), '198.51.100.20')).statusCode).toBe(404);
+  });
+
+  it('a flood of bad credentials from one address does not hold up a first sign-in from another', async () => {
+    const victim = await t.newTenant();
+    const path = `/priv/v1/apps/${victim.api_key}/users/search?email=nobody@example.com`;
+    let done = 0;
+    const flood = Array.from({ length: 40 }, (_, i) =>
+      get(path, basic(victim.api_key, `flood-${i}`), '203.0.113.99').then((r) => {
+        done += 1;
+        return r.statusCode;
+      }),
+    );
+    const first = await get(path, basic(victim.api_key, victim.secret), '198.51.100.21');
+    const doneWhenAnswered = done;
+    expect(first.statusCode).toBe(404);
+    // The flood's checks run one at a time behind each other, not ahead of the sign-in.
+    expect(doneWhenAnswered).toBeLessThan(10);
+    const codes = await Promise.all(flood);
+    expect(codes.every((c) => c === 401 || c === 429)).toBe(true);
+  });
 });
