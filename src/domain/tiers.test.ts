@@ -473,6 +473,21 @@ describe('manual moves (issue #4: a move holds until that level’s own expiry)'
     ]);
   });
 
+  // Issue #13 item 6: the expiry stays in the history, the move follows it, and the level is
+  // entered at the move's instant.
+  it('a manual move at the instant a tier expires rewrites history: no longer', () => {
+    for (const target of [GOLD, SILVER]) {
+      const m = member({ tq: [[SEED_ROLLOVER, 2000]], moves: [[NY_2028, target]] });
+      const s = tier(m, NY_2028);
+      expect(s.level).toEqual(target);
+      expect(s.entered_at).toEqual(d(NY_2028));
+      expect(rows(s.history).slice(-2)).toEqual([
+        [new Date(NY_2028).toISOString(), 'SILVER', 'BASE', 'expired'],
+        [new Date(NY_2028).toISOString(), 'BASE', target.name, 'manual_move'],
+      ]);
+    }
+  });
+
   it('a move down takes effect at once and holds the lower level to its own expiry', () => {
     const m = member({
       tq: [['2026-06-01T12:00:00Z', 10000]],

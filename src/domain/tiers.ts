@@ -122,6 +122,8 @@ interface Hold {
   /** Exclusive; Infinity for a level that never expires. */
   until: Ms;
   cause: 'qualified' | 'manual_move';
+  /** Set when a manual move ended the hold early: when it would have ended by itself. */
+  natural_until?: Ms;
 }
 
 interface Move {
@@ -322,7 +324,9 @@ function hold(ladder: Ladder, level: TierLevel, from: Ms, cause: Hold['cause']):
 /** A manual move ends earlier holds above its level and holds its own level (issue #4). */
 function applyMove(ladder: Ladder, holds: Hold[], move: Move): Hold[] {
   const capped = holds.map((h) =>
-    h.from <= move.at && h.level.rank > move.level.rank && h.until > move.at ? { ...h, until: move.at } : h,
+    h.from <= move.at && h.level.rank > move.level.rank && h.until > move.at
+      ? { ...h, until: move.at, natural_until: h.natural_until ?? h.until }
+      : h,
   );
   return [...capped, hold(ladder, move.level, move.at, 'manual_move')];
 }
@@ -343,6 +347,13 @@ function episodeHistory(ladder: Ladder, facts: Facts, episode: Episode, until: M
   const history = [change(episode.start, null, ladder.floor, 'opted_in')];
   let current = ladder.floor;
   for (const t of breakpoints(holds, episode, until)) {
+    // History is append-only (issue #13 item 6): a level that expires at the very instant of a
+    // manual move first expires, and the move follows it, so neither is hidden by the other.
+    const expired = expiryUnderMove(ladder, holds, t);
+    if (expired && expired.rank < current.rank) {
+      history.push(change(t, current, expired, 'expired'));
+      current = expired;
+    }
     const next = levelAt(ladder, holds, t);
     if (next === current) continue;
     const up = next.rank > current.rank;
@@ -351,6 +362,19 @@ function episodeHistory(ladder: Ladder, facts: Facts, episode: Episode, until: M
   }
   if (episode.end !== null) history.push(change(episode.end, current, null, 'opted_out'));
   return history;
+}
+
+/**
+ * At an instant with a manual move, the level the member would hold without the moves made then
+ * (their holds left out, and the holds they cut short restored): lower than the current level when
+ * a hold expired by itself at that instant. Undefined when no move happens at `t`.
+ */
+function expiryUnderMove(ladder: Ladder, holds: Hold[], t: Ms): TierLevel | undefined {
+  if (!holds.some((h) => h.cause === 'manual_move' && h.from === t)) return undefined;
+  const without = holds
+    .filter((h) => !(h.cause === 'manual_move' && h.from === t))
+    .map((h) => (h.until === t && h.natural_until !== undefined ? { ...h, until: h.natural_until } : h));
+  return levelAt(ladder, without, t);
 }
 
 /** Instants inside the episode, up to `until`, where a hold begins or ends. */

@@ -342,3 +342,42 @@ describeEachDatabase('Manual tier moves', (target) => {
     expect(res.body.tier_history[1].reason).toBe(`Moved by app:${t.tenant.api_key}: store manager goodwill`);
   });
 });
+
+describeEachDatabase('A manual move at the instant a tier expires (issue #13 item 6)', (target) => {
+  let t: TestApp;
+  afterAll(() => t.close());
+
+  it('a manual move at the instant a tier expires rewrites history: the expiry stays, the move follows', async () => {
+    t = await startTestApp(target, new Date('2026-05-10T14:00:00Z'));
+    const program = (await t.request('GET', '/admin/v1/program', { auth: 'admin' })).body.program_version
+      .program as { tier_system: { id: string; levels: { id: string; name: string }[] } };
+    const userId = (await t.request('POST', `${t.core}/users`, { body: { user: { external_id: 'EXP-1' } } }))
+      .body.user.id;
+    const silver = program.tier_system.levels.find((l) => l.name === 'SILVER')!.id;
+    const move = () =>
+      t.request('POST', '/incentives/api/1.0/movement/move_user', {
+        body: {
+          retailer_id: t.tenant.retailer_id,
+          tier_system_id: program.tier_system.id,
+          user_id: userId,
+          tier_level_id: silver,
+          reason: 'kept by the store',
+        },
+      });
+    expect((await move()).status).toBe(200); // SILVER until the end of 2027
+    const expiry = '2028-01-01T05:00:00.000Z';
+    await t.setNow(expiry);
+    expect((await move()).status).toBe(200);
+    const user = await t.request('GET', `${t.core}/users/${userId}`);
+    expect(user.body.user).toMatchObject({ tier: 'SILVER', tier_entered_at: '2028-01-01 05:00:00' });
+    const history = await t.request('GET', `${t.core}/users/${userId}/tier_history`);
+    expect(
+      history.body.tier_history.map((h: { to_tier: string | null; cause: string }) => [h.to_tier, h.cause]),
+    ).toEqual([
+      ['BASE', 'opted_in'],
+      ['SILVER', 'manual_move'],
+      ['BASE', 'expired'],
+      ['SILVER', 'manual_move'],
+    ]);
+  });
+});
