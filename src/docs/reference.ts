@@ -206,9 +206,14 @@ th{background:#eef1f5}
 .m{display:inline-block;min-width:3.5rem;text-align:center;border-radius:4px;color:#fff;font-size:.8em;padding:.1rem .4rem}
 .get{background:#1a7f37}.post{background:#0b5cad}.put{background:#9a6700}.delete{background:#b42318}.patch{background:#6e40c9}
 .meta{color:#555;font-size:.9em}
-nav ul{columns:2;padding-left:1.2rem}@media(max-width:700px){nav ul{columns:1}}
+nav ul{padding-left:1.2rem;margin:.25rem 0}
+nav>ul{columns:2 22rem;column-gap:2rem}nav>ul>li{break-inside:avoid;margin-bottom:.5rem}
+nav a,h3 code,td code,p code{overflow-wrap:anywhere}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
 `;
+
+/** The anchor of a tag's section: `#tag-POS` (issue #18 item 7: it once read `#tag-tag-POS`). */
+const tagAnchor = (tag: string): string => `tag-${tag.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
 
 /** The whole reference page. */
 export function renderReference(doc: OpenApiDocument): string {
@@ -223,7 +228,7 @@ export function renderReference(doc: OpenApiDocument): string {
   const nav = tags
     .map(
       (tag) =>
-        `<li><a href="#tag-${esc(slug('tag', tag))}">${esc(tag)}</a><ul>${ops
+        `<li><a href="#${esc(tagAnchor(tag))}">${esc(tag)}</a><ul>${ops
           .filter((o) => o.tag === tag)
           .map(
             (o) =>
@@ -235,7 +240,7 @@ export function renderReference(doc: OpenApiDocument): string {
   const sections = tags
     .map(
       (tag) =>
-        `<h2 id="tag-${esc(slug('tag', tag))}">${esc(tag)}</h2>${ops
+        `<h2 id="${esc(tagAnchor(tag))}">${esc(tag)}</h2>${ops
           .filter((o) => o.tag === tag)
           .map((o) => operationHtml(doc, o.method, o.path, o.op))
           .join('\n')}`,
