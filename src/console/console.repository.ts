@@ -6,6 +6,7 @@ export interface ConsoleSessionRow {
   retailer_id: string;
   token_id: string;
   csrf_secret: string;
+  agent_name: string | null;
   created_at: Date;
   last_seen_at: Date;
   idle_expires_at: Date;
@@ -19,8 +20,9 @@ export interface ConsoleSessionRow {
 export async function insertSessionForActiveToken(db: Queryable, s: ConsoleSessionRow): Promise<boolean> {
   const rows = await db.query(
     `INSERT INTO console_sessions
-       (id_hash, retailer_id, token_id, csrf_secret, created_at, last_seen_at, idle_expires_at, expires_at)
-     SELECT $1, t.retailer_id, t.id, $4, $5, $6, $7, $8
+       (id_hash, retailer_id, token_id, csrf_secret, created_at, last_seen_at, idle_expires_at, expires_at,
+        agent_name)
+     SELECT $1, t.retailer_id, t.id, $4, $5, $6, $7, $8, $9
      FROM admin_tokens t
      WHERE t.id = $3 AND t.retailer_id = $2 AND t.revoked_at IS NULL
      RETURNING id_hash`,
@@ -33,6 +35,7 @@ export async function insertSessionForActiveToken(db: Queryable, s: ConsoleSessi
       s.last_seen_at,
       s.idle_expires_at,
       s.expires_at,
+      s.agent_name,
     ],
   );
   return rows.length === 1;
@@ -45,7 +48,7 @@ export async function findLiveSession(
   now: Date,
 ): Promise<ConsoleSessionRow | undefined> {
   const rows = await db.query<ConsoleSessionRow>(
-    `SELECT s.id_hash, s.retailer_id, s.token_id, s.csrf_secret, s.created_at, s.last_seen_at,
+    `SELECT s.id_hash, s.retailer_id, s.token_id, s.csrf_secret, s.agent_name, s.created_at, s.last_seen_at,
             s.idle_expires_at, s.expires_at
      FROM console_sessions s
      JOIN admin_tokens t ON t.id = s.token_id AND t.revoked_at IS NULL
@@ -112,5 +115,149 @@ export async function findPendingLots(
      GROUP BY l.purchase_id, p.transaction_id, p.purchase_time
      ORDER BY min(l.matures_at), p.transaction_id`,
     [retailerId, userId, now],
+  );
+}
+
+/** How a member matched the agent's search: exact matches rank before prefixes. */
+export type MatchKind =
+  | 'laurel_id'
+  | 'email'
+  | 'external_id'
+  | 'phone'
+  | 'name'
+  | 'email_prefix'
+  | 'name_prefix'
+  | 'external_id_prefix'
+  | 'phone_prefix';
+
+/** What to look for, each part already normalised; absent parts are not searched. */
+export interface MemberSearchTerms {
+  /** A whole Laurel id (uuid). */
+  id?: string;
+  /** Lowered text: a prefix of an email, a name (first or last) and an external id. */
+  text?: string;
+  /** The phone's search key digits (up to the last ten): a prefix or the whole key. */
+  phoneDigits?: string;
+}
+
+export interface MemberMatchRow {
+  user_id: string;
+  rank: number;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  external_id: string | null;
+  retailer_id: string;
+  opted_in: boolean;
+  opted_in_at: Date | null;
+  /** The member's latest purchase, return or points change at or before now; null if none. */
+  last_activity_at: Date | null;
+}
+
+/**
+ * "`col` starts with `$n`" as a range of text_pattern_ops' operators, which a btree of migration
+ * 0007 answers with a parameter too: `LIKE $n || '%'` uses the index only when the pattern is known
+ * at planning, and prepared statements plan once for every value. U+10FFFF sorts after every
+ * character that can follow the prefix.
+ */
+const startsWith = (col: string, n: number): string =>
+  `(${col} ~>=~ $${n} AND ${col} ~<=~ ($${n} || chr(1114111)))`;
+
+/**
+ * Members matching the search, best first, at most `limit`. Every branch is one btree range scan of
+ * migration 0007's indexes (or a primary-key probe) cut at `limit` rows, so a short prefix among a
+ * million members reads one page of index, not the table. A member found by several branches keeps
+ * the best rank: an exact match beats a prefix; then the most recent activity comes first.
+ */
+export async function searchMembers(
+  db: Queryable,
+  retailerId: string,
+  terms: MemberSearchTerms,
+  now: Date,
+  limit: number,
+): Promise<MemberMatchRow[]> {
+  const params: unknown[] = [retailerId, limit];
+  const branches: string[] = [];
+  const live = 'u.retailer_id = $1 AND u.deleted_at IS NULL';
+  if (terms.id) {
+    params.push(terms.id);
+    branches.push(`SELECT u.id, 0 AS rank FROM users u WHERE ${live} AND u.id = $${params.length}::uuid`);
+  }
+  if (terms.text) {
+    params.push(terms.text);
+    const n = params.length;
+    const exact = `$${n}`;
+    const name = `lower(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, ''))`;
+    branches.push(
+      `(SELECT u.id, CASE WHEN lower(u.email) = ${exact} THEN 1 ELSE 5 END AS rank FROM users u
+        WHERE ${live} AND u.email IS NOT NULL AND ${startsWith('lower(u.email)', n)} LIMIT $2)`,
+      `(SELECT i.user_id, CASE WHEN lower(i.external_id) = ${exact} THEN 2 ELSE 7 END FROM user_identifiers i
+        WHERE i.retailer_id = $1 AND ${startsWith('lower(i.external_id)', n)} LIMIT $2)`,
+      `(SELECT u.id, CASE WHEN ${name} = ${exact} THEN 4 ELSE 6 END FROM users u
+        WHERE ${live} AND ${startsWith(name, n)} LIMIT $2)`,
+      `(SELECT u.id, CASE WHEN lower(u.last_name) = ${exact} THEN 4 ELSE 6 END FROM users u
+        WHERE ${live} AND u.last_name IS NOT NULL AND ${startsWith('lower(u.last_name)', n)} LIMIT $2)`,
+    );
+  }
+  if (terms.phoneDigits) {
+    params.push(terms.phoneDigits);
+    const n = params.length;
+    branches.push(
+      `(SELECT ph.user_id, CASE WHEN ph.phone_key = $${n} THEN 3 ELSE 8 END FROM user_phones ph
+        WHERE ph.retailer_id = $1 AND ${startsWith('ph.phone_key', n)} LIMIT $2)`,
+    );
+  }
+  if (!branches.length) return [];
+  params.push(now);
+  return db.query<MemberMatchRow>(
+    `WITH found (user_id, rank) AS (${branches.join(' UNION ALL ')}),
+     best AS (SELECT user_id, min(rank) AS rank FROM found GROUP BY user_id)
+     SELECT u.id AS user_id, b.rank, u.first_name, u.last_name, u.email, u.external_id, u.retailer_id, u.opted_in, u.opted_in_at,
+            (SELECT max(j.effective_at) FROM journals j
+              WHERE j.user_id = u.id AND j.effective_at <= $${params.length} AND j.kind <> 'rollover') AS last_activity_at
+     FROM best b JOIN users u ON u.id = b.user_id AND u.retailer_id = $1 AND u.deleted_at IS NULL
+     ORDER BY b.rank, last_activity_at DESC NULLS LAST, lower(u.last_name), lower(u.first_name), u.id
+     LIMIT $2`,
+    params,
+  );
+}
+
+/** Records that the agent opened the member's page (newest view wins). */
+export async function recordRecentView(
+  db: Queryable,
+  retailerId: string,
+  agent: string,
+  userId: string,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO console_recent_views (retailer_id, agent, user_id, viewed_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (retailer_id, agent, user_id) DO UPDATE SET viewed_at = excluded.viewed_at`,
+    [retailerId, agent, userId, at],
+  );
+}
+
+export interface RecentViewRow {
+  user_id: string;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  external_id: string | null;
+  viewed_at: Date;
+}
+
+/** The members the agent opened last, newest first; erased members are left out. */
+export async function findRecentViews(
+  db: Queryable,
+  retailerId: string,
+  agent: string,
+  limit: number,
+): Promise<RecentViewRow[]> {
+  return db.query<RecentViewRow>(
+    `SELECT r.user_id, u.first_name, u.last_name, u.email, u.external_id, r.viewed_at
+     FROM console_recent_views r JOIN users u ON u.id = r.user_id AND u.deleted_at IS NULL
+     WHERE r.retailer_id = $1 AND r.agent = $2
+     ORDER BY r.viewed_at DESC LIMIT $3`,
+    [retailerId, agent, limit],
   );
 }

@@ -5,14 +5,16 @@ import { getProgramAt } from '../program/program.service.js';
 import { findRetailer } from '../tenancy/tenancy.repository.js';
 import {
   FormError,
-  SEARCH_FIELDS,
+  MAX_SEARCH_LENGTH,
   adjustPoints,
-  findMember,
+  findMembers,
   memberPage,
+  noteMemberViewed,
   parseAdjustment,
   programPage,
+  recentMembers,
   setEnrollment,
-  type SearchField,
+  type MemberMatch,
 } from './console.service.js';
 import { CONSOLE_CSS_HASH } from './console.styles.js';
 import {
@@ -29,6 +31,7 @@ import {
 import { formatPoints } from './format.js';
 import type { Html } from './html.js';
 import {
+  agentNameOf,
   csrfMatches,
   isFormNonce,
   newFormNonce,
@@ -252,12 +255,13 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
     next: string,
     error?: string,
     notice?: Notice,
+    form: { agent?: string | undefined; errorField?: 'agent' | 'token' } = {},
   ): FastifyReply {
     // Another tab's sign-in form stays valid: the cookie it matches is kept, not replaced.
     const existing = parseCookies(request.headers.cookie)[LOGIN_COOKIE];
     const nonce = isFormNonce(existing) ? existing : newFormNonce();
     reply.header('set-cookie', cookie(request, LOGIN_COOKIE, nonce, 3600));
-    return sendHtml(reply, status, loginPage({ nonce, next, error, notice }));
+    return sendHtml(reply, status, loginPage({ nonce, next, error, notice, ...form }));
   }
 
   app.get('/login', async (request, reply) => {
@@ -278,9 +282,21 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
     if (foreignOrigin(request) || !expected || !form._login || !sameSecret(expected, form._login)) {
       return showLogin(request, reply, 403, next, 'The sign-in form expired. Enter the token again.');
     }
+    const agent = agentNameOf(form.agent);
+    if (!agent) {
+      return showLogin(
+        request,
+        reply,
+        400,
+        next,
+        'Enter your name (up to 60 characters): the changes you make are recorded under it.',
+        undefined,
+        { agent: form.agent, errorField: 'agent' },
+      );
+    }
     const token = (form.token ?? '').trim();
     const result = token
-      ? await signIn(db, verifier, token, request.ip, new Date())
+      ? await signIn(db, verifier, token, agent, request.ip, new Date())
       : { ok: false as const, retryAfter: 0 };
     if (!result.ok && result.retryAfter) {
       reply.header('retry-after', String(result.retryAfter));
@@ -290,6 +306,8 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
         429,
         next,
         `Too many failed sign-ins; wait ${result.retryAfter} seconds and try again.`,
+        undefined,
+        { agent },
       );
     }
     if (!result.ok) {
@@ -299,6 +317,8 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
         401,
         next,
         'That admin token was not accepted: it is mistyped, unknown or revoked.',
+        undefined,
+        { agent },
       );
     }
     reply.header('set-cookie', [
@@ -348,38 +368,45 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
       return redirect(reply, '/console/login?signed_out=1');
     });
 
-    scope.get('/', async (request, reply) =>
-      page(request, reply, 200, 'Search', searchForm({ by: 'email', value: '' }), 'search'),
-    );
+    async function showSearch(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      status: number,
+      view: { query: string; matches?: MemberMatch[]; notice?: Notice },
+    ) {
+      const session = sessionOf(request);
+      const [recent, program] = await Promise.all([
+        recentMembers(db, session),
+        getProgramAt(db, session.retailerId, await clock.now()),
+      ]);
+      const body = searchForm({ ...view, recent, timeZone: program.time_zone });
+      return page(request, reply, status, 'Search', body, 'search');
+    }
+
+    scope.get('/', async (request, reply) => showSearch(request, reply, 200, { query: '' }));
 
     scope.get('/search', async (request, reply) => {
       const session = sessionOf(request);
       const q = request.query as Record<string, string | undefined>;
-      const by: SearchField = q.by && Object.hasOwn(SEARCH_FIELDS, q.by) ? (q.by as SearchField) : 'email';
-      const value = (q.q ?? '').trim().slice(0, 320);
-      const again = (status: number, text: string) =>
-        page(
-          request,
-          reply,
-          status,
-          'Search',
-          searchForm({ by, value, notice: { kind: 'bad', text } }),
-          'search',
-        );
-      if (!value) return again(400, `Enter the member's ${SEARCH_FIELDS[by].toLowerCase()}.`);
-      try {
-        const user = await findMember(db, session.retailerId, by, value);
-        return redirect(reply, `/console/members/${user.id}`);
-      } catch (err) {
-        if (!(err instanceof LaurelError)) throw err;
-        if (err.code === 'user_not_found') {
-          return again(
-            404,
-            `No member has ${SEARCH_FIELDS[by].toLowerCase()} “${value}”. Check it and try again.`,
-          );
-        }
-        return again(400, err.message);
+      const query = (q.q ?? '').trim().slice(0, MAX_SEARCH_LENGTH);
+      if (!query) {
+        return showSearch(request, reply, 400, {
+          query,
+          notice: { kind: 'bad', text: 'Enter a name, email, phone, external id or Laurel id.' },
+        });
       }
+      const matches = await findMembers(db, session.retailerId, query, await clock.now());
+      // One exact match (an id, a whole email, external id, phone or name) opens the member at once.
+      if (matches.length === 1 && !matches[0]!.matchedBy.endsWith('_prefix')) {
+        return redirect(reply, `/console/members/${matches[0]!.userId}`);
+      }
+      if (!matches.length) {
+        return showSearch(request, reply, 404, {
+          query,
+          notice: { kind: 'bad', text: `No member matches “${query}”. Check it and try again.` },
+        });
+      }
+      return showSearch(request, reply, 200, { query, matches });
     });
 
     async function showMember(
@@ -393,6 +420,7 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
     ) {
       const session = sessionOf(request);
       const data = await memberPage(db, session.retailerId, userId, await clock.now(), giftCardKey, pageNo);
+      await noteMemberViewed(db, session, data.user.id);
       if (pageNo > data.audit.pages) {
         return redirect(reply, `/console/members/${data.user.id}?page=${data.audit.pages}`);
       }

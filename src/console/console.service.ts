@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
-import { getUser, searchUsers, updateUser, type SearchQuery } from '../customers/customer.service.js';
+import { getUser, updateUser } from '../customers/customer.service.js';
 import { giftCardsOf, type GiftCardView } from '../cashout/cashout.service.js';
 import { campaignStatus, type CampaignStatus } from '../domain/campaigns.js';
 import { nextPeriod, periodAt, pointsPerDenomination, type CashOutPeriod } from '../domain/cashout.js';
@@ -13,13 +13,25 @@ import {
   type TierLevel,
 } from '../domain/program.js';
 import { nextTierFor } from '../domain/tiers.js';
+import { isUuid } from '../domain/ids.js';
+import { phoneDigits } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
 import { MAX_POINTS_PER_LINE, type AuditRow } from '../incentives/incentives.schema.js';
 import { deposit, fetchPointAuditLogs, spendMultiple } from '../incentives/incentives.service.js';
 import { getProgramVersionAt } from '../program/program.service.js';
 import { findRetailer } from '../tenancy/tenancy.repository.js';
 import { memberStandingAt } from '../tiers/tier.service.js';
-import { findPendingLots, type PendingLotRow } from './console.repository.js';
+import {
+  findPendingLots,
+  findRecentViews,
+  recordRecentView,
+  searchMembers,
+  type MatchKind,
+  type MemberMatchRow,
+  type MemberSearchTerms,
+  type PendingLotRow,
+  type RecentViewRow,
+} from './console.repository.js';
 import type { ConsoleSession } from './session.service.js';
 
 /**
@@ -30,22 +42,108 @@ import type { ConsoleSession } from './session.service.js';
 /** Audit rows per page of the member page's history. */
 export const AUDIT_PAGE_SIZE = 20;
 
-export type SearchField = 'email' | 'mobile_number' | 'external_id';
-export const SEARCH_FIELDS: Record<SearchField, string> = {
-  email: 'Email',
-  mobile_number: 'Phone',
-  external_id: 'External id',
-};
+/** Matches the search page lists at most. */
+export const SEARCH_LIMIT = 25;
+/** Longest search text taken; longer input is cut. */
+export const MAX_SEARCH_LENGTH = 120;
+/** Recently viewed members shown on the search page. */
+export const RECENT_LIMIT = 10;
 
-/** Exact-match search, as the Core API's `users/search` (seed Step 1). Throws `user_not_found`. */
-export async function findMember(
+/**
+ * What one search box's text is looked for as (issue #18 item 9): a whole Laurel id; the start of
+ * an email, a name (first, last or "first last") or an external id, in any case; and, when the text
+ * is written like a phone number, the start of a phone's search key (its last ten digits, as
+ * `users/search` compares phones), so `(617) 555-0142`, `+1 617 555 0142` and `617555` all find it.
+ */
+export function searchTermsOf(query: string): MemberSearchTerms {
+  const text = query.trim().replace(/\s+/g, ' ').slice(0, MAX_SEARCH_LENGTH).toLowerCase();
+  const terms: MemberSearchTerms = {};
+  if (!text) return terms;
+  if (isUuid(text)) terms.id = text;
+  terms.text = text;
+  const digits = phoneDigits(text);
+  if (/^[\d\s().+-]+$/.test(text) && digits.length >= 3) terms.phoneDigits = digits.slice(-10);
+  return terms;
+}
+
+const MATCH_KINDS: MatchKind[] = [
+  'laurel_id',
+  'email',
+  'external_id',
+  'phone',
+  'name',
+  'email_prefix',
+  'name_prefix',
+  'external_id_prefix',
+  'phone_prefix',
+];
+
+export interface MemberMatch {
+  userId: string;
+  name: string;
+  email: string | null;
+  externalId: string | null;
+  /** The tier now (UNENROLLED when opted out), as the user object's `tier`. */
+  tier: string;
+  lastActivityAt: Date | null;
+  /** How the member matched: the rank's name. */
+  matchedBy: MatchKind;
+}
+
+const nameOf = (r: { first_name: string | null; last_name: string | null }): string =>
+  [r.first_name, r.last_name].filter(Boolean).join(' ');
+
+/** The members the search text finds, best match first, with their tier and last activity now. */
+export async function findMembers(
   db: Database,
   retailerId: string,
-  by: SearchField,
-  value: string,
-): Promise<UserRow> {
-  const q: SearchQuery = { [by]: value };
-  return searchUsers(db, retailerId, q);
+  query: string,
+  now: Date,
+): Promise<MemberMatch[]> {
+  const rows = await searchMembers(db, retailerId, searchTermsOf(query), now, SEARCH_LIMIT);
+  if (!rows.length) return [];
+  const program = (await getProgramVersionAt(db, retailerId, now)).document;
+  return Promise.all(
+    rows.map(async (r: MemberMatchRow) => {
+      const standing = await memberStandingAt(db, program, { ...r, id: r.user_id }, now);
+      return {
+        userId: r.user_id,
+        name: nameOf(r),
+        email: r.email,
+        externalId: r.external_id,
+        tier: loyaltyFields(program, standing).tier,
+        lastActivityAt: r.last_activity_at,
+        matchedBy: MATCH_KINDS[r.rank] ?? 'name_prefix',
+      };
+    }),
+  );
+}
+
+/** The key recently viewed members are kept under: the token and the agent's name (item 10). */
+export const agentKey = (session: ConsoleSession): string => `${session.tokenId}:${session.agentName ?? ''}`;
+
+export async function noteMemberViewed(db: Database, session: ConsoleSession, userId: string): Promise<void> {
+  await recordRecentView(db, session.retailerId, agentKey(session), userId, new Date());
+}
+
+export interface RecentMember {
+  userId: string;
+  name: string;
+  email: string | null;
+  externalId: string | null;
+  viewedAt: Date;
+}
+
+/** The members this agent opened last, newest first. */
+export async function recentMembers(db: Database, session: ConsoleSession): Promise<RecentMember[]> {
+  const rows = await findRecentViews(db, session.retailerId, agentKey(session), RECENT_LIMIT);
+  return rows.map((r: RecentViewRow) => ({
+    userId: r.user_id,
+    name: nameOf(r),
+    email: r.email,
+    externalId: r.external_id,
+    viewedAt: r.viewed_at,
+  }));
 }
 
 export interface TierProgress {

@@ -112,7 +112,15 @@ button { font: inherit; font-weight: 600; cursor: pointer; border-radius: 6px; p
   min-height: 2.6rem; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-ink); }
 button.secondary { background: var(--paper); color: var(--accent); }
 button.danger { background: var(--paper); color: var(--bad-ink); border-color: var(--bad-ink); }
-.search-form { display: grid; grid-template-columns: minmax(9rem, 12rem) minmax(0, 1fr) auto; gap: 0.75rem; align-items: end; }
+.search-form { display: grid; grid-template-columns: minmax(0, 1fr) auto; gap: 0.75rem; align-items: end; margin-bottom: 1rem; }
+.recent { margin: 0; padding-left: 1.25rem; }
+.recent li { margin: 0.2rem 0; }
+.recent .muted { margin-left: 0.5rem; font-size: 0.9rem; }
+.filters { display: flex; flex-wrap: wrap; gap: 0.5rem 0.75rem; align-items: end; margin-bottom: 0.75rem; }
+.filters .field { margin: 0; min-width: 9rem; }
+input[type="date"], input[type="number"], input[type="email"], input[type="tel"] {
+  font: inherit; width: 100%; padding: 0.5rem 0.6rem; border: 1px solid #8c96a3; border-radius: 6px;
+  background: var(--paper); color: var(--ink); min-height: 2.6rem; }
 .search-form .field { margin: 0; }
 .notice { border-radius: 8px; padding: 0.75rem 1rem; margin: 0 0 1rem; font-weight: 600; }
 .notice.ok { background: var(--ok-bg); color: var(--ok-ink); }

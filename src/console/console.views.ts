@@ -2,11 +2,13 @@ import type { Campaign, CampaignAwardRule, ProgramDocument, TierExpiry } from '.
 import type { AuditRow } from '../incentives/incentives.schema.js';
 import {
   MAX_REASON_LENGTH,
-  SEARCH_FIELDS,
+  MAX_SEARCH_LENGTH,
+  type MemberMatch,
   type MemberPage,
   type ProgramPage,
-  type SearchField,
+  type RecentMember,
 } from './console.service.js';
+import { MAX_AGENT_NAME_LENGTH } from './session.service.js';
 import { CONSOLE_CSS } from './console.styles.js';
 import {
   formatDate,
@@ -111,9 +113,14 @@ export function loginPage(opts: {
   nonce: string;
   next: string;
   error?: string | undefined;
+  /** The field the error is about: the agent's name or (by default) the token. */
+  errorField?: 'agent' | 'token' | undefined;
+  agent?: string | undefined;
   notice?: Notice | undefined;
 }): Html {
   const error = opts.error;
+  const agentError = error && opts.errorField === 'agent';
+  const tokenError = error && opts.errorField !== 'agent';
   return layout(
     { title: 'Sign in' },
     html`<div class="narrow card">
@@ -122,10 +129,31 @@ export function loginPage(opts: {
         Customer care console. Sign in with an admin token (it starts with <code>lat_</code>). An
         administrator creates one with <code>npx laurel tokens create --retailer ID</code>.
       </p>
-      ${error ? html`<p class="notice bad" role="alert" id="token-error">${error}</p>` : noticeBox(opts.notice)}
+      ${
+        error
+          ? html`<p class="notice bad" role="alert" id="${agentError ? 'agent-error' : 'token-error'}">
+              ${error}
+            </p>`
+          : noticeBox(opts.notice)
+      }
       <form method="post" action="/console/login">
         <input type="hidden" name="_login" value="${opts.nonce}" />
         <input type="hidden" name="next" value="${opts.next}" />
+        <div class="field">
+          <label for="agent"
+            >Your name <span class="hint">Every change you make is recorded under it.</span></label
+          >
+          <input
+            id="agent"
+            name="agent"
+            type="text"
+            autocomplete="name"
+            maxlength="${MAX_AGENT_NAME_LENGTH}"
+            required
+            value="${opts.agent ?? ''}"
+            ${agentError ? raw('aria-invalid="true" aria-describedby="agent-error"') : ''}
+          />
+        </div>
         <div class="field">
           <label for="token">Admin token</label>
           <input
@@ -135,7 +163,7 @@ export function loginPage(opts: {
             autocomplete="off"
             spellcheck="false"
             required
-            ${error ? raw('aria-invalid="true" aria-describedby="token-error"') : ''}
+            ${tokenError ? raw('aria-invalid="true" aria-describedby="token-error"') : ''}
           />
         </div>
         <button type="submit">Sign in</button>
@@ -148,41 +176,103 @@ export function loginPage(opts: {
 // Search
 
 export interface SearchView {
-  by: SearchField;
-  value: string;
+  query: string;
+  /** The matches of `query`; absent before a search. */
+  matches?: MemberMatch[] | undefined;
+  recent: RecentMember[];
+  timeZone: string;
   notice?: Notice | undefined;
 }
 
+const MATCHED_BY: Record<MemberMatch['matchedBy'], string> = {
+  laurel_id: 'Laurel id',
+  email: 'email',
+  external_id: 'external id',
+  phone: 'phone',
+  name: 'name',
+  email_prefix: 'start of email',
+  name_prefix: 'start of name',
+  external_id_prefix: 'start of external id',
+  phone_prefix: 'start of phone',
+};
+
+function matchesTable(v: SearchView, matches: MemberMatch[]): Html {
+  return html`<section class="card wide" aria-labelledby="results-h">
+    <h2 id="results-h">${matches.length} member${matches.length === 1 ? '' : 's'} match “${v.query}”</h2>
+    <div class="table-wrap">
+      <table class="stacked" id="results">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Email</th>
+            <th scope="col">Tier</th>
+            <th scope="col">Last activity</th>
+            <th scope="col">Matched on</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${matches.map(
+            (m) =>
+              html`<tr data-user-id="${m.userId}">
+                <th scope="row">
+                  <a href="/console/members/${m.userId}">${m.name || m.email || m.externalId || m.userId}</a>
+                </th>
+                <td data-label="Email">${m.email ?? '—'}</td>
+                <td data-label="Tier">${tierBadge(m.tier)}</td>
+                <td data-label="Last activity" class="when">
+                  ${m.lastActivityAt ? formatInstant(m.lastActivityAt, v.timeZone) : 'none yet'}
+                </td>
+                <td data-label="Matched on">${MATCHED_BY[m.matchedBy]}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+  </section>`;
+}
+
+function recentList(v: SearchView): Html {
+  return html`<section class="card wide" aria-labelledby="recent-h">
+    <h2 id="recent-h">Recently viewed</h2>
+    ${
+      v.recent.length
+        ? html`<ol class="recent" id="recent">
+            ${v.recent.map(
+              (r) =>
+                html`<li>
+                  <a href="/console/members/${r.userId}">${r.name || r.email || r.externalId || r.userId}</a>
+                  ${r.email ? html`<span class="muted">${r.email}</span>` : ''}
+                </li>`,
+            )}
+          </ol>`
+        : html`<p class="muted">Members you open appear here.</p>`
+    }
+  </section>`;
+}
+
 export function searchForm(v: SearchView): Html {
-  const options = (Object.keys(SEARCH_FIELDS) as SearchField[]).map(
-    (k) => html`<option value="${k}" ${k === v.by ? raw(' selected') : ''}>${SEARCH_FIELDS[k]}</option>`,
-  );
   return html`<h1>Find a member</h1>
     <p class="muted">
-      Exact match, as the Core API's search: email in any case, phone by its last ten digits.
+      A name, the start of an email, a phone number in any format, an external id or a Laurel id.
     </p>
     ${noticeBox(v.notice)}
     <form class="card search-form" method="get" action="/console/search" role="search" aria-label="Members">
       <div class="field">
-        <label for="by">Search by</label>
-        <select id="by" name="by">
-          ${options}
-        </select>
-      </div>
-      <div class="field">
-        <label for="q">Value</label>
+        <label for="q">Search</label>
         <input
           id="q"
           name="q"
           type="search"
-          value="${v.value}"
+          value="${v.query}"
+          maxlength="${MAX_SEARCH_LENGTH}"
           required
           autocomplete="off"
           spellcheck="false"
         />
       </div>
       <button type="submit">Search</button>
-    </form>`;
+    </form>
+    <div class="grid">${v.matches?.length ? matchesTable(v, v.matches) : ''} ${recentList(v)}</div>`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,11 @@ export interface ConsoleSession {
   idHash: string;
   retailerId: string;
   tokenId: string;
+  /**
+   * The agent's name given at sign-in (issue #18 item 10): every action of the session is recorded
+   * under it. Null only for sessions opened before agents named themselves.
+   */
+  agentName: string | null;
   /** The token every form of this session carries (synchronizer token, checked on every POST). */
   csrfToken: string;
 }
@@ -60,6 +65,7 @@ export async function signIn(
   db: Queryable,
   verifier: CredentialVerifier,
   token: string,
+  agentName: string,
   address: string,
   now: Date,
 ): Promise<SignInResult> {
@@ -80,6 +86,7 @@ export async function signIn(
     retailer_id: principal.retailer_id,
     token_id: principal.token_id,
     csrf_secret: csrfSecret,
+    agent_name: agentName,
     created_at: now,
     last_seen_at: now,
     idle_expires_at: new Date(now.getTime() + SESSION_IDLE_MS),
@@ -94,6 +101,7 @@ export async function signIn(
       idHash: row.id_hash,
       retailerId: row.retailer_id,
       tokenId: row.token_id,
+      agentName,
       csrfToken: csrfOf(csrfSecret),
     },
   };
@@ -116,6 +124,7 @@ export async function resumeSession(
     idHash,
     retailerId: row.retailer_id,
     tokenId: row.token_id,
+    agentName: row.agent_name,
     csrfToken: csrfOf(row.csrf_secret),
   };
 }
@@ -124,6 +133,25 @@ export async function resumeSession(
 export async function signOut(db: Queryable, sessionId: string | undefined): Promise<void> {
   if (sessionId && TOKEN_RE.test(sessionId)) await deleteSession(db, hashSessionId(sessionId));
 }
+
+/** Longest agent name the sign-in form takes. */
+export const MAX_AGENT_NAME_LENGTH = 60;
+
+/**
+ * The agent's name from the sign-in form, tidied, or null when it is missing or unusable: a name is
+ * 1 to 60 characters with at least one letter and no control characters.
+ */
+export function agentNameOf(input: string | undefined): string | null {
+  const name = (input ?? '').trim().replace(/\s+/g, ' ');
+  if (!name || name.length > MAX_AGENT_NAME_LENGTH) return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name) || !/\p{L}/u.test(name)) return null;
+  return name;
+}
+
+/** Who did it, as the audit trail records an agent: `Dana Whitfield (console, token lat_…)`. */
+export const agentLabel = (s: ConsoleSession): string =>
+  `${s.agentName ?? 'unnamed agent'} (console, token lat_${s.tokenId})`;
 
 /** Whether a submitted form token is this session's. */
 export const csrfMatches = (session: ConsoleSession, submitted: string | undefined): boolean =>

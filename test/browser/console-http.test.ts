@@ -66,7 +66,12 @@ describeEachDatabase('Console sessions, CSRF and headers', (target) => {
       method: 'POST',
       url: '/console/login',
       headers: { ...FORM, cookie: login!.split(';')[0]! },
-      payload: form({ _login: hidden(page.body, '_login'), token, ...(next ? { next } : {}) }),
+      payload: form({
+        _login: hidden(page.body, '_login'),
+        agent: 'Dana Whitfield',
+        token,
+        ...(next ? { next } : {}),
+      }),
     });
     return { res, session: valueOf(cookieOf(res.headers['set-cookie'], 'laurel_console')) };
   }
@@ -305,26 +310,25 @@ describeEachDatabase('Console sessions, CSRF and headers', (target) => {
     expect(page.body).not.toContain('<script>alert(1)</script>');
   });
 
-  it('search finds by email, phone or external id, exactly; a miss is a friendly 404', async () => {
+  it('one search box: an exact email, phone, external id, name or Laurel id opens the member; a miss is a friendly 404', async () => {
     const { session } = await signIn();
-    for (const [by, q] of [
-      ['email', 'ADA@example.com'],
-      ['mobile_number', '508-995-9991'],
-      ['external_id', 'ADA-1'],
-    ]) {
-      const res = await get(`/console/search?by=${by}&q=${encodeURIComponent(q!)}`, session);
-      expect(res.statusCode).toBe(303);
+    for (const q of ['ADA@example.com', '508-995-9991', '+1 508 995 9991', 'ada-1', userId.toUpperCase()]) {
+      const res = await get(`/console/search?q=${encodeURIComponent(q)}`, session);
+      expect(res.statusCode, q).toBe(303);
       expect(res.headers.location).toBe(`/console/members/${userId}`);
     }
-    const miss = await get('/console/search?by=external_id&q=ADA', session);
+    // A prefix lists the member rather than guessing.
+    const prefix = await get('/console/search?q=ADA', session);
+    expect(prefix.statusCode).toBe(200);
+    expect(prefix.body).toContain(`href="/console/members/${userId}"`);
+    const miss = await get('/console/search?q=zzz-nobody', session);
     expect(miss.statusCode).toBe(404);
-    expect(miss.body).toContain('No member has external id “ADA”.');
-    const empty = await get('/console/search?by=email&q=', session);
+    expect(miss.body).toContain('No member matches “zzz-nobody”.');
+    const empty = await get('/console/search?q=', session);
     expect(empty.statusCode).toBe(400);
-    // An unknown field (even one every object has) searches by email.
-    const odd = await get('/console/search?by=constructor&q=nobody%40example.com', session);
-    expect(odd.statusCode).toBe(404);
-    expect(odd.body).toContain('No member has email “nobody@example.com”.');
+    // Wildcards are text: "%" matches nothing rather than everyone.
+    const wild = await get('/console/search?q=%25', session);
+    expect(wild.statusCode).toBe(404);
   });
 
   it('sign-out deletes the session; its cookie then leads to sign-in', async () => {
