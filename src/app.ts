@@ -99,6 +99,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   // Bodies are JSON: text/plain is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
+  // A body that is not valid UTF-8 is refused with 400, never read with U+FFFD in place of its
+  // bytes, which would store a value other than the one sent (issue #13 item 7).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new LaurelError('invalid_json', 'The request body is not valid UTF-8.'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(swagger, {

@@ -13,4 +13,20 @@ describe('request URLs in the log', () => {
     expect(loggedUrl('/users/abc')).toBe('/users/abc');
     expect(loggedUrl('/x?flag')).toBe('/x?flag');
   });
+
+  it('personal identifiers in URL paths are logged in clear: no longer (issue #13 item 7)', () => {
+    expect(loggedUrl('/priv/v1/apps/k/external/users/jane.doe@corp.com')).toBe(
+      '/priv/v1/apps/k/external/users/[redacted]',
+    );
+    expect(loggedUrl('/priv/v1/apps/k/external/users/EU-1001/tags?ttl=5')).toBe(
+      '/priv/v1/apps/k/external/users/[redacted]/tags?ttl=[redacted]',
+    );
+    expect(loggedUrl('/priv/v1/apps/k/users/jane%40corp.com')).toBe('/priv/v1/apps/k/users/[redacted]');
+    expect(loggedUrl('/priv/v1/apps/k/users/5089959991')).toBe('/priv/v1/apps/k/users/[redacted]');
+    const id = '01a214b5-3590-7a30-be4e-618b75df952f';
+    expect(loggedUrl(`/priv/v1/apps/k/users/${id}`)).toBe(`/priv/v1/apps/k/users/${id}`);
+    expect(loggedUrl('/priv/v1/apps/k/users/+1%20(508)%20995-9991')).toBe('/priv/v1/apps/k/users/[redacted]');
+    const key = '1234567890abcdef1234567890abcdef12345678';
+    expect(loggedUrl(`/priv/v1/apps/${key}/users`)).toBe(`/priv/v1/apps/${key}/users`);
+  });
 });

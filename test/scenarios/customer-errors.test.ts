@@ -241,6 +241,29 @@ describeEachDatabase('Customer Profile API errors', (target) => {
       );
     });
 
+    it('invalid UTF-8 in a body is silently replaced with U+FFFD: no longer, 400 and nothing stored (issue #13)', async () => {
+      const utf8 = (json: string, bad: Buffer) => {
+        const [head, tail] = json.split('@@');
+        return Buffer.concat([Buffer.from(head!), bad, Buffer.from(tail!)]);
+      };
+      for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80])]) {
+        const res = await rejects(
+          'POST',
+          `${t.core}/users`,
+          { payload: utf8('{"user":{"email":"utf@example.com","first_name":"Ren@@e"}}', bad) },
+          400,
+          'invalid_json',
+        );
+        expect(res.body.errors.message).toContain('UTF-8');
+      }
+      // Well-formed multi-byte text still passes.
+      const ok = await t.request('POST', `${t.core}/users`, {
+        payload: Buffer.from('{"user":{"email":"renee@example.com","first_name":"Renée 🙂"}}'),
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.body.user.first_name).toBe('Renée 🙂');
+    });
+
     it('a lone surrogate in an external id or its type answers 400 (bug: 500)', async () => {
       await rejects(
         'PUT',
