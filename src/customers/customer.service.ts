@@ -364,6 +364,8 @@ export async function setCustomAttributes(
 }
 
 export const MAX_TAG_TTL_SECONDS = 10 * 366 * 24 * 3600;
+/** Live tags a member may hold (issue #13 item 7: 2,000 tags made every read 229 KB). */
+export const MAX_TAGS_PER_MEMBER = 200;
 
 /** Adds counter tags, or expiring tags when `ttlSeconds` is given (reference §3, tags). */
 export async function addTags(
@@ -390,7 +392,15 @@ export async function addTags(
   return db.transaction(async (tx) => {
     const user = await lockUser(tx, retailerId, ref);
     await upsertTags(tx, retailerId, user.id, clean, expiresAt, now);
-    return listTags(tx, user.id, now);
+    const held = await listTags(tx, user.id, now);
+    // Checked after the upsert, inside the member's lock: a refused request rolls back whole.
+    if (held.length > MAX_TAGS_PER_MEMBER) {
+      throw validationError(
+        `a member holds at most ${MAX_TAGS_PER_MEMBER} tags; this request would make ${held.length}`,
+        'tags',
+      );
+    }
+    return held;
   });
 }
 

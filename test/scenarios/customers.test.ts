@@ -235,6 +235,28 @@ describeEachDatabase('Customer Profile API', (target) => {
     expect(later.body.tags.map((x: { tag: string }) => x.tag)).toEqual(['vip', 'vip-event']);
   });
 
+  it("a member's tags are unbounded: no longer, past 200 the request is refused whole (issue #13)", async () => {
+    const created = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: 'TAGS-1' } } });
+    const id = created.body.user.id;
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => `t-${from + i}`);
+    for (const from of [0, 50, 100, 150]) {
+      const res = await t.request('POST', `${t.core}/users/${id}/tags`, { body: { tags: batch(from, 50) } });
+      expect(res.status).toBe(200);
+    }
+    const over = await t.request('POST', `${t.core}/users/${id}/tags`, {
+      body: { tags: ['one-more', 't-0'] },
+    });
+    expect(over.status).toBe(400);
+    expect(over.body.errors).toMatchObject({ code: 'validation', field: 'tags' });
+    const held = await t.request('GET', `${t.core}/users/${id}/tags`);
+    expect(held.body.tags).toHaveLength(200);
+    expect(held.body.tags.find((x: { tag: string }) => x.tag === 't-0').count).toBe(1);
+    // Counting up a tag already held still works at the bound.
+    expect((await t.request('POST', `${t.core}/users/${id}/tags`, { body: { tags: ['t-0'] } })).status).toBe(
+      200,
+    );
+  });
+
   it('opting out shows UNENROLLED; opting back in is BASE from that instant', async () => {
     const out = await t.request('PUT', `${t.core}/users/${userId}`, { body: { user: { opted_in: false } } });
     expect(out.body.user).toMatchObject({ opted_in: false, tier: 'UNENROLLED', tier_entered_at: null });
