@@ -34,6 +34,8 @@ export interface AppOptions {
   giftCardKey: Buffer;
   /** Limits of failed authentications per key and per address (default DEFAULT_AUTH_LIMITS). */
   authLimits?: AuthLimits;
+  /** Whose `X-Forwarded-*` headers to believe (`LAUREL_TRUST_PROXY`, src/config.ts); none by default. */
+  trustProxy?: boolean | string;
 }
 
 export const VERSION = '0.1.0';
@@ -63,6 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
+    trustProxy: opts.trustProxy ?? false,
     // Requests that arrive while the server closes answer our own 503 envelope (below), not Fastify's.
     return503OnClosing: false,
     onConstructorPoisoning: 'error',

@@ -46,3 +46,20 @@ export function envPreparedStatements(): boolean {
     `LAUREL_PREPARED_STATEMENTS must be on or off, not ${JSON.stringify(v)}`,
   );
 }
+
+/**
+ * Which proxies' `X-Forwarded-*` headers the server believes (`LAUREL_TRUST_PROXY`; issue #13 item
+ * 7): `off` by default, so a client cannot claim https or another address; `on` trusts every hop
+ * (a TLS proxy in front, on a private network); a list of addresses or CIDR ranges (`10.0.0.1,10.1.0.0/16`) trusts those. Behind a TLS proxy, set it so the console's
+ * cookies are `Secure` and the failed-authentication limits see the client's own address.
+ */
+export function envTrustProxy(): boolean | string {
+  const v = (process.env.LAUREL_TRUST_PROXY ?? '').trim();
+  if (v === '' || v.toLowerCase() === 'off') return false;
+  if (v.toLowerCase() === 'on') return true;
+  if (/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/.test(v)) return v;
+  throw new LaurelError(
+    'validation',
+    `LAUREL_TRUST_PROXY must be off, on or a list of addresses, not ${JSON.stringify(v)}`,
+  );
+}

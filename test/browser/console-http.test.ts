@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { envTrustProxy } from '../../src/config.js';
 import { consoleRoutes } from '../../src/console/console.routes.js';
 import { createAdminToken, CredentialVerifier } from '../../src/tenancy/tenancy.service.js';
 import { describeEachDatabase } from '../support/databases.js';
@@ -149,6 +151,31 @@ describeEachDatabase('Console sessions, CSRF and headers', (target) => {
     const hash = createHash('sha256').update(session!).digest('hex');
     expect(rows.map((r) => r.id_hash)).toContain(hash);
     expect(JSON.stringify(rows)).not.toContain(session);
+  });
+
+  it('behind a TLS proxy the console cookie never gets Secure: it does once LAUREL_TRUST_PROXY says so (issue #13)', async () => {
+    const login = (app: Awaited<ReturnType<typeof buildApp>>) =>
+      app.inject({ method: 'GET', url: '/console/login', headers: { 'x-forwarded-proto': 'https' } });
+    const build = (trustProxy: boolean | string) =>
+      buildApp({ db: t.db, clock: t.clock, giftCardKey: TEST_GIFT_CARD_KEY, trustProxy });
+    // By default a client cannot claim https through the header.
+    const untrusting = await build(false);
+    expect(cookieOf((await login(untrusting)).headers['set-cookie'], 'laurel_console_login')).not.toMatch(
+      /Secure/,
+    );
+    await untrusting.close();
+    process.env.LAUREL_TRUST_PROXY = 'on';
+    try {
+      const trusting = await build(envTrustProxy());
+      expect(cookieOf((await login(trusting)).headers['set-cookie'], 'laurel_console_login')).toMatch(
+        /; Secure$/,
+      );
+      await trusting.close();
+      process.env.LAUREL_TRUST_PROXY = 'maybe';
+      expect(() => envTrustProxy()).toThrow(/LAUREL_TRUST_PROXY must be/);
+    } finally {
+      delete process.env.LAUREL_TRUST_PROXY;
+    }
   });
 
   it('the cookie is Secure when the request came over https', async () => {
