@@ -23,6 +23,7 @@ import { LaurelError } from './errors.js';
 import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
 import { FailedAuthLimiter, type AuthLimits } from './http/auth-limiter.js';
+import { writeClientError } from './http/client-error.js';
 
 export interface AppOptions {
   db: Database;
@@ -66,6 +67,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     trustProxy: opts.trustProxy ?? false,
+    // Requests Node's parser refuses (headers over its limit) answer in the envelope too.
+    clientErrorHandler: writeClientError,
     // Requests that arrive while the server closes answer our own 503 envelope (below), not Fastify's.
     return503OnClosing: false,
     onConstructorPoisoning: 'error',

@@ -26,6 +26,8 @@ export const ERRORS = {
   },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   uri_too_long: { status: 414, message: 'The request path is too long.' },
+  headers_too_large: { status: 431, message: "The request's headers or URL are too large." },
+  bad_request: { status: 400, message: 'The request could not be read as HTTP.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   too_many_requests: { status: 429, message: 'Too many requests; slow down.' },
   internal_server_error: { status: 500, message: 'Something went wrong on our side.' },
