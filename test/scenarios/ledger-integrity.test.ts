@@ -263,6 +263,46 @@ describeEachDatabase('Ledger integrity (issue #13)', (target) => {
     expect(all.body.payload.summary).toEqual({ total_points: 4000, life_time_points: 4000 });
   });
 
+  it('voids, re-rings and spends racing from many tills never credit a spent purchase twice', async () => {
+    const userId = await member('RACE-1');
+    const items = [{ line_id: '1', item_id: 'COAT', quantity: 1, unit_price: 300 }];
+    expect((await sale('r-0', 'T-RACE', 'RACE-1', items, { open_time: '2027-01-01T10:00:00' })).status).toBe(
+      200,
+    );
+    // Matured (30 days from 1 January) by now; spend it all, then race.
+    expect((await balances(userId))[SPEND]).toBe(300);
+    await post('user_points/spend_multiple', {
+      user_id: userId,
+      spend_details: [{ amount: 300, idempotency_id: 'r-all' }],
+    });
+    let spent = 0;
+    const requests = Array.from({ length: 30 }, (_, i) => {
+      if (i % 3 === 2) {
+        return post('user_points/spend_multiple', {
+          user_id: userId,
+          spend_details: [{ amount: 100, idempotency_id: `r-s${i}` }],
+        }).then((r) => {
+          if (r.status === 200) spent += 100;
+          else expect(r.body.errors.code).toBe('insufficient_points');
+        });
+      }
+      return sale(`rr-${i}`, 'T-RACE', 'RACE-1', items, { is_voided: i % 3 === 0 }).then((r) =>
+        expect(r.status).toBe(200),
+      );
+    });
+    await Promise.all(requests);
+    // Whatever the order, the purchase gave 300 points once: after the first spend took them all,
+    // no re-ring may fund another spend.
+    expect(spent).toBe(0);
+    const [p] = await t.db.query<{ award: { spendable: number }; shortfall: Record<string, number> }>(
+      "SELECT award, shortfall FROM purchases WHERE transaction_id = 'T-RACE'",
+    );
+    // Voided last: nothing awarded, 300 owed; re-rung last: 300 awarded, nothing owed.
+    expect(p!.award.spendable + (p!.shortfall.spendable ?? 0)).toBe(300);
+    expect((await balances(userId))[SPEND]).toBe(0);
+    await verified();
+  });
+
   // Last: it leaves a forged ledger behind on purpose.
   it('verify would notice a re-ring credited in full while its purchase owed (the old rule)', async () => {
     const userId = await member('FORGE-1');
