@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
+import { behaviourAdminRoutes, behaviourIncentiveRoutes } from './behaviours/behaviour.routes.js';
 import { campaignAdminRoutes, campaignCoreRoutes } from './campaigns/campaign.routes.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { cashOutAdminRoutes, giftCardRoutes } from './cashout/cashout.routes.js';
@@ -188,10 +189,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await mount('/priv/v1/apps/:api_key', 'basic', [customerRoutes, giftCardRoutes, campaignCoreRoutes]);
   await mount('/api/2.0', 'basic', [purchaseRoutes]);
-  // Clients call the points routes under both versions (reference §4); tier moves only under 1.0.
-  await mount('/incentives/api/1.0', 'basic', [incentivesRoutes, tierRoutes]);
-  await mount('/incentives/api/2.0', 'basic', [incentivesRoutes]);
-  await mount('/admin/v1', 'admin', [programRoutes, campaignAdminRoutes, cashOutAdminRoutes]);
+  // Clients call the Incentives routes under both versions (reference §4, issue #14 item 8).
+  for (const version of ['1.0', '2.0']) {
+    await mount(`/incentives/api/${version}`, 'basic', [
+      incentivesRoutes,
+      tierRoutes,
+      behaviourIncentiveRoutes,
+    ]);
+  }
+  await mount('/admin/v1', 'admin', [
+    programRoutes,
+    campaignAdminRoutes,
+    behaviourAdminRoutes,
+    cashOutAdminRoutes,
+  ]);
   // The clock route exists only with a simulated clock; without it the real clock runs (issue #2).
   if (opts.clock instanceof SimulatedClock) await mount('/admin/v1', 'admin', [clockRoutes]);
   // The customer-care console: HTML pages with their own session sign-in (docs/console.md).

@@ -20,6 +20,13 @@ describe('point audit rows', () => {
     expect(auditType('rollover', -2000)).toBe(2);
     expect(auditType('deposit', 500)).toBe(16);
     expect(auditType('spend', -200)).toBe(2);
+    expect(auditType('behaviour', 100)).toBe(1);
+  });
+
+  it("says which event earned a behaviour's points", () => {
+    expect(
+      auditReason(facts({ kind: 'behaviour', modification: 100, reference_id: 'REGISTERS_ONLINE_ACCOUNT' })),
+    ).toBe('Event REGISTERS_ONLINE_ACCOUNT earned 100 points');
   });
 
   it('says why in a plain sentence', () => {

@@ -4,7 +4,8 @@
  */
 
 /** Why points moved: the journal kind, shown as `modification_type`. */
-export type ModificationType = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out';
+export type ModificationType =
+  'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'behaviour';
 
 /** SessionM's `audit_type` bitmask (reference §4): 1 issued, 2 redeemed or deducted, 4 expired, 16 adjustment. */
 export const AUDIT_TYPE = { issued: 1, deducted: 2, expired: 4, adjustment: 16 } as const;
@@ -82,6 +83,9 @@ export function auditReason(f: AuditFacts): string {
     case 'spend':
       if (f.reference_type === AGENT_ADJUSTMENT) return agentAdjustment(f, `−${points}`);
       return `Spent: ${referenceLabel(f) ?? `${points} points`}`;
+    case 'behaviour':
+      // A behaviour's points (issue #14 item 8): reference_id is the event, issued (audit type 1).
+      return `Event ${f.reference_id ?? 'a behaviour'} earned ${points} points`;
     case 'cash_out':
       return f.cash_out
         ? `Cash-out ${f.cash_out.period}: ${points} points became a ${f.cash_out.value.toFixed(2)} ${f.cash_out.currency} gift card`

@@ -3,6 +3,9 @@ import { isTimeZone } from './calendar.js';
 import { derivedId } from './ids.js';
 import {
   UNENROLLED,
+  type Behaviour,
+  type BehaviourOutcome,
+  type BehaviourWindow,
   type Campaign,
   type CampaignAwardRule,
   type ProgramDocument,
@@ -73,6 +76,13 @@ export function normalizeProgram(
     derive(`campaign:${name}`),
   );
 
+  const behaviours = normalizeBehaviours(
+    input.behaviours ?? current?.behaviours ?? [],
+    { levels: new Set(levels.map((l) => l.name)), campaigns: new Set(campaigns.map((c) => c.id)) },
+    current,
+    derive,
+  );
+
   return {
     name: input.name,
     time_zone: input.time_zone,
@@ -97,6 +107,8 @@ export function normalizeProgram(
     late_return_policy: input.late_return_policy,
     cash_out: input.cash_out,
     campaigns,
+    // Left out when empty, so documents written before behaviours existed read back unchanged.
+    ...(behaviours.length ? { behaviours } : {}),
   };
 }
 
@@ -165,8 +177,147 @@ function normalizeCampaigns(
       ...(c.targeting !== undefined ? { targeting: c.targeting } : {}),
       ...(c.max_awards_per_member !== undefined ? { max_awards_per_member: c.max_awards_per_member } : {}),
       tier_qualifying: c.tier_qualifying,
+      ...(c.creative !== undefined ? { creative: c.creative } : {}),
+      ...(c.custom_payload !== undefined
+        ? { custom_payload: customPayload(c.name, c.custom_payload, `${field}.custom_payload`) }
+        : {}),
     };
   });
+}
+
+const MAX_CUSTOM_PAYLOAD_BYTES = 4096;
+
+/** A campaign's custom payload, bounded so every listing stays small. */
+function customPayload(name: string, p: Record<string, unknown>, field: string): Record<string, unknown> {
+  if (Buffer.byteLength(JSON.stringify(p)) > MAX_CUSTOM_PAYLOAD_BYTES) {
+    throw validationError(
+      `campaign ${name}: custom_payload is at most ${MAX_CUSTOM_PAYLOAD_BYTES} bytes of JSON`,
+      field,
+    );
+  }
+  return p;
+}
+
+/** The fields each outcome type has besides id, type and limit; any other is refused. */
+const OUTCOME_FIELDS = {
+  award_points: ['points', 'account'],
+  move_tier: ['tier_level'],
+  add_tag: ['tag', 'ttl_seconds'],
+} as const;
+
+type OutcomeInput = NonNullable<ProgramInput['behaviours']>[number]['outcomes'][number];
+
+/**
+ * Behaviours checked beyond their schema (issue #14 item 8): one per event and campaign, campaigns
+ * and tier levels the program has, outcome fields of their type. A behaviour keeps its id by event
+ * and campaign, an outcome its id by position and type, unless the document gives them, so
+ * per-member limits keep counting across versions.
+ */
+function normalizeBehaviours(
+  input: NonNullable<ProgramInput['behaviours']>,
+  known: { levels: ReadonlySet<string>; campaigns: ReadonlySet<string> },
+  current: ProgramDocument | undefined,
+  derive: (name: string) => string,
+): Behaviour[] {
+  const keys = new Set<string>();
+  const ids = new Set<string>();
+  return input.map((b, i) => {
+    const field = `behaviours[${i}]`;
+    const campaignId = b.campaign_id?.toLowerCase();
+    if (campaignId !== undefined && !known.campaigns.has(campaignId)) {
+      throw validationError(
+        `behaviour ${b.event}: campaign_id ${b.campaign_id} is not a campaign of the program`,
+        `${field}.campaign_id`,
+      );
+    }
+    const key = `${campaignId ?? ''}:${b.event}`;
+    if (keys.has(key)) {
+      throw validationError(
+        `behaviour ${b.event} appears twice${campaignId ? ` for campaign ${campaignId}` : ''}`,
+        `${field}.event`,
+      );
+    }
+    keys.add(key);
+    const same = current?.behaviours?.find((x) => x.event === b.event && x.campaign_id === campaignId);
+    const id = (b.id ?? same?.id ?? derive(`behaviour:${key}`)).toLowerCase();
+    if (ids.has(id)) throw validationError(`behaviour id ${id} appears twice`, `${field}.id`);
+    ids.add(id);
+    const previous = current?.behaviours?.find((x) => x.id === id);
+    const outcomes = b.outcomes.map((o, j) =>
+      behaviourOutcome(b.event, o, `${field}.outcomes[${j}]`, known.levels, () => {
+        const kept = previous?.outcomes[j];
+        return kept && kept.type === o.type ? kept.id : derive(`behaviour:${id}:outcome:${j}:${o.type}`);
+      }),
+    );
+    const outcomeIds = new Set(outcomes.map((o) => o.id));
+    if (outcomeIds.size !== outcomes.length) {
+      throw validationError(`behaviour ${b.event}: outcome ids are distinct`, `${field}.outcomes`);
+    }
+    return {
+      id,
+      event: b.event,
+      ...(b.name !== undefined ? { name: b.name } : {}),
+      ...(campaignId !== undefined ? { campaign_id: campaignId } : {}),
+      outcomes,
+    };
+  });
+}
+
+function behaviourOutcome(
+  event: string,
+  o: OutcomeInput,
+  field: string,
+  levels: ReadonlySet<string>,
+  stableId: () => string,
+): BehaviourOutcome {
+  const allowed: readonly string[] = OUTCOME_FIELDS[o.type];
+  for (const key of Object.keys(o)) {
+    if (!['id', 'type', 'limit', ...allowed].includes(key)) {
+      throw validationError(`behaviour ${event}: a ${o.type} outcome has no ${key}`, `${field}.${key}`);
+    }
+  }
+  const need = <T>(key: string, value: T | undefined): T => {
+    if (value === undefined) {
+      throw validationError(`behaviour ${event}: a ${o.type} outcome needs ${key}`, `${field}.${key}`);
+    }
+    return value;
+  };
+  const common = {
+    id: (o.id ?? stableId()).toLowerCase(),
+    ...(o.limit ? { limit: { max: o.limit.max, window: o.limit.window as BehaviourWindow } } : {}),
+  };
+  switch (o.type) {
+    case 'award_points':
+      return {
+        ...common,
+        type: 'award_points',
+        points: need('points', o.points),
+        account: o.account ?? 'spendable',
+      };
+    case 'move_tier': {
+      const level = need('tier_level', o.tier_level);
+      if (!levels.has(level)) {
+        throw validationError(
+          `behaviour ${event} moves to tier ${level}, which is not a level of the program (${[...levels].join(', ')})`,
+          `${field}.tier_level`,
+        );
+      }
+      return { ...common, type: 'move_tier', tier_level: level };
+    }
+    case 'add_tag': {
+      const tag = need('tag', o.tag).trim();
+      // eslint-disable-next-line no-control-regex
+      if (!tag || /[\u0000-\u001f\u007f]/.test(tag)) {
+        throw validationError(`behaviour ${event}: a tag is 1 to 100 printable characters`, `${field}.tag`);
+      }
+      return {
+        ...common,
+        type: 'add_tag',
+        tag,
+        ...(o.ttl_seconds !== undefined ? { ttl_seconds: o.ttl_seconds } : {}),
+      };
+    }
+  }
 }
 
 /** The fields each award type has; any other is refused, so a typo never passes silently. */

@@ -68,6 +68,43 @@ export interface Campaign {
   /** How many of a member's purchases may hold points from the campaign at once; absent: no limit. */
   max_awards_per_member?: number;
   tier_qualifying: boolean;
+  /** Where Core's listing shows it (issue #14 item 9): among `tiles` (absent) or `promotions`. */
+  creative?: 'tile' | 'promotion';
+  /** A JSON object the program sets for its clients, echoed in Core's listings (`offer_id`, ...). */
+  custom_payload?: Record<string, unknown>;
+}
+
+/**
+ * How far back a per-member limit counts (issue #14 item 8): ever, the current program-local day,
+ * month or year, or the last N days.
+ */
+export type BehaviourWindow = 'lifetime' | 'day' | 'month' | 'year' | `rolling_days:${number}`;
+
+export interface OutcomeLimit {
+  /** How many times the outcome may apply to one member within the window. */
+  max: number;
+  window: BehaviourWindow;
+}
+
+/** What a behaviour does when its event arrives; each outcome is applied or not on its own. */
+export type BehaviourOutcome = { id: string; limit?: OutcomeLimit } & (
+  | { type: 'award_points'; points: number; account: 'spendable' | 'tier' }
+  /** Moves the member to the named level through the manual tier move (DESIGN §6). */
+  | { type: 'move_tier'; tier_level: string }
+  /** Adds a counter tag, or an expiring one when `ttl_seconds` is set (reference §3 tags). */
+  | { type: 'add_tag'; tag: string; ttl_seconds?: number }
+);
+
+/**
+ * A behaviour (issue #14 item 8): an event name (`event_lookup`) and its outcomes. One with a
+ * `campaign_id` is fed only by that campaign's events, while the campaign runs.
+ */
+export interface Behaviour {
+  id: string;
+  event: string;
+  name?: string;
+  campaign_id?: string;
+  outcomes: BehaviourOutcome[];
 }
 
 export interface ProgramDocument {
@@ -82,6 +119,8 @@ export interface ProgramDocument {
   late_return_policy: 'claw_back_to_zero';
   cash_out: { frequency: 'quarterly'; points_per_currency_unit: number; denomination: number };
   campaigns: Campaign[];
+  /** Absent in versions written before behaviours existed, and when there are none. */
+  behaviours?: Behaviour[];
 }
 
 /** The name the unenrolled state is shown under (rank 0; DESIGN §2). */

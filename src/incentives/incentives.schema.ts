@@ -267,7 +267,7 @@ export const AuditLogBody = Type.Object(
       Type.Array(Type.Union([Type.String({ maxLength: 32 }), Type.Integer()]), {
         maxItems: 20,
         description:
-          'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out or tier_change; other values match nothing.',
+          'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out, behaviour or tier_change; other values match nothing.',
       }),
     ),
   },

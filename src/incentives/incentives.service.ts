@@ -104,7 +104,7 @@ function settledAccountById(program: ProgramDocument, id: string, field: string,
  * exact under the lock; should the unique constraint still fire (a writer that skipped the lock),
  * the request runs once more and then sees the stored journal.
  */
-async function underMemberLock<T>(
+export async function underMemberLock<T>(
   db: Database,
   retailerId: string,
   userId: string,

@@ -2,7 +2,7 @@ import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 
 /** Journal kinds (DESIGN §3); each names why points moved. */
-export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out';
+export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'behaviour';
 
 /** Program-side accounts that member postings are balanced against. */
 export type ProgramAccount =

@@ -161,6 +161,18 @@ export const campaignFields = {
     description:
       "Whether the campaign's points also go to the Tier Qualifying accounts, counting toward tiers.",
   }),
+  creative: Type.Optional(
+    Type.Union([Type.Literal('tile'), Type.Literal('promotion')], {
+      description: "Where Core's campaign listings show it: tiles (default) or promotions.",
+    }),
+  ),
+  custom_payload: Type.Optional(
+    Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
+      maxProperties: 50,
+      description:
+        'A JSON object for clients, echoed as custom_payload in Core\'s listings (e.g. {"offer_id": "..."}); at most 4 KiB.',
+    }),
+  ),
 };
 
 export const CampaignInputSchema = Type.Object(campaignFields, {
@@ -181,6 +193,97 @@ export const CampaignSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const EventName = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^\\S(.*\\S)?$',
+  description:
+    'The event name clients send as event_lookup (or as a key of a campaign event), compared exactly.',
+});
+
+export const OutcomeLimitSchema = Type.Object(
+  {
+    max: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'How many times the outcome may apply to one member in the window.',
+    }),
+    window: Type.String({
+      pattern: '^(lifetime|day|month|year|rolling_days:[1-9][0-9]{0,3})$',
+      description:
+        'lifetime, day, month or year (program-local calendar: the current one), or rolling_days:N (the last N days, 1 to 9999).',
+    }),
+  },
+  { additionalProperties: false, description: 'A per-member limit; absent: no limit.' },
+);
+
+/**
+ * One outcome as one object whose `type` says which fields it has; `normalizeProgram` checks them
+ * (as for a campaign's award), so an error names the field of the type sent.
+ */
+export const BehaviourOutcomeSchema = Type.Object(
+  {
+    id: Type.Optional(
+      Uuid('The outcome id. Optional when writing: an outcome keeps its id by position and type.'),
+    ),
+    type: Type.Union([Type.Literal('award_points'), Type.Literal('move_tier'), Type.Literal('add_tag')], {
+      description: 'award_points, move_tier or add_tag: which other fields the outcome has.',
+    }),
+    points: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'award_points: how many.' }),
+    ),
+    account: Type.Optional(
+      Type.Union([Type.Literal('spendable'), Type.Literal('tier')], {
+        description: 'award_points: the settled account credited, spendable (default) or tier.',
+      }),
+    ),
+    tier_level: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 50, description: 'move_tier: a level name of the program.' }),
+    ),
+    tag: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'add_tag: the tag, 1 to 100 characters.' }),
+    ),
+    ttl_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 316_224_000,
+        description: 'add_tag: the tag expires after this many seconds; absent: a counter tag.',
+      }),
+    ),
+    limit: Type.Optional(OutcomeLimitSchema),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'award_points {points, account?}: credits the member through the ledger; move_tier {tier_level}: ' +
+      'moves the member as movement/move_user does; add_tag {tag, ttl_seconds?}: adds a tag. Each with an optional limit.',
+  },
+);
+
+/** A behaviour as the admin writes it (issue #14 item 8). */
+export const behaviourFields = {
+  id: Type.Optional(
+    Uuid(
+      'The behaviour id. Optional when writing: a new behaviour gets one, a program document keeps each by event and campaign.',
+    ),
+  ),
+  event: EventName,
+  name: Type.Optional(Name('A label for people, 1 to 100 characters.')),
+  campaign_id: Type.Optional(
+    Uuid("A campaign of the program: the behaviour is then fed only by that campaign's events."),
+  ),
+  outcomes: Type.Array(BehaviourOutcomeSchema, {
+    maxItems: 10,
+    description: 'Up to 10 outcomes, each applied or not on its own; none: the event is only saved.',
+  }),
+};
+
+export const BehaviourInputSchema = Type.Object(behaviourFields, {
+  additionalProperties: false,
+  description: 'The whole behaviour.',
+});
+export type BehaviourInput = Static<typeof BehaviourInputSchema>;
 
 export const ProgramSchema = Type.Object(
   {
@@ -263,6 +366,13 @@ export const ProgramSchema = Type.Object(
       maxItems: 200,
       description: 'Up to 200 campaigns; also managed one at a time through /admin/v1/campaigns.',
     }),
+    behaviours: Type.Optional(
+      Type.Array(BehaviourInputSchema, {
+        maxItems: 200,
+        description:
+          'Up to 200 behaviours (events and their outcomes); also managed one at a time through /admin/v1/behaviours. Absent: the current ones are kept.',
+      }),
+    ),
   },
   {
     additionalProperties: false,
