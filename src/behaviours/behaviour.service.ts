@@ -1,6 +1,7 @@
 import type { Database, Tx } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
-import { findUserIdByExternalId, upsertTags } from '../customers/customer.repository.js';
+import { findUserIdByExternalId, listTags, upsertTags } from '../customers/customer.repository.js';
+import { MAX_TAGS_PER_MEMBER } from '../customers/customer.service.js';
 import {
   behavioursForEvent,
   limitText,
@@ -241,6 +242,11 @@ async function applyOutcome(
       return { answer: answer(true), row: { ...row, tier_move_id: moveId } };
     }
     case 'add_tag': {
+      // The tags API's bound holds here too (issue #13 item 7): a new tag beyond it is not added.
+      const held = await listTags(tx, user.id, now);
+      if (held.length >= MAX_TAGS_PER_MEMBER && !held.some((h) => h.tag === outcome.tag)) {
+        return { answer: answer(false, `The member holds the most tags allowed (${MAX_TAGS_PER_MEMBER})`) };
+      }
       const expiresAt =
         outcome.ttl_seconds === undefined ? null : new Date(now.getTime() + outcome.ttl_seconds * 1000);
       await upsertTags(tx, user.retailer_id, user.id, [outcome.tag], expiresAt, now);

@@ -163,6 +163,25 @@ describeEachDatabase('trigger_user_event and behaviours (issue #14 item 8)', (ta
     expect(badType.body.errors.field).toBe('user_id_type');
   });
 
+  it('a tag outcome keeps the bound of 200 live tags a member holds', async () => {
+    const m = await member();
+    for (let batch = 0; batch < 4; batch++) {
+      const tags = Array.from({ length: 50 }, (_, i) => `t${batch * 50 + i}`);
+      const added = await t.request('POST', `${t.core}/users/${m.id}/tags`, { body: { tags } });
+      expect(added.status, JSON.stringify(added.body)).toBe(200);
+    }
+    const res = await trigger({ user_id: m.id, event_lookup: 'APP_DOWNLOAD' });
+    expect(res.status).toBe(200);
+    expect(res.body.payload.outcomes).toEqual([
+      expect.objectContaining({
+        is_outcome_applied: false,
+        outcome_message: 'The member holds the most tags allowed (200)',
+      }),
+    ]);
+    const held = await t.request('GET', `${t.core}/users/${m.id}/tags`);
+    expect(JSON.stringify(held.body)).not.toContain('app-user');
+  });
+
   it('a tier outcome moves the member through the manual move, once', async () => {
     await createBehaviour({ event: 'MOVE_TIER_B', outcomes: [{ type: 'move_tier', tier_level: 'SILVER' }] });
     const m = await member();
