@@ -20,6 +20,8 @@ import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
 import { renderReference, type OpenApiDocument } from './docs/reference.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { registerMetrics } from './http/metrics.js';
+import { notReadyReason } from './db/migrate.js';
 import { LaurelError } from './errors.js';
 import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier } from './tenancy/tenancy.service.js';
@@ -38,6 +40,8 @@ export interface AppOptions {
   authLimits?: AuthLimits;
   /** Whose `X-Forwarded-*` headers to believe (`LAUREL_TRUST_PROXY`, src/config.ts); none by default. */
   trustProxy?: boolean | string;
+  /** When set, `GET /metrics` needs `Authorization: Bearer <metricsToken>` (`LAUREL_METRICS_TOKEN`). */
+  metricsToken?: string;
 }
 
 export const VERSION = '0.1.0';
@@ -155,6 +159,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await opts.db.query('SELECT 1');
     return { status: 'ok' };
   });
+  // Readiness, beside liveness (issue #18 item 8): 503 in the envelope while the database cannot be
+  // reached (the error handler's connection-error branch) or its schema is not this Laurel's.
+  app.get('/readyz', { schema: { hide: true } }, async () => {
+    const reason = await notReadyReason(opts.db);
+    if (reason) throw new LaurelError('service_unavailable', `not ready: ${reason}`, { retry_after: 5 });
+    return { status: 'ok' };
+  });
+  registerMetrics(app, { db: opts.db, clock: opts.clock, lanes: verifier.lanes, token: opts.metricsToken });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The browsable reference, rendered once from the same document (issue #6, docs at /docs).
   let reference: string | undefined;

@@ -63,3 +63,12 @@ export function envTrustProxy(): boolean | string {
     `LAUREL_TRUST_PROXY must be off, on or a list of addresses, not ${JSON.stringify(v)}`,
   );
 }
+
+/**
+ * The bearer token `GET /metrics` asks for (`LAUREL_METRICS_TOKEN`), or undefined: the endpoint is
+ * then open, since it carries no personal data (docs/operations.md). An environment variable only,
+ * so the token never shows on a command line.
+ */
+export function envMetricsToken(): string | undefined {
+  return process.env.LAUREL_METRICS_TOKEN || undefined;
+}

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { SimulatedClock, SystemClock, type Clock } from './clock.js';
-import { envTrustProxy, type ServeConfig } from './config.js';
+import { envMetricsToken, envTrustProxy, type ServeConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { DemoCredentials } from './demo/demo.service.js';
@@ -44,6 +44,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       giftCardKey: giftCards.key,
       bodyLimit: cfg.bodyLimit,
       trustProxy: envTrustProxy(),
+      metricsToken: envMetricsToken(),
       logger: {
         level: cfg.logLevel,
         // Credentials never reach the log (issue #7 reads the logs to check), nor do the emails,

@@ -31,6 +31,16 @@ export interface Database extends Queryable {
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
+  /** Connections of a server pool, for `GET /metrics`; absent on the embedded database (one connection). */
+  poolStats?(): PoolStats;
+}
+
+export interface PoolStats {
+  /** Connections open, idle among them, and callers waiting for one. */
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
 }
 
 // int8 and numeric arrive as strings from `pg` and as numbers from PGlite; points fit in 2^53, so
@@ -129,6 +139,11 @@ class PostgresDatabase implements Database {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  poolStats(): PoolStats {
+    const p = this.pool;
+    return { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount, max: p.options.max ?? 10 };
   }
 }
 

@@ -47,3 +47,31 @@ export async function migrate(db: Database): Promise<number[]> {
     return applied;
   });
 }
+
+/**
+ * Why this server should not take traffic yet (`GET /readyz`, issue #18 item 8), or null when it
+ * may: the schema is behind this Laurel (migrations are running, or have not run) or ahead of it
+ * (a newer Laurel migrated it). The advisory lock is looked at only when the schema is behind, so
+ * migrations of another database on the same server do not count. A database that cannot be
+ * reached throws, as any query does.
+ */
+export async function notReadyReason(db: Database): Promise<string | null> {
+  const newest = Math.max(...MIGRATIONS.map((m) => m.version));
+  const [present] = await db.query<{ present: boolean }>(
+    "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
+  );
+  const version = present?.present
+    ? ((await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations'))[0]?.v ?? 0)
+    : 0;
+  if (version > newest)
+    return `the database schema (version ${version}) is newer than this Laurel; upgrade it`;
+  if (version === newest) return null;
+  const [lock] = await db.query<{ held: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1
+       AND granted) AS held`,
+    [MIGRATION_LOCK],
+  );
+  return lock?.held
+    ? 'database migrations are running'
+    : `the database schema is at version ${version} of ${newest}: run laurel migrate`;
+}

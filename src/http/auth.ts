@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LaurelError } from '../errors.js';
 import { SLOW_FAILURE_MS } from './auth-limiter.js';
+import { authFailed } from './metrics.js';
 import type { AdminPrincipal, AppPrincipal, CredentialVerifier } from '../tenancy/tenancy.service.js';
 
 declare module 'fastify' {
@@ -25,6 +26,7 @@ async function limited<P>(
 ): Promise<P> {
   const wait = knownGood ? 0 : verifier.limiter.retryAfter(request.ip, key);
   if (wait) {
+    authFailed(request, 'limited');
     throw new LaurelError('too_many_requests', `Too many failed authentications; retry in ${wait} s.`, {
       retry_after: wait,
     });
@@ -32,6 +34,7 @@ async function limited<P>(
   const principal = knownGood ? await attempt() : await verifier.lanes.run(request.ip, attempt);
   if (!principal) {
     verifier.limiter.fail(request.ip, key);
+    authFailed(request, 'denied');
     if (verifier.limiter.slowFailures(key)) await new Promise((r) => setTimeout(r, SLOW_FAILURE_MS));
     throw denied();
   }
