@@ -23,15 +23,28 @@ export interface TierLevel {
   rank: number;
   /** Tier Qualifying balance at which the level is reached. */
   threshold: number;
+  /**
+   * Tier Qualifying balance within a qualifying period that keeps the level while it is held
+   * (issue #20); at most `threshold`. Absent in documents written before it existed: `threshold`.
+   */
+  maintenance_threshold?: number;
   expiry: TierExpiry;
   /** Id of the balance rule that qualifies for this level (shown in `tier_progress`). */
   rule_id: string;
 }
 
+/**
+ * Where a member goes when a level expires unrenewed (issue #20): the highest level still held
+ * (`to_qualified_level`), or at most one rank below the level that expired, never below that.
+ */
+export type TierDowngrade = 'to_qualified_level' | 'one_level';
+
 export interface TierSystem {
   id: string;
   name: string;
   qualifying_period: 'calendar_year';
+  /** Absent in documents written before it existed: `to_qualified_level`. */
+  downgrade?: TierDowngrade;
   /** Ranked levels above UNENROLLED, lowest first; the first (threshold 0) is the enrolled floor. */
   levels: TierLevel[];
 }
@@ -122,6 +135,13 @@ export interface ProgramDocument {
   /** Absent in versions written before behaviours existed, and when there are none. */
   behaviours?: Behaviour[];
 }
+
+/** The points that keep a level (issue #20): its maintenance threshold, by default its entry threshold. */
+export const maintenanceThreshold = (level: TierLevel): number =>
+  level.maintenance_threshold ?? level.threshold;
+
+/** The tier system's downgrade policy (issue #20), `to_qualified_level` unless it says otherwise. */
+export const downgradeOf = (system: TierSystem): TierDowngrade => system.downgrade ?? 'to_qualified_level';
 
 /** The name the unenrolled state is shown under (rank 0; DESIGN §2). */
 export const UNENROLLED = 'UNENROLLED';

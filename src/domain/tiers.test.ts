@@ -591,6 +591,181 @@ describe('manual moves (issue #4: a move holds until that level’s own expiry)'
   });
 });
 
+describe('a manual move at the instant a tier expires does not rewrite history (issue #13 item 6)', () => {
+  const silver2026 = member({ tq: [[SEED_ROLLOVER, 2000]], moves: [[NY_2028, GOLD]] });
+
+  it('keeps the expiry in the history, the move after it, entered at the move', () => {
+    const s = tier(silver2026, NY_2028);
+    expect(s.level).toEqual(GOLD);
+    expect(s.entered_at).toEqual(d(NY_2028));
+    expect(rows(s.history).slice(-2)).toEqual([
+      [NY_2028.replace('Z', '.000Z'), 'SILVER', 'BASE', 'expired'],
+      [NY_2028.replace('Z', '.000Z'), 'BASE', 'GOLD', 'manual_move'],
+    ]);
+  });
+
+  it('a move back to the level that expired is recorded after the expiry too', () => {
+    const s = tier(member({ tq: [[SEED_ROLLOVER, 2000]], moves: [[NY_2028, SILVER]] }), NY_2028);
+    expect(s.entered_at).toEqual(d(NY_2028));
+    expect(
+      rows(s.history)
+        .slice(-2)
+        .map((r) => r.slice(1)),
+    ).toEqual([
+      ['SILVER', 'BASE', 'expired'],
+      ['BASE', 'SILVER', 'manual_move'],
+    ]);
+  });
+
+  it('the history before the move is the history read one instant earlier, extended', () => {
+    const before = tierTimeline(acme, { ...silver2026, manual_moves: [] }, d(NY_2028));
+    expect(tierTimeline(acme, silver2026, d(NY_2028)).slice(0, before.length)).toEqual(before);
+  });
+});
+
+/** GOLD entry 10,000 keep 8,000, SILVER entry 2,000 keep 1,500, dropping one level at a time (issue #20). */
+const keeping: ProgramDocument = {
+  ...acme,
+  tier_system: {
+    ...acme.tier_system,
+    downgrade: 'one_level',
+    levels: acme.tier_system.levels.map((l) =>
+      l.name === 'GOLD'
+        ? { ...l, maintenance_threshold: 8000 }
+        : l.name === 'SILVER'
+          ? { ...l, maintenance_threshold: 1500 }
+          : l,
+    ),
+  },
+};
+const KEEP_GOLD = levelNamed(keeping, 'GOLD');
+const KEEP_SILVER = levelNamed(keeping, 'SILVER');
+const KEEP_BASE = levelNamed(keeping, 'BASE');
+const NY_2030 = '2030-01-01T05:00:00Z';
+
+describe('maintenance and soft landings (issue #20)', () => {
+  const gold2026 = (more: [string, number][]) => member({ tq: [['2026-04-01T12:00:00Z', 10000], ...more] });
+  const keepRows = (s: TierStanding) => rows(s.history, keeping).map((r) => r.slice(0, 4));
+
+  it('8,250 points in 2027 keep GOLD through 2028, recorded as a renewal with its points', () => {
+    const m = gold2026([['2027-06-01T12:00:00Z', 8250]]);
+    const before = tier(m, '2027-06-01T11:59:59Z', keeping);
+    expect(before).toMatchObject({
+      level: KEEP_GOLD,
+      resets_at: d(NY_2028),
+      maintenance_required_points: 8000,
+    });
+    const kept = tier(m, '2027-06-01T12:00:00Z', keeping);
+    expect(kept).toMatchObject({
+      level: KEEP_GOLD,
+      entered_at: d('2026-04-01T12:00:00Z'),
+      resets_at: d(NY_2029),
+      maintenance_required_points: 0,
+      last_evaluated_at: d('2027-06-01T12:00:00Z'),
+    });
+    expect(kept.history.at(-1)).toEqual({
+      at: d('2027-06-01T12:00:00Z'),
+      from_level_id: KEEP_GOLD.id,
+      to_level_id: KEEP_GOLD.id,
+      cause: 'renewed',
+      points: 8250,
+      period: 2027,
+    });
+    expect(tier(m, '2028-12-31T12:00:00Z', keeping).level).toEqual(KEEP_GOLD);
+    expect(tier(m, NY_2029, keeping).level).toEqual(KEEP_SILVER);
+  });
+
+  it('the maintenance threshold counts only while the level is held, once a period', () => {
+    const m = gold2026([
+      ['2027-02-01T12:00:00Z', 8000],
+      ['2027-03-01T12:00:00Z', 1000],
+      ['2028-02-01T12:00:00Z', 8000],
+    ]);
+    const renewals = tier(m, '2029-06-01T12:00:00Z', keeping).history.filter((c) => c.cause === 'renewed');
+    expect(renewals.map((c) => [c.at.toISOString(), c.points, c.period])).toEqual([
+      ['2027-02-01T12:00:00.000Z', 8000, 2027],
+      ['2028-02-01T12:00:00.000Z', 8000, 2028],
+    ]);
+    expect(tier(m, '2029-06-01T12:00:00Z', keeping)).toMatchObject({
+      level: KEEP_GOLD,
+      resets_at: d(NY_2030),
+    });
+  });
+
+  it('1,000 points in 2027 land on SILVER at 00:00 on 1 January 2028, then BASE a year later', () => {
+    const m = gold2026([['2027-06-01T12:00:00Z', 1000]]);
+    expect(tier(m, '2027-12-31T12:00:00Z', keeping).maintenance_required_points).toBe(7000);
+    const landed = tier(m, NY_2028, keeping);
+    expect(landed).toMatchObject({
+      level: KEEP_SILVER,
+      entered_at: d(NY_2028),
+      resets_at: d(NY_2029),
+      maintenance_required_points: 1500,
+      last_evaluated_at: d(NY_2028),
+    });
+    expect(keepRows(tier(m, NY_2029, keeping)).slice(-2)).toEqual([
+      [NY_2028.replace('Z', '.000Z'), 'GOLD', 'SILVER', 'soft_landing'],
+      [NY_2029.replace('Z', '.000Z'), 'SILVER', 'BASE', 'expired'],
+    ]);
+    expect(tier(m, '2028-12-31T12:00:00Z', keeping).level).toEqual(KEEP_SILVER);
+    expect(tier(m, NY_2029, keeping)).toMatchObject({ level: KEEP_BASE, maintenance_required_points: 0 });
+  });
+
+  it('a landed level is kept by its own maintenance threshold', () => {
+    const m = gold2026([['2028-05-01T12:00:00Z', 1500]]);
+    expect(tier(m, '2028-05-01T12:00:00Z', keeping)).toMatchObject({
+      level: KEEP_SILVER,
+      entered_at: d(NY_2028),
+      resets_at: d(NY_2030),
+    });
+    expect(tier(m, NY_2030, keeping).level).toEqual(KEEP_BASE);
+  });
+
+  it('never lands below what the period qualifies for', () => {
+    const m = gold2026([['2027-06-01T12:00:00Z', 2500]]);
+    const s = tier(m, NY_2028, keeping);
+    expect(s.level).toEqual(KEEP_SILVER);
+    expect(keepRows(s).at(-1)!.slice(1)).toEqual(['GOLD', 'SILVER', 'expired']);
+    expect(s.resets_at).toEqual(d(NY_2029));
+  });
+
+  it('to_qualified_level drops straight to the level still held', () => {
+    const direct = {
+      ...keeping,
+      tier_system: { ...keeping.tier_system, downgrade: 'to_qualified_level' as const },
+    };
+    const s = tier(gold2026([['2027-06-01T12:00:00Z', 1000]]), NY_2028, direct);
+    expect(s.level).toEqual(KEEP_BASE);
+    expect(rows(s.history, direct).at(-1)!.slice(1)).toEqual(['GOLD', 'BASE', 'expired']);
+  });
+
+  it('a move at the instant of a soft landing follows it', () => {
+    const m = member({ tq: [['2026-04-01T12:00:00Z', 10000]], moves: [[NY_2028, KEEP_GOLD]] });
+    expect(
+      keepRows(tier(m, NY_2028, keeping))
+        .slice(-2)
+        .map((r) => r.slice(1)),
+    ).toEqual([
+      ['GOLD', 'SILVER', 'soft_landing'],
+      ['SILVER', 'GOLD', 'manual_move'],
+    ]);
+  });
+
+  it('with the maintenance threshold equal to the entry one, keeping is reaching again: no renewal rows', () => {
+    const s = tier(gold2026([['2027-06-01T12:00:00Z', 10000]]), '2028-06-01T12:00:00Z');
+    expect(s).toMatchObject({ level: GOLD, resets_at: d(NY_2029), last_evaluated_at: null });
+    expect(s.history.map((c) => c.cause)).toEqual(['opted_in', 'qualified']);
+  });
+
+  it('needs nothing this period for a level secured past its end or for the floor', () => {
+    const m = gold2026([]);
+    expect(tier(m, '2026-06-01T12:00:00Z', keeping)).toMatchObject({ maintenance_required_points: 0 });
+    expect(tier(member({}), '2026-06-01T12:00:00Z', keeping)).toMatchObject({
+      maintenance_required_points: 0,
+    });
+  });
+});
+
 describe('expiry policies', () => {
   it('end_of_following_calendar_year ends at 00:00 on 1 January two years after the local year', () => {
     expect(levelExpiry(acme, SILVER, d(SEED_ROLLOVER))).toEqual(d(NY_2028));
@@ -955,6 +1130,53 @@ describe('properties over random three-year histories', () => {
           previous = { t, rank: r };
         }
       }
+    });
+  }
+
+  // Issue #20: maintenance thresholds and soft landings, on the calendar ladder and a rolling one.
+  const rollingKeeping: ProgramDocument = {
+    ...mixed,
+    tier_system: {
+      ...mixed.tier_system,
+      downgrade: 'one_level',
+      levels: mixed.tier_system.levels.map((l) =>
+        l.rank > 1 ? { ...l, maintenance_threshold: Math.floor(l.threshold / 2) } : l,
+      ),
+    },
+  };
+  for (const [label, program] of [
+    ['maintenance with one_level', keeping],
+    ['a mixed ladder with maintenance and one_level', rollingKeeping],
+  ] as const) {
+    it(`${label}: as-of, order-independent, the past never changes, the history is a chain`, () => {
+      const causes = new Set<string>();
+      for (let seed = 1; seed <= SCENARIOS; seed++) {
+        const rng = prng(seed);
+        const { inputs, instants } = randomScenario(rng, program, true);
+        const full = tierTimeline(program, inputs, new Date(SPAN_END));
+        for (const t of shuffled(instants, rng).slice(0, 8)) {
+          const why = `seed ${seed} at ${t.toISOString()}`;
+          const s = tierAt(program, inputs, t);
+          expect(tierAt(program, truncated(inputs, t), t), why).toEqual(s);
+          const reordered: TierInputs = {
+            tq_changes: shuffled(inputs.tq_changes, rng),
+            enrollment: shuffled(inputs.enrollment, rng),
+            manual_moves: shuffled(inputs.manual_moves ?? [], rng),
+          };
+          expect(tierAt(program, reordered, t), why).toEqual(s);
+          expect(s.history, why).toEqual(full.filter((h) => h.at <= t));
+          expect(s.history.at(-1)?.to_level_id ?? null, why).toBe(s.level?.id ?? null);
+          s.history.forEach((h, i) => {
+            causes.add(h.cause);
+            if (i > 0) expect(h.from_level_id, why).toBe(s.history[i - 1]!.to_level_id);
+            expect(h.from_level_id === h.to_level_id, why).toBe(h.cause === 'renewed');
+          });
+          if (s.resets_at) expect(ms(s.resets_at), why).toBeGreaterThan(ms(t));
+          expect(s.maintenance_required_points, why).toBeGreaterThanOrEqual(0);
+        }
+      }
+      // The walk is only a test of issue #20 if members were kept and landed.
+      expect([...causes].sort(), label).toEqual(expect.arrayContaining(['renewed', 'soft_landing']));
     });
   }
 

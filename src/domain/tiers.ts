@@ -1,6 +1,13 @@
 import { startOfLocalYear, wallTime, zonedInstant } from './calendar.js';
 import type { MemberStanding } from './loyalty-view.js';
-import type { ProgramDocument, TierExpiry, TierLevel } from './program.js';
+import {
+  downgradeOf,
+  maintenanceThreshold,
+  type ProgramDocument,
+  type TierDowngrade,
+  type TierExpiry,
+  type TierLevel,
+} from './program.js';
 
 /**
  * The tier engine (DESIGN §6, issue #4): pure. From a program and a member's tier-qualifying
@@ -69,14 +76,22 @@ export interface TierInputs {
 }
 
 /** Why a member's level changed (issue #4, history). */
-export type TierChangeCause = 'qualified' | 'expired' | 'manual_move' | 'opted_in' | 'opted_out';
+export type TierChangeCause =
+  'qualified' | 'expired' | 'soft_landing' | 'renewed' | 'manual_move' | 'opted_in' | 'opted_out';
 
-/** One tier change; a null level id means UNENROLLED. */
+/**
+ * One tier change; a null level id means UNENROLLED. A renewal (issue #20) keeps the level: its
+ * from and to are the same level, and it says with how many points in which period.
+ */
 export interface TierChange {
   at: Date;
   from_level_id: string | null;
   to_level_id: string | null;
   cause: TierChangeCause;
+  /** A renewal's qualifying balance at its instant. */
+  points?: number;
+  /** A renewal's qualifying period: the local calendar year. */
+  period?: number;
 }
 
 /** A member's tier at one instant. */
@@ -85,8 +100,15 @@ export interface TierStanding {
   level: TierLevel | null;
   /** Start of the current uninterrupted run at `level`; null when unenrolled. */
   entered_at: Date | null;
-  /** When `level` expires; null for the floor, `never`, or when unenrolled. */
+  /** When `level` expires (its next maintenance evaluation); null for the floor, `never`, or when unenrolled. */
   resets_at: Date | null;
+  /**
+   * Points of this period still needed to keep `level` at its next evaluation (issue #20): 0 once
+   * it is secured past the end of this period, for a level that never expires, or when unenrolled.
+   */
+  maintenance_required_points: number;
+  /** When `level` was last evaluated in the current run: kept by a renewal, or landed on at an expiry. */
+  last_evaluated_at: Date | null;
   /** Tier Qualifying Account balance: changes effective in [period_start, T], floored at 0. */
   tq_balance: number;
   /** The part of `tq_balance` earned in the current enrollment episode: what counts toward the next level. */
@@ -103,6 +125,7 @@ interface Ladder {
   timeZone: string;
   /** Levels by rank, lowest first; the first is the enrolled floor. */
   levels: TierLevel[];
+  downgrade: TierDowngrade;
   floor: TierLevel;
   byId: Map<string, TierLevel>;
 }
@@ -121,9 +144,8 @@ interface Hold {
   from: Ms;
   /** Exclusive; Infinity for a level that never expires. */
   until: Ms;
-  cause: 'qualified' | 'manual_move';
-  /** Set when a manual move ended the hold early: when it would have ended by itself. */
-  natural_until?: Ms;
+  /** A landing holds the level below an expired one for one evaluation period (issue #20). */
+  cause: 'qualified' | 'renewed' | 'landed' | 'manual_move';
 }
 
 interface Move {
@@ -153,16 +175,35 @@ export function tierAt(program: ProgramDocument, inputs: TierInputs, at: Date): 
   };
   const episode = facts.episodes.at(-1);
   if (!episode || episode.end !== null) {
-    return { ...base, level: null, entered_at: null, resets_at: null, qualifying_balance: 0 };
+    return {
+      ...base,
+      level: null,
+      entered_at: null,
+      resets_at: null,
+      maintenance_required_points: 0,
+      last_evaluated_at: null,
+      qualifying_balance: 0,
+    };
   }
-  const last = base.history.at(-1)!;
-  const level = ladder.byId.get(last.to_level_id!)!;
+  const { holds, current: level } = replayEpisode(ladder, facts, episode, t);
+  // A renewal keeps the level: the run at it started at the last change that was not one.
+  let run = base.history.length - 1;
+  while (base.history[run]!.cause === 'renewed') run--;
+  const evaluations = base.history
+    .slice(run)
+    .filter((c) => c.cause === 'renewed' || c.cause === 'soft_landing' || c.cause === 'expired');
+  const resets_at = resetsAt(ladder, level, holds, t);
+  const qualifying_balance = runningBalance(facts.changes, Math.max(periodStart, episode.start), t);
+  // Issue #20: only a level that expires by the end of this period needs this period's points.
+  const due = resets_at !== null && resets_at.getTime() <= base.next_reset_at.getTime();
   return {
     ...base,
     level,
-    entered_at: last.at,
-    resets_at: resetsAt(ladder, level, holdsIn(ladder, facts, episode), t),
-    qualifying_balance: runningBalance(facts.changes, Math.max(periodStart, episode.start), t),
+    entered_at: base.history[run]!.at,
+    resets_at,
+    maintenance_required_points: due ? Math.max(0, maintenanceThreshold(level) - qualifying_balance) : 0,
+    last_evaluated_at: evaluations.at(-1)?.at ?? null,
+    qualifying_balance,
   };
 }
 
@@ -194,7 +235,13 @@ function ladderOf(program: ProgramDocument): Ladder {
   const levels = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank);
   const floor = levels[0];
   if (!floor) throw new Error(`tier system ${program.tier_system.name} has no levels`);
-  return { timeZone: program.time_zone, levels, floor, byId: new Map(levels.map((l) => [l.id, l])) };
+  return {
+    timeZone: program.time_zone,
+    levels,
+    downgrade: downgradeOf(program.tier_system),
+    floor,
+    byId: new Map(levels.map((l) => [l.id, l])),
+  };
 }
 
 function instant(d: Date, what: string): Ms {
@@ -285,36 +332,136 @@ function addLocalMonths(timeZone: string, from: Ms, months: number): Ms {
   return zonedInstant(timeZone, year, month, day, w.hour, w.minute, w.second, ms).getTime();
 }
 
-/** Every level hold of one episode: its reaches, then its manual moves applied in order. */
-function holdsIn(ladder: Ladder, facts: Facts, episode: Episode): Hold[] {
-  const inEpisode = (at: Ms): boolean => at >= episode.start && (episode.end === null || at < episode.end);
-  const reaches = reachesIn(
-    ladder,
-    facts.changes.filter((c) => inEpisode(c.at)),
-  );
-  return facts.moves
-    .filter((m) => inEpisode(m.at))
-    .reduce((holds, m) => applyMove(ladder, holds, m), reaches);
+/** Where a member stands in one episode at an instant: its holds, its history and its period. */
+interface EpisodeState {
+  holds: Hold[];
+  history: TierChange[];
+  current: TierLevel;
+  /** The local year of the running balance, and the levels reached and kept in it. */
+  year: number | null;
+  balance: number;
+  reached: Set<TierLevel>;
+  kept: Set<TierLevel>;
 }
 
-/** The first instant in each qualifying period at which each level's threshold is met (§6). */
-function reachesIn(ladder: Ladder, changes: Facts['changes']): Hold[] {
-  const holds: Hold[] = [];
-  let year: number | null = null;
-  let balance = 0;
-  let reached = new Set<TierLevel>();
-  for (const c of changes) {
-    const y = localYear(ladder, c.at);
-    // §6: the Tier Qualifying Account resets to 0 at 00:00 on 1 January, program time.
-    if (y !== year) [year, balance, reached] = [y, 0, new Set()];
-    balance = Math.max(0, balance + c.points);
-    for (const level of ladder.levels.slice(1)) {
-      if (reached.has(level) || balance < level.threshold) continue;
-      reached.add(level);
-      holds.push(hold(ladder, level, c.at, 'qualified'));
+/**
+ * One episode replayed instant by instant up to `until` (DESIGN §6, issue #20). At each instant,
+ * in this order: the TQ change (reaches), expiries (the drop, or a soft landing under `one_level`),
+ * renewals (maintenance met while the level is held), manual moves, then any rise. So an expiry at
+ * the instant of a move is recorded before the move and never hidden by it (issue #13 item 6:
+ * history is append-only).
+ */
+function replayEpisode(ladder: Ladder, facts: Facts, episode: Episode, until: Ms): EpisodeState {
+  const inEpisode = (at: Ms): boolean => at >= episode.start && (episode.end === null || at < episode.end);
+  const changes = facts.changes.filter((c) => inEpisode(c.at));
+  const moves = facts.moves.filter((m) => inEpisode(m.at));
+  const last = Math.min(until, episode.end === null ? Infinity : episode.end - 1);
+  const s: EpisodeState = {
+    holds: [],
+    history: [change(episode.start, null, ladder.floor, 'opted_in')],
+    current: ladder.floor,
+    year: null,
+    balance: 0,
+    reached: new Set(),
+    kept: new Set(),
+  };
+  let ci = 0;
+  let mi = 0;
+  let t = episode.start;
+  for (;;) {
+    const next = Math.min(
+      changes[ci]?.at ?? Infinity,
+      moves[mi]?.at ?? Infinity,
+      ...s.holds.map((h) => (h.until > t ? h.until : Infinity)),
+    );
+    if (!(next <= last)) break;
+    t = next;
+    if (changes[ci]?.at === t) applyChange(ladder, s, changes[ci++]!);
+    applyExpiry(ladder, s, t);
+    applyRenewals(ladder, s, t);
+    const at = [];
+    while (moves[mi]?.at === t) at.push(moves[mi++]!);
+    for (const m of at) s.holds = applyMove(ladder, s.holds, m);
+    const level = levelAt(ladder, s.holds, t);
+    if (level !== s.current) {
+      const up = level.rank > s.current.rank;
+      s.history.push(change(t, s.current, level, up ? riseCause(s.holds, level, t) : 'manual_move'));
+      s.current = level;
     }
   }
-  return holds;
+  if (episode.end !== null) {
+    s.history.push(change(episode.end, s.current, null, 'opted_out'));
+  }
+  return s;
+}
+
+/** A TQ change: the running balance of its period, and every level it reaches first in the period (§6). */
+function applyChange(ladder: Ladder, s: EpisodeState, c: Facts['changes'][number]): void {
+  const y = localYear(ladder, c.at);
+  // §6: the Tier Qualifying Account resets to 0 at 00:00 on 1 January, program time.
+  if (y !== s.year) [s.year, s.balance, s.reached, s.kept] = [y, 0, new Set(), new Set()];
+  s.balance = Math.max(0, s.balance + c.points);
+  for (const level of ladder.levels.slice(1)) {
+    if (s.reached.has(level) || s.balance < level.threshold) continue;
+    s.reached.add(level);
+    s.holds.push(hold(ladder, level, c.at, 'qualified'));
+  }
+}
+
+/**
+ * The current level's holds ended at `t` with none renewed: the member drops to the highest level
+ * still held, or under `one_level` to the level just below the one that expired when that is
+ * higher (a soft landing, held for one evaluation period: `landingUntil`).
+ */
+function applyExpiry(ladder: Ladder, s: EpisodeState, t: Ms): void {
+  const held = levelAt(ladder, s.holds, t);
+  if (held.rank >= s.current.rank) return;
+  const below = ladder.levels[ladder.levels.indexOf(s.current) - 1] ?? ladder.floor;
+  if (ladder.downgrade === 'one_level' && below.rank > held.rank) {
+    s.holds.push({ level: below, from: t, until: landingUntil(ladder, below, t), cause: 'landed' });
+    s.history.push(change(t, s.current, below, 'soft_landing'));
+    s.current = below;
+    return;
+  }
+  s.history.push(change(t, s.current, held, 'expired'));
+  s.current = held;
+}
+
+/**
+ * Maintenance (issue #20): the first instant of a period at which a held level's maintenance
+ * threshold is met renews its hold to the level's expiry measured from then (for
+ * `end_of_following_calendar_year`, the end of the following year). Only levels whose maintenance
+ * threshold is below the entry threshold have a rule of their own: otherwise keeping a level is
+ * reaching it again, which `applyChange` already does (ACME's levels).
+ */
+function applyRenewals(ladder: Ladder, s: EpisodeState, t: Ms): void {
+  if (s.year !== localYear(ladder, t)) return; // no points yet in t's period
+  for (const level of ladder.levels.slice(1)) {
+    const keep = maintenanceThreshold(level);
+    if (keep >= level.threshold || level.expiry === 'never') continue;
+    if (s.kept.has(level) || s.balance < keep) continue;
+    const active = s.holds.filter((h) => h.level === level && h.from <= t && t < h.until);
+    if (!active.length) continue;
+    s.kept.add(level);
+    const renewal = hold(ladder, level, t, 'renewed');
+    const covered = Math.max(...active.map((h) => h.until));
+    s.holds.push(renewal);
+    if (level === s.current && renewal.until > covered) {
+      s.history.push({ ...change(t, level, level, 'renewed'), points: s.balance, period: s.year });
+    }
+  }
+}
+
+/**
+ * How long a soft landing holds the lower level: to the end of the qualifying period it lands in
+ * for `end_of_following_calendar_year` (so the member is evaluated again at the next year end), the
+ * level's own months for `rolling_months:N`, for good for `never`.
+ */
+function landingUntil(ladder: Ladder, level: TierLevel, t: Ms): Ms {
+  if (level.expiry === 'end_of_following_calendar_year') {
+    return startOfLocalYear(localYear(ladder, t) + 1, ladder.timeZone).getTime();
+  }
+  return expiryMs(ladder.timeZone, level.expiry, t);
 }
 
 function hold(ladder: Ladder, level: TierLevel, from: Ms, cause: Hold['cause']): Hold {
@@ -324,9 +471,7 @@ function hold(ladder: Ladder, level: TierLevel, from: Ms, cause: Hold['cause']):
 /** A manual move ends earlier holds above its level and holds its own level (issue #4). */
 function applyMove(ladder: Ladder, holds: Hold[], move: Move): Hold[] {
   const capped = holds.map((h) =>
-    h.from <= move.at && h.level.rank > move.level.rank && h.until > move.at
-      ? { ...h, until: move.at, natural_until: h.natural_until ?? h.until }
-      : h,
+    h.from <= move.at && h.level.rank > move.level.rank && h.until > move.at ? { ...h, until: move.at } : h,
   );
   return [...capped, hold(ladder, move.level, move.at, 'manual_move')];
 }
@@ -338,50 +483,7 @@ function levelAt(ladder: Ladder, holds: Hold[], t: Ms): TierLevel {
 }
 
 function historyOf(ladder: Ladder, facts: Facts, until: Ms): TierChange[] {
-  return facts.episodes.flatMap((e) => episodeHistory(ladder, facts, e, until));
-}
-
-/** The changes of one episode: opted in at the floor, then each instant the held maximum moves. */
-function episodeHistory(ladder: Ladder, facts: Facts, episode: Episode, until: Ms): TierChange[] {
-  const holds = holdsIn(ladder, facts, episode);
-  const history = [change(episode.start, null, ladder.floor, 'opted_in')];
-  let current = ladder.floor;
-  for (const t of breakpoints(holds, episode, until)) {
-    // History is append-only (issue #13 item 6): a level that expires at the very instant of a
-    // manual move first expires, and the move follows it, so neither is hidden by the other.
-    const expired = expiryUnderMove(ladder, holds, t);
-    if (expired && expired.rank < current.rank) {
-      history.push(change(t, current, expired, 'expired'));
-      current = expired;
-    }
-    const next = levelAt(ladder, holds, t);
-    if (next === current) continue;
-    const up = next.rank > current.rank;
-    history.push(change(t, current, next, up ? riseCause(holds, next, t) : fallCause(holds, t)));
-    current = next;
-  }
-  if (episode.end !== null) history.push(change(episode.end, current, null, 'opted_out'));
-  return history;
-}
-
-/**
- * At an instant with a manual move, the level the member would hold without the moves made then
- * (their holds left out, and the holds they cut short restored): lower than the current level when
- * a hold expired by itself at that instant. Undefined when no move happens at `t`.
- */
-function expiryUnderMove(ladder: Ladder, holds: Hold[], t: Ms): TierLevel | undefined {
-  if (!holds.some((h) => h.cause === 'manual_move' && h.from === t)) return undefined;
-  const without = holds
-    .filter((h) => !(h.cause === 'manual_move' && h.from === t))
-    .map((h) => (h.until === t && h.natural_until !== undefined ? { ...h, until: h.natural_until } : h));
-  return levelAt(ladder, without, t);
-}
-
-/** Instants inside the episode, up to `until`, where a hold begins or ends. */
-function breakpoints(holds: Hold[], episode: Episode, until: Ms): Ms[] {
-  const last = Math.min(until, episode.end === null ? Infinity : episode.end - 1);
-  const instants = new Set(holds.flatMap((h) => [h.from, h.until]));
-  return [...instants].filter((t) => t >= episode.start && t <= last).sort((a, b) => a - b);
+  return facts.episodes.flatMap((e) => replayEpisode(ladder, facts, e, until).history);
 }
 
 function riseCause(holds: Hold[], level: TierLevel, t: Ms): TierChangeCause {
@@ -389,11 +491,6 @@ function riseCause(holds: Hold[], level: TierLevel, t: Ms): TierChangeCause {
     (h) => h.from === t && h.until > t && h.level === level && h.cause === 'manual_move',
   );
   return manual ? 'manual_move' : 'qualified';
-}
-
-/** A fall at a manual move's instant is that move's doing; any other fall is an expiry. */
-function fallCause(holds: Hold[], t: Ms): TierChangeCause {
-  return holds.some((h) => h.cause === 'manual_move' && h.from === t) ? 'manual_move' : 'expired';
 }
 
 function change(at: Ms, from: TierLevel | null, to: TierLevel | null, cause: TierChangeCause): TierChange {

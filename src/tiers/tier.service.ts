@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import type { MemberStanding } from '../domain/loyalty-view.js';
-import type { ProgramDocument, TierLevel } from '../domain/program.js';
+import { maintenanceThreshold, type ProgramDocument, type TierLevel } from '../domain/program.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { LaurelError, validationError } from '../errors.js';
 import { lockUserById } from '../customers/customer.repository.js';
@@ -171,6 +171,14 @@ export async function tierHistoryAt(
         break;
       case 'expired':
         reason = `${name(c.from_level_id)} ended with its qualifying period`;
+        break;
+      case 'renewed': {
+        const kept = to ? maintenanceThreshold(to) : 0;
+        reason = `Kept ${name(c.to_level_id)} with ${(c.points ?? 0).toLocaleString('en-US')} of ${kept.toLocaleString('en-US')} points in ${c.period}`;
+        break;
+      }
+      case 'soft_landing':
+        reason = `Expired ${name(c.from_level_id)}; landed on ${name(c.to_level_id)}`;
         break;
       case 'manual_move': {
         const move = moves.find((m) => m.effective_at.getTime() === c.at.getTime());
