@@ -279,6 +279,18 @@ const TierDetails = Type.Object(
         tier_level_id: Type.String({ description: "The current level's id." }),
         user_id: MemberId,
         join_date: Type.String({ description: 'UTC, ISO-8601 without zone, e.g. 2019-03-22T18:12:02.78' }),
+        next_maintenance_eval_date: Type.Optional(
+          Type.String({
+            description:
+              'When the level is next evaluated (YYYY-MM-DD HH:MM:SS, UTC): its expiry, equal to tier_resets_at; left out for a level that never expires.',
+          }),
+        ),
+        last_maintenance_eval_date: Type.Optional(
+          Type.String({
+            description:
+              'When the level was last evaluated (YYYY-MM-DD HH:MM:SS, UTC): kept by its maintenance threshold, or landed on at an expiry; left out when there was none yet.',
+          }),
+        ),
         tier_overview: TierOverview('The current level.'),
         next_tier_overview: Type.Optional(TierOverview('The next level up; absent at the top level.')),
         tier_progress: Type.Array(
@@ -350,6 +362,14 @@ export const User = Type.Object(
     tier_ends_value: Nullable(Type.Number({ description: "The next tier's threshold." })),
     tier_entered_at: CoreTime('When the current tier was reached'),
     tier_resets_at: CoreTime('When the current tier expires; null for BASE'),
+    maintenance_points: Type.Integer({
+      description:
+        'Tier Qualifying points of this qualifying period counted toward keeping the current tier.',
+    }),
+    maintenance_required_points: Type.Integer({
+      description:
+        'Points still needed this period to keep the current tier at its next evaluation; 0 once secured, for a tier that never expires, or when not enrolled.',
+    }),
     locale: NText('e.g. en-US.'),
     test_account: Type.Boolean({ description: 'A test profile of the retailer’s own.' }),
     phone_numbers: Type.Union(
@@ -421,7 +441,10 @@ export const TierHistoryResponse = Type.Object({
       at: Type.String({ description: 'Effective time (YYYY-MM-DD HH:MM:SS, UTC)' }),
       from_tier: Nullable(Type.String({ description: 'null: UNENROLLED' })),
       to_tier: Nullable(Type.String({ description: 'null: UNENROLLED' })),
-      cause: Type.String({ description: 'qualified, expired, manual_move, opted_in or opted_out' }),
+      cause: Type.String({
+        description:
+          'qualified, expired, soft_landing, renewed (the level kept), manual_move, opted_in or opted_out',
+      }),
       reason: Type.String({
         description: 'A plain-language sentence, e.g. Reached 2,000 Tier Qualifying points.',
       }),

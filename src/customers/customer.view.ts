@@ -1,4 +1,9 @@
-import { loyaltyFields, tierDetails, type MemberStanding } from '../domain/loyalty-view.js';
+import {
+  loyaltyFields,
+  maintenanceFields,
+  tierDetails,
+  type MemberStanding,
+} from '../domain/loyalty-view.js';
 import type { Identifier } from '../domain/profile.js';
 import type { ProgramDocument } from '../domain/program.js';
 import { coreTime } from '../domain/time.js';
@@ -58,6 +63,7 @@ export function toWireUser(
     tier_ends_value: loyalty.tier_ends_value,
     tier_entered_at: loyalty.tier_entered_at,
     tier_resets_at: loyalty.tier_resets_at,
+    ...maintenanceFields(standing),
     locale: row.locale,
     test_account: row.test_account,
     // An emptied list echoes as null, as the platform does (reference §3, PUT semantics).

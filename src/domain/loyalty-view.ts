@@ -27,7 +27,15 @@ export interface MemberStanding {
   /** Accounts the member has used; the others show an empty user point account id (issue #3). */
   used: ReadonlySet<AccountRole>;
   /** Current level when enrolled; null means UNENROLLED. */
-  tier: { level_id: string; entered_at: Date; resets_at: Date | null } | null;
+  tier: {
+    level_id: string;
+    entered_at: Date;
+    resets_at: Date | null;
+    /** Issue #20: this period's qualifying points, the points still needed to keep the level, its last evaluation. */
+    maintenance_points?: number;
+    maintenance_required_points?: number;
+    last_evaluated_at?: Date | null;
+  } | null;
 }
 
 export interface TierOverview {
@@ -96,6 +104,20 @@ export function loyaltyFields(program: ProgramDocument, s: MemberStanding): Loya
   };
 }
 
+/**
+ * The maintenance fields of the user object (issue #20): integers on every read, 0 when not
+ * enrolled, since typed clients read them as numbers.
+ */
+export function maintenanceFields(s: MemberStanding): {
+  maintenance_points: number;
+  maintenance_required_points: number;
+} {
+  return {
+    maintenance_points: s.tier?.maintenance_points ?? 0,
+    maintenance_required_points: s.tier?.maintenance_required_points ?? 0,
+  };
+}
+
 function overview(program: ProgramDocument, retailerId: string, level: TierLevel): TierOverview {
   return {
     id: level.id,
@@ -125,6 +147,11 @@ export function tierDetails(program: ProgramDocument, s: MemberStanding) {
       tier_level_id: level.id,
       user_id: s.user_id,
       join_date: isoLocalTime(s.tier!.entered_at),
+      // Issue #20: the level's next evaluation is its expiry; both dates are left out when there is none.
+      ...(s.tier!.resets_at ? { next_maintenance_eval_date: coreTime(s.tier!.resets_at) } : {}),
+      ...(s.tier!.last_evaluated_at
+        ? { last_maintenance_eval_date: coreTime(s.tier!.last_evaluated_at) }
+        : {}),
       tier_overview: overview(program, s.retailer_id, level),
       ...(next ? { next_tier_overview: overview(program, s.retailer_id, next) } : {}),
       tier_progress: [

@@ -54,6 +54,15 @@ export function normalizeProgram(
       throw validationError('tier levels have distinct ranks and thresholds rising with rank', 'tier_system');
     }
   });
+  levels.forEach((l) => {
+    // Issue #20: keeping a level never takes more than entering it.
+    if (l.maintenance_threshold !== undefined && l.maintenance_threshold > l.threshold) {
+      throw validationError(
+        `tier level ${l.name}: maintenance_threshold ${l.maintenance_threshold} is above its threshold ${l.threshold}`,
+        `tier_system.levels[${input.tier_system.levels.indexOf(l)}].maintenance_threshold`,
+      );
+    }
+  });
   if (levels[0]!.threshold !== 0 || levels[0]!.expiry !== 'never') {
     throw validationError('the lowest tier level has threshold 0 and never expires', 'tier_system');
   }
@@ -95,11 +104,13 @@ export function normalizeProgram(
       id: input.tier_system.id ?? current?.tier_system.id ?? derive('tier_system'),
       name: input.tier_system.name,
       qualifying_period: 'calendar_year',
+      downgrade: input.tier_system.downgrade ?? 'to_qualified_level',
       levels: levels.map((l) => ({
         id: l.id ?? currentLevel(l.name)?.id ?? derive(`tier_level:${l.name}`),
         name: l.name,
         rank: l.rank,
         threshold: l.threshold,
+        maintenance_threshold: l.maintenance_threshold ?? l.threshold,
         expiry: l.expiry as TierExpiry,
         rule_id: l.rule_id ?? currentLevel(l.name)?.rule_id ?? derive(`tier_rule:${l.name}`),
       })),

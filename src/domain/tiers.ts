@@ -231,6 +231,18 @@ export function memberTier(standing: TierStanding): MemberStanding['tier'] {
   return { level_id: standing.level.id, entered_at: standing.entered_at!, resets_at: standing.resets_at };
 }
 
+/** `memberTier` with the maintenance figures the user object shows (issue #20). */
+export function memberTierWithMaintenance(standing: TierStanding): MemberStanding['tier'] {
+  const tier = memberTier(standing);
+  if (!tier) return null;
+  return {
+    ...tier,
+    maintenance_points: standing.qualifying_balance,
+    maintenance_required_points: standing.maintenance_required_points,
+    last_evaluated_at: standing.last_evaluated_at,
+  };
+}
+
 function ladderOf(program: ProgramDocument): Ladder {
   const levels = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank);
   const floor = levels[0];

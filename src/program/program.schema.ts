@@ -65,6 +65,14 @@ export const TierLevelSchema = Type.Object(
       description:
         'Tier Qualifying points within a qualifying period that reach the level; rising with rank, 0 for the lowest level.',
     }),
+    maintenance_threshold: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000_000,
+        description:
+          "Tier Qualifying points within a qualifying period that keep the level while it is held, renewing it to its expiry from that period; at most threshold. Optional when writing: the level's threshold.",
+      }),
+    ),
     expiry: Type.String({
       pattern: '^(never|end_of_following_calendar_year|rolling_months:[1-9][0-9]?)$',
       description: 'never, end_of_following_calendar_year or rolling_months:N',
@@ -328,6 +336,12 @@ export const ProgramSchema = Type.Object(
           description:
             "calendar_year: Tier Qualifying points count per calendar year of the program's time zone.",
         }),
+        downgrade: Type.Optional(
+          Type.Union([Type.Literal('to_qualified_level'), Type.Literal('one_level')], {
+            description:
+              'Where a member goes when a level expires unrenewed: to_qualified_level (the highest level still held; the default) or one_level (at most one rank below the level that expired, never below the level still held).',
+          }),
+        ),
         levels: Type.Array(TierLevelSchema, {
           minItems: 1,
           maxItems: 20,

@@ -7,7 +7,7 @@ import { lockUserById } from '../customers/customer.repository.js';
 import { getProgramAt } from '../program/program.service.js';
 import {
   levelExpiry,
-  memberTier,
+  memberTierWithMaintenance,
   tierAt,
   type ManualMove,
   type TierChange,
@@ -46,7 +46,7 @@ export async function memberStandingAt(
     opted_in: member.opted_in,
     balances: { ...balances.balances, tier: { balance: tier.tq_balance, life_time_value: lifetime } },
     used: balances.used,
-    tier: member.opted_in ? memberTier(tier) : null,
+    tier: member.opted_in ? memberTierWithMaintenance(tier) : null,
   };
 }
 
