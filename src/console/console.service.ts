@@ -4,7 +4,12 @@ import { getUser, updateUser } from '../customers/customer.service.js';
 import { giftCardsOf, type GiftCardView } from '../cashout/cashout.service.js';
 import { campaignStatus, type CampaignStatus } from '../domain/campaigns.js';
 import { nextPeriod, periodAt, pointsPerDenomination, type CashOutPeriod } from '../domain/cashout.js';
-import { loyaltyFields, pointAccountBalances, type LoyaltyFields } from '../domain/loyalty-view.js';
+import {
+  loyaltyFields,
+  maintenanceFields,
+  pointAccountBalances,
+  type LoyaltyFields,
+} from '../domain/loyalty-view.js';
 import {
   accountByRole,
   type AccountRole,
@@ -164,6 +169,8 @@ export interface MemberPage {
   programVersion: number;
   user: UserRow;
   loyalty: LoyaltyFields;
+  /** Issue #20: this period's points toward keeping the tier, and the points still needed. */
+  maintenance: ReturnType<typeof maintenanceFields>;
   tier: TierProgress;
   balances: ReturnType<typeof pointAccountBalances>;
   pending: PendingLotRow[];
@@ -209,6 +216,7 @@ export async function memberPage(
     programVersion: version.version,
     user,
     loyalty,
+    maintenance: maintenanceFields(standing),
     tier: {
       level,
       next: level ? nextTierFor(program, level) : null,

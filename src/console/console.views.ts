@@ -1,4 +1,12 @@
-import type { Campaign, CampaignAwardRule, ProgramDocument, TierExpiry } from '../domain/program.js';
+import {
+  downgradeOf,
+  maintenanceThreshold,
+  type Campaign,
+  type CampaignAwardRule,
+  type ProgramDocument,
+  type TierDowngrade,
+  type TierExpiry,
+} from '../domain/program.js';
 import type { AuditRow } from '../incentives/incentives.schema.js';
 import {
   MAX_REASON_LENGTH,
@@ -13,6 +21,7 @@ import { CONSOLE_CSS } from './console.styles.js';
 import {
   formatDate,
   formatEnd,
+  formatKeepBy,
   formatInstant,
   formatMoney,
   formatPoints,
@@ -333,13 +342,25 @@ function standingCard(p: MemberPage): Html {
       <p id="to-next"><strong>${formatPoints(t.toNext ?? 0)} points to ${t.next.name}</strong> · ${text}</p>`;
   }
   const ends = !t.level ? '—' : t.endsAt ? formatEnd(t.endsAt, tz) : 'never';
+  // Issue #20: what this period still needs to keep the tier at its next evaluation.
+  const keep =
+    t.level && t.endsAt && p.maintenance.maintenance_required_points > 0
+      ? html`<p id="to-keep">
+          <strong
+            >${formatPoints(p.maintenance.maintenance_required_points)} points to keep ${t.level.name} by
+            ${formatKeepBy(t.endsAt, tz)}</strong
+          >
+          · ${formatPoints(p.maintenance.maintenance_points)} of
+          ${formatPoints(maintenanceThreshold(t.level))} this year
+        </p>`
+      : '';
   return html`<section class="card" aria-labelledby="standing-h">
     <h2 id="standing-h">Standing</h2>
     <div class="standing">
       <div class="tier">
         <div class="label">Tier</div>
         <p id="tier-badge">${tierBadge(p.loyalty.tier, true)}</p>
-        ${progress}
+        ${progress} ${keep}
         <dl class="facts">
           <dt>Tier ends</dt>
           <dd id="tier-ends">${ends}</dd>
@@ -701,6 +722,13 @@ export function expiryText(e: TierExpiry): string {
   return `${months} month${months === 1 ? '' : 's'} after it is reached`;
 }
 
+/** The downgrade policy in words (issue #20). */
+export function downgradeText(d: TierDowngrade): string {
+  return d === 'one_level'
+    ? 'Down one level at a time, never below the level still held'
+    : 'Straight down to the level still held';
+}
+
 export function awardText(a: CampaignAwardRule, currency: string): string {
   switch (a.type) {
     case 'multiplier':
@@ -783,6 +811,20 @@ export function programView(p: ProgramPage): Html {
             </tbody>
           </table>
         </div>
+        <dl class="facts" id="tier-keeping">
+          ${levels
+            .filter((l) => l.expiry !== 'never')
+            .map(
+              (l) =>
+                html`<dt>Keep ${l.name}</dt>
+                  <dd>
+                    ${formatPoints(maintenanceThreshold(l))} points in a calendar year (to enter:
+                    ${formatPoints(l.threshold)})
+                  </dd>`,
+            )}
+          <dt>When a tier expires</dt>
+          <dd id="tier-downgrade">${downgradeText(downgradeOf(prog.tier_system))}</dd>
+        </dl>
       </section>
       <section class="card" aria-labelledby="earning-h">
         <h2 id="earning-h">Earning</h2>

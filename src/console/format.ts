@@ -8,6 +8,7 @@ import { wallTime } from '../domain/calendar.js';
 
 const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
 const dateFormats = new Map<string, Intl.DateTimeFormat>();
+const dayMonthFormats = new Map<string, Intl.DateTimeFormat>();
 
 function cached(
   map: Map<string, Intl.DateTimeFormat>,
@@ -49,6 +50,20 @@ export function formatEnd(d: Date, timeZone: string): string {
     return `end of ${formatDate(new Date(d.getTime() - 1), timeZone)}`;
   }
   return formatInstant(d, timeZone);
+}
+
+/**
+ * The last day before an instant a rule ends at, as `31 Dec` (issue #20: "N points to keep GOLD by
+ * 31 Dec"): a tier expiring at 00:00 on 1 January must be kept by the end of 31 December.
+ */
+export function formatKeepBy(d: Date, timeZone: string): string {
+  const w = wallTime(d, timeZone);
+  const midnight = w.hour === 0 && w.minute === 0 && w.second === 0 && d.getUTCMilliseconds() === 0;
+  const parts = cached(dayMonthFormats, timeZone, { day: 'numeric', month: 'short' }).formatToParts(
+    midnight ? new Date(d.getTime() - 1) : d,
+  );
+  const part = (type: string) => parts.find((x) => x.type === type)?.value ?? '';
+  return `${part('day')} ${part('month')}`;
 }
 
 /** `12,345`. */
