@@ -591,15 +591,6 @@ describe('manual moves (issue #4: a move holds until that level’s own expiry)'
   });
 });
 
-describe('a manual move at the instant a tier expires does not rewrite history (issue #13 item 6)', () => {
-  const silver2026 = member({ tq: [[SEED_ROLLOVER, 2000]], moves: [[NY_2028, GOLD]] });
-
-  it('the history before the move is the history read one instant earlier, extended', () => {
-    const before = tierTimeline(acme, { ...silver2026, manual_moves: [] }, d(NY_2028));
-    expect(tierTimeline(acme, silver2026, d(NY_2028)).slice(0, before.length)).toEqual(before);
-  });
-});
-
 /** GOLD entry 10,000 keep 8,000, SILVER entry 2,000 keep 1,500, dropping one level at a time (issue #20). */
 const keeping: ProgramDocument = {
   ...acme,
