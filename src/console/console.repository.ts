@@ -261,3 +261,116 @@ export async function findRecentViews(
     [retailerId, agent, limit],
   );
 }
+
+/** One event of a member's history: a journal, or the rollover of one purchase (both its lots). */
+export interface HistoryEventRow {
+  event_key: string;
+  kind: 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out';
+  effective_at: Date;
+  purchase_id: string | null;
+  transaction_id: string | null;
+  reference_type: string | null;
+  reference_id: string | null;
+  point_source_id: string | null;
+  details: Record<string, unknown>;
+  spendable: number;
+  spendable_escrow: number;
+  tier: number;
+  tier_escrow: number;
+  total: number;
+}
+
+export interface HistoryFilter {
+  /** Journal kinds to keep; empty keeps all. */
+  kinds: readonly string[];
+  from: Date | null;
+  /** Exclusive. */
+  until: Date | null;
+  /** Only the events of this purchase. */
+  purchaseId?: string | undefined;
+}
+
+/**
+ * A page of the member's history, newest first, one row per event (issue #18 item 11): a purchase's
+ * two lots roll over in two journals at one instant, shown as one rollover of that purchase, with
+ * the points per member account summed. `total` counts every event the filter keeps.
+ */
+export async function findHistoryEvents(
+  db: Queryable,
+  userId: string,
+  filter: HistoryFilter,
+  page: { skip: number; take: number },
+): Promise<HistoryEventRow[]> {
+  return db.query<HistoryEventRow>(
+    `WITH events AS (
+       SELECT CASE WHEN j.kind = 'rollover' AND j.purchase_id IS NOT NULL
+                   THEN 'rollover:' || j.purchase_id || ':' || extract(epoch FROM j.effective_at)
+                   ELSE j.id::text END AS event_key,
+              j.kind, j.effective_at, j.purchase_id, j.reference_type, j.reference_id, j.point_source_id,
+              j.details, j.id, p.account, p.amount
+       FROM journals j JOIN postings p ON p.journal_id = j.id
+       WHERE j.user_id = $1 AND p.account NOT LIKE 'program:%'
+         AND (cardinality($2::text[]) = 0 OR j.kind = ANY($2::text[]))
+         AND ($3::timestamptz IS NULL OR j.effective_at >= $3)
+         AND ($4::timestamptz IS NULL OR j.effective_at < $4)
+         AND ($7::uuid IS NULL OR j.purchase_id = $7::uuid)
+     )
+     SELECT e.event_key, min(e.kind) AS kind, max(e.effective_at) AS effective_at,
+            min(e.purchase_id::text) AS purchase_id,
+            min(coalesce(e.details->>'transaction_id', pu.transaction_id)) AS transaction_id,
+            min(e.reference_type) AS reference_type, min(e.reference_id) AS reference_id,
+            min(e.point_source_id) AS point_source_id, (array_agg(e.details ORDER BY e.id))[1] AS details,
+            coalesce(sum(e.amount) FILTER (WHERE e.account = 'spendable'), 0)::int8 AS spendable,
+            coalesce(sum(e.amount) FILTER (WHERE e.account = 'spendable_escrow'), 0)::int8 AS spendable_escrow,
+            coalesce(sum(e.amount) FILTER (WHERE e.account = 'tier'), 0)::int8 AS tier,
+            coalesce(sum(e.amount) FILTER (WHERE e.account = 'tier_escrow'), 0)::int8 AS tier_escrow,
+            count(*) OVER ()::int AS total
+     FROM events e LEFT JOIN purchases pu ON pu.id = e.purchase_id
+     GROUP BY e.event_key
+     ORDER BY max(e.effective_at) DESC, e.event_key DESC
+     LIMIT $5 OFFSET $6`,
+    [userId, filter.kinds, filter.from, filter.until, page.take, page.skip, filter.purchaseId ?? null],
+  );
+}
+
+/** A purchase of the member as the purchase view shows it. */
+export interface PurchaseRow {
+  id: string;
+  transaction_id: string;
+  store_id: string | null;
+  purchase_time: Date;
+  basket: Record<string, unknown>;
+  award: Record<string, unknown>;
+  not_awarded_reason: string | null;
+  revision: number;
+}
+
+export async function findMemberPurchase(
+  db: Queryable,
+  retailerId: string,
+  userId: string,
+  purchaseId: string,
+): Promise<PurchaseRow | undefined> {
+  const rows = await db.query<PurchaseRow>(
+    `SELECT id, transaction_id, store_id, purchase_time, basket, award, not_awarded_reason, revision
+     FROM purchases WHERE retailer_id = $1 AND user_id = $2 AND id = $3::uuid`,
+    [retailerId, userId, purchaseId],
+  );
+  return rows[0];
+}
+
+/** The purchase's lots: each escrow account's amount, what is left, and when it matures. */
+export interface PurchaseLotRow {
+  account: 'spendable_escrow' | 'tier_escrow';
+  amount: number;
+  remaining: number;
+  matures_at: Date;
+  rolled_over_at: Date | null;
+}
+
+export async function findPurchaseLots(db: Queryable, purchaseId: string): Promise<PurchaseLotRow[]> {
+  return db.query<PurchaseLotRow>(
+    `SELECT account, amount, remaining, matures_at, rolled_over_at FROM lots WHERE purchase_id = $1 ORDER BY account`,
+    [purchaseId],
+  );
+}

@@ -13,7 +13,9 @@ import {
   parseAdjustment,
   programPage,
   recentMembers,
+  purchaseView,
   setEnrollment,
+  type HistoryQuery,
   type MemberMatch,
 } from './console.service.js';
 import { CONSOLE_CSS_HASH } from './console.styles.js';
@@ -21,8 +23,10 @@ import {
   layout,
   loginPage,
   memberView,
+  historyHref,
   messageView,
   programView,
+  purchasePage,
   searchForm,
   type AdjustForm,
   type Frame,
@@ -417,12 +421,21 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
       pageNo: number,
       form: AdjustForm,
       notice?: Notice,
+      filter?: HistoryQuery,
     ) {
       const session = sessionOf(request);
-      const data = await memberPage(db, session.retailerId, userId, await clock.now(), giftCardKey, pageNo);
+      const data = await memberPage(
+        db,
+        session.retailerId,
+        userId,
+        await clock.now(),
+        giftCardKey,
+        pageNo,
+        filter,
+      );
       await noteMemberViewed(db, session, data.user.id);
-      if (pageNo > data.audit.pages) {
-        return redirect(reply, `/console/members/${data.user.id}?page=${data.audit.pages}`);
+      if (pageNo > data.history.pages) {
+        return redirect(reply, `${historyHref(data.user.id, data.history.query, data.history.pages)}`);
       }
       const name = [data.user.first_name, data.user.last_name].filter(Boolean).join(' ') || 'Member';
       return page(request, reply, status, name, memberView(data, session.csrfToken, form, notice));
@@ -434,7 +447,27 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
       const pageNo = /^\d{1,6}$/.test(q.page ?? '') ? Math.max(1, Number(q.page)) : 1;
       const points = /^\d{1,9}$/.test(q.points ?? '') ? formatPoints(Number(q.points)) : '';
       const notice = q.notice && Object.hasOwn(NOTICES, q.notice) ? NOTICES[q.notice]!(points) : undefined;
-      return showMember(request, reply, user_id, 200, pageNo, { nonce: newFormNonce() }, notice);
+      const filter: HistoryQuery = { kind: q.kind ?? '', from: q.from ?? '', to: q.to ?? '' };
+      return showMember(request, reply, user_id, 200, pageNo, { nonce: newFormNonce() }, notice, filter);
+    });
+
+    scope.get('/members/:user_id/purchases/:purchase_id', async (request, reply) => {
+      const session = sessionOf(request);
+      const { user_id, purchase_id } = request.params as { user_id: string; purchase_id: string };
+      const view = await purchaseView(db, session.retailerId, user_id, purchase_id, await clock.now());
+      if (!view) {
+        return page(
+          request,
+          reply,
+          404,
+          'No such purchase',
+          messageView('No such purchase', 'This member has no purchase with that id.', {
+            href: `/console/members/${encodeURIComponent(user_id)}`,
+            label: 'Back to the member',
+          }),
+        );
+      }
+      return page(request, reply, 200, `Purchase ${view.purchase.transaction_id}`, purchasePage(view));
     });
 
     scope.post('/members/:user_id/adjustments', async (request, reply) => {

@@ -21,12 +21,21 @@ import { nextTierFor } from '../domain/tiers.js';
 import { isUuid } from '../domain/ids.js';
 import { phoneDigits } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
-import { MAX_POINTS_PER_LINE, type AuditRow } from '../incentives/incentives.schema.js';
+import { MAX_POINTS_PER_LINE } from '../incentives/incentives.schema.js';
 import { deposit, fetchPointAuditLogs, spendMultiple } from '../incentives/incentives.service.js';
 import { getProgramVersionAt } from '../program/program.service.js';
 import { findRetailer } from '../tenancy/tenancy.repository.js';
-import { memberStandingAt } from '../tiers/tier.service.js';
+import { memberStandingAt, tierHistoryAt } from '../tiers/tier.service.js';
+import { auditReason } from '../domain/point-audit.js';
+import { startOfLocalDay } from '../domain/calendar.js';
+import type { Award, Basket } from '../domain/earning.js';
 import {
+  findHistoryEvents,
+  findMemberPurchase,
+  findPurchaseLots,
+  type HistoryEventRow,
+  type PurchaseLotRow,
+  type PurchaseRow,
   findPendingLots,
   findRecentViews,
   recordRecentView,
@@ -174,7 +183,7 @@ export interface MemberPage {
   tier: TierProgress;
   balances: ReturnType<typeof pointAccountBalances>;
   pending: PendingLotRow[];
-  audit: { rows: AuditRow[]; total: number; page: number; pages: number };
+  history: MemberHistory;
   giftCards: GiftCardView[];
   now: Date;
 }
@@ -187,19 +196,20 @@ export async function memberPage(
   now: Date,
   giftCardKey: Buffer,
   page: number,
+  filter: HistoryQuery = { kind: '', from: '', to: '' },
 ): Promise<MemberPage> {
   const user = await getUser(db, retailerId, { id: userId });
   const version = await getProgramVersionAt(db, retailerId, now);
   const program = version.document;
   // The audit log writes the member's due rollovers first (as every API read of it does); the
   // other reads are as-of anyway, so they agree with it whatever the order.
-  const skip = (page - 1) * AUDIT_PAGE_SIZE;
-  const audit = await fetchPointAuditLogs(
+  await fetchPointAuditLogs(
     db,
     retailerId,
-    { retailer_id: retailerId, user_id: user.id, skip, take: AUDIT_PAGE_SIZE },
+    { retailer_id: retailerId, user_id: user.id, skip: 0, take: 1 },
     now,
   );
+  const history = await memberHistory(db, program, user, now, filter, page);
   const [standing, pending, giftCards, retailer] = await Promise.all([
     memberStandingAt(db, program, user, now),
     findPendingLots(db, retailerId, user.id, now),
@@ -227,13 +237,250 @@ export async function memberPage(
     },
     balances: pointAccountBalances(program, standing),
     pending,
-    audit: {
-      rows: audit.results,
-      total: audit.total_records,
-      page,
-      pages: Math.max(1, Math.ceil(audit.total_records / AUDIT_PAGE_SIZE)),
-    },
+    history,
     giftCards,
+    now,
+  };
+}
+
+/** The history filter as the form gives it: a kind and program-local dates, each optional. */
+export interface HistoryQuery {
+  kind: string;
+  /** `YYYY-MM-DD`, program-local, inclusive. */
+  from: string;
+  /** `YYYY-MM-DD`, program-local, inclusive. */
+  to: string;
+}
+
+/** The kinds an agent can filter the history by, with their labels. */
+export const HISTORY_KINDS: Record<string, { label: string; journals: string[] }> = {
+  purchase: { label: 'Purchases', journals: ['purchase'] },
+  return: { label: 'Returns', journals: ['return'] },
+  rollover: { label: 'Rollovers', journals: ['rollover'] },
+  adjustment: { label: 'Adjustments and spends', journals: ['deposit', 'spend'] },
+  cash_out: { label: 'Cash-outs', journals: ['cash_out'] },
+  tier_change: { label: 'Tier changes', journals: [] },
+};
+
+export type HistoryKind =
+  'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'tier_change';
+
+/** One row of the member's history: one event, with what it moved on each account. */
+export interface HistoryEntry {
+  key: string;
+  kind: HistoryKind;
+  at: Date;
+  purchaseId: string | null;
+  transactionId: string | null;
+  /** Points moved per member account; all zero for a tier change. */
+  points: { spendable: number; spendable_escrow: number; tier: number; tier_escrow: number };
+  campaigns: string[];
+  reason: string;
+  referenceType: string | null;
+}
+
+export interface MemberHistory {
+  entries: HistoryEntry[];
+  total: number;
+  page: number;
+  pages: number;
+  query: HistoryQuery;
+}
+
+const isLocalDate = (s: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(s));
+
+/** The day after a program-local `YYYY-MM-DD`. */
+const nextDay = (d: string): string =>
+  new Date(Date.parse(`${d}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+/** A history row's sentence: the point audit log's reason, for the event as a whole. */
+function eventReason(e: HistoryEventRow): { reason: string; campaigns: string[] } {
+  const tx = e.transaction_id;
+  if (e.kind === 'rollover') {
+    const what = [
+      e.spendable ? `${formatPointsPlain(e.spendable)} points now spendable` : '',
+      e.tier ? `${formatPointsPlain(e.tier)} tier-qualifying` : '',
+    ].filter(Boolean);
+    return {
+      reason: `Escrow period ended for purchase ${tx ?? 'a purchase'}${what.length ? `: ${what.join(', ')}` : ''}`,
+      campaigns: [],
+    };
+  }
+  const change = e.details.award_change as
+    { base: number; campaigns: { name: string; points: number }[] } | undefined;
+  const shortfall = (e.details.shortfall as Partial<Record<string, number>> | undefined) ?? {};
+  const campaigns = change?.campaigns.filter((c) => c.points !== 0).map((c) => c.name) ?? [];
+  const modification =
+    e.kind === 'purchase' || e.kind === 'return' ? e.spendable_escrow + e.spendable : e.spendable + e.tier;
+  const reason = auditReason({
+    kind: e.kind,
+    modification,
+    reference_id: e.reference_id,
+    reference_type: e.reference_type,
+    transaction_id: tx,
+    shortfall: (shortfall.spendable ?? 0) + (shortfall.spendable_escrow ?? 0),
+    award_change: change ? { base: change.base, campaigns: change.campaigns } : undefined,
+    cash_out: e.details.cash_out as { period: string; value: number; currency: string } | undefined,
+  });
+  return { reason, campaigns };
+}
+
+const formatPointsPlain = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * The member's history for the console (issue #18 item 11): one row per event, newest first — a
+ * purchase, a return, the rollover of one purchase (not one row per account), an adjustment, a
+ * cash-out, a tier change — filtered by kind and by program-local dates, 20 a page.
+ */
+export async function memberHistory(
+  db: Database,
+  program: ProgramDocument,
+  user: UserRow,
+  now: Date,
+  query: HistoryQuery,
+  page: number,
+): Promise<MemberHistory> {
+  const tz = program.time_zone;
+  const kind = Object.hasOwn(HISTORY_KINDS, query.kind) ? query.kind : '';
+  const from = isLocalDate(query.from) ? query.from : '';
+  const to = isLocalDate(query.to) ? query.to : '';
+  const fromAt = from ? startOfLocalDay(from, tz) : null;
+  const untilAt = to ? startOfLocalDay(nextDay(to), tz) : null;
+  const inRange = (at: Date) => (!fromAt || at >= fromAt) && (!untilAt || at < untilAt) && at <= now;
+  const skip = (page - 1) * AUDIT_PAGE_SIZE;
+  const take = skip + AUDIT_PAGE_SIZE;
+  const wantLedger = kind !== 'tier_change';
+  const wantTier = kind === '' || kind === 'tier_change';
+  const events = wantLedger
+    ? await findHistoryEvents(
+        db,
+        user.id,
+        { kinds: kind ? HISTORY_KINDS[kind]!.journals : [], from: fromAt, until: untilAt },
+        { skip: 0, take },
+      )
+    : [];
+  const tierEntries: HistoryEntry[] = wantTier
+    ? (await tierHistoryAt(db, program, user, now))
+        .filter((h) => inRange(h.at))
+        .reverse()
+        .map((h) => ({
+          key: `tier:${h.at.getTime()}:${h.cause}`,
+          kind: 'tier_change' as const,
+          at: h.at,
+          purchaseId: null,
+          transactionId: null,
+          points: { spendable: 0, spendable_escrow: 0, tier: 0, tier_escrow: 0 },
+          campaigns: [],
+          reason: `${h.from_tier ?? 'UNENROLLED'} to ${h.to_tier ?? 'UNENROLLED'}: ${h.reason}`,
+          referenceType: h.cause,
+        }))
+    : [];
+  const ledgerEntries: HistoryEntry[] = events.map((e) => {
+    const { reason, campaigns } = eventReason(e);
+    return {
+      key: e.event_key,
+      kind: e.kind,
+      at: e.effective_at,
+      purchaseId: e.purchase_id,
+      transactionId: e.transaction_id,
+      points: {
+        spendable: Number(e.spendable),
+        spendable_escrow: Number(e.spendable_escrow),
+        tier: Number(e.tier),
+        tier_escrow: Number(e.tier_escrow),
+      },
+      campaigns,
+      reason,
+      referenceType: e.reference_type,
+    };
+  });
+  // Both lists are newest first; on equal instants the tier change follows the event that caused it.
+  const merged = [...tierEntries, ...ledgerEntries].sort(
+    (a, b) =>
+      b.at.getTime() - a.at.getTime() ||
+      (a.kind === 'tier_change' ? -1 : 0) - (b.kind === 'tier_change' ? -1 : 0),
+  );
+  const total = (events[0]?.total ?? 0) + tierEntries.length;
+  return {
+    entries: merged.slice(skip, skip + AUDIT_PAGE_SIZE),
+    total,
+    page,
+    pages: Math.max(1, Math.ceil(total / AUDIT_PAGE_SIZE)),
+    query: { kind, from, to },
+  };
+}
+
+/** What the purchase view shows (issue #18 item 11). */
+export interface PurchaseView {
+  user: UserRow;
+  program: ProgramDocument;
+  purchase: PurchaseRow;
+  basket: Basket;
+  award: Award;
+  lots: PurchaseLotRow[];
+  /** Every event of this purchase: the purchase, returns and edits against it, its rollover. */
+  events: HistoryEntry[];
+  now: Date;
+}
+
+/** One purchase of the member, with its lots and every event against it. Throws `user_not_found`. */
+export async function purchaseView(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  purchaseId: string,
+  now: Date,
+): Promise<PurchaseView | null> {
+  const user = await getUser(db, retailerId, { id: userId });
+  if (!isUuid(purchaseId)) return null;
+  const purchase = await findMemberPurchase(db, retailerId, user.id, purchaseId.toLowerCase());
+  if (!purchase) return null;
+  const { document: program } = await getProgramVersionAt(db, retailerId, now);
+  await fetchPointAuditLogs(
+    db,
+    retailerId,
+    { retailer_id: retailerId, user_id: user.id, skip: 0, take: 1 },
+    now,
+  );
+  const [lots, history] = await Promise.all([
+    findPurchaseLots(db, purchase.id),
+    findHistoryEvents(
+      db,
+      user.id,
+      { kinds: [], from: null, until: null, purchaseId: purchase.id },
+      {
+        skip: 0,
+        take: 1_000,
+      },
+    ),
+  ]);
+  const events = history.reverse().map((e) => {
+    const { reason, campaigns } = eventReason(e);
+    return {
+      key: e.event_key,
+      kind: e.kind,
+      at: e.effective_at,
+      purchaseId: e.purchase_id,
+      transactionId: e.transaction_id,
+      points: {
+        spendable: Number(e.spendable),
+        spendable_escrow: Number(e.spendable_escrow),
+        tier: Number(e.tier),
+        tier_escrow: Number(e.tier_escrow),
+      },
+      campaigns,
+      reason,
+      referenceType: e.reference_type,
+    };
+  });
+  return {
+    user,
+    program,
+    purchase,
+    basket: purchase.basket as unknown as Basket,
+    award: purchase.award as unknown as Award,
+    lots,
+    events,
     now,
   };
 }

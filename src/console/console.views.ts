@@ -7,10 +7,13 @@ import {
   type TierDowngrade,
   type TierExpiry,
 } from '../domain/program.js';
-import type { AuditRow } from '../incentives/incentives.schema.js';
 import {
+  HISTORY_KINDS,
   MAX_REASON_LENGTH,
   MAX_SEARCH_LENGTH,
+  type HistoryEntry,
+  type HistoryQuery,
+  type PurchaseView,
   type MemberMatch,
   type MemberPage,
   type ProgramPage,
@@ -459,9 +462,9 @@ function pendingCard(p: MemberPage): Html {
   </section>`;
 }
 
-/** The short label of an audit row's kind, and its CSS class. */
-export function auditKind(r: AuditRow): { label: string; cls: string } {
-  switch (r.modification_type) {
+/** The short label of a history row's kind, and its CSS class. */
+export function historyKind(e: HistoryEntry): { label: string; cls: string } {
+  switch (e.kind) {
     case 'purchase':
       return { label: 'Purchase', cls: 'purchase' };
     case 'return':
@@ -471,71 +474,241 @@ export function auditKind(r: AuditRow): { label: string; cls: string } {
     case 'deposit':
       return { label: 'Adjustment', cls: 'adjustment' };
     case 'spend':
-      return r.reference_type === 'Agent adjustment'
+      return e.referenceType === 'Agent adjustment'
         ? { label: 'Adjustment', cls: 'adjustment' }
         : { label: 'Spend', cls: 'adjustment' };
     case 'cash_out':
       return { label: 'Cash-out', cls: 'cash-out' };
     case 'tier_change':
       return { label: 'Tier change', cls: 'tier-change' };
-    default:
-      return { label: r.modification_type, cls: 'other' };
   }
+}
+
+/** The member page's address with a history filter and page. */
+export function historyHref(userId: string, q: HistoryQuery, page: number): string {
+  const params = new URLSearchParams();
+  if (q.kind) params.set('kind', q.kind);
+  if (q.from) params.set('from', q.from);
+  if (q.to) params.set('to', q.to);
+  if (page > 1) params.set('page', String(page));
+  const s = params.toString();
+  return `/console/members/${userId}${s ? `?${s}` : ''}`;
+}
+
+/** `Spendable +420 · Tier +420`: what an event moved, settled and escrow accounts apart. */
+function pointsText(e: HistoryEntry): string {
+  if (e.kind === 'tier_change') return '—';
+  const p = e.points;
+  const parts: string[] = [];
+  if (e.kind === 'rollover') {
+    if (p.spendable) parts.push(`Spendable ${formatSigned(p.spendable)}`);
+    if (p.tier) parts.push(`Tier ${formatSigned(p.tier)}`);
+  } else {
+    if (p.spendable_escrow) parts.push(`Escrow ${formatSigned(p.spendable_escrow)}`);
+    if (p.spendable) parts.push(`Spendable ${formatSigned(p.spendable)}`);
+    if (p.tier_escrow) parts.push(`Tier escrow ${formatSigned(p.tier_escrow)}`);
+    if (p.tier) parts.push(`Tier ${formatSigned(p.tier)}`);
+  }
+  return parts.join(' · ') || '0';
+}
+
+function historyTable(entries: HistoryEntry[], tz: string, userId: string, id: string): Html {
+  return html`<div class="table-wrap">
+    <table class="stacked" id="${id}">
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">What</th>
+          <th scope="col">Points</th>
+          <th scope="col">Reason</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${entries.map((e) => {
+          const k = historyKind(e);
+          return html`<tr data-kind="${e.kind}">
+            <td data-label="When" class="when">
+              <time datetime="${e.at.toISOString()}">${formatInstant(e.at, tz)}</time>
+            </td>
+            <td data-label="What">
+              <span class="kind kind-${k.cls}">${k.label}</span>${
+                e.campaigns.length ? html` <span class="kind kind-campaign">Campaign bonus</span>` : ''
+              }
+            </td>
+            <td data-label="Points" class="points">${pointsText(e)}</td>
+            <td data-label="Reason" class="reason">
+              ${e.reason}${
+                e.purchaseId && id === 'history'
+                  ? html` <a class="purchase-link" href="/console/members/${userId}/purchases/${e.purchaseId}"
+                      >View purchase</a
+                    >`
+                  : ''
+              }
+            </td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>
+  </div>`;
 }
 
 function historyCard(p: MemberPage): Html {
   const tz = p.program.time_zone;
-  const { rows, page, pages, total } = p.audit;
-  const base = `/console/members/${p.user.id}`;
-  const table = rows.length
-    ? html`<div class="table-wrap">
-        <table class="stacked" id="history">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">What</th>
-              <th scope="col">Account</th>
-              <th scope="col" class="num">Change</th>
-              <th scope="col">Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${rows.map((r) => {
-              const k = auditKind(r);
-              const sign = r.modification > 0 ? 'plus' : r.modification < 0 ? 'minus' : '';
-              const at = new Date(r.time_of_occurrence);
-              return html`<tr>
-                <td data-label="When" class="when">
-                  <time datetime="${r.time_of_occurrence}">${formatInstant(at, tz)}</time>
-                </td>
-                <td data-label="What">
-                  <span class="kind kind-${k.cls}">${k.label}</span>${
-                    r.campaigns?.length ? html` <span class="kind kind-campaign">Campaign bonus</span>` : ''
-                  }
-                </td>
-                <td data-label="Account">${r.account_name}</td>
-                <td class="num ${sign}" data-label="Change">
-                  ${r.modification_type === 'tier_change' ? '—' : formatSigned(r.modification)}
-                </td>
-                <td data-label="Reason" class="reason">${r.reason}</td>
-              </tr>`;
-            })}
-          </tbody>
-        </table>
-      </div>`
-    : html`<p class="muted">No history yet.</p>`;
+  const { entries, page, pages, total, query } = p.history;
+  const filtered = Boolean(query.kind || query.from || query.to);
+  const table = entries.length
+    ? historyTable(entries, tz, p.user.id, 'history')
+    : html`<p class="muted">
+        ${filtered ? 'Nothing in the history matches the filter.' : 'No history yet.'}
+      </p>`;
   const pager =
     pages > 1
       ? html`<nav class="pager" aria-label="History pages">
-          ${page > 1 ? html`<a href="${base}?page=${page - 1}#history-h" rel="prev">Newer</a>` : html`<span></span>`}
+          ${
+            page > 1
+              ? html`<a href="${historyHref(p.user.id, query, page - 1)}#history-h" rel="prev">Newer</a>`
+              : html`<span></span>`
+          }
           <span id="history-page">Page ${page} of ${pages} · ${formatPoints(total)} rows</span>
-          ${page < pages ? html`<a href="${base}?page=${page + 1}#history-h" rel="next">Older</a>` : html`<span></span>`}
+          ${
+            page < pages
+              ? html`<a href="${historyHref(p.user.id, query, page + 1)}#history-h" rel="next">Older</a>`
+              : html`<span></span>`
+          }
         </nav>`
       : '';
+  const kinds = Object.entries(HISTORY_KINDS).map(
+    ([k, v]) => html`<option value="${k}" ${query.kind === k ? raw(' selected') : ''}>${v.label}</option>`,
+  );
   return html`<section class="card wide" aria-labelledby="history-h">
     <h2 id="history-h">History</h2>
+    <form class="filters" method="get" action="/console/members/${p.user.id}" aria-label="Filter the history">
+      <div class="field">
+        <label for="kind">Kind</label>
+        <select id="kind" name="kind">
+          <option value="">Everything</option>
+          ${kinds}
+        </select>
+      </div>
+      <div class="field">
+        <label for="from">From</label>
+        <input id="from" name="from" type="date" value="${query.from}" />
+      </div>
+      <div class="field">
+        <label for="to">To</label>
+        <input id="to" name="to" type="date" value="${query.to}" />
+      </div>
+      <button type="submit" class="secondary">Filter</button>
+      ${filtered ? html`<a href="/console/members/${p.user.id}#history-h">Clear</a>` : ''}
+    </form>
     ${table} ${pager}
   </section>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Purchase view
+
+export function purchasePage(v: PurchaseView): Html {
+  const tz = v.program.time_zone;
+  const currency = v.program.currency;
+  const pu = v.purchase;
+  const cents = (n: number) => formatMoney(n / 100, currency);
+  const lines = v.basket.lines ?? [];
+  const accountName = (role: string) => v.program.point_accounts.find((a) => a.role === role)?.name ?? role;
+  const lot = (role: string) => v.lots.find((l) => l.account === role);
+  const totals = { spendable: 0, spendable_escrow: 0, tier: 0, tier_escrow: 0 };
+  for (const e of v.events) {
+    for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += e.points[k];
+  }
+  const matures = v.lots[0]?.matures_at;
+  const matured = matures ? matures <= v.now : false;
+  return html`<p><a href="/console/members/${v.user.id}#history-h">← Back to the member</a></p>
+    <h1>Purchase ${pu.transaction_id}</h1>
+    <ul class="ids" aria-label="Purchase">
+      <li>Bought <strong>${formatInstant(pu.purchase_time, tz)}</strong></li>
+      <li>Store <strong id="purchase-store">${pu.store_id ?? '—'}</strong></li>
+      <li>Revision <strong>${pu.revision}</strong>${v.basket.voided ? ' (voided)' : ''}</li>
+      <li>
+        ${matured ? 'Matured' : 'Matures'}
+        <strong id="purchase-matures">${matures ? formatInstant(matures, tz) : '—'}</strong>
+      </li>
+    </ul>
+    <div class="grid">
+      <section class="card" aria-labelledby="items-h">
+        <h2 id="items-h">Items</h2>
+        <div class="table-wrap">
+          <table class="stacked" id="purchase-items">
+            <thead>
+              <tr>
+                <th scope="col">Item</th>
+                <th scope="col" class="num">Quantity</th>
+                <th scope="col" class="num">Subtotal</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${lines.map(
+                (l) =>
+                  html`<tr>
+                    <th scope="row" class="mono">
+                      ${l.item_id}${l.category ? html` <span class="muted">${l.category}</span>` : ''}
+                    </th>
+                    <td class="num" data-label="Quantity">${l.quantity}</td>
+                    <td class="num" data-label="Subtotal">${cents(l.subtotal_cents)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+        <p>
+          Eligible spend <strong id="purchase-eligible">${cents(v.award.eligible_cents)}</strong>${
+            v.basket.discount_cents ? html` after ${cents(v.basket.discount_cents)} of discounts` : ''
+          }
+        </p>
+      </section>
+      <section class="card" aria-labelledby="award-h">
+        <h2 id="award-h">Points</h2>
+        <dl class="facts" id="purchase-award">
+          <dt>Base</dt>
+          <dd>${formatPoints(v.award.base)}</dd>
+          ${(v.award.campaigns ?? []).map(
+            (c) =>
+              html`<dt>${c.name}</dt>
+                <dd>+${formatPoints(c.points)}${c.tier_qualifying ? ' (tier-qualifying)' : ''}</dd>`,
+          )}
+          <dt>Spendable award</dt>
+          <dd>${formatPoints(v.award.spendable)}</dd>
+          <dt>Tier-qualifying award</dt>
+          <dd>${formatPoints(v.award.tier_qualifying)}</dd>
+        </dl>
+        <div class="table-wrap">
+          <table class="stacked" id="purchase-accounts">
+            <thead>
+              <tr>
+                <th scope="col">Account</th>
+                <th scope="col" class="num">Net points</th>
+                <th scope="col" class="num">Still in escrow</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${(['spendable_escrow', 'spendable', 'tier_escrow', 'tier'] as const).map(
+                (role) =>
+                  html`<tr>
+                    <th scope="row">${accountName(role)}</th>
+                    <td class="num" data-label="Net points">${formatSigned(totals[role])}</td>
+                    <td class="num" data-label="Still in escrow">
+                      ${role.endsWith('escrow') ? formatPoints(lot(role)?.remaining ?? 0) : '—'}
+                    </td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section class="card wide" aria-labelledby="events-h">
+        <h2 id="events-h">What happened to it</h2>
+        ${historyTable(v.events, tz, v.user.id, 'purchase-events')}
+      </section>
+    </div>`;
 }
 
 function giftCardsCard(p: MemberPage): Html {

@@ -43,6 +43,9 @@ describe('point audit rows', () => {
     expect(auditReason(facts({ kind: 'rollover', modification: 10 }))).toBe(
       'Escrow period ended: rolled over',
     );
+    expect(auditReason(facts({ kind: 'rollover', modification: 10, transaction_id: 'T-7' }))).toBe(
+      'Escrow period ended for purchase T-7: rolled over',
+    );
     expect(
       auditReason(
         facts({ kind: 'deposit', modification: 5, reference_type: 'Goodwill', reference_id: 'CS-9' }),

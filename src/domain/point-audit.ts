@@ -76,7 +76,11 @@ export function auditReason(f: AuditFacts): string {
       return f.shortfall > 0 ? `${what}; ${f.shortfall} points could not be taken back` : what;
     }
     case 'rollover':
-      return 'Escrow period ended: rolled over';
+      // Names the purchase (issue #18 item 11): a member with several purchases maturing needs to
+      // know which one's points arrived.
+      return f.transaction_id
+        ? `Escrow period ended for purchase ${f.transaction_id}: rolled over`
+        : 'Escrow period ended: rolled over';
     case 'deposit':
       if (f.reference_type === AGENT_ADJUSTMENT) return agentAdjustment(f, `+${points}`);
       return `Adjustment: ${referenceLabel(f) ?? `${points} points deposited`}`;

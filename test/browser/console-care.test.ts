@@ -108,6 +108,86 @@ suite('Care agents in Chromium', (target) => {
     ]);
   });
 
+  it('history: one row per purchase rollover naming the purchase; filters by kind and date (issue #18 item 11)', async () => {
+    await page.goto(`${base}/console/members/${story.userId}`);
+    const rows = () =>
+      page.locator('#history tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => ({
+          kind: tr.getAttribute('data-kind'),
+          points: (tr.querySelector('.points') as HTMLElement).innerText.trim(),
+          reason: (tr.querySelector('.reason') as HTMLElement).innerText
+            .replace(/ View purchase$/, '')
+            .trim(),
+        })),
+      );
+    const all = await rows();
+    const rollovers = all.filter((r) => r.kind === 'rollover');
+    // T-1001, T-1002 and T-1003 have matured: one row each, whatever the number of accounts moved.
+    expect(rollovers.map((r) => r.reason)).toEqual([
+      'Escrow period ended for purchase T-1003: 225 points now spendable, 225 tier-qualifying',
+      'Escrow period ended for purchase T-1002: 980 points now spendable, 980 tier-qualifying',
+      'Escrow period ended for purchase T-1001: 1,240 points now spendable, 1,240 tier-qualifying',
+    ]);
+    expect(rollovers[0]!.points).toBe('Spendable +225 · Tier +225');
+
+    await page.getByLabel('Kind', { exact: true }).selectOption('rollover');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect
+      .poll(async () => (await rows()).map((r) => r.kind))
+      .toEqual(['rollover', 'rollover', 'rollover']);
+
+    // Purchases in November and December only (program-local dates).
+    await page.getByLabel('Kind', { exact: true }).selectOption('purchase');
+    await page.getByLabel('From', { exact: true }).fill('2026-11-01');
+    await page.getByLabel('To', { exact: true }).fill('2026-12-31');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect
+      .poll(async () => (await rows()).map((r) => r.reason))
+      .toEqual([
+        'Purchase T-1005 earned 765 points (base 265; Big Basket Bonus +500)',
+        'Purchase T-1004 earned 840 points (base 420; Double Points Days +420)',
+      ]);
+    await page.screenshot({ path: shot('history-filtered'), fullPage: true });
+    await page.getByRole('link', { name: 'Clear' }).click();
+    await expect.poll(async () => (await rows()).length).toBe(all.length);
+  });
+
+  it('the purchase view shows items, store, points per account, campaigns, returns and maturity (issue #18 item 11)', async () => {
+    await page.goto(`${base}/console/members/${story.userId}?kind=return`);
+    await page.getByRole('link', { name: 'View purchase' }).first().click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Purchase T-1003');
+    expect(await page.locator('#purchase-store').innerText()).toBe('BOSTON-01');
+    // The vase came back: only the rug is left in the basket.
+    expect(
+      (await page.locator('#purchase-items tbody tr').allInnerTexts()).map((r) =>
+        r.replace(/\s+/g, ' ').trim(),
+      ),
+    ).toEqual(['RUG-2X3 1 225.00 USD']);
+    const events = await page
+      .locator('#purchase-events tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-kind')));
+    expect(events).toEqual(['purchase', 'return', 'rollover']);
+    // Matured 30 days after 2 August, 12:40 in New York.
+    expect(await page.locator('#purchase-matures').innerText()).toBe('Sep 1, 2026, 12:40 PM EDT');
+    const accounts = (await page.locator('#purchase-accounts tbody tr').allInnerTexts()).map((r) =>
+      r.replace(/\s+/g, ' ').trim(),
+    );
+    expect(accounts).toEqual([
+      'ACME Spendable Escrow Account 0 0',
+      'ACME Spendable Account +225 —',
+      'ACME Tier-Qualifying Escrow Account 0 0',
+      'ACME Tier Qualifying Account +225 —',
+    ]);
+    await noSidewaysScroll(page);
+    await page.screenshot({ path: shot('purchase'), fullPage: true });
+
+    // A campaign purchase lists its bonus.
+    await page.goto(`${base}/console/members/${story.userId}?kind=purchase&from=2026-11-28&to=2026-11-28`);
+    await page.getByRole('link', { name: 'View purchase' }).first().click();
+    expect(await page.locator('#purchase-award').innerText()).toMatch(/Double Points Days\s+\+420/);
+    expect(await page.locator('#purchase-matures').innerText()).toBe('Dec 28, 2026, 11:15 AM EST');
+  });
+
   it('no page broke the Content-Security-Policy or logged an error', () => {
     expect(pageErrors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
   });

@@ -518,10 +518,10 @@ describeEachDatabase('Incentives points API', (target) => {
     // The two rollover journals share their effective instant; their order between them is by id.
     expect(rows.slice(2, 6).map(brief)).toEqual(
       expect.arrayContaining([
-        ['rollover', SPEND, 900, 1, 'Escrow period ended: rolled over'],
-        ['rollover', SPEND_ESCROW, -900, 2, 'Escrow period ended: rolled over'],
-        ['rollover', TIER, 900, 1, 'Escrow period ended: rolled over'],
-        ['rollover', TIER_ESCROW, -900, 2, 'Escrow period ended: rolled over'],
+        ['rollover', SPEND, 900, 1, 'Escrow period ended for purchase T-A: rolled over'],
+        ['rollover', SPEND_ESCROW, -900, 2, 'Escrow period ended for purchase T-A: rolled over'],
+        ['rollover', TIER, 900, 1, 'Escrow period ended for purchase T-A: rolled over'],
+        ['rollover', TIER_ESCROW, -900, 2, 'Escrow period ended for purchase T-A: rolled over'],
       ]),
     );
     expect(rows.slice(6).map(brief)).toEqual([
