@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
 import { behaviourAdminRoutes, behaviourIncentiveRoutes } from './behaviours/behaviour.routes.js';
 import { campaignAdminRoutes, campaignCoreRoutes } from './campaigns/campaign.routes.js';
-import { SimulatedClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
 import { cashOutAdminRoutes, giftCardRoutes } from './cashout/cashout.routes.js';
 import { consoleRoutes } from './console/console.routes.js';
 import { customerRoutes } from './customers/customer.routes.js';
@@ -24,7 +24,7 @@ import { registerMetrics } from './http/metrics.js';
 import { notReadyReason } from './db/migrate.js';
 import { LaurelError } from './errors.js';
 import type { RouteDeps } from './http/route-deps.js';
-import { CredentialVerifier } from './tenancy/tenancy.service.js';
+import { CredentialVerifier, listenForRevocations } from './tenancy/tenancy.service.js';
 import { FailedAuthLimiter, type AuthLimits } from './http/auth-limiter.js';
 import { writeClientError } from './http/client-error.js';
 
@@ -42,6 +42,11 @@ export interface AppOptions {
   trustProxy?: boolean | string;
   /** When set, `GET /metrics` needs `Authorization: Bearer <metricsToken>` (`LAUREL_METRICS_TOKEN`). */
   metricsToken?: string;
+  /**
+   * Hear revocations from every process on the database and refuse a revoked credential at once
+   * (issue #18); servers do, tests that build many apps need not hold a listening connection each.
+   */
+  listenForRevocations?: boolean;
 }
 
 export const VERSION = '0.1.0';
@@ -154,6 +159,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     undefined,
     new FailedAuthLimiter(opts.authLimits),
   );
+  if (opts.listenForRevocations) {
+    const stop = await listenForRevocations(opts.db, verifier);
+    app.addHook('onClose', stop);
+  }
 
   app.get('/healthz', { schema: { hide: true } }, async () => {
     await opts.db.query('SELECT 1');
@@ -215,8 +224,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     behaviourAdminRoutes,
     cashOutAdminRoutes,
   ]);
-  // The clock route exists only with a simulated clock; without it the real clock runs (issue #2).
-  if (opts.clock instanceof SimulatedClock) await mount('/admin/v1', 'admin', [clockRoutes]);
+  await mount('/admin/v1', 'admin', [clockRoutes]);
   // The customer-care console: HTML pages with their own session sign-in (docs/console.md).
   await app.register(consoleRoutes, { ...deps, prefix: '/console' });
 

@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { SimulatedClock } from './clock.js';
 import type { Database } from './db/database.js';
 
-/** The OpenAPI document of every route, the simulated-clock admin routes included. */
+/** The OpenAPI document of every route, documented as on a server with the simulated clock. */
 export async function openApiDocument(): Promise<unknown> {
   const noDatabase = new Proxy({} as Database, {
     get: () => {

@@ -4,18 +4,19 @@ import { SimulatedClock, SystemClock, type Clock } from './clock.js';
 import { envMetricsToken, envTrustProxy, type ServeConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import type { DemoCredentials } from './demo/demo.service.js';
-import { createDemoPopulation } from './demo/simulate.js';
+import { createDemoPopulation, type DemoPopulation } from './demo/simulate.js';
+import { LaurelError } from './errors.js';
 import { Sweeper } from './jobs/sweeper.js';
 import { loadGiftCardKey } from './cashout/gift-card-key.js';
 import { serializeRequest } from './http/log.js';
 import { countRetailers } from './tenancy/tenancy.repository.js';
+import { startOperatorEndpoint } from './operator/operator.server.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   db: Database;
   url: string;
-  demo: DemoCredentials | null;
+  demo: DemoPopulation | null;
   close(): Promise<void>;
 }
 
@@ -25,6 +26,7 @@ export const QUICK_START_CUSTOMERS = 5;
 /** Opens the database, migrates, optionally seeds the demo, listens, and starts the sweeper. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const db = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+  let app: FastifyInstance | undefined;
   try {
     await migrate(db);
     let clock: Clock = new SystemClock();
@@ -33,18 +35,15 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       await sim.init(cfg.now);
       clock = sim;
     }
-    let demo: DemoCredentials | null = null;
-    if (cfg.demo && (await countRetailers(db)) === 0) {
-      demo = await createDemoPopulation(db, await clock.now(), cfg.demoCustomers, cfg.demoMonths);
-    }
     const giftCards = await loadGiftCardKey(cfg.dataDir);
-    const app = await buildApp({
+    app = await buildApp({
       db,
       clock,
       giftCardKey: giftCards.key,
       bodyLimit: cfg.bodyLimit,
       trustProxy: envTrustProxy(),
       metricsToken: envMetricsToken(),
+      listenForRevocations: true,
       logger: {
         level: cfg.logLevel,
         // Credentials never reach the log (issue #7 reads the logs to check), nor do the emails,
@@ -59,22 +58,65 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
         'created a new gift-card key: keep this file, and give every server of this database the same one',
       );
     }
-    const address = await app.listen({ host: cfg.host, port: cfg.port });
+    // The port is taken before anything is created (issue #18): a busy port used to fail after the
+    // demo retailer existed, and its one-time credentials were never shown.
+    const address = await listen(app, cfg.host, cfg.port);
+    let demo: DemoPopulation | null = null;
+    if (cfg.demo && (await countRetailers(db)) === 0) {
+      demo = await createDemoPopulation(db, await clock.now(), cfg.demoCustomers, cfg.demoMonths);
+    }
     // The first sweep runs at once, catching up on what matured while no server ran.
     const sweeper = new Sweeper(db, clock, {
       intervalMs: cfg.sweepInterval * 1000,
       log: app.log.child({ job: 'sweeper' }),
     });
     sweeper.start();
+    // On the embedded database, the `laurel` command runs its database commands through this
+    // server while it holds the directory (issue #18); PostgreSQL lets the command connect itself.
+    const operator = cfg.databaseUrl
+      ? undefined
+      : await startOperatorEndpoint(db, cfg.dataDir, app.log.child({ component: 'operator' }));
+    const web = app;
     const shutdown = async () => {
-      // Before the database closes under it; a running sweep stops between members.
+      // Before the database closes under them; a running sweep stops between members, a running
+      // operator command as on Ctrl-C.
+      await operator?.close();
       await sweeper.stop();
-      await app.close();
+      await web.close();
       await db.close();
     };
     return { app, db, url: address, demo, close: shutdown };
   } catch (err) {
+    await app?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Listens, turning a port that cannot be had into one line that says which and what to do. */
+async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+  try {
+    return await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new LaurelError(
+        'service_unavailable',
+        `port ${port} on ${host} is already in use: stop what listens there, or choose another port with --port`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new LaurelError(
+        'service_unavailable',
+        `port ${port} on ${host} needs privileges this user does not have: choose a port above 1023 with --port`,
+      );
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      throw new LaurelError(
+        'validation',
+        `cannot listen on ${host}: no such address on this machine (--host)`,
+      );
+    }
     throw err;
   }
 }

@@ -13,7 +13,8 @@ const ClockResponse = Type.Object({
     {
       now: Type.String({ description: 'ISO-8601, UTC' }),
       simulated: Type.Boolean({
-        description: 'Always true: the route exists only on a server started with --clock simulated.',
+        description:
+          'false on the real clock (start the server with --clock simulated to simulate; only then can POST set it).',
       }),
     },
     { description: "The server's clock: the time every request and the sweeper take as now." },
@@ -22,16 +23,16 @@ const ClockResponse = Type.Object({
 const errors = { 400: ErrorRef, 401: ErrorRef };
 
 /**
- * The simulated clock (DESIGN §5), registered only with `--clock simulated`; without it the route
- * does not exist and the real clock runs.
+ * The server's clock (DESIGN §5). GET reads it whichever it is; POST moves the simulated clock of a
+ * server started with `--clock simulated`, and on the real clock says how to get one (issue #18: it
+ * answered "No route", which read as a typo in the path).
  */
 export const clockRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { clock, verifier } = deps;
-  if (!(clock instanceof SimulatedClock)) throw new Error('the clock routes need the simulated clock');
   app.addHook('onRequest', adminAuth(verifier));
   const answer = (now: Date) => ({
     status: 'ok' as const,
-    clock: { now: now.toISOString(), simulated: true },
+    clock: { now: now.toISOString(), simulated: clock.simulated },
   });
 
   app.get(
@@ -39,7 +40,7 @@ export const clockRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     {
       schema: {
         tags: ['Admin'],
-        summary: 'Read the simulated clock',
+        summary: "Read the server's clock (real or simulated)",
         response: { 200: ClockResponse, ...errors },
       },
     },
@@ -51,7 +52,7 @@ export const clockRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     {
       schema: {
         tags: ['Admin'],
-        summary: 'Set the simulated clock (never backwards)',
+        summary: 'Set the simulated clock (never backwards; only with --clock simulated)',
         body: Type.Object({
           now: Type.String({ description: 'ISO-8601 with offset', examples: ['2026-12-01T05:00:00Z'] }),
         }),
@@ -59,6 +60,11 @@ export const clockRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
       },
     },
     async (request) => {
+      if (!(clock instanceof SimulatedClock)) {
+        throw validationError(
+          'this server runs on the real clock, which cannot be set: start it with --clock simulated to simulate time',
+        );
+      }
       const to = parseInstant(request.body.now);
       if (!to)
         throw validationError(

@@ -6,17 +6,32 @@ import { DEFAULT_SWEEP_INTERVAL, envDatabaseUrl, envDataDir, type ServeConfig } 
 import { openDatabase, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { parseInstant } from '../domain/time.js';
-import { createDemoPopulation } from '../demo/simulate.js';
+import { createDemoPopulation, type MemberWithHistory } from '../demo/simulate.js';
 import { LaurelError } from '../errors.js';
-import { DEFAULT_SWEEP_BATCH, findStoredClock, sweepOnce } from '../jobs/sweeper.js';
-import { verifyLedger } from '../ledger/verify.js';
-import { cashOutReport, cashOutReports } from '../cashout/cashout.service.js';
-import { isUuid } from '../domain/ids.js';
-import { checkImportFile, importCommand, openImportDatabase } from '../import/import.cli.js';
+import { checkImportFile } from '../import/import.cli.js';
+import { DEFAULT_SWEEP_BATCH } from '../jobs/sweeper.js';
+import { failLine } from './fail-line.js';
+import { runDbCommand } from './run.js';
+
+export { failLine };
 import { QUICK_START_CUSTOMERS, startServer } from '../server.js';
-import { createAdminToken, createApp, createRetailer } from '../tenancy/tenancy.service.js';
 
 /** The `laurel` command (issue #2). Errors: one clear line on stderr and a non-zero exit. */
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The demo members worth a look first, one line each (issue #18). */
+function memberLines(members: MemberWithHistory[]): string[] {
+  const width = Math.max(...members.map((m) => m.email.length));
+  return [
+    'Demo members with history (search by email, or open them in the console):',
+    ...members.map(
+      (m) =>
+        `  ${m.email.padEnd(width)}  ${plural(m.purchases, 'purchase')}, ${plural(m.returns, 'return')}, ` +
+        plural(m.spends, 'redemption'),
+    ),
+  ];
+}
 
 function int(min: number, max: number) {
   return (value: string): number => {
@@ -142,9 +157,11 @@ export function buildCli(): Command {
           `  secret:      ${d.secret}`,
           `  admin_token: ${d.admin_token}`,
           '',
-          'Try:',
-          `  curl -u ${d.api_key}:${d.secret} '${base}/priv/v1/apps/${d.api_key}/users/search?email=test@example.com&expand_incentives=true'`,
+          'Try (the first line sets API_KEY and SECRET in your shell):',
+          `  export API_KEY=${d.api_key} SECRET=${d.secret}`,
+          `  curl -u "$API_KEY:$SECRET" '${base}/priv/v1/apps/${d.api_key}/users/search?email=${d.members_with_history[0]?.email ?? 'test@example.com'}&expand_incentives=true'`,
         );
+        if (d.members_with_history.length) lines.push('', ...memberLines(d.members_with_history));
       } else if (cfg.demo) {
         lines.push(
           '',
@@ -155,14 +172,21 @@ export function buildCli(): Command {
         );
       }
       let stopping = false;
-      const stop = () => {
+      const stop = (signal: NodeJS.Signals) => {
         // Later signals are ignored, not fatal: Ctrl-C under `npm start` reaches npm and node both, and
         // dying mid-close would leave the embedded database half-written and its lock behind.
         if (stopping) return;
         stopping = true;
         server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
+          () => {
+            // One line, so an operator knows the data directory was closed properly (issue #18).
+            process.stdout.write(`Laurel stopped cleanly (${signal})\n`);
+            process.exit(0);
+          },
+          (err: unknown) => {
+            process.stderr.write(`laurel: could not stop cleanly: ${failLine(err)}\n`);
+            process.exit(1);
+          },
         );
       };
       process.on('SIGINT', stop);
@@ -209,7 +233,7 @@ export function buildCli(): Command {
     .option('--json', 'print one JSON object {retailer_id, api_key, secret, admin_token}')
     .action(async (o) => {
       const tty = process.stderr.isTTY;
-      const { history, ...creds } = await withDatabase(o.dataDir, (db) =>
+      const { history, members_with_history, ...creds } = await withDatabase(o.dataDir, (db) =>
         createDemoPopulation(db, new Date(), o.customers, o.months, {
           seed: o.seed,
           onMember: (done, total) => {
@@ -221,29 +245,16 @@ export function buildCli(): Command {
       );
       if (tty && history) process.stderr.write('\n');
       print(Boolean(o.json), { ...creds, ...(history && !o.json ? history : {}) });
+      if (!o.json && members_with_history.length) {
+        process.stdout.write(`${memberLines(members_with_history).join('\n')}\n`);
+      }
     });
 
   program
     .command('verify')
     .description('check the ledger invariants; exits non-zero naming what is wrong')
     .addOption(dataDirOption())
-    .action(async (o) => {
-      const started = performance.now();
-      const report = await withDatabase(o.dataDir, (db) => verifyLedger(db));
-      const seconds = (performance.now() - started) / 1000;
-      if (report.problems.length) {
-        for (const p of report.problems) process.stderr.write(`laurel verify: ${p}\n`);
-        throw new LaurelError(
-          'validation',
-          `ledger verification failed: ${report.problems.length} problem(s)`,
-        );
-      }
-      process.stdout.write(
-        `ledger verified: ${report.journals} journals, ${report.postings} postings, ` +
-          `${report.balances} balances, ${report.lots} lots in ${seconds.toFixed(1)} s ` +
-          `(${Math.round(report.journals / Math.max(seconds, 0.001))} journals/s)\n`,
-      );
-    });
+    .action(async (o) => runDbCommand('verify', {}, o.dataDir));
 
   program
     .command('sweep')
@@ -261,44 +272,13 @@ export function buildCli(): Command {
         .default(DEFAULT_SWEEP_BATCH),
     )
     .addOption(new Option('--now <iso>', 'roll over the lots matured by this instant').argParser(instant))
-    .action(async (o) => {
-      const result = await withDatabase(o.dataDir, async (db) => {
-        const stored = await findStoredClock(db);
-        const clockNow = stored ?? new Date();
-        const source = stored ? 'simulated clock' : 'real clock';
-        const now: Date = o.now ?? clockNow;
-        if (now > clockNow) {
-          throw new LaurelError(
-            'validation',
-            `--now ${now.toISOString()} is later than the database's ${source} (${clockNow.toISOString()}): ` +
-              'sweeping ahead of it would settle points before they mature',
-          );
-        }
-        // Waits for a server's sweeper rather than leaving the work to it: when this returns,
-        // nothing matured by `now` waits any more.
-        const r = await sweepOnce(db, { now: async () => now }, { batchSize: o.batchSize, wait: true });
-        return { ...r, source: o.now ? '--now' : source };
-      });
-      for (const f of result.failures) {
-        process.stderr.write(`laurel sweep: user ${f.user_id}: ${failLine(f.error)}\n`);
-      }
-      process.stdout.write(
-        `swept ${result.lots} lots for ${result.members} members as of ${result.now.toISOString()} (${result.source})\n`,
-      );
-      // A run that visited nobody had nothing to convert: no line for it.
-      for (const run of result.cash_outs.filter((c) => c.members > 0 || !c.completed)) {
-        process.stdout.write(
-          `cash-out ${run.period} of retailer ${run.retailer_id}: settled ${run.members} members` +
-            `${run.completed ? '; run complete' : '; run not complete'}\n`,
-        );
-      }
-      if (result.failures.length) {
-        throw new LaurelError(
-          'internal_server_error',
-          `${result.failures.length} member(s) could not be settled`,
-        );
-      }
-    });
+    .action(async (o) =>
+      runDbCommand(
+        'sweep',
+        { batchSize: o.batchSize, now: (o.now as Date | undefined)?.toISOString() },
+        o.dataDir,
+      ),
+    );
 
   const cashout = program.command('cashout').description('cash-outs of points into gift cards');
   cashout
@@ -310,68 +290,31 @@ export function buildCli(): Command {
     .option('--period <YYYY-Qn>', 'one period, e.g. 2026-Q4')
     .addOption(dataDirOption())
     .option('--json', 'print one JSON object per period')
-    .action(async (o) => {
-      const reports = await withDatabase(o.dataDir, async (db) => {
-        const retailerId = await soleRetailer(db, o.retailer);
-        const now = (await findStoredClock(db)) ?? new Date();
-        return o.period
-          ? [await cashOutReport(db, retailerId, o.period, now)]
-          : await cashOutReports(db, retailerId, now);
-      });
-      if (o.json) {
-        for (const r of reports) process.stdout.write(`${JSON.stringify(r)}\n`);
-        return;
-      }
-      if (!reports.length) {
-        process.stdout.write('no cash-outs yet\n');
-        return;
-      }
-      const rows = reports.map((r) => [
-        r.period,
-        r.period_end.toISOString(),
-        String(r.members),
-        String(r.points_converted),
-        `${r.gift_card_value.toFixed(2)} ${r.currency}`,
-        String(r.points_left),
-        r.run
-          ? r.run.completed_at
-            ? 'complete'
-            : r.run.failures
-              ? `incomplete: ${r.run.failures} failure(s), last: ${r.run.last_error ?? 'unknown'}`
-              : 'running'
-          : 'not started',
-      ]);
-      const head = [
-        'period',
-        'cash-out at',
-        'members',
-        'points converted',
-        'gift-card value',
-        'points left',
-        'run',
-      ];
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      for (const line of [head, ...rows]) {
-        process.stdout.write(
-          `${line
-            .map((c, i) => c.padEnd(widths[i]!))
-            .join('  ')
-            .trimEnd()}\n`,
-        );
-      }
-    });
+    .action(async (o) =>
+      runDbCommand(
+        'cashout report',
+        { retailer: o.retailer, period: o.period, json: Boolean(o.json) },
+        o.dataDir,
+      ),
+    );
 
+  const json = () => new Option('--json', 'print JSON (one object a line for lists)');
   const retailers = program.command('retailers').description('manage retailers (tenants)');
   retailers
     .command('create')
     .description('create a retailer with the ACME program')
     .requiredOption('--name <name>', 'retailer name')
     .addOption(dataDirOption())
-    .option('--json', 'print JSON')
-    .action(async (o) => {
-      const r = await withDatabase(o.dataDir, (db) => createRetailer(db, o.name, new Date()));
-      print(Boolean(o.json), { retailer_id: r.id, name: r.name });
-    });
+    .addOption(json())
+    .action(async (o) =>
+      runDbCommand('retailers create', { name: o.name, json: Boolean(o.json) }, o.dataDir),
+    );
+  retailers
+    .command('list')
+    .description('every retailer: id, name, when created, active apps and admin tokens')
+    .addOption(dataDirOption())
+    .addOption(json())
+    .action(async (o) => runDbCommand('retailers list', { json: Boolean(o.json) }, o.dataDir));
 
   const apps = program.command('apps').description('manage apps (digital properties)');
   apps
@@ -380,11 +323,28 @@ export function buildCli(): Command {
     .requiredOption('--retailer <id>', 'retailer id')
     .option('--name <name>', 'app name', 'app')
     .addOption(dataDirOption())
-    .option('--json', 'print JSON')
-    .action(async (o) => {
-      const a = await withDatabase(o.dataDir, (db) => createApp(db, o.retailer, o.name, new Date()));
-      print(Boolean(o.json), { ...a });
-    });
+    .addOption(json())
+    .action(async (o) =>
+      runDbCommand('apps create', { retailer: o.retailer, name: o.name, json: Boolean(o.json) }, o.dataDir),
+    );
+  apps
+    .command('list')
+    .description('the apps (of one retailer, or all), revoked ones with when; never their secrets')
+    .option('--retailer <id>', 'only this retailer')
+    .addOption(dataDirOption())
+    .addOption(json())
+    .action(async (o) =>
+      runDbCommand('apps list', { retailer: o.retailer, json: Boolean(o.json) }, o.dataDir),
+    );
+  apps
+    .command('revoke')
+    .description('revoke an app: every running server refuses its key within 2 seconds')
+    .argument('<api_key>', 'the API key of the app')
+    .addOption(dataDirOption())
+    .addOption(json())
+    .action(async (apiKey: string, o) =>
+      runDbCommand('apps revoke', { apiKey, json: Boolean(o.json) }, o.dataDir),
+    );
 
   const tokens = program.command('tokens').description('manage admin tokens');
   tokens
@@ -393,11 +353,30 @@ export function buildCli(): Command {
     .requiredOption('--retailer <id>', 'retailer id')
     .option('--name <name>', 'token name', 'admin')
     .addOption(dataDirOption())
-    .option('--json', 'print JSON')
-    .action(async (o) => {
-      const t = await withDatabase(o.dataDir, (db) => createAdminToken(db, o.retailer, o.name, new Date()));
-      print(Boolean(o.json), { ...t });
-    });
+    .addOption(json())
+    .action(async (o) =>
+      runDbCommand('tokens create', { retailer: o.retailer, name: o.name, json: Boolean(o.json) }, o.dataDir),
+    );
+  tokens
+    .command('list')
+    .description(
+      'the admin tokens (of one retailer, or all) by id, revoked ones with when; never their secrets',
+    )
+    .option('--retailer <id>', 'only this retailer')
+    .addOption(dataDirOption())
+    .addOption(json())
+    .action(async (o) =>
+      runDbCommand('tokens list', { retailer: o.retailer, json: Boolean(o.json) }, o.dataDir),
+    );
+  tokens
+    .command('revoke')
+    .description(
+      'revoke an admin token: every running server refuses it within 2 seconds, and its console sessions end',
+    )
+    .argument('<token_id>', 'the id of the token (the 16 hex digits after lat_, as tokens list shows)')
+    .addOption(dataDirOption())
+    .addOption(json())
+    .action(async (id: string, o) => runDbCommand('tokens revoke', { id, json: Boolean(o.json) }, o.dataDir));
 
   const imports = program
     .command('import')
@@ -435,26 +414,20 @@ export function buildCli(): Command {
       .addOption(dataDirOption())
       .action(async (file: string, o) => {
         const format = checkImportFile(file, o.format);
-        const databaseUrl = envDatabaseUrl();
-        const concurrency: number = o.concurrency ?? (databaseUrl ? 8 : 1);
-        const db = await openImportDatabase({ databaseUrl, dataDir: o.dataDir, concurrency });
-        try {
-          await migrate(db);
-          await importCommand(db, {
-            kind,
+        await runDbCommand(
+          `import ${kind}`,
+          {
             file,
             format,
-            retailerId: await soleRetailer(db, o.retailer),
+            retailer: o.retailer,
             rejects: o.rejects,
-            concurrency,
+            concurrency: o.concurrency,
             restart: Boolean(o.restart),
-            clock: await findStoredClock(db),
             progressInterval: o.progressInterval,
             json: Boolean(o.json),
-          });
-        } finally {
-          await db.close();
-        }
+          },
+          o.dataDir,
+        );
       });
   }
 
@@ -466,38 +439,4 @@ export function buildCli(): Command {
     });
 
   return program;
-}
-
-/** The retailer a command works on: the one named, or the database's only one. */
-async function soleRetailer(db: Database, named: string | undefined): Promise<string> {
-  const rows = await db.query<{ id: string }>('SELECT id FROM retailers ORDER BY id LIMIT 2');
-  if (named) {
-    if (
-      !isUuid(named) ||
-      !(await db.query('SELECT 1 FROM retailers WHERE id = $1', [named.toLowerCase()])).length
-    ) {
-      throw new LaurelError('not_found', `retailer ${named} does not exist`);
-    }
-    return named.toLowerCase();
-  }
-  if (rows.length !== 1) {
-    throw new LaurelError(
-      'validation',
-      rows.length
-        ? 'the database has several retailers: name one with --retailer'
-        : 'the database has no retailer',
-    );
-  }
-  return rows[0]!.id;
-}
-
-/** One clear line for a failed command. */
-export function failLine(err: unknown): string {
-  if (err instanceof LaurelError) return err.message;
-  if (err instanceof Error) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ECONNREFUSED') return `cannot reach the database at DATABASE_URL (${err.message})`;
-    return err.message;
-  }
-  return String(err);
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
@@ -33,6 +33,16 @@ export interface Database extends Queryable {
   close(): Promise<void>;
   /** Connections of a server pool, for `GET /metrics`; absent on the embedded database (one connection). */
   poolStats?(): PoolStats;
+  /**
+   * Hears `NOTIFY channel` from every process on the database until the returned function is
+   * called. `onGap` is called when notifications may have been missed (a lost connection, once
+   * it is back). Optional: wrappers in tests need not listen.
+   */
+  listen?(
+    channel: string,
+    onNotice: (payload: string) => void,
+    onGap: () => void,
+  ): Promise<() => Promise<void>>;
 }
 
 export interface PoolStats {
@@ -101,7 +111,60 @@ class PostgresDatabase implements Database {
   constructor(
     private readonly pool: pg.Pool,
     private readonly prepare: boolean,
+    private readonly clientConfig: pg.ClientConfig,
   ) {}
+
+  /**
+   * LISTEN on a connection of its own (a pooled one would be handed to others). A lost connection
+   * is replaced every second until it is back; then `onGap`, as notifications sent meanwhile are
+   * lost.
+   */
+  async listen(
+    channel: string,
+    onNotice: (payload: string) => void,
+    onGap: () => void,
+  ): Promise<() => Promise<void>> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+    let current: pg.Client | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const client = new pg.Client(this.clientConfig);
+      client.on('error', () => undefined);
+      client.on('notification', (n) => {
+        if (n.channel === channel) onNotice(n.payload ?? '');
+      });
+      client.on('end', () => {
+        if (current !== client || stopped) return;
+        current = undefined;
+        schedule();
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${channel}`);
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+      if (stopped) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      current = client;
+    };
+    const schedule = () => {
+      retry = setTimeout(() => {
+        connect().then(onGap, schedule);
+      }, 1000);
+      retry.unref();
+    };
+    await connect().catch(schedule);
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await current?.end().catch(() => undefined);
+    };
+  }
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const res = await this.pool.query(statement(sql, params, this.prepare));
@@ -147,13 +210,34 @@ class PostgresDatabase implements Database {
   }
 }
 
+/**
+ * Refuses a database URL that is not a PostgreSQL URL before any connection is tried: `pg` reads
+ * `notaurl` as a host name and answered `getaddrinfo ENOTFOUND base` (issue #18). The value is not
+ * repeated, as it may hold a password.
+ */
+export function checkPostgresUrl(url: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new LaurelError(
+      'validation',
+      'DATABASE_URL is not a PostgreSQL URL: expected postgres://user:password@host:5432/database',
+    );
+  }
+}
+
 export async function openPostgres(opts: PostgresOptions): Promise<Database> {
-  const pool = new pg.Pool({
+  checkPostgresUrl(opts.url);
+  const clientConfig: pg.ClientConfig = {
     connectionString: opts.url,
-    max: opts.max ?? 10,
     options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
     connectionTimeoutMillis: 5000,
-  });
+  };
+  const pool = new pg.Pool({ ...clientConfig, max: opts.max ?? 10 });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   // Nor a client in use: the pool listens only while a client is idle, and a backend that dies
@@ -162,7 +246,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   // killed the process (issue #7, found by the reliability suite). Heard from the client's first
   // moment, the next statement fails with a connection error instead (503), and the pool drops it.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new PostgresDatabase(pool, opts.prepare ?? true);
+  const db = new PostgresDatabase(pool, opts.prepare ?? true, clientConfig);
   try {
     await db.query('SELECT 1');
   } catch (err) {
@@ -201,6 +285,14 @@ class PGliteDatabase implements Database {
 
   async exec(sql: string): Promise<void> {
     await this.pg.exec(sql);
+  }
+
+  /** One process holds an embedded database: notifications come from this very instance. */
+  async listen(channel: string, onNotice: (payload: string) => void): Promise<() => Promise<void>> {
+    const unlisten = await this.pg.listen(channel, onNotice);
+    return async () => {
+      await unlisten();
+    };
   }
 
   async close(): Promise<void> {
@@ -271,6 +363,22 @@ export function lockDataDir(dir: string): () => void {
     }
   }
   throw new Error(`could not lock data directory ${resolve(dir)}`);
+}
+
+/** Whether `dir` holds an embedded database (a command that only reads must not create one). */
+export function hasEmbeddedDatabase(dir: string): boolean {
+  return existsSync(join(dir, 'pgdata', 'PG_VERSION'));
+}
+
+/** The pid of another live process that holds `dir`, if one does. */
+export function dataDirHolder(dir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(dir, LOCK_FILE), 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid !== process.pid && processAlive(pid) ? pid : undefined;
 }
 
 /** Opens embedded PostgreSQL; `dir` undefined means in memory (tests). */

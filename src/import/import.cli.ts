@@ -1,7 +1,7 @@
-import { envPreparedStatements } from '../config.js';
 import { existsSync, statSync } from 'node:fs';
-import { openPGlite, openPostgres, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import { LaurelError } from '../errors.js';
+import type { CommandIo } from '../cli/db-commands.js';
 import type { ImportCounts } from './checkpoint.js';
 import { formatOf, runImport, type ImportProgress, type ImportSummary } from './import.service.js';
 import type { ImportFormat, ImportKind } from './import.types.js';
@@ -16,21 +16,6 @@ export function checkImportFile(file: string, format: ImportFormat | undefined):
   if (!existsSync(file)) throw new LaurelError('not_found', `file ${file} does not exist`);
   if (!statSync(file).isFile()) throw new LaurelError('validation', `${file} is not a file`);
   return formatOf(file, format);
-}
-
-/** The database for an import, with a connection for every row in flight. */
-export function openImportDatabase(cfg: {
-  databaseUrl: string | undefined;
-  dataDir: string;
-  concurrency: number;
-}): Promise<Database> {
-  return cfg.databaseUrl
-    ? openPostgres({
-        url: cfg.databaseUrl,
-        max: Math.max(10, cfg.concurrency + 2),
-        prepare: envPreparedStatements(),
-      })
-    : openPGlite(cfg.dataDir);
 }
 
 export interface ImportCommandOptions {
@@ -110,21 +95,19 @@ export function summaryLines(s: ImportSummary, peakRss: number): string[] {
   return lines;
 }
 
-/** Runs the import with progress and a summary; resolves when done, rejects when it could not run. */
-export async function importCommand(db: Database, o: ImportCommandOptions): Promise<void> {
-  const tty = Boolean(process.stderr.isTTY);
-  const stop = new AbortController();
-  let stopping = false;
+/**
+ * Runs the import with progress and a summary, written to `io` (the user's terminal, or the CLI
+ * that asked a server to run it); `io.signal` stops it cleanly. Resolves when done, rejects when it
+ * could not run.
+ */
+export async function importCommand(db: Database, o: ImportCommandOptions, io: CommandIo): Promise<void> {
+  const tty = io.tty;
   const onSignal = () => {
     // Rows in flight finish and the checkpoint is saved; the embedded database closes cleanly.
-    if (stopping) return;
-    stopping = true;
-    if (tty) process.stderr.write('\r\x1b[K');
-    process.stderr.write('stopping: finishing the rows in flight...\n');
-    stop.abort();
+    if (tty) io.err('\r\x1b[K');
+    io.err('stopping: finishing the rows in flight...\n');
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  io.signal.addEventListener('abort', onSignal, { once: true });
   const clock = o.clock;
   let summary: ImportSummary;
   try {
@@ -137,30 +120,26 @@ export async function importCommand(db: Database, o: ImportCommandOptions): Prom
       concurrency: o.concurrency,
       resume: !o.restart,
       now: clock ? () => clock : () => new Date(),
-      signal: stop.signal,
+      signal: io.signal,
       ...(tty
         ? {
             progressIntervalMs: 250,
-            onProgress: (p) =>
-              process.stderr.write(
-                `\r\x1b[K${progressLine(p).slice(0, (process.stderr.columns || 120) - 1)}`,
-              ),
+            onProgress: (p) => io.err(`\r\x1b[K${progressLine(p).slice(0, (io.columns || 120) - 1)}`),
           }
         : o.json
           ? {}
           : {
               progressIntervalMs: o.progressInterval * 1000,
-              onProgress: (p) => process.stdout.write(`${progressLine(p)}\n`),
+              onProgress: (p) => io.out(`${progressLine(p)}\n`),
             }),
     });
   } finally {
-    if (tty) process.stderr.write('\r\x1b[K');
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    if (tty) io.err('\r\x1b[K');
+    io.signal.removeEventListener('abort', onSignal);
   }
   const peak = peakRssBytes();
-  if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, peak_rss_bytes: peak })}\n`);
-  else process.stdout.write(`${summaryLines(summary, peak).join('\n')}\n`);
+  if (o.json) io.out(`${JSON.stringify({ ...summary, peak_rss_bytes: peak })}\n`);
+  else io.out(`${summaryLines(summary, peak).join('\n')}\n`);
   if (!summary.completed) {
     throw new LaurelError(
       'service_unavailable',

@@ -20,6 +20,10 @@ import {
   insertAdminToken,
   insertApp,
   insertRetailer,
+  revokeAdminTokenRow,
+  revokeAppRow,
+  type AdminTokenRow,
+  type AppRow,
   type RetailerRow,
 } from './tenancy.repository.js';
 
@@ -112,10 +116,96 @@ export async function createAdminToken(
   return { retailer_id: retailerId, admin_token: `${TOKEN_PREFIX}${id}_${secret}` };
 }
 
+/** The channel on which a revocation is announced to every server of the database (issue #18). */
+export const REVOCATIONS_CHANNEL = 'laurel_revocations';
+
+/** What a revocation announces: which credential, so servers forget it. Never a secret. */
+interface Revocation {
+  kind: 'app' | 'admin';
+  id: string;
+}
+
+export interface Revoked<R> {
+  row: R;
+  /** false when it had been revoked before (the command changes nothing then). */
+  revoked: boolean;
+}
+
+/**
+ * Revokes an app: it is refused from now on, by every running server within a second or so
+ * (the revocation is announced with NOTIFY, heard by `listenForRevocations`). Unknown key: not_found.
+ */
+export async function revokeApp(
+  db: Database,
+  apiKey: string,
+  now: Date,
+): Promise<Revoked<Omit<AppRow, 'secret_hash'>>> {
+  const key = apiKey.trim().toLowerCase();
+  const done = /^[0-9a-f]{40}$/.test(key)
+    ? await db.transaction(async (tx) => {
+        const r = await revokeAppRow(tx, key, now);
+        if (r?.revoked) await announce(tx, { kind: 'app', id: key });
+        return r;
+      })
+    : undefined;
+  if (!done) throw new LaurelError('not_found', `no app with API key ${apiKey}`);
+  return done;
+}
+
+/** Revokes an admin token by its id (the 16 hex digits after `lat_`), as `revokeApp` does an app. */
+export async function revokeAdminToken(
+  db: Database,
+  tokenId: string,
+  now: Date,
+): Promise<Revoked<Omit<AdminTokenRow, 'secret_hash'>>> {
+  // The whole token is accepted too; only its id is used.
+  const id = (/^(?:lat_)?([0-9a-f]{16})(?:_.*)?$/i.exec(tokenId.trim())?.[1] ?? '').toLowerCase();
+  const done = id
+    ? await db.transaction(async (tx) => {
+        const r = await revokeAdminTokenRow(tx, id, now);
+        if (r?.revoked) await announce(tx, { kind: 'admin', id });
+        return r;
+      })
+    : undefined;
+  if (!done) throw new LaurelError('not_found', `no admin token with id ${tokenId.slice(0, 24)}`);
+  return done;
+}
+
+/** NOTIFY inside the revoking transaction: delivered at its commit, never for a rollback. */
+async function announce(tx: Queryable, r: Revocation): Promise<void> {
+  await tx.query('SELECT pg_notify($1, $2)', [REVOCATIONS_CHANNEL, JSON.stringify(r)]);
+}
+
+/**
+ * Makes `verifier` forget every revoked credential as soon as its revocation is announced, from any
+ * process on the database; when announcements may have been missed (a lost connection), it forgets
+ * everything it remembered. Answers the function that stops listening.
+ */
+export async function listenForRevocations(
+  db: Database,
+  verifier: CredentialVerifier,
+): Promise<() => Promise<void>> {
+  if (!db.listen) return async () => undefined;
+  return db.listen(
+    REVOCATIONS_CHANNEL,
+    (payload) => {
+      try {
+        const r = JSON.parse(payload) as Revocation;
+        if ((r.kind === 'app' || r.kind === 'admin') && typeof r.id === 'string')
+          verifier.forget(r.kind, r.id);
+      } catch {
+        verifier.forgetAll();
+      }
+    },
+    () => verifier.forgetAll(),
+  );
+}
+
 /**
  * Verifies credentials against their scrypt hashes. Verified credentials are remembered by a
  * fingerprint for a short while, so a busy till does not pay for scrypt on every request; a
- * revoked key stops working when its entry expires.
+ * revoked key stops working when its revocation is heard (`listenForRevocations`), or at the
+ * latest when its entry expires.
  */
 export class CredentialVerifier {
   private readonly cache = new Map<string, { principal: AppPrincipal | AdminPrincipal; until: number }>();
@@ -139,6 +229,23 @@ export class CredentialVerifier {
       return undefined;
     }
     return hit.principal as P;
+  }
+
+  /** Forgets the verified credentials of one app (by API key) or admin token (by id). */
+  forget(kind: 'app' | 'admin', id: string): void {
+    for (const [fp, { principal }] of this.cache) {
+      if (
+        principal.kind === 'app'
+          ? kind === 'app' && principal.api_key === id
+          : kind === 'admin' && principal.token_id === id
+      ) {
+        this.cache.delete(fp);
+      }
+    }
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
   }
 
   private remember(fp: string, principal: AppPrincipal | AdminPrincipal): void {

@@ -96,18 +96,17 @@ describe('laurel CLI on the embedded database', () => {
     const wrong = await search(s.base, key, `${secret}x`, 'email=test@example.com');
     expect(wrong.status).toBe(401);
     expect(wrong.body.errors.code).toBe('invalid_auth_token');
-    // Without --clock simulated the clock route does not exist, even for a valid admin token.
-    for (const method of ['GET', 'POST']) {
-      const clock = await call(
-        s.base,
-        method,
-        '/admin/v1/clock',
-        `Bearer ${creds.admin_token as string}`,
-        method === 'POST' ? { now: '2031-01-01T00:00:00Z' } : undefined,
-      );
-      expect(clock.status, method).toBe(404);
-      expect(clock.body.errors.code).toBe('not_found');
-    }
+    // On the real clock, GET says so and POST says how to simulate (issue #18: it answered "No route").
+    const admin = `Bearer ${creds.admin_token as string}`;
+    const real = await call(s.base, 'GET', '/admin/v1/clock', admin);
+    expect(real.status).toBe(200);
+    expect(real.body.clock.simulated).toBe(false);
+    expect(Math.abs(Date.parse(real.body.clock.now) - Date.now())).toBeLessThan(60_000);
+    const set = await call(s.base, 'POST', '/admin/v1/clock', admin, { now: '2031-01-01T00:00:00Z' });
+    expect(set.status).toBe(400);
+    expect(set.body.errors.code).toBe('validation');
+    expect(set.body.errors.message).toContain('--clock simulated');
+    expect((await call(s.base, 'GET', '/admin/v1/clock')).status).toBe(401);
     // The request log carries no credentials.
     const log = s.child.out.stdout.slice(s.child.out.stdout.indexOf(s.banner) + s.banner.length);
     expect(log).toContain('"statusCode":200');
@@ -120,6 +119,9 @@ describe('laurel CLI on the embedded database', () => {
     const stopped = await s.stop();
     expect(stopped.code).toBe(0);
     expect(stopped.stderr).toBe('');
+    // One line says the server stopped cleanly (issue #18), after the last log line.
+    expect(stopped.stdout.trimEnd().split('\n').at(-1)).toBe('Laurel stopped cleanly (SIGTERM)');
+    expect(stopped.stdout.match(/stopped cleanly/g)).toHaveLength(1);
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 
@@ -419,7 +421,11 @@ describe.skipIf(!process.env.DATABASE_URL)('laurel CLI on PostgreSQL (DATABASE_U
     expect(
       (await call(s.base, 'POST', '/admin/v1/clock', admin, { now: '2026-07-01T00:00:00Z' })).status,
     ).toBe(200);
-    expect((await call(s2.base, 'GET', '/admin/v1/clock', admin)).status).toBe(404);
+    // s2 runs on the real clock: it says so, and cannot be set.
+    expect((await call(s2.base, 'GET', '/admin/v1/clock', admin)).body.clock.simulated).toBe(false);
+    expect(
+      (await call(s2.base, 'POST', '/admin/v1/clock', admin, { now: '2026-08-01T00:00:00Z' })).status,
+    ).toBe(400);
     expect((await s.stop()).code).toBe(0);
     expect((await s2.stop()).code).toBe(0);
   });

@@ -241,7 +241,10 @@ describe.skipIf(!process.env.DATABASE_URL)(
     const env = schemaPerTest(process.env.DATABASE_URL!);
 
     it('sweep rolls the due lots at the stored simulated clock; verify passes, then names a corrupted balance', async () => {
-      // A database that never ran the simulated clock is swept at the real time.
+      // A database that never ran the simulated clock is swept at the real time. (One with no
+      // Laurel tables at all is refused, as every reading command refuses it: issue #18.)
+      expect(oneLine(await laurel(['sweep'], env))).toContain('holds no Laurel database');
+      expect((await laurel(['migrate'], env)).code).toBe(0);
       const before = Date.now();
       const real = /^swept 0 lots for 0 members as of (\S+) \(real clock\)\n$/.exec(
         swept(await laurel(['sweep'], env)),

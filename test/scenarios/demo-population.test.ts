@@ -20,7 +20,7 @@ describeEachDatabase('Demo population', (target) => {
 
   it('simulates a believable population through the same engine, reproducibly', async () => {
     const demo = await createDemoPopulation(t.db, end, 16, 8, { seed: 7 });
-    expect(demo.history).toMatchObject({ members: 15 });
+    expect(demo.history).toMatchObject({ members: 16 });
     expect(demo.history!.purchases).toBeGreaterThan(60);
     expect(demo.history!.returns).toBeGreaterThan(0);
     expect((await verifyLedger(t.db)).problems).toEqual([]);
@@ -48,11 +48,20 @@ describeEachDatabase('Demo population', (target) => {
     ).toBe(true);
     expect(cards).toBeGreaterThan(0);
 
-    // The seed's member is left as the seed has it: no history.
-    const seed = await t.request('GET', `${core}/users/search?external_id=eutest17`, {
+    // The seed's member (the README's example) has the richest history of all (issue #18), and
+    // is listed first among the members to look at, before the two busiest others.
+    const seed = await t.request('GET', `${core}/users/search?external_id=eutest17&expand_incentives=true`, {
       auth: { key: demo.api_key, secret: demo.secret },
     });
-    expect(seed.body.user).toMatchObject({ tier: 'BASE', available_points: 0 });
+    expect(seed.body.user.email).toBe('test@example.com');
+    expect(seed.body.user.available_points).toBeGreaterThan(0);
+    expect(seed.body.user.tier).not.toBe('BASE');
+    const [showcase, ...others] = demo.members_with_history;
+    expect(showcase).toMatchObject({ email: 'test@example.com', external_id: 'eutest17' });
+    expect(showcase!.returns).toBeGreaterThan(0);
+    expect(showcase!.spends).toBeGreaterThan(0);
+    expect(others).toHaveLength(2);
+    for (const m of others) expect(m.purchases).toBeLessThan(showcase!.purchases);
 
     // The same seed gives the same population.
     const other = await startTestApp(target, end);
