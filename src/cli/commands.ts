@@ -382,7 +382,7 @@ export function buildCli(): Command {
     .command('import')
     .description('bulk import of customers or transactions from CSV or NDJSON (docs/import.md)');
   for (const kind of ['customers', 'transactions'] as const) {
-    imports
+    const command = imports
       .command(kind)
       .description(
         kind === 'customers'
@@ -411,24 +411,33 @@ export function buildCli(): Command {
           .default(5),
       )
       .option('--json', 'print the summary as one JSON object (and no progress lines)')
-      .addOption(dataDirOption())
-      .action(async (file: string, o) => {
-        const format = checkImportFile(file, o.format);
-        await runDbCommand(
-          `import ${kind}`,
-          {
-            file,
-            format,
-            retailer: o.retailer,
-            rejects: o.rejects,
-            concurrency: o.concurrency,
-            restart: Boolean(o.restart),
-            progressInterval: o.progressInterval,
-            json: Boolean(o.json),
-          },
-          o.dataDir,
-        );
-      });
+      .addOption(dataDirOption());
+    if (kind === 'customers') {
+      command.addOption(
+        new Option(
+          '--cutover <instant>',
+          'ISO 8601 instant Laurel takes over cash-outs; quarters ending by it are not cashed out (default: the import time)',
+        ).argParser(instant),
+      );
+    }
+    command.action(async (file: string, o) => {
+      const format = checkImportFile(file, o.format);
+      await runDbCommand(
+        `import ${kind}`,
+        {
+          file,
+          format,
+          retailer: o.retailer,
+          rejects: o.rejects,
+          concurrency: o.concurrency,
+          restart: Boolean(o.restart),
+          progressInterval: o.progressInterval,
+          json: Boolean(o.json),
+          cutover: (o.cutover as Date | undefined)?.toISOString(),
+        },
+        o.dataDir,
+      );
+    });
   }
 
   program

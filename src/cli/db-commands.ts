@@ -343,6 +343,7 @@ function importOf(kind: ImportKind): DbCommand {
           clock: await findStoredClock(db),
           progressInterval: (o.progressInterval as number | undefined) ?? 5,
           json: Boolean(o.json),
+          cutover: str(o, 'cutover') === undefined ? undefined : new Date(str(o, 'cutover')!),
         },
         io,
       );

@@ -10,6 +10,7 @@ import {
   type ProfileInput,
 } from '../domain/profile.js';
 import { LaurelError, validationError } from '../errors.js';
+import { setCashedOutThrough } from '../ledger/ledger.repository.js';
 import {
   programAtColumn,
   programOf,
@@ -176,12 +177,26 @@ function criteriaOf(q: SearchQuery): SearchCriteria {
   return c;
 }
 
+/**
+ * A customer brought from another platform with their past (issue #16, docs/import.md): when they
+ * registered and enrolled there, and the instant from which Laurel runs their cash-outs.
+ */
+export interface ImportedPast {
+  /** Start of the enrollment episode (DESIGN §6): tiers count tier-qualifying points from here. */
+  enrolled_at?: Date | undefined;
+  registered_at?: Date | undefined;
+  /** Cash-outs run only for periods ending after this instant (DESIGN §7; the old platform paid the rest). */
+  cutover?: Date | undefined;
+}
+
 /** Creates a profile (reference §3). Needs an email or an external id; both are unique in the retailer. */
 export async function createUser(
   db: Database,
   retailerId: string,
   input: ProfileInput,
   now: Date,
+  /** Only the bulk import gives a past; the API's customers start now. */
+  past: ImportedPast = {},
 ): Promise<UserRow> {
   const c = normalizeProfile(input, now);
   if (!c.email && !c.external_id) {
@@ -195,7 +210,7 @@ export async function createUser(
     external_id_type: c.external_id ? (c.external_id_type ?? null) : null,
     email: c.email ?? null,
     opted_in: optedIn,
-    opted_in_at: optedIn ? now : null,
+    opted_in_at: optedIn ? (past.enrolled_at ?? now) : null,
     activated: false,
     suspended: false,
     test_account: c.test_account ?? false,
@@ -217,14 +232,17 @@ export async function createUser(
     user_profile_version: c.user_profile ? 1 : 0,
     created_at: now,
     updated_at: now,
-    registered_at: now,
+    registered_at: past.registered_at ?? now,
   };
   await withUniqueErrors(() =>
     db.transaction(async (tx) => {
       await insertUser(tx, row);
       if (row.opted_in) {
-        await recordEnrollment(tx, retailerId, row.id, true, 'created', now);
+        await recordEnrollment(tx, retailerId, row.id, true, 'created', row.opted_in_at ?? now);
       }
+      // Cash-outs are due for the periods after `coalesce(cashed_out_through, created_at)`; a later
+      // cutover keeps the quarters the old platform still pays out of Laurel's hands.
+      if (past.cutover && past.cutover > now) await setCashedOutThrough(tx, row.id, past.cutover);
       const primary = row.external_id
         ? { external_id: row.external_id, external_id_type: row.external_id_type }
         : null;

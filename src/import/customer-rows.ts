@@ -7,6 +7,7 @@ import {
   type Identifier,
   type ProfileChanges,
 } from '../domain/profile.js';
+import { parseInstant } from '../domain/time.js';
 import { LaurelError } from '../errors.js';
 import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
 import type { ImportFormat, RowKey, SourceUnit } from './import.types.js';
@@ -21,8 +22,22 @@ import { checkUser } from './row-validation.js';
 /** CSV columns read as text. */
 const TEXT_COLUMNS = PROFILE_TEXT_FIELDS;
 const FLAG_COLUMNS = ['opted_in', 'test_account'] as const;
+/** The customer's past on the old platform (issue #16): instants, not fields of the API's body. */
+const PAST_COLUMNS = ['enrolled_at', 'registered_at'] as const;
 /** Every CSV column a customers file may have; `user_profile.NAME` columns are custom attributes. */
-export const CUSTOMER_COLUMNS: readonly string[] = [...TEXT_COLUMNS, 'phone_numbers', ...FLAG_COLUMNS];
+export const CUSTOMER_COLUMNS: readonly string[] = [
+  ...TEXT_COLUMNS,
+  'phone_numbers',
+  ...FLAG_COLUMNS,
+  ...PAST_COLUMNS,
+];
+
+/** One customers row: the API's create body and, when the file gives it, the customer's past. */
+export interface CustomerRow {
+  user: UserInput;
+  enrolled_at?: Date;
+  registered_at?: Date;
+}
 const PROFILE_PREFIX = 'user_profile.';
 
 const TRUE = new Set(['true', 'yes', 'y', '1']);
@@ -78,8 +93,49 @@ export function customerFromCsv(row: Record<string, string>): UserInput | string
   return user as UserInput;
 }
 
+/**
+ * The past instants of a row, taken out of it: each an ISO 8601 instant with its offset, not after
+ * the import's clock, enrollment not before registration, and no enrollment for an opted-out row.
+ */
+function takePast(
+  user: Record<string, unknown>,
+  now: Date,
+): { past: Omit<CustomerRow, 'user'> } | { code: string; reason: string } {
+  const past: Omit<CustomerRow, 'user'> = {};
+  for (const f of PAST_COLUMNS) {
+    if (!(f in user)) continue;
+    const v = user[f];
+    delete user[f];
+    if (v === null || v === undefined) continue;
+    const at = typeof v === 'string' ? parseInstant(v.trim()) : null;
+    if (!at) {
+      return {
+        code: 'validation',
+        reason: `${f} must be an ISO 8601 instant with its offset (2026-06-01T09:00:00Z), not ${JSON.stringify(v)}`,
+      };
+    }
+    if (at > now) {
+      return {
+        code: 'validation',
+        reason: `${f} ${at.toISOString()} is after the import's clock (${now.toISOString()})`,
+      };
+    }
+    past[f] = at;
+  }
+  if (past.enrolled_at && past.registered_at && past.enrolled_at < past.registered_at) {
+    return {
+      code: 'validation',
+      reason: `enrolled_at ${past.enrolled_at.toISOString()} is before registered_at ${past.registered_at.toISOString()}`,
+    };
+  }
+  if (past.enrolled_at && user.opted_in === false) {
+    return { code: 'validation', reason: 'enrolled_at is given for a customer who is not opted in' };
+  }
+  return { past };
+}
+
 /** The profile a row stands for, checked as the API checks a create body, or why it cannot be. */
-function checkCustomer(value: unknown, now: Date): { input: UserInput } | { code: string; reason: string } {
+function checkCustomer(value: unknown, now: Date): { row: CustomerRow } | { code: string; reason: string } {
   // A line may hold the Core body itself, {"user": {...}}.
   const unwrapped =
     value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 1
@@ -88,7 +144,10 @@ function checkCustomer(value: unknown, now: Date): { input: UserInput } | { code
   if (!unwrapped || typeof unwrapped !== 'object' || Array.isArray(unwrapped)) {
     return { code: 'validation', reason: 'the line is not a JSON object' };
   }
-  const checked = checkUser(unwrapped);
+  const body = { ...(unwrapped as Record<string, unknown>) };
+  const taken = takePast(body, now);
+  if ('code' in taken) return taken;
+  const checked = checkUser(body);
   if (!checked.ok) return checked.problem;
   try {
     const c = normalizeProfile(checked.value, now);
@@ -99,7 +158,7 @@ function checkCustomer(value: unknown, now: Date): { input: UserInput } | { code
     if (err instanceof LaurelError) return { code: err.code, reason: err.message };
     throw err;
   }
-  return { input: checked.value };
+  return { row: { user: checked.value, ...taken.past } };
 }
 
 /** Keys that may appear once in a file: the external id and the email (case-insensitive). */
@@ -116,18 +175,18 @@ function unitOf(
   base: { line: number; endLine: number; end: number; row: unknown },
   value: unknown,
   now: Date,
-): SourceUnit<UserInput> {
+): SourceUnit<CustomerRow> {
   const checked = checkCustomer(value, now);
   if ('code' in checked) return { ...base, rejects: [{ line: base.line, ...checked, row: base.row }] };
-  const keys = customerKeys(checked.input);
-  return { ...base, value: checked.input, keys, serial: keys.map((k) => k.key) };
+  const keys = customerKeys(checked.row.user);
+  return { ...base, value: checked.row, keys, serial: keys.map((k) => k.key) };
 }
 
 /** The rows of a customers CSV, header first. */
 export async function* customerCsvUnits(
   records: AsyncIterable<CsvRecord>,
   now: () => Date,
-): AsyncGenerator<SourceUnit<UserInput>> {
+): AsyncGenerator<SourceUnit<CustomerRow>> {
   let header: string[] | undefined;
   for await (const r of records) {
     if (!header) {
@@ -169,7 +228,7 @@ export async function* customerCsvUnits(
 export async function* customerNdjsonUnits(
   lines: AsyncIterable<PhysicalLine>,
   now: () => Date,
-): AsyncGenerator<SourceUnit<UserInput>> {
+): AsyncGenerator<SourceUnit<CustomerRow>> {
   yield* ndjsonUnits(lines, (base, value) => unitOf({ ...base, row: value }, value, now()));
 }
 
@@ -178,7 +237,7 @@ export const customerUnits = (
   format: ImportFormat,
   lines: AsyncIterable<PhysicalLine>,
   now: () => Date,
-): AsyncGenerator<SourceUnit<UserInput>> =>
+): AsyncGenerator<SourceUnit<CustomerRow>> =>
   format === 'csv' ? customerCsvUnits(csvRecords(lines), now) : customerNdjsonUnits(lines, now);
 
 /**
@@ -190,6 +249,7 @@ export function customerDifferences(
   given: ProfileChanges,
   stored: UserRow,
   storedIdentifiers: readonly Identifier[],
+  past: Omit<CustomerRow, 'user'> = {},
 ): string[] {
   const diffs: string[] = [];
   const show = (v: unknown) => (v === null || v === undefined ? 'none' : JSON.stringify(v));
@@ -205,6 +265,13 @@ export function customerDifferences(
   for (const f of [...TEXT_COLUMNS.filter((c) => c !== 'external_id' && c !== 'email')] as const) {
     const v = given[f];
     if (v !== undefined && (v ?? null) !== (stored[f] ?? null)) differ(f, v, stored[f]);
+  }
+  const at = (d: Date | null | undefined) => d?.toISOString() ?? null;
+  if (past.enrolled_at && at(past.enrolled_at) !== at(stored.opted_in_at)) {
+    differ('enrolled_at', at(past.enrolled_at), at(stored.opted_in_at));
+  }
+  if (past.registered_at && at(past.registered_at) !== at(stored.registered_at)) {
+    differ('registered_at', at(past.registered_at), at(stored.registered_at));
   }
   if (given.opted_in !== undefined && given.opted_in !== stored.opted_in) {
     differ('opted_in', given.opted_in, stored.opted_in);

@@ -31,6 +31,8 @@ export interface ImportCommandOptions {
   /** Seconds between plain progress lines when not on a terminal. */
   progressInterval: number;
   json: boolean;
+  /** Customers: the instant Laurel takes over cash-outs (default: the import time). */
+  cutover?: Date | undefined;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -120,6 +122,7 @@ export async function importCommand(db: Database, o: ImportCommandOptions, io: C
       concurrency: o.concurrency,
       resume: !o.restart,
       now: clock ? () => clock : () => new Date(),
+      cutover: o.cutover,
       signal: io.signal,
       ...(tty
         ? {

@@ -80,6 +80,39 @@ describe('customers rows', () => {
     ]);
   });
 
+  it('reads enrolled_at and registered_at as the past instants of a row, and names a bad one', async () => {
+    const rows = await units(
+      'external_id,registered_at,enrolled_at,opted_in\n' +
+        'C-1,2026-03-01T10:00:00Z,2026-06-01T09:00:00-04:00,\n' +
+        'C-2,,2026-06-01,\n' +
+        'C-3,,2031-01-01T00:00:00Z,\n' +
+        'C-4,2026-06-02T00:00:00Z,2026-06-01T00:00:00Z,\n' +
+        'C-5,,2026-06-01T00:00:00Z,false\n',
+      'csv',
+      (l) => customerUnits('csv', l, () => NOW),
+    );
+    expect(rows[0]!.value).toEqual({
+      user: { external_id: 'C-1' },
+      registered_at: new Date('2026-03-01T10:00:00Z'),
+      enrolled_at: new Date('2026-06-01T13:00:00Z'),
+    });
+    expect(rows.slice(1).map((u) => u.rejects?.[0]?.reason)).toEqual([
+      'enrolled_at must be an ISO 8601 instant with its offset (2026-06-01T09:00:00Z), not "2026-06-01"',
+      `enrolled_at 2031-01-01T00:00:00.000Z is after the import's clock (${NOW.toISOString()})`,
+      'enrolled_at 2026-06-01T00:00:00.000Z is before registered_at 2026-06-02T00:00:00.000Z',
+      'enrolled_at is given for a customer who is not opted in',
+    ]);
+    const [json] = await units(
+      '{"user":{"email":"a@example.com","enrolled_at":"2026-05-01T00:00:00Z"}}\n',
+      'ndjson',
+      (l) => customerUnits('ndjson', l, () => NOW),
+    );
+    expect(json!.value).toEqual({
+      user: { email: 'a@example.com' },
+      enrolled_at: new Date('2026-05-01T00:00:00Z'),
+    });
+  });
+
   it('finds no difference with the profile a row created, and names each field that differs', () => {
     const input = { external_id: 'C-1', email: 'Ann@Example.com', first_name: 'Ann', country: 'usa' };
     const stored = {
