@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startOfLocalYear, wallTime } from '../../src/domain/calendar.js';
 import { sweepOnce } from '../../src/jobs/sweeper.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
@@ -9,27 +10,45 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * As-of correctness as a property (DESIGN §5, issue #4): the same random purchases and returns over
  * three years, replayed on two databases, one swept at random moments and one never swept, read the
  * same at every step: tier, tier dates, tier points, every balance and the gift cards of every
- * quarter-end cash-out (issue #5).
+ * quarter-end cash-out (issue #5). A second walk runs a program with maintenance thresholds and
+ * one-level soft landings, with manual moves, some at the instant a year ends (issue #20, issue #13
+ * item 6), and compares the maintenance fields and the tier history too.
  */
 
 const SEED = Number(process.env.LAUREL_PROPERTY_SEED ?? 20261125);
 const START = new Date('2026-01-02T12:00:00Z');
 const MEMBERS = ['M-1', 'M-2', 'M-3'];
 const DAY = 86_400_000;
+const ZONE = 'America/New_York';
 
 type Step =
   | { kind: 'advance'; days: number; hours: number }
   | { kind: 'purchase'; member: string; tx: string; amounts: number[] }
   | { kind: 'return'; tx: string; keep: number }
+  | { kind: 'year_end' }
+  | { kind: 'move'; member: string; level: string }
   | { kind: 'sweep' };
 
-function plan(random: () => number): Step[] {
+const LEVELS = ['BASE', 'SILVER', 'GOLD'];
+
+function plan(random: () => number, withMaintenance = false, length = 90): Step[] {
   const steps: Step[] = [];
   const purchases: { tx: string; member: string; lines: number }[] = [];
   let n = 0;
-  for (let i = 0; i < 90; i++) {
+  for (let i = 0; i < length; i++) {
     const r = random();
-    if (r < 0.35)
+    if (withMaintenance && random() < 0.12) {
+      // Land exactly on 00:00 on 1 January (program time), where levels expire, and sometimes move someone then.
+      steps.push(
+        random() < 0.5
+          ? { kind: 'year_end' }
+          : {
+              kind: 'move',
+              member: MEMBERS[Math.floor(random() * MEMBERS.length)]!,
+              level: LEVELS[Math.floor(random() * LEVELS.length)]!,
+            },
+      );
+    } else if (r < 0.35)
       steps.push({ kind: 'advance', days: Math.floor(random() * 25), hours: Math.floor(random() * 24) });
     else if (r < 0.75) {
       const member = MEMBERS[Math.floor(random() * MEMBERS.length)]!;
@@ -58,7 +77,24 @@ async function apply(r: Replay, step: Step, now: Date, seq: number): Promise<voi
     if (r.swept) await sweepOnce(t.db, t.clock, { batchSize: 2 });
     return;
   }
-  if (step.kind === 'advance') return;
+  if (step.kind === 'advance' || step.kind === 'year_end') return;
+  if (step.kind === 'move') {
+    const user = (await t.request('GET', `${t.core}/external/users/${step.member}`)).body.user;
+    if (user.tier === 'UNENROLLED') return;
+    const program = (await t.request('GET', '/admin/v1/program', { auth: 'admin' })).body.program_version
+      .program;
+    const level = program.tier_system.levels.find((l: { name: string }) => l.name === step.level);
+    const res = await t.request('POST', '/incentives/api/1.0/movement/move_user', {
+      body: {
+        retailer_id: t.tenant.retailer_id,
+        tier_system_id: program.tier_system.id,
+        tier_level_id: level.id,
+        user_id: user.id,
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return;
+  }
   const existing = step.kind === 'return' ? r.baskets.get(step.tx) : undefined;
   if (step.kind === 'return' && !existing) return;
   const basket =
@@ -92,7 +128,8 @@ async function apply(r: Replay, step: Step, now: Date, seq: number): Promise<voi
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
-async function snapshot(t: TestApp) {
+/** Every member's reads; with `history`, their tier history too (app keys in reasons masked: they differ per app). */
+async function snapshot(t: TestApp, history = false) {
   const out: Record<string, unknown> = {};
   for (const m of MEMBERS) {
     const u = (await t.request('GET', `${t.core}/external/users/${m}?expand_incentives=true`)).body.user;
@@ -102,6 +139,21 @@ async function snapshot(t: TestApp) {
       next_tier_points: u.next_tier_points,
       tier_entered_at: u.tier_entered_at,
       tier_resets_at: u.tier_resets_at,
+      maintenance_points: u.maintenance_points,
+      maintenance_required_points: u.maintenance_required_points,
+      tier_levels: u.tier_details.tier_levels.map((l: Record<string, unknown>) => [
+        l.next_maintenance_eval_date,
+        l.last_maintenance_eval_date,
+      ]),
+      ...(history
+        ? {
+            tier_history: (
+              (await t.request('GET', `${t.core}/users/${u.id}/tier_history`)).body.tier_history as {
+                reason: string;
+              }[]
+            ).map((h) => ({ ...h, reason: h.reason.replace(/app:[0-9a-f]{40}/, 'app:…') })),
+          }
+        : {}),
       available_points: u.available_points,
       // Card ids derive from the member's id, which differs between the two databases.
       gift_cards: (
@@ -179,4 +231,91 @@ describeEachDatabase('As-of reads equal swept reads', (target) => {
     expect((await verifyLedger(swept.t.db)).problems).toEqual([]);
     expect((await verifyLedger(unswept.t.db)).problems).toEqual([]);
   });
+});
+
+/** GOLD entry 5,000 keep 2,500, SILVER entry 2,000 keep 800, one level at a time (issue #20). */
+async function useMaintenanceProgram(t: TestApp): Promise<void> {
+  const program = (await t.request('GET', '/admin/v1/program', { auth: 'admin' })).body.program_version
+    .program;
+  const keep: Record<string, [number, number]> = { BASE: [0, 0], SILVER: [2000, 800], GOLD: [5000, 2500] };
+  const res = await t.request('PUT', '/admin/v1/program', {
+    auth: 'admin',
+    body: {
+      program: {
+        ...program,
+        tier_system: {
+          ...program.tier_system,
+          downgrade: 'one_level',
+          levels: program.tier_system.levels.map((l: { name: string }) => ({
+            ...l,
+            threshold: keep[l.name]![0],
+            maintenance_threshold: keep[l.name]![1],
+          })),
+        },
+      },
+    },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
+describeEachDatabase('As-of reads equal swept reads with tier maintenance and soft landings', (target) => {
+  let swept: Replay;
+  let unswept: Replay;
+
+  beforeAll(async () => {
+    swept = { t: await startTestApp(target, START), swept: true, baskets: new Map() };
+    unswept = { t: await startTestApp(target, START), swept: false, baskets: new Map() };
+    for (const r of [swept, unswept]) {
+      await useMaintenanceProgram(r.t);
+      for (const m of MEMBERS)
+        await r.t.request('POST', `${r.t.core}/users`, { body: { user: { external_id: m } } });
+    }
+  });
+  afterAll(async () => {
+    await swept.t.close();
+    await unswept.t.close();
+  });
+
+  it(`random purchases, returns, year ends and moves read the same with and without sweeps (seed ${SEED})`, async () => {
+    const random = prng(SEED);
+    let now = START;
+    let seq = 0;
+    const causes = new Set<string>();
+    for (const step of plan(random, true, 70)) {
+      if (step.kind === 'advance' || step.kind === 'year_end') {
+        now =
+          step.kind === 'advance'
+            ? new Date(now.getTime() + step.days * DAY + step.hours * 3_600_000)
+            : startOfLocalYear(wallTime(now, ZONE).year + 1, ZONE);
+        if (now.getTime() > START.getTime() + 4 * 365 * DAY) break;
+        await swept.t.setNow(now.toISOString());
+        await unswept.t.setNow(now.toISOString());
+      }
+      seq++;
+      await apply(swept, step, now, seq);
+      await apply(unswept, step, now, seq);
+      const seen = await snapshot(swept.t, true);
+      expect(seen, `after step ${seq} (${step.kind}) at ${now.toISOString()}`).toEqual(
+        await snapshot(unswept.t, true),
+      );
+      for (const m of Object.values(seen)) {
+        for (const h of (m as { tier_history: { cause: string }[] }).tier_history) causes.add(h.cause);
+      }
+    }
+    now = new Date(now.getTime() + 2 * 365 * DAY);
+    await swept.t.setNow(now.toISOString());
+    await unswept.t.setNow(now.toISOString());
+    await sweepOnce(swept.t.db, swept.t.clock, {});
+    const end = await snapshot(swept.t, true);
+    expect(end).toEqual(await snapshot(unswept.t, true));
+    for (const m of Object.values(end)) {
+      for (const h of (m as { tier_history: { cause: string }[] }).tier_history) causes.add(h.cause);
+    }
+    // The walk is only a test of issue #20 if members were kept, landed softly and moved.
+    expect([...causes].sort(), [...causes].join()).toEqual(
+      expect.arrayContaining(['renewed', 'soft_landing', 'manual_move']),
+    );
+    expect((await verifyLedger(swept.t.db)).problems).toEqual([]);
+    expect((await verifyLedger(unswept.t.db)).problems).toEqual([]);
+  }, 180_000);
 });
