@@ -7,6 +7,7 @@ import * as m0005 from './migrations/0005_console_sessions.js';
 import * as m0006 from './migrations/0006_ledger_integrity.js';
 import * as m0007 from './migrations/0007_console_search_agents.js';
 import * as m0008 from './migrations/0008_behaviours.js';
+import * as m0009 from './migrations/0009_pos_request_per_transaction.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -18,6 +19,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: m0006.name, sql: m0006.sql },
   { version: 7, name: m0007.name, sql: m0007.sql },
   { version: 8, name: m0008.name, sql: m0008.sql },
+  { version: 9, name: m0009.name, sql: m0009.sql },
 ];
 
 /** Arbitrary constant: the advisory lock that keeps two servers from migrating at once. */

@@ -191,7 +191,8 @@ async function applyTransaction(
   body: SendTransactionBody,
   now: Date,
 ): Promise<Outcome> {
-  const prior = await findPosRequest(db, retailerId, body.request_id);
+  const transactionId = String(body.request_payload.transaction_id).trim();
+  const prior = await findPosRequest(db, retailerId, body.request_id, transactionId);
   if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
   const r = await sendTransaction(db, retailerId, body, now);
   return { status: 'imported', notAwarded: r.awarded ? null : r.reason, edit: r.revision > 1 };

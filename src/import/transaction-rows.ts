@@ -115,7 +115,11 @@ export function transactionUnit(
     keys: [
       requestId === undefined
         ? { key: `tx\u0000${body.request_id}`, label: `transaction ${transactionId} with the same content` }
-        : { key: `rq\u0000${requestId}`, label: `request_id ${requestId}` },
+        : // A till's request id is unique per transaction, not per file (DESIGN §4).
+          {
+            key: `rq\u0000${requestId}\u0000${transactionId}`,
+            label: `request_id ${requestId} of transaction ${transactionId}`,
+          },
     ],
     // One member's purchases and one transaction's sends keep the file's order.
     serial: [`t\u0000${transactionId}`, ...(member ? [`m\u0000${member.trim().toLowerCase()}`] : [])],

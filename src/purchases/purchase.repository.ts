@@ -63,14 +63,17 @@ export interface PosRequestRow {
   response: unknown;
 }
 
+/** The stored answer of (`request_id`, `transaction_id`) (DESIGN §4: the key includes the transaction). */
 export async function findPosRequest(
   db: Queryable,
   retailerId: string,
   requestId: string,
+  transactionId: string,
 ): Promise<PosRequestRow | undefined> {
   const rows = await db.query<PosRequestRow>(
-    'SELECT body_hash, response FROM pos_requests WHERE retailer_id = $1 AND request_id = $2',
-    [retailerId, requestId],
+    `SELECT body_hash, response FROM pos_requests
+     WHERE retailer_id = $1 AND request_id = $2 AND transaction_id = $3`,
+    [retailerId, requestId, transactionId],
   );
   return rows[0];
 }
@@ -80,7 +83,7 @@ export type MemberKey = { type: 'SessionM_ID' | 'external_id' | 'email'; id: str
 
 /** What a send needs before its transaction, read in one round trip (issue #8). */
 export interface SendContext {
-  /** The stored answer of an earlier request with this request id. */
+  /** The stored answer of an earlier request with this request id and transaction id. */
   replay: PosRequestRow | undefined;
   /** The program version in force at the read's instant. */
   program: ProgramVersionRow | undefined;
@@ -119,7 +122,7 @@ export async function readSendContext(
   }>(
     `SELECT
        (SELECT json_build_object('body_hash', body_hash, 'response', response) FROM pos_requests
-        WHERE retailer_id = $1 AND request_id = $2) AS replay,
+        WHERE retailer_id = $1 AND request_id = $2 AND transaction_id = $3) AS replay,
        ${programAtColumn('$1', '$4')} AS program,
        (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $5::text IS NULL'}) AS member_id,
        (SELECT json_build_object('user_id', user_id) FROM purchases
@@ -225,6 +228,7 @@ export interface PurchaseWrite {
   request: {
     retailer_id: string;
     request_id: string;
+    transaction_id: string;
     body_hash: string;
     response: unknown;
     created_at: Date;
@@ -263,8 +267,8 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
        FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.purchase_id = $12 AND l.id = x.id
      ), ${journalWrites('$5', '$6', '$13::uuid')}
-     INSERT INTO pos_requests (retailer_id, request_id, body_hash, response, created_at)
-     VALUES ($7, $8, $9, $10, $11)`,
+     INSERT INTO pos_requests (retailer_id, request_id, transaction_id, body_hash, response, created_at)
+     VALUES ($7, $8, $14, $9, $10, $11)`,
     [
       w.insert ? JSON.stringify(w.insert) : null,
       w.update ? JSON.stringify(w.update) : null,
@@ -278,6 +282,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
       w.request.created_at,
       (w.insert ?? w.update)?.id ?? null,
       j?.user_id ?? null,
+      w.request.transaction_id,
     ],
   );
 }

@@ -118,7 +118,8 @@ export const SendTransactionBody = Type.Object(
     request_id: Type.String({
       minLength: 1,
       maxLength: 128,
-      description: 'Idempotency key of this request.',
+      description:
+        'Idempotency key of this request, together with the transaction_id: the same request_id on another transaction is a new request.',
     }),
     culture: Type.Optional(Type.String({ maxLength: 16, description: 'e.g. en-US; accepted and ignored.' })),
     request_payload: TransactionPayload,
@@ -183,7 +184,10 @@ export const TransactionResult = Type.Object(
     ),
     revision: Type.Integer({ description: 'Increments with each changed re-send.' }),
   },
-  { description: 'The purchase as it now stands; a repeated request_id answers the stored payload.' },
+  {
+    description:
+      'The purchase as it now stands; a repeated request_id and transaction_id answer the stored payload.',
+  },
 );
 export type TransactionResult = Static<typeof TransactionResult>;
 

@@ -268,10 +268,10 @@ class StaleContext extends Error {}
 
 /**
  * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
- * edit). One transaction under the member's lock; idempotent on `request_id` by constraint. A new
- * purchase takes six round trips (issue #8): what the send needs (stored answer, program, member,
- * existing purchase); then BEGIN, the member's lock, the purchase's lock with what is due to the
- * member, one statement for everything it writes, and COMMIT.
+ * edit). One transaction under the member's lock; idempotent on (`request_id`, `transaction_id`)
+ * by constraint. A new purchase takes six round trips (issue #8): what the send needs (stored
+ * answer, program, member, existing purchase); then BEGIN, the member's lock, the purchase's lock
+ * with what is due to the member, one statement for everything it writes, and COMMIT.
  */
 export async function sendTransaction(
   db: Database,
@@ -291,7 +291,7 @@ export async function sendTransaction(
 
   for (let attempt = 0; ; attempt++) {
     const ctx = await readSendContext(db, retailerId, body.request_id, transactionId, key, now);
-    if (ctx.replay) return replayed(ctx.replay, body.request_id, hash);
+    if (ctx.replay) return replayed(ctx.replay, body.request_id, transactionId, hash);
     if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
     const current = ctx.program;
     if (!current) throw new Error(`retailer ${retailerId} has no program`);
@@ -357,6 +357,7 @@ export async function sendTransaction(
           request: {
             retailer_id: retailerId,
             request_id: body.request_id,
+            transaction_id: transactionId,
             body_hash: hash,
             response: answer,
             created_at: now,
@@ -378,12 +379,20 @@ export async function sendTransaction(
   }
 }
 
-/** The stored answer of a repeated request id, or 409 when the body differs from the first. */
-function replayed(prior: PosRequestRow, requestId: string, hash: string): TransactionResult {
+/**
+ * The stored answer of a repeated (`request_id`, `transaction_id`), or 409 when the body differs
+ * from the first. The same request id on another transaction is another request (DESIGN §4).
+ */
+function replayed(
+  prior: PosRequestRow,
+  requestId: string,
+  transactionId: string,
+  hash: string,
+): TransactionResult {
   if (prior.body_hash !== hash) {
     throw new LaurelError(
       'idempotency_conflict',
-      `request_id ${requestId} was already used with a different body`,
+      `request_id ${requestId} was already used for transaction ${transactionId} with a different body`,
     );
   }
   return prior.response as TransactionResult;
