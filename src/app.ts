@@ -82,7 +82,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Requests that arrive while the server closes answer our own 503 envelope (below), not Fastify's.
     return503OnClosing: false,
     onConstructorPoisoning: 'error',
-    routerOptions: { maxParamLength: 500 },
+    // Clients in the field write `.../users/` and `.../users/?user_ids[]=...` (issue #14 item 1):
+    // a trailing slash names the same route, never an empty path parameter.
+    routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
     // Errors raised before routing (a path that is not valid UTF-8, a parameter too long) answer in
     // the envelope too, never Fastify's own shape.
     frameworkErrors: (err, _request, reply) => {
