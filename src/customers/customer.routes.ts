@@ -20,6 +20,7 @@ import {
   UserBody,
   UserIdParams,
   UserProfileBody,
+  UserProfileResponse,
   UserQuery,
   UserResponse,
   UsersResponse,
@@ -37,7 +38,7 @@ import {
   updateUser,
   type UserRef,
 } from './customer.service.js';
-import { toWireTag, toWireUser, type UserViewFlags } from './customer.view.js';
+import { toWireTag, toWireUser, toWireUserProfile, type UserViewFlags } from './customer.view.js';
 
 const isTrue = (v: string | undefined): boolean => v === 'true' || v === '1';
 const flagsOf = (q: UserQuery): UserViewFlags => ({
@@ -205,31 +206,33 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     );
 
-    app.post(
-      `${path}/models/user_profile`,
-      {
-        schema: {
-          tags,
-          summary: `Create or update custom attributes of a profile by ${by}`,
-          params,
-          body: UserProfileBody,
-          response: { 200: UserResponse, ...errors },
+    // POST and PUT alike: SessionM documents POST, clients in the field send PUT (issue #14 item 2).
+    // Both answer SessionM's recorded shape, the attributes with their version, not the whole user.
+    for (const method of ['post', 'put'] as const) {
+      app[method](
+        `${path}/models/user_profile`,
+        {
+          schema: {
+            tags,
+            summary: `Create or update custom attributes of a profile by ${by}`,
+            params,
+            body: UserProfileBody,
+            response: { 200: UserProfileResponse, ...errors },
+          },
         },
-      },
-      async (request) => {
-        const { retailer_id } = principalOf(request);
-        const now = await clock.now();
-        const row = await setCustomAttributes(
-          db,
-          retailer_id,
-          ref(request.params as never),
-          request.body.user_profile,
-          now,
-        );
-        const flags = { user_profile: true, expand_incentives: false, show_identifiers: false };
-        return { status: 'ok' as const, user: await renderOne(retailer_id, row, flags, now) };
-      },
-    );
+        async (request) => {
+          const { retailer_id } = principalOf(request);
+          const row = await setCustomAttributes(
+            db,
+            retailer_id,
+            ref(request.params as never),
+            request.body.user_profile,
+            await clock.now(),
+          );
+          return { status: 'ok' as const, user_profile: toWireUserProfile(row) };
+        },
+      );
+    }
 
     app.post(
       `${path}/tags`,

@@ -420,6 +420,14 @@ export const UsersResponse = Type.Object({
 });
 export const OkResponse = Type.Object({ status: OkStatus });
 
+export const UserProfileResponse = Type.Object({
+  status: OkStatus,
+  user_profile: Type.Object(
+    { _version: Type.Integer({ description: 'Increases with every change of the custom attributes.' }) },
+    { additionalProperties: true, description: 'Every custom attribute of the profile, after the change.' },
+  ),
+});
+
 export const Tag = Type.Object({
   tag: Type.String({ description: 'The tag name.' }),
   count: Nullable(

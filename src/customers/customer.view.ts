@@ -69,11 +69,14 @@ export function toWireUser(
     // An emptied list echoes as null, as the platform does (reference §3, PUT semantics).
     phone_numbers: row.phone_numbers.length ? row.phone_numbers : null,
     ...(flags.show_identifiers ? { identifiers: identifiers ?? [] } : {}),
-    ...(flags.user_profile
-      ? { user_profile: { _version: row.user_profile_version, ...row.user_profile } }
-      : {}),
+    ...(flags.user_profile ? { user_profile: toWireUserProfile(row) } : {}),
     ...(flags.expand_incentives ? { tier_details: tierDetails(program, standing) } : {}),
   };
+}
+
+/** The custom attributes with their version, as the user object and models/user_profile show them. */
+export function toWireUserProfile(row: Pick<UserRow, 'user_profile' | 'user_profile_version'>) {
+  return { _version: row.user_profile_version, ...row.user_profile };
 }
 
 export function toWireTag(t: TagRow) {

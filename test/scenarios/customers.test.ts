@@ -210,11 +210,11 @@ describeEachDatabase('Customer Profile API', (target) => {
       body: { user_profile: { shoe_size: 42, loyalty_card: null } },
     });
     expect(res.status).toBe(200);
-    expect(res.body.user.user_profile).toEqual({ _version: 2, shoe_size: 42 });
+    expect(res.body.user_profile).toEqual({ _version: 2, shoe_size: 42 });
     const ext = await t.request('POST', `${t.core}/external/users/eutest17/models/user_profile`, {
       body: { user_profile: { favorite_color: 'green' } },
     });
-    expect(ext.body.user.user_profile).toEqual({ _version: 3, shoe_size: 42, favorite_color: 'green' });
+    expect(ext.body.user_profile).toEqual({ _version: 3, shoe_size: 42, favorite_color: 'green' });
   });
 
   it('counts tags up, and expires TTL tags on the simulated clock', async () => {
