@@ -33,6 +33,10 @@ const AccountName = Type.String({ description: "The point account's name in the 
 const PointAccountId = Type.String({ description: "The program's point account id." });
 const UserPointAccountId = Type.String({ description: "The member's own account id (stable)." });
 const Recorded = (what: string) => `${what}; recorded and shown in the point audit log.`;
+/** A point source id; "" (a client's default) means none (issue #14 item 3). */
+const PointSourceId = Type.Optional(
+  Type.String({ maxLength: 64, description: Recorded('Free text; "" is the same as absent') }),
+);
 
 export const BalanceBody = Type.Object(
   {
@@ -101,7 +105,7 @@ export const AllBalancesResponse = Type.Object({
 
 const DepositLine = Type.Object(
   {
-    point_source_id: Type.Optional(Text(64, Recorded('Free text'))),
+    point_source_id: PointSourceId,
     point_account_id: Text(64, 'The Spendable or Tier Qualifying account; escrow accounts take no deposits.'),
     amount: Points('Whole points, 1 to 10,000,000. A deduction is a spend.'),
     reference_id: Type.Optional(
@@ -114,7 +118,7 @@ const DepositLine = Type.Object(
     idempotency_id: Type.Optional(
       Text(
         128,
-        'Per member; the line is applied once. Defaults to reference_id; one of the two is required.',
+        'Per member; the line is applied once. Defaults to reference_id. A line with neither is applied every time it is sent (not idempotent, as in SessionM).',
       ),
     ),
     rank: Type.Optional(
@@ -146,7 +150,10 @@ export type DepositBody = Static<typeof DepositBody>;
 const DepositResult = Type.Object({
   point_account_id: Type.String({ description: "The line's point account." }),
   amount: Type.Integer({ description: "The line's amount, in whole points (also when not applied)." }),
-  idempotency_id: Type.String({ description: "The line's idempotency_id, else its reference_id." }),
+  idempotency_id: Nullable(
+    Type.String(),
+    "The line's idempotency_id, else its reference_id; null when it has neither.",
+  ),
   applied: Type.Boolean({ description: 'False when this idempotency id was already deposited.' }),
 });
 export type DepositResult = Static<typeof DepositResult>;
@@ -178,7 +185,7 @@ const SpendLine = Type.Object(
     transaction_id: Type.Optional(
       Text(128, "Free text; recorded and shown as the point audit log row's transaction_id."),
     ),
-    point_source_id: Type.Optional(Text(64, Recorded('Free text'))),
+    point_source_id: PointSourceId,
   },
   { additionalProperties: true },
 );
@@ -264,11 +271,16 @@ export const AuditLogBody = Type.Object(
       }),
     ),
     exclude_specified_modification_types: Type.Optional(
-      Type.Array(Type.Union([Type.String({ maxLength: 32 }), Type.Integer()]), {
-        maxItems: 20,
-        description:
-          'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out, behaviour or tier_change; other values match nothing.',
-      }),
+      Type.Union(
+        [
+          Type.Array(Type.Union([Type.String({ maxLength: 32 }), Type.Integer()]), { maxItems: 20 }),
+          Type.Boolean(),
+        ],
+        {
+          description:
+            'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out, behaviour or tier_change; other values match nothing. A boolean (true or false, as some clients send) means no exclusion list.',
+        },
+      ),
     ),
   },
   { additionalProperties: true },

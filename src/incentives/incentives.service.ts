@@ -158,7 +158,8 @@ export async function balance(db: Database, retailerId: string, body: BalanceBod
 /**
  * Manual deposits (reference §4 `user_points/deposit`; audit type 16): each line credits a settled
  * account against `program:adjusted`, once per idempotency id (`idempotency_id`, else
- * `reference_id`). A repeat applies nothing and is not an error.
+ * `reference_id`). A repeat applies nothing and is not an error. A line with neither id is applied
+ * every time, as SessionM does for clients that send none (issue #14 item 4).
  */
 export async function deposit(
   db: Database,
@@ -176,12 +177,7 @@ export async function deposit(
       `${field}.point_account_id`,
       'deposited to',
     );
-    const id = l.idempotency_id ?? l.reference_id;
-    if (!id) {
-      throw new LaurelError('missing_data', `${field}.idempotency_id (or reference_id) is required`, {
-        field: `${field}.idempotency_id`,
-      });
-    }
+    const id = l.idempotency_id ?? l.reference_id ?? null;
     const hash = jsonHash({
       point_account_id: account.id,
       amount: l.amount,
@@ -189,7 +185,8 @@ export async function deposit(
       reference_type: l.reference_type ?? null,
       point_source_id: l.point_source_id || null,
     });
-    return { ...l, account, id, field: `${field}.idempotency_id`, hash, key: DEPOSIT_KEY + id };
+    const key = id === null ? null : DEPOSIT_KEY + id;
+    return { ...l, account, id, field: `${field}.idempotency_id`, hash, key };
   });
 
   return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
@@ -198,17 +195,18 @@ export async function deposit(
         await findIdempotentJournals(
           tx,
           user.id,
-          lines.map((l) => l.key),
+          lines.flatMap((l) => (l.key === null ? [] : [l.key])),
         )
       ).map((r) => [r.idempotency_key, r.details]),
     );
     const ids = journalIds(now, lines.length);
     const details: DepositResult[] = [];
     for (const [i, l] of lines.entries()) {
-      assertSameLine(l.field, l.id, done.get(l.key), l.hash);
-      const applied = !done.has(l.key);
+      // A line without an id has no key: applied every time (issue #14 item 4).
+      if (l.key !== null) assertSameLine(l.field, l.id!, done.get(l.key), l.hash);
+      const applied = l.key === null || !done.has(l.key);
       if (applied) {
-        done.set(l.key, { line_hash: l.hash });
+        if (l.key !== null) done.set(l.key, { line_hash: l.hash });
         await insertJournal(tx, {
           id: ids[i]!,
           retailer_id: retailerId,
@@ -219,7 +217,7 @@ export async function deposit(
           idempotency_key: l.key,
           reference_id: l.reference_id ?? null,
           reference_type: l.reference_type ?? null,
-          point_source_id: l.point_source_id ?? null,
+          point_source_id: l.point_source_id || null,
           details: { line_hash: l.hash, ...(l.rank === undefined ? {} : { rank: l.rank }) },
           postings: [
             { account: l.account.role, amount: l.amount },
@@ -344,7 +342,7 @@ export async function spendMultiple(
         idempotency_key: l.key,
         reference_id: l.reference_id ?? null,
         reference_type: l.reference_type ?? null,
-        point_source_id: l.point_source_id ?? null,
+        point_source_id: l.point_source_id || null,
         details: { transaction_id: l.transaction_id ?? null, result, line_hash: l.hash },
         postings: [
           { account: l.account.role, amount: -l.amount },
@@ -378,7 +376,9 @@ export async function fetchPointAuditLogs(
   // rollovers is what any other mutation of the member does first anyway.
   const user = await underMemberLock(db, retailerId, memberId(body.user_id), now, async (_tx, u) => u);
   const program = await getProgramAt(db, retailerId, now);
-  const excludeKinds = (body.exclude_specified_modification_types ?? []).map((k) => String(k).toLowerCase());
+  // A boolean (some clients send true or false) names no kinds: nothing is excluded (issue #14 item 5).
+  const exclude = body.exclude_specified_modification_types;
+  const excludeKinds = (Array.isArray(exclude) ? exclude : []).map((k) => String(k).toLowerCase());
   const skip = body.skip ?? 0;
   const take = body.take ?? 50;
   // Tier changes are derived, not journaled (docs/tiers.md): they join the ledger's rows here, so

@@ -217,7 +217,6 @@ describeEachDatabase('Incentives points API', (target) => {
       [line({ point_account_id: h.accounts[SPEND_ESCROW] }), 400, 'validation'],
       [line({ point_account_id: h.accounts[TIER_ESCROW] }), 400, 'validation'],
       [line({ point_account_id: randomUUID() }), 400, 'validation'],
-      [line({ idempotency_id: undefined }), 400, 'missing_data'],
       [{ user_id: userId, deposit_details: [] }, 400, 'validation'],
       [{ ...line({}), retailer_id: other.retailer_id }, 403, 'access_denied'],
       [{ ...line({}), retailer_id: randomUUID() }, 403, 'access_denied'],
