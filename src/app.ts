@@ -4,7 +4,11 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { clockRoutes } from './admin/clock.routes.js';
-import { behaviourAdminRoutes, behaviourIncentiveRoutes } from './behaviours/behaviour.routes.js';
+import {
+  behaviourAdminRoutes,
+  behaviourCoreRoutes,
+  behaviourIncentiveRoutes,
+} from './behaviours/behaviour.routes.js';
 import { campaignAdminRoutes, campaignCoreRoutes } from './campaigns/campaign.routes.js';
 import type { Clock } from './clock.js';
 import { cashOutAdminRoutes, giftCardRoutes } from './cashout/cashout.routes.js';
@@ -210,7 +214,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       { prefix },
     );
 
-  await mount('/priv/v1/apps/:api_key', 'basic', [customerRoutes, giftCardRoutes, campaignCoreRoutes]);
+  await mount('/priv/v1/apps/:api_key', 'basic', [
+    customerRoutes,
+    giftCardRoutes,
+    campaignCoreRoutes,
+    behaviourCoreRoutes,
+  ]);
   await mount('/api/2.0', 'basic', [purchaseRoutes]);
   // Clients call the Incentives routes under both versions (reference §4, issue #14 item 8).
   for (const version of ['1.0', '2.0']) {

@@ -18,6 +18,10 @@ export const ERRORS = {
   access_denied: { status: 403, message: 'These credentials may not do this.' },
   not_found: { status: 404, message: 'No such route.' },
   user_not_found: { status: 404, message: 'No such user.' },
+  no_active_campaign_found: {
+    status: 404,
+    message: 'No active campaign of that id that this member may join.',
+  },
   email_taken: { status: 409, message: 'Another user of this retailer already has this email.' },
   external_id_taken: { status: 409, message: 'Another user of this retailer already has this external id.' },
   idempotency_conflict: {

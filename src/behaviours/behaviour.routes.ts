@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { adminAuth, appAuth, bodyRetailerOf } from '../http/auth.js';
+import { Type } from '@sinclair/typebox';
+import { ExternalIdParams, UserIdParams } from '../customers/customer.schema.js';
+import { adminAuth, appAuth, bodyRetailerOf, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import {
@@ -14,11 +16,13 @@ import {
   AdminBehavioursResponse,
   BehaviourBody,
   BehaviourParams,
+  CampaignEventsBody,
+  CampaignEventsResponse,
   TriggerEventBody,
   TriggerEventResponse,
   looseBoolean,
 } from './behaviour.schema.js';
-import { triggerUserEvent } from './behaviour.service.js';
+import { campaignEvents, triggerUserEvent } from './behaviour.service.js';
 
 /**
  * `POST /incentives/api/1.0|2.0/user_events/trigger_user_event` (reference §5, issue #14 item 8):
@@ -168,5 +172,68 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       status: 'ok' as const,
       ...(await deleteBehaviour(db, retailerOf(request), request.params.behaviour_id, await clock.now())),
     }),
+  );
+};
+
+const CampaignIdParam = {
+  campaign_id: Type.String({ description: 'The campaign id (a UUID).' }),
+};
+const UserCampaignParams = Type.Object({ ...UserIdParams.properties, ...CampaignIdParam });
+const ExternalCampaignParams = Type.Object({ ...ExternalIdParams.properties, ...CampaignIdParam });
+
+/**
+ * Core's campaign events (reference §7, issue #14 item 9): `{"events": {"<name>": count}}` for a
+ * member, by id or external id, feeding the behaviours of those names.
+ */
+export const behaviourCoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, clock, verifier },
+) => {
+  app.addHook('onRequest', appAuth(verifier));
+  const schema = {
+    tags: ['Behaviours'],
+    summary: "A member's events in a campaign: each occurrence applies the behaviours of its name",
+    body: CampaignEventsBody,
+    response: { 200: CampaignEventsResponse, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef },
+  };
+
+  app.post(
+    '/users/:user_id/campaigns/:campaign_id/events',
+    { schema: { ...schema, params: UserCampaignParams } },
+    async (request) => {
+      const { retailer_id } = principalOf(request);
+      const p = request.params;
+      return {
+        status: 'ok' as const,
+        ...(await campaignEvents(
+          db,
+          retailer_id,
+          { user_id: p.user_id },
+          p.campaign_id,
+          request.body.events,
+          await clock.now(),
+        )),
+      };
+    },
+  );
+
+  app.post(
+    '/external/users/:external_id/campaigns/:campaign_id/events',
+    { schema: { ...schema, params: ExternalCampaignParams } },
+    async (request) => {
+      const { retailer_id } = principalOf(request);
+      const p = request.params;
+      return {
+        status: 'ok' as const,
+        ...(await campaignEvents(
+          db,
+          retailer_id,
+          { user_id: p.external_id, user_id_type: 'external_id' },
+          p.campaign_id,
+          request.body.events,
+          await clock.now(),
+        )),
+      };
+    },
   );
 };

@@ -1,4 +1,5 @@
 import type { Database, Tx } from '../db/database.js';
+import { getJoinableCampaign } from '../campaigns/campaign.service.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { findUserIdByExternalId, listTags, upsertTags } from '../customers/customer.repository.js';
 import { MAX_TAGS_PER_MEMBER } from '../customers/customer.service.js';
@@ -325,13 +326,13 @@ export async function processEvents(
   db: Database,
   retailerId: string,
   userId: string,
-  inputs: readonly EventInput[],
   now: Date,
-  check: (tx: Tx, user: UserRow, program: ProgramVersionRow) => Promise<void>,
+  /** Checks the request against the locked member and answers the events to process. */
+  prepare: (tx: Tx, user: UserRow, program: ProgramVersionRow) => Promise<EventInput[]>,
 ): Promise<EventPayload[]> {
   const program = await getProgramVersionAt(db, retailerId, now);
   return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
-    await check(tx, user, program);
+    const inputs = await prepare(tx, user, program);
     const ctx: EventContext = {
       tx,
       program,
@@ -343,4 +344,44 @@ export async function processEvents(
     for (const input of inputs) out.push(await processEvent(ctx, input, null));
     return out;
   });
+}
+
+/** Most events one request to a campaign may carry, counts included. */
+export const MAX_CAMPAIGN_EVENTS = 100;
+
+/**
+ * A campaign's events for a member (reference §7 `campaigns/:campaign_id/events`, issue #14 item
+ * 9): `{"<event>": count}`, each occurrence processed as one event against the behaviours of that
+ * name (the campaign's own and the general ones), in order, in one transaction. The campaign must
+ * be one the member may join now, else 404 `no_active_campaign_found` and nothing is saved.
+ */
+export async function campaignEvents(
+  db: Database,
+  retailerId: string,
+  member: MemberRef,
+  campaignId: string,
+  events: Record<string, number>,
+  now: Date,
+): Promise<{ campaign_id: string; events: EventPayload[] }> {
+  const total = Object.values(events).reduce((n, c) => n + c, 0);
+  if (total > MAX_CAMPAIGN_EVENTS) {
+    throw validationError(
+      `events count at most ${MAX_CAMPAIGN_EVENTS} occurrences in all, not ${total}`,
+      'events',
+    );
+  }
+  const userId = await resolveMember(db, retailerId, member);
+  let campaign = '';
+  const processed = await processEvents(db, retailerId, userId, now, async (tx, user, program) => {
+    campaign = (await getJoinableCampaign(tx, program.document, user, campaignId, now)).id;
+    return Object.entries(events).flatMap(([event, count]) =>
+      Array.from({ length: count }, (): EventInput => ({
+        event,
+        source: 'campaign_event',
+        campaignId: campaign,
+        isSessionM: false,
+      })),
+    );
+  });
+  return { campaign_id: campaign, events: processed };
 }

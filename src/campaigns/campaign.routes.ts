@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiKeyParams } from '../customers/customer.schema.js';
+import { ApiKeyParams, ExternalIdParams, UserIdParams } from '../customers/customer.schema.js';
 import { adminAuth, appAuth, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import type { RouteDeps } from '../http/route-deps.js';
@@ -12,6 +12,7 @@ import {
   CoreCampaignsResponse,
   DEFAULT_PAGE,
   DEFAULT_PAGE_SIZE,
+  MemberCampaignsResponse,
 } from './campaign.schema.js';
 import {
   activeCampaignsPage,
@@ -19,6 +20,7 @@ import {
   endCampaign,
   getCampaign,
   listCampaigns,
+  memberCampaigns,
   updateCampaign,
 } from './campaign.service.js';
 
@@ -153,4 +155,32 @@ export const campaignCoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       };
     },
   );
+
+  // The campaigns a member may join (reference §7, issue #14 item 9), by id or external id.
+  const byId = (p: { user_id: string }) => ({ id: p.user_id });
+  const byExternal = (p: { external_id: string }) => ({ external_id: p.external_id });
+  for (const [path, params, ref] of [
+    ['/users/:user_id/campaigns', UserIdParams, byId],
+    ['/external/users/:external_id/campaigns', ExternalIdParams, byExternal],
+  ] as const) {
+    app.get(
+      path,
+      {
+        schema: {
+          tags: ['Campaigns'],
+          summary: 'The campaigns the member may join now, as tiles and promotions',
+          params,
+          response: { 200: MemberCampaignsResponse, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef },
+        },
+      },
+      async (request) => {
+        const { retailer_id } = principalOf(request);
+        const userRef = (ref as (p: unknown) => { id: string } | { external_id: string })(request.params);
+        return {
+          status: 'ok' as const,
+          ...(await memberCampaigns(db, retailer_id, userRef, await clock.now())),
+        };
+      },
+    );
+  }
 };

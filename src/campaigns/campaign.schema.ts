@@ -78,8 +78,19 @@ export const CoreCampaignsQuery = Type.Object(
 export type CoreCampaignsQuery = Static<typeof CoreCampaignsQuery>;
 
 export const CoreCampaign = Type.Object({
-  campaign_id: Type.String({ description: 'The campaign id (a UUID).' }),
+  id: Type.String({ description: 'The campaign id (a UUID).' }),
+  campaign_id: Type.String({ description: 'The campaign id again, as some clients read it.' }),
   name: Type.String({ description: 'The campaign name.' }),
+  start_time: Type.String({
+    description: 'When it starts: program-local midnight of its first day, YYYY-MM-DD HH:MM:SS (UTC).',
+  }),
+  end_time: Type.String({
+    description:
+      'The first instant it no longer runs: midnight after its last day, or when it was ended; YYYY-MM-DD HH:MM:SS (UTC).',
+  }),
+  custom_payload: Type.Record(Type.String(), Type.Unknown(), {
+    description: "The program's custom payload for clients (e.g. offer_id); {} when it sets none.",
+  }),
   start_date: Type.String({ description: 'First day, program-local, YYYY-MM-DD.' }),
   end_date: Type.String({ description: 'Last day (inclusive), program-local, YYYY-MM-DD.' }),
   award: CampaignAwardSchema,
@@ -90,12 +101,29 @@ export const CoreCampaign = Type.Object({
   max_awards_per_member: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no limit.' }),
 });
 
+/** Core's grouping of campaigns by creative (reference §7): `tiles` and `promotions`. */
+const CoreCampaignGroups = (description: string) =>
+  Type.Object(
+    {
+      tiles: Type.Array(CoreCampaign, { description: 'Campaigns shown as tiles (the default creative).' }),
+      promotions: Type.Array(CoreCampaign, { description: 'Campaigns whose creative is promotion.' }),
+    },
+    { description },
+  );
+
 export const CoreCampaignsResponse = Type.Object({
   status: OkStatus,
   page: Type.Integer({ description: 'The page asked for.' }),
   page_size: Type.Integer({ description: 'The page size asked for.' }),
   number_of_pages: Type.Integer({ description: '0 when no campaign is active.' }),
-  campaigns: Type.Array(CoreCampaign, {
-    description: 'The active campaigns of this page, by first day, then name.',
-  }),
+  campaigns: CoreCampaignGroups(
+    'The active campaigns of this page, by first day, then name, as tiles and promotions.',
+  ),
+});
+
+export const MemberCampaignsResponse = Type.Object({
+  status: OkStatus,
+  campaigns: CoreCampaignGroups(
+    'The campaigns the member may join now (active, enrolled, admitted by the tier targeting), by first day, then name.',
+  ),
 });

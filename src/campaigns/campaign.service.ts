@@ -1,12 +1,22 @@
-import type { Database } from '../db/database.js';
-import { campaignStatus, type CampaignStatus } from '../domain/campaigns.js';
+import type { Database, Queryable } from '../db/database.js';
+import type { UserRow } from '../customers/customer.repository.js';
+import { getUser, type UserRef } from '../customers/customer.service.js';
+import {
+  campaignSpan,
+  campaignStatus,
+  memberMayJoin,
+  targetsTiers,
+  type CampaignStatus,
+} from '../domain/campaigns.js';
+import { coreTime } from '../domain/time.js';
+import { memberStandingAt } from '../tiers/tier.service.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import type { Campaign, ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import type { CampaignInput, ProgramInput } from '../program/program.schema.js';
-import { getProgramVersionAt, reviseProgram } from '../program/program.service.js';
+import { getProgramAt, getProgramVersionAt, reviseProgram } from '../program/program.service.js';
 
 /**
  * Campaigns managed one at a time (issue #5). They live in the program document, so every change is
@@ -197,24 +207,95 @@ export async function activeCampaignsPage(
   const program = row.document;
   const active = program.campaigns
     .filter((c) => campaignStatus(c, now, program.time_zone) === 'active')
-    .sort((a, b) => a.starts_on.localeCompare(b.starts_on) || a.name.localeCompare(b.name));
+    .sort(byStart);
   return {
     page,
     page_size: pageSize,
     number_of_pages: Math.ceil(active.length / pageSize),
-    campaigns: active.slice((page - 1) * pageSize, page * pageSize).map((c) => ({
-      campaign_id: c.id,
-      name: c.name,
-      start_date: c.starts_on,
-      end_date: c.ends_on,
-      award: c.award,
-      targeting: {
-        tiers: c.targeting?.tiers ?? [],
-        store_ids: c.targeting?.store_ids ?? [],
-        channels: c.targeting?.channels ?? [],
-      },
-      tier_qualifying: c.tier_qualifying,
-      max_awards_per_member: c.max_awards_per_member ?? null,
-    })),
+    campaigns: coreGroups(active.slice((page - 1) * pageSize, page * pageSize), program),
   };
+}
+
+const byStart = (a: Campaign, b: Campaign) =>
+  a.starts_on.localeCompare(b.starts_on) || a.name.localeCompare(b.name);
+
+/**
+ * Campaigns as Core lists them (reference §7, issue #14 item 9): grouped as `tiles` and
+ * `promotions` by their creative, each with `id`, `name`, `start_time`, `end_time` and the
+ * program's `custom_payload` (clients read `custom_payload.offer_id`), beside Laurel's own fields.
+ */
+function coreGroups(campaigns: Campaign[], program: ProgramDocument) {
+  const entries = campaigns.map((c) => ({ creative: c.creative ?? 'tile', entry: coreEntry(c, program) }));
+  return {
+    tiles: entries.filter((e) => e.creative === 'tile').map((e) => e.entry),
+    promotions: entries.filter((e) => e.creative === 'promotion').map((e) => e.entry),
+  };
+}
+
+function coreEntry(c: Campaign, program: ProgramDocument) {
+  const span = campaignSpan(c, program.time_zone);
+  return {
+    id: c.id,
+    campaign_id: c.id,
+    name: c.name,
+    start_time: coreTime(span.start),
+    end_time: coreTime(span.end),
+    custom_payload: c.custom_payload ?? {},
+    start_date: c.starts_on,
+    end_date: c.ends_on,
+    award: c.award,
+    targeting: {
+      tiers: c.targeting?.tiers ?? [],
+      store_ids: c.targeting?.store_ids ?? [],
+      channels: c.targeting?.channels ?? [],
+    },
+    tier_qualifying: c.tier_qualifying,
+    max_awards_per_member: c.max_awards_per_member ?? null,
+  };
+}
+
+/**
+ * Core's `users/:id/campaigns` (reference §7): the campaigns the member may join now — active,
+ * the member enrolled, the tier targeting (if any) admitting the member's tier as of now.
+ */
+export async function memberCampaigns(db: Database, retailerId: string, ref: UserRef, now: Date) {
+  const user = await getUser(db, retailerId, ref);
+  const program = await getProgramAt(db, retailerId, now);
+  const tier = await memberTierName(db, program, user, now);
+  const joinable = program.campaigns
+    .filter((c) => memberMayJoin(c, now, program.time_zone, { enrolled: user.opted_in, tier }))
+    .sort(byStart);
+  return { campaigns: coreGroups(joinable, program) };
+}
+
+/** The member's tier level name as of now, null when unenrolled; read only when a campaign needs it. */
+async function memberTierName(
+  db: Queryable,
+  program: ProgramDocument,
+  user: UserRow,
+  now: Date,
+): Promise<string | null> {
+  if (!user.opted_in || !program.campaigns.some(targetsTiers)) return null;
+  const level = (await memberStandingAt(db, program, user, now)).tier?.level_id;
+  return program.tier_system.levels.find((l) => l.id === level)?.name ?? null;
+}
+
+/**
+ * The campaign a member sends events to, or 404 `no_active_campaign_found` when it is not one the
+ * member may join now (not in the program, not active, or not for the member).
+ */
+export async function getJoinableCampaign(
+  db: Queryable,
+  program: ProgramDocument,
+  user: UserRow,
+  campaignId: string,
+  now: Date,
+): Promise<Campaign> {
+  const id = campaignId.toLowerCase();
+  const c = isUuid(id) ? program.campaigns.find((x) => x.id === id) : undefined;
+  const tier = c ? await memberTierName(db, program, user, now) : null;
+  if (!c || !memberMayJoin(c, now, program.time_zone, { enrolled: user.opted_in, tier })) {
+    throw new LaurelError('no_active_campaign_found', `No active campaign ${campaignId} for this member`);
+  }
+  return c;
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   campaignRunsAt,
+  campaignSpan,
+  memberMayJoin,
   campaignStatus,
   eligibleCampaignIds,
   targetingAdmits,
@@ -56,5 +58,26 @@ describe('campaign windows and targeting', () => {
       program.campaigns[1]!.id,
     ]);
     expect(eligibleCampaignIds(program, at('2026-11-02T15:00:00Z'), anyone)).toEqual([]);
+  });
+
+  it('spans program-local midnight of its first day to midnight after its last, or its end', () => {
+    expect(campaignSpan(dpd, NY)).toEqual({
+      start: at('2026-11-27T05:00:00Z'),
+      end: at('2026-12-01T05:00:00Z'),
+    });
+    const ended: Campaign = { ...dpd, ended_at: '2026-11-28T17:00:00.000Z' };
+    expect(campaignSpan(ended, NY).end).toEqual(at('2026-11-28T17:00:00Z'));
+    const spanningMonths: Campaign = { ...dpd, starts_on: '2026-12-01', ends_on: '2026-12-31' };
+    expect(campaignSpan(spanningMonths, NY).end).toEqual(at('2027-01-01T05:00:00Z'));
+  });
+
+  it('a member may join an active campaign when enrolled and admitted by its tier targeting', () => {
+    const now = at('2026-11-28T15:00:00Z');
+    const gold: Campaign = { ...dpd, targeting: { tiers: ['GOLD'], store_ids: ['S9'] } };
+    expect(memberMayJoin(dpd, now, NY, { enrolled: true, tier: 'BASE' })).toBe(true);
+    expect(memberMayJoin(dpd, now, NY, { enrolled: false, tier: null })).toBe(false);
+    expect(memberMayJoin(gold, now, NY, { enrolled: true, tier: 'BASE' })).toBe(false);
+    expect(memberMayJoin(gold, now, NY, { enrolled: true, tier: 'GOLD' })).toBe(true);
+    expect(memberMayJoin(dpd, at('2026-12-01T05:00:00Z'), NY, { enrolled: true, tier: 'BASE' })).toBe(false);
   });
 });

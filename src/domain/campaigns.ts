@@ -1,4 +1,4 @@
-import { localDate } from './calendar.js';
+import { localDate, startOfLocalDay } from './calendar.js';
 import type { Campaign, ProgramDocument } from './program.js';
 
 /**
@@ -71,4 +71,37 @@ export function eligibleCampaignIds(program: ProgramDocument, at: Date, facts: P
   return runningCampaigns(program, at)
     .filter((c) => targetingAdmits(c, facts))
     .map((c) => c.id);
+}
+
+/** The day after a `YYYY-MM-DD` date. */
+function dayAfter(date: string): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+}
+
+/**
+ * The instants a campaign runs between (issue #14 item 9): program-local midnight of its first
+ * day, and the first instant it no longer runs — midnight after its last day, or when it was ended
+ * if that came first.
+ */
+export function campaignSpan(c: Campaign, timeZone: string): { start: Date; end: Date } {
+  const start = startOfLocalDay(c.starts_on, timeZone);
+  const after = startOfLocalDay(dayAfter(c.ends_on), timeZone);
+  const ended = c.ended_at !== undefined ? new Date(c.ended_at) : null;
+  return { start, end: ended && ended < after ? ended : after };
+}
+
+/**
+ * Whether a member may join a campaign now: it is active, the member is enrolled (unenrolled
+ * members earn nothing, DESIGN §4) and its tier targeting, if any, admits the member's tier.
+ * Store and channel targeting are properties of a purchase, not of a member, so they do not exclude.
+ */
+export function memberMayJoin(
+  c: Campaign,
+  now: Date,
+  timeZone: string,
+  member: { enrolled: boolean; tier: string | null },
+): boolean {
+  if (!member.enrolled || campaignStatus(c, now, timeZone) !== 'active') return false;
+  return listAdmits(c.targeting?.tiers, member.tier);
 }

@@ -930,10 +930,16 @@ describeEachDatabase('Core campaign listing', (target) => {
     expect(first.status).toBe(200);
     // Double Points Days and 24 flash campaigns; Big Basket Bonus is scheduled, Was Ended ended.
     expect(first.body).toMatchObject({ status: 'ok', page: 1, page_size: 10, number_of_pages: 3 });
-    expect(first.body.campaigns).toHaveLength(10);
-    expect(first.body.campaigns[0]).toEqual({
+    // Grouped as SessionM's tiles and promotions (issue #14 item 9); all of these are tiles.
+    expect(first.body.campaigns.promotions).toEqual([]);
+    expect(first.body.campaigns.tiles).toHaveLength(10);
+    expect(first.body.campaigns.tiles[0]).toEqual({
+      id: expect.any(String),
       campaign_id: expect.any(String),
       name: 'Double Points Days',
+      start_time: '2026-11-27 05:00:00',
+      end_time: '2026-12-01 05:00:00',
+      custom_payload: {},
       start_date: '2026-11-27',
       end_date: '2026-11-30',
       award: { type: 'multiplier', factor: 2 },
@@ -941,14 +947,14 @@ describeEachDatabase('Core campaign listing', (target) => {
       tier_qualifying: false,
       max_awards_per_member: null,
     });
-    expect(first.body.campaigns[1]).toMatchObject({
+    expect(first.body.campaigns.tiles[1]).toMatchObject({
       name: 'Flash 01',
       targeting: { tiers: [], store_ids: [], channels: ['web'] },
       max_awards_per_member: 2,
       tier_qualifying: true,
     });
-    const pages = [first.body.campaigns];
-    for (const page of [2, 3]) pages.push((await list(`?page=${page}&page_size=10`)).body.campaigns);
+    const pages = [first.body.campaigns.tiles];
+    for (const page of [2, 3]) pages.push((await list(`?page=${page}&page_size=10`)).body.campaigns.tiles);
     expect(pages.map((p) => p.length)).toEqual([10, 10, 5]);
     const names = pages.flat().map((c: { name: string }) => c.name);
     expect(new Set(names).size).toBe(25);
@@ -957,15 +963,18 @@ describeEachDatabase('Core campaign listing', (target) => {
     // Defaults: page 1 of 20; a page past the end is empty.
     const defaults = await list();
     expect(defaults.body).toMatchObject({ page: 1, page_size: 20, number_of_pages: 2 });
-    expect(defaults.body.campaigns).toHaveLength(20);
-    expect((await list('?page=4&page_size=10')).body).toMatchObject({ number_of_pages: 3, campaigns: [] });
+    expect(defaults.body.campaigns.tiles).toHaveLength(20);
+    expect((await list('?page=4&page_size=10')).body).toMatchObject({
+      number_of_pages: 3,
+      campaigns: { tiles: [], promotions: [] },
+    });
   });
 
   it('follows the clock: on 1 December only the Big Basket Bonus is active', async () => {
     await h.t.setNow('2026-12-01T05:00:00Z');
     const res = await list();
     expect(res.body).toMatchObject({ page: 1, page_size: 20, number_of_pages: 1 });
-    expect(res.body.campaigns.map((c: { name: string }) => c.name)).toEqual(['Big Basket Bonus']);
+    expect(res.body.campaigns.tiles.map((c: { name: string }) => c.name)).toEqual(['Big Basket Bonus']);
     await h.verified();
   });
 
