@@ -122,6 +122,41 @@ describe('earning', () => {
     expect(computeAward(withCampaigns(c), basket([10000]), { campaign_ids: [c.id] }).spendable).toBe(115);
   });
 
+  it('a campaign past 5×10^8 points is floored, not rounded up (issue #13: exact points)', () => {
+    // 700,000.0006 × 1,000 units is 700,000,000.6: the float tolerance once gave 700,000,001.
+    const items = campaign({
+      name: 'Per unit',
+      award: { type: 'item_points', points_per_unit: 700_000.0006, item_ids: ['SKU0'] },
+    });
+    const thousand: Basket = {
+      lines: [{ line_id: '1', item_id: 'SKU0', quantity: 1000, subtotal_cents: 1000 }],
+      discount_cents: 0,
+      voided: false,
+    };
+    const per = computeAward(withCampaigns(items), thousand, { campaign_ids: [items.id] });
+    expect(per.campaigns[0]!.points).toBe(700_000_000);
+    // Fractional quantities count in exact thousandths: 0.1 + 0.2 units × 10 points is 3.
+    const tenths: Basket = {
+      ...thousand,
+      lines: [
+        { line_id: '1', item_id: 'SKU0', quantity: 0.1, subtotal_cents: 100 },
+        { line_id: '2', item_id: 'SKU0', quantity: 0.2, subtotal_cents: 100 },
+      ],
+    };
+    const ten = campaign({
+      name: 'Ten',
+      award: { type: 'item_points', points_per_unit: 10, item_ids: ['SKU0'] },
+    });
+    expect(computeAward(withCampaigns(ten), tenths, { campaign_ids: [ten.id] }).campaigns[0]!.points).toBe(3);
+    // A multiplier on a base of 700,000,000 by 1.0000000009 adds 0.63 points: none.
+    const times = campaign({ name: 'Times', award: { type: 'multiplier', factor: 1.0000000009 } });
+    const big = { ...program, earning: { ...program.earning, points_per_currency_unit: 100 } };
+    const award = computeAward({ ...big, campaigns: [times] }, basket([700_000_000]), {
+      campaign_ids: [times.id],
+    });
+    expect(award).toMatchObject({ base: 700_000_000, spendable: 700_000_000, campaigns: [] });
+  });
+
   it('reads wire amounts as exact cents', () => {
     expect(toCents(12.34)).toBe(1234);
     expect(toCents(0.1 + 0.2)).toBe(30);

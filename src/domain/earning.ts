@@ -82,26 +82,43 @@ export function floorPoints(x: number): number {
   return Math.abs(x - nearest) <= 1e-9 * Math.max(1, Math.abs(x)) ? nearest : Math.floor(x);
 }
 
-/** Units of the basket's lines that an item_points campaign lists, by item id or by category. */
-function listedUnits(basket: Basket, itemIds: readonly string[], categories: readonly string[]): number {
+/**
+ * `floor(factor × n / per)` exactly, reading `factor` as the decimal it is written as: a tolerance
+ * on the float product grows with it, and past 5×10^8 points it rounded .5 and more up (issue #13:
+ * every points computation exact). Exponent-notation factors (below 10^-6) keep `floorPoints`.
+ */
+function floorTimes(factor: number, n: number, per = 1): number {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(String(factor));
+  if (!m) return floorPoints((factor * n) / per);
+  const fraction = m[2] ?? '';
+  return Number((BigInt(m[1]! + fraction) * BigInt(n)) / (10n ** BigInt(fraction.length) * BigInt(per)));
+}
+
+/**
+ * Thousandths of a unit of the basket's lines that an item_points campaign lists, by item id or
+ * by category: integers, since a quantity has at most three decimals (`basket.ts`).
+ */
+function listedMilliUnits(basket: Basket, itemIds: readonly string[], categories: readonly string[]): number {
   if (basket.voided) return 0;
   const items = new Set(itemIds);
   const cats = new Set(categories);
   return basket.lines
     .filter((l) => items.has(l.item_id) || (l.category !== undefined && cats.has(l.category)))
-    .reduce((n, l) => n + l.quantity, 0);
+    .reduce((n, l) => n + Math.round(l.quantity * 1000), 0);
 }
 
 /** What one campaign adds to a basket with these base points and eligible spend. */
 export function campaignPoints(c: Campaign, basket: Basket, base: number, eligible: number): number {
   switch (c.award.type) {
     case 'multiplier':
-      return floorPoints(base * c.award.factor) - base;
+      return floorTimes(c.award.factor, base) - base;
     case 'threshold_bonus':
       return eligible > 0 && eligible >= Math.round(c.award.min_eligible_spend * 100) ? c.award.points : 0;
     case 'item_points':
-      return floorPoints(
-        c.award.points_per_unit * listedUnits(basket, c.award.item_ids ?? [], c.award.categories ?? []),
+      return floorTimes(
+        c.award.points_per_unit,
+        listedMilliUnits(basket, c.award.item_ids ?? [], c.award.categories ?? []),
+        1000,
       );
   }
 }

@@ -988,3 +988,29 @@ describeEachDatabase('Core campaign listing', (target) => {
     expect((await h.t.request('GET', `${h.t.core}/campaigns`, { auth: 'admin' })).status).toBe(401);
   });
 });
+
+describeEachDatabase('Campaign points are exact', (target) => {
+  const h = harness(target, '2026-11-25T12:00:00Z');
+
+  it('a campaign past 5×10^8 points is floored, not rounded up (issue #13: exact points)', async () => {
+    await h.member('X-1');
+    await h.createCampaign({
+      name: 'Per tonne',
+      starts_on: '2026-12-01',
+      ends_on: '2026-12-31',
+      award: { type: 'item_points', points_per_unit: 700_000.0006, item_ids: ['ORE'] },
+      tier_qualifying: false,
+    });
+    await h.t.setNow('2026-12-02T12:00:00Z');
+    // 1,000 units × 700,000.0006 is 700,000,000.6 points: 700,000,000, never 700,000,001.
+    const sale = await h.sell({
+      member: 'X-1',
+      transactionId: 'T-ORE',
+      openTime: '2026-12-02T06:00:00',
+      items: [line('1', 'ORE', 1000, 0.01)],
+    });
+    expect(sale.campaigns).toMatchObject([{ name: 'Per tonne', points: 700_000_000 }]);
+    expect(byName(sale.points_awarded)).toEqual({ [SPEND_ESCROW]: 700_000_010, [TIER_ESCROW]: 10 });
+    await h.verified();
+  });
+});
