@@ -291,8 +291,14 @@ export async function spendMultiple(
     const details: SpendResult[] = [];
     let spent = 0;
     let failure: string | undefined;
+    // An id binds its first line in this request even when that line spent nothing: otherwise a
+    // later line with the id and another amount spends, and a retry of this very request is a 409.
+    const firstLine = new Map<string, string>();
     for (const [i, l] of lines.entries()) {
       assertSameLine(l.field, l.idempotency_id, earlier.get(l.key), l.hash);
+      const first = firstLine.get(l.key);
+      if (first === undefined) firstLine.set(l.key, l.hash);
+      else assertSameLine(l.field, l.idempotency_id, { line_hash: first }, l.hash);
       const prior = earlier.get(l.key)?.result as SpendResult | undefined;
       if (prior) {
         details.push({ ...prior, idempotency_summary: 'duplicate' });

@@ -234,6 +234,36 @@ describeEachDatabase('Ledger integrity (issue #13)', (target) => {
     await verified();
   });
 
+  it('two lines with one id are refused whole even when the first spent nothing (bug: the second spent, and a retry answered 409)', async () => {
+    const userId = await member('DUP-2');
+    expect(
+      (
+        await post('user_points/deposit', {
+          user_id: userId,
+          deposit_details: [{ point_account_id: accounts[SPEND], amount: 50, idempotency_id: 'dup2-d' }],
+        })
+      ).status,
+    ).toBe(200);
+    // The first line cannot be covered; the second, with the same id and another amount, could.
+    const body = {
+      user_id: userId,
+      allow_partial_success: true,
+      spend_details: [
+        { amount: 1000, idempotency_id: 'dup2-x' },
+        { amount: 10, idempotency_id: 'dup2-x' },
+      ],
+    };
+    const first = await post('user_points/spend_multiple', body);
+    expect(first.status).toBe(409);
+    expect(first.body.errors).toMatchObject({
+      code: 'idempotency_conflict',
+      field: 'spend_details.1.idempotency_id',
+    });
+    expect((await post('user_points/spend_multiple', body)).status).toBe(409);
+    expect((await balances(userId))[SPEND]).toBe(50);
+    await verified();
+  });
+
   it("lifetime figures differ from the seed: a matured 2,000-point purchase reads 4,000, escrow rows 0 and ''", async () => {
     const userId = await member('LIFE-1');
     await t.setNow('2027-01-05T16:00:00Z');
