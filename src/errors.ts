@@ -22,7 +22,15 @@ export const ERRORS = {
     status: 404,
     message: 'No active campaign of that id that this member may join.',
   },
-  email_taken: { status: 409, message: 'Another user of this retailer already has this email.' },
+  // SessionM answers a duplicate email as a validation error of the field (issue #14 item 14);
+  // Laurel keeps its own code inside (the importer tells it apart) and a real 409.
+  email_taken: {
+    status: 409,
+    message: 'Another user of this retailer already has this email.',
+    wire: 'validation',
+    field: 'email',
+    field_message: 'Email Already In Use',
+  },
   external_id_taken: { status: 409, message: 'Another user of this retailer already has this external id.' },
   idempotency_conflict: {
     status: 409,
@@ -36,9 +44,30 @@ export const ERRORS = {
   too_many_requests: { status: 429, message: 'Too many requests; slow down.' },
   internal_server_error: { status: 500, message: 'Something went wrong on our side.' },
   service_unavailable: { status: 503, message: 'The service is temporarily unavailable; retry shortly.' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, ErrorEntry>;
+
+/**
+ * One registered error: its HTTP status and default message; `wire` is the code the envelope shows
+ * when it is not the registry's own, and `field`/`field_message` the per-field entry it carries.
+ */
+interface ErrorEntry {
+  status: number;
+  message: string;
+  wire?: string;
+  field?: string;
+  field_message?: string;
+}
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The code the envelope shows for `code`. */
+export const wireCode = (code: ErrorCode): string => (ERRORS[code] as ErrorEntry).wire ?? code;
+
+/** The field a registered error names by itself (`email_taken`: email), with SessionM's wording. */
+export const registeredField = (code: ErrorCode): { field: string; message: string } | undefined => {
+  const e = ERRORS[code] as ErrorEntry;
+  return e.field ? { field: e.field, message: e.field_message ?? e.message } : undefined;
+};
 
 /** A failure with a registered code; `message` overrides the registry's default wording. */
 export class LaurelError extends Error {
@@ -55,5 +84,13 @@ export class LaurelError extends Error {
   }
 }
 
-export const validationError = (message: string, field?: string): LaurelError =>
-  new LaurelError('validation', message, field ? { field } : undefined);
+/**
+ * A validation error of `field`. `fieldMessage` is the wording of SessionM's per-field map
+ * (`"user":{"state":"not a valid state"}`) where SessionM's is known; else the map repeats `message`.
+ */
+export const validationError = (message: string, field?: string, fieldMessage?: string): LaurelError =>
+  new LaurelError(
+    'validation',
+    message,
+    field ? { field, ...(fieldMessage ? { field_message: fieldMessage } : {}) } : undefined,
+  );

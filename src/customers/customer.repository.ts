@@ -28,6 +28,8 @@ export interface UserRow {
   phone_numbers: PhoneNumber[];
   user_profile: Record<string, unknown>;
   user_profile_version: number;
+  /** The member's own short code, drawn by the database at creation (migration 0010). */
+  referrer_code: string;
   created_at: Date;
   updated_at: Date;
   registered_at: Date;
@@ -36,24 +38,34 @@ export interface UserRow {
 /** Columns that a create or update may write. */
 export type WritableUserColumn = Exclude<
   keyof UserRow,
-  'id' | 'retailer_id' | 'created_at' | 'registered_at' | 'activated' | 'suspended' | 'account_status'
+  | 'id'
+  | 'retailer_id'
+  | 'created_at'
+  | 'registered_at'
+  | 'activated'
+  | 'suspended'
+  | 'account_status'
+  | 'referrer_code'
 >;
 
 // `dob` is read as text: `pg` would turn a date into a local-time Date and shift it.
 const COLUMNS = `u.id, u.retailer_id, u.external_id, u.external_id_type, u.email, u.opted_in, u.opted_in_at,
   u.activated, u.suspended, u.test_account, u.account_status, u.first_name, u.last_name, u.gender,
   u.dob::text AS dob, u.address, u.address2, u.city, u.state, u.zip, u.dma, u.country, u.locale,
-  u.phone_numbers, u.user_profile, u.user_profile_version, u.created_at, u.updated_at, u.registered_at`;
+  u.phone_numbers, u.user_profile, u.user_profile_version, u.referrer_code, u.created_at, u.updated_at, u.registered_at`;
 
 const JSON_COLUMNS = new Set(['phone_numbers', 'user_profile']);
 
-export async function insertUser(tx: Tx, row: UserRow): Promise<void> {
-  const cols = Object.keys(row) as (keyof UserRow)[];
+/** Inserts a member; the database draws the referrer code (migration 0010) and answers it. */
+export async function insertUser(tx: Tx, row: Omit<UserRow, 'referrer_code'>): Promise<string> {
+  const cols = Object.keys(row) as (keyof typeof row)[];
   const values = cols.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(row[c]) : row[c]));
-  await tx.query(
-    `INSERT INTO users (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+  const rows = await tx.query<{ referrer_code: string }>(
+    `INSERT INTO users (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+     RETURNING referrer_code`,
     values,
   );
+  return rows[0]!.referrer_code;
 }
 
 export async function updateUserColumns(

@@ -47,6 +47,16 @@ const flagsOf = (q: UserQuery): UserViewFlags => ({
   show_identifiers: isTrue(q.show_identifiers),
 });
 
+/**
+ * Create and update answers always carry `user_profile` and `identifiers`, as SessionM's create
+ * does, whatever the query flags: clients read them from the write's answer (issue #14 item 10).
+ */
+const writeFlagsOf = (q: UserQuery): UserViewFlags => ({
+  ...flagsOf(q),
+  user_profile: true,
+  show_identifiers: true,
+});
+
 const errors = {
   400: ErrorRef,
   401: ErrorRef,
@@ -112,7 +122,10 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const { retailer_id } = principalOf(request);
       const now = await clock.now();
       const row = await createUser(db, retailer_id, request.body.user, now);
-      return { status: 'ok' as const, user: await renderOne(retailer_id, row, flagsOf(request.query), now) };
+      return {
+        status: 'ok' as const,
+        user: await renderOne(retailer_id, row, writeFlagsOf(request.query), now),
+      };
     },
   );
 
@@ -201,7 +214,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         const row = await updateUser(db, retailer_id, ref(request.params as never), request.body.user, now);
         return {
           status: 'ok' as const,
-          user: await renderOne(retailer_id, row, flagsOf(request.query), now),
+          user: await renderOne(retailer_id, row, writeFlagsOf(request.query), now),
         };
       },
     );

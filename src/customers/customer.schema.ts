@@ -315,14 +315,20 @@ const TierDetails = Type.Object(
   { description: 'With expand_incentives=true.' },
 );
 
-const NText = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
 const CoreTime = (description: string) =>
   Type.Union([Type.String(), Type.Null()], { description: `${description} (YYYY-MM-DD HH:MM:SS, UTC)` });
+/** A field the member may not have: then left out, never null (DESIGN §8, issue #14 item 11). */
+const Absent = ' Left out when the member has none, never null.';
+const OptString = (description: string) => Type.Optional(Type.String({ description: description + Absent }));
+const Time = (description: string) =>
+  Type.String({ description: `${description} (YYYY-MM-DD HH:MM:SS, UTC)` });
 
 export const User = Type.Object(
   {
     id: Type.String({ description: "Laurel's user id (a UUID)." }),
-    external_id: NText('The primary external id (e.g. a loyalty card or the retailer’s customer number).'),
+    external_id: OptString(
+      'The primary external id (e.g. a loyalty card or the retailer’s customer number).',
+    ),
     opted_in: Type.Boolean({
       description: 'Enrolled in the loyalty program; false means UNENROLLED, earning nothing.',
     }),
@@ -331,37 +337,50 @@ export const User = Type.Object(
     available_points: Type.Number({ description: 'Spendable balance (or Spendable + escrow, per program).' }),
     test_points: Type.Number({ description: 'Kept for SessionM clients; always 0.' }),
     unclaimed_achievement_count: Type.Integer({ description: 'Kept for SessionM clients; always 0.' }),
-    email: NText('Unique per retailer; compared case-insensitively.'),
-    gender: NText('As given, e.g. f, m.'),
-    dob: Nullable(Type.String({ description: 'YYYY-MM-DD' })),
-    created_at: CoreTime('Created'),
-    updated_at: CoreTime('Last profile change'),
-    address: NText('Street address.'),
-    address2: NText('Second address line.'),
-    city: NText('City.'),
-    zip: NText('Postal code.'),
-    dma: NText('Designated market area code.'),
-    state: NText('State or region.'),
-    country: NText('ISO 3166-1 alpha-3, e.g. USA.'),
+    email: OptString('Unique per retailer; compared case-insensitively.'),
+    gender: OptString('As given, e.g. f, m.'),
+    dob: OptString('Date of birth, YYYY-MM-DD.'),
+    created_at: Time('Created'),
+    updated_at: Time('Last profile change'),
+    address: OptString('Street address.'),
+    address2: OptString('Second address line.'),
+    city: OptString('City.'),
+    zip: OptString('Postal code.'),
+    dma: OptString('Designated market area code.'),
+    state: OptString('State or region.'),
+    country: OptString('ISO 3166-1 alpha-3, e.g. USA.'),
     suspended: Type.Boolean({ description: 'Kept for SessionM clients; Laurel does not suspend accounts.' }),
-    last_name: NText('Family name.'),
-    first_name: NText('Given name.'),
-    registered_at: CoreTime('Registered'),
+    last_name: OptString('Family name.'),
+    first_name: OptString('Given name.'),
+    registered_at: Time('Registered'),
     profile_photo_url: Type.String({
       description: 'A neutral placeholder path kept for SessionM clients; Laurel stores no photos.',
     }),
     account_status: Type.String({ description: 'good for every live profile.' }),
-    current_zip: NText('The postal code of the address (SessionM shows both).'),
-    current_dma: NText('The market area of the address.'),
-    current_state: NText('The state of the address.'),
-    current_country: NText('The country of the address.'),
+    referrer_code: Type.String({
+      description:
+        "The member's own referral code: 8 characters (digits and capitals), given at creation, never changed, unique.",
+      examples: ['7KQ2M9XD'],
+    }),
+    current_zip: OptString('The postal code of the address (SessionM shows both).'),
+    current_dma: OptString('The market area of the address.'),
+    current_state: OptString('The state of the address.'),
+    current_country: OptString('The country of the address.'),
     tier: Type.String({ description: 'Current tier name, UNENROLLED when not opted in.' }),
     tier_system: Type.String({ description: "The program's tier system name." }),
     tier_points: Type.Number({ description: 'Tier Qualifying Account balance.' }),
-    next_tier_points: Nullable(Type.Number({ description: 'Points still needed for the next tier.' })),
-    tier_ends_value: Nullable(Type.Number({ description: "The next tier's threshold." })),
-    tier_entered_at: CoreTime('When the current tier was reached'),
-    tier_resets_at: CoreTime('When the current tier expires; null for BASE'),
+    next_tier_points: Type.Optional(
+      Type.Number({ description: 'Points still needed for the next tier; left out at the top level.' }),
+    ),
+    tier_ends_value: Type.Optional(
+      Type.Number({ description: "The next tier's threshold; left out at the top level." }),
+    ),
+    tier_entered_at: Type.Optional(Time('When the current tier was reached; left out when UNENROLLED')),
+    tier_resets_at: Type.Optional(
+      Time(
+        'When the current tier expires; for a level that never expires (BASE), the end of the current qualifying period. Present whenever the member is enrolled; left out when UNENROLLED',
+      ),
+    ),
     maintenance_points: Type.Integer({
       description:
         'Tier Qualifying points of this qualifying period counted toward keeping the current tier.',
@@ -370,44 +389,48 @@ export const User = Type.Object(
       description:
         'Points still needed this period to keep the current tier at its next evaluation; 0 once secured, for a tier that never expires, or when not enrolled.',
     }),
-    locale: NText('e.g. en-US.'),
+    locale: OptString('e.g. en-US.'),
     test_account: Type.Boolean({ description: 'A test profile of the retailer’s own.' }),
-    phone_numbers: Type.Union(
-      [
-        Type.Array(
-          Type.Object({
-            phone_number: Type.String({ description: 'As given; searches compare the last ten digits.' }),
-            phone_type: Type.String({ description: 'e.g. mobile, home.' }),
-            preference_flags: Type.Array(Type.String(), { description: 'e.g. primary.' }),
-            verified_ownership: Type.Boolean({ description: 'Always false: Laurel does not verify phones.' }),
-          }),
-        ),
-        Type.Null(),
-      ],
-      { description: 'Replaced wholesale by a PUT; [] clears.' },
+    phone_numbers: Type.Optional(
+      Type.Array(
+        Type.Object({
+          phone_number: Type.String({ description: 'As given; searches compare the last ten digits.' }),
+          phone_type: Type.String({ description: 'e.g. mobile, home.' }),
+          preference_flags: Type.Array(Type.String(), { description: 'e.g. primary.' }),
+          verified_ownership: Type.Boolean({ description: 'Always false: Laurel does not verify phones.' }),
+        }),
+        {
+          description:
+            'Replaced wholesale by a PUT; [] clears. Left out when the member has no number, never null.',
+        },
+      ),
     ),
     identifiers: Type.Optional(
       Type.Array(
         Type.Object({
           external_id: Type.String({ description: 'An external id; the primary one (external_id) first.' }),
-          external_id_type: NText('e.g. merchant_identifier.'),
+          external_id_type: OptString('e.g. merchant_identifier.'),
         }),
         {
-          description: 'With show_identifiers=true.',
+          description: 'With show_identifiers=true, and always in the answer of a create or update.',
         },
       ),
     ),
     user_profile: Type.Optional(
       Type.Object(
         { _version: Type.Integer({ description: 'Increases with every change of the custom attributes.' }) },
-        { additionalProperties: true, description: 'With user[user_profile]=true.' },
+        {
+          additionalProperties: true,
+          description: 'With user[user_profile]=true, and always in the answer of a create or update.',
+        },
       ),
     ),
     tier_details: Type.Optional(TierDetails),
   },
   {
     $id: 'User',
-    description: 'A customer profile; the query flags add identifiers, user_profile and tier_details.',
+    description:
+      'A customer profile; the query flags add identifiers, user_profile and tier_details (a create or update always has the first two). A field the member does not have is left out, never null.',
   },
 );
 

@@ -2,6 +2,7 @@ import type { Database, Queryable, Tx } from '../db/database.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import {
+  checkState,
   mergeCustomAttributes,
   normalizeProfile,
   phoneKey,
@@ -203,7 +204,7 @@ export async function createUser(
     throw new LaurelError('missing_data', 'user.email or user.external_id is required');
   }
   const optedIn = c.opted_in ?? true;
-  const row: UserRow = {
+  const row: Omit<UserRow, 'referrer_code'> = {
     id: newId(now.getTime()),
     retailer_id: retailerId,
     external_id: c.external_id ?? null,
@@ -234,9 +235,10 @@ export async function createUser(
     updated_at: now,
     registered_at: past.registered_at ?? now,
   };
-  await withUniqueErrors(() =>
+  checkState(row);
+  const referrerCode = await withUniqueErrors(() =>
     db.transaction(async (tx) => {
-      await insertUser(tx, row);
+      const code = await insertUser(tx, row);
       if (row.opted_in) {
         await recordEnrollment(tx, retailerId, row.id, true, 'created', row.opted_in_at ?? now);
       }
@@ -248,9 +250,10 @@ export async function createUser(
         : null;
       await replaceIdentifiers(tx, retailerId, row.id, primary, c.identifiers ?? [], now);
       await replacePhones(tx, retailerId, row.id, phoneKeysOf(row));
+      return code;
     }),
   );
-  return row;
+  return { ...row, referrer_code: referrerCode };
 }
 
 const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
@@ -289,6 +292,7 @@ export async function updateUser(
           next.user_profile_version = current.user_profile_version + 1;
         }
       }
+      if (c.state !== undefined || c.country !== undefined) checkState(next);
       if (!next.email && !next.external_id) {
         throw validationError('a user keeps an email or an external_id; both cannot be cleared');
       }

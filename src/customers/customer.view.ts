@@ -16,7 +16,20 @@ export interface UserViewFlags {
   show_identifiers: boolean;
 }
 
-/** Row → the Core user object, in the seed's field order and formats. */
+/** `T` with every key whose value may be null made optional and never null. */
+type WithoutNulls<T> = { [K in keyof T as null extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as null extends T[K] ? K : never]?: Exclude<T[K], null>;
+};
+
+/**
+ * Leaves out every null-valued key: a field the member does not have is absent, never `null`,
+ * because typed SessionM clients fail on a null string (DESIGN §8, issue #14 item 11).
+ */
+export function withoutNulls<T extends object>(o: T): WithoutNulls<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as WithoutNulls<T>;
+}
+
+/** Row → the Core user object, in the seed's field order and formats; absent fields left out. */
 export function toWireUser(
   row: UserRow,
   program: ProgramDocument,
@@ -25,7 +38,7 @@ export function toWireUser(
   standing: MemberStanding,
 ) {
   const loyalty = loyaltyFields(program, standing);
-  return {
+  return withoutNulls({
     id: row.id,
     external_id: row.external_id,
     opted_in: row.opted_in,
@@ -52,6 +65,7 @@ export function toWireUser(
     registered_at: coreTime(row.registered_at),
     profile_photo_url: '/images/account-neutral.png',
     account_status: row.account_status,
+    referrer_code: row.referrer_code,
     current_zip: row.zip,
     current_dma: row.dma,
     current_state: row.state,
@@ -66,12 +80,12 @@ export function toWireUser(
     ...maintenanceFields(standing),
     locale: row.locale,
     test_account: row.test_account,
-    // An emptied list echoes as null, as the platform does (reference §3, PUT semantics).
+    // No numbers (never given, or cleared with []) is left out like any absent field.
     phone_numbers: row.phone_numbers.length ? row.phone_numbers : null,
-    ...(flags.show_identifiers ? { identifiers: identifiers ?? [] } : {}),
+    ...(flags.show_identifiers ? { identifiers: (identifiers ?? []).map(withoutNulls) } : {}),
     ...(flags.user_profile ? { user_profile: toWireUserProfile(row) } : {}),
     ...(flags.expand_incentives ? { tier_details: tierDetails(program, standing) } : {}),
-  };
+  });
 }
 
 /** The custom attributes with their version, as the user object and models/user_profile show them. */

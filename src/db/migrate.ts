@@ -8,6 +8,7 @@ import * as m0006 from './migrations/0006_ledger_integrity.js';
 import * as m0007 from './migrations/0007_console_search_agents.js';
 import * as m0008 from './migrations/0008_behaviours.js';
 import * as m0009 from './migrations/0009_pos_request_per_transaction.js';
+import * as m0010 from './migrations/0010_referrer_codes.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -20,6 +21,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 7, name: m0007.name, sql: m0007.sql },
   { version: 8, name: m0008.name, sql: m0008.sql },
   { version: 9, name: m0009.name, sql: m0009.sql },
+  { version: 10, name: m0010.name, sql: m0010.sql },
 ];
 
 /** Arbitrary constant: the advisory lock that keeps two servers from migrating at once. */

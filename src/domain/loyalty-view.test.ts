@@ -14,7 +14,12 @@ const noActivity = (enrolled: boolean): MemberStanding => ({
   balances: {},
   used: new Set(),
   tier: enrolled
-    ? { level_id: program.tier_system.levels[0]!.id, entered_at: optedInAt, resets_at: null }
+    ? {
+        level_id: program.tier_system.levels[0]!.id,
+        entered_at: optedInAt,
+        resets_at: null,
+        period_ends_at: new Date('2020-01-01T05:00:00Z'),
+      }
     : null,
 });
 
@@ -29,7 +34,7 @@ describe('loyalty view', () => {
       next_tier_points: 2000,
       tier_ends_value: 2000,
       tier_entered_at: '2019-03-22 18:12:02',
-      tier_resets_at: null,
+      tier_resets_at: '2020-01-01 05:00:00',
     });
   });
 
@@ -50,7 +55,12 @@ describe('loyalty view', () => {
         tier: { balance: 2000, life_time_value: 2000 },
       },
       used: new Set(['spendable', 'tier'] as const),
-      tier: { level_id: silver.id, entered_at: optedInAt, resets_at: new Date('2020-12-31T05:00:00Z') },
+      tier: {
+        level_id: silver.id,
+        entered_at: optedInAt,
+        resets_at: new Date('2020-12-31T05:00:00Z'),
+        period_ends_at: new Date('2020-01-01T05:00:00Z'),
+      },
     };
     expect(loyaltyFields(program, s)).toMatchObject({
       available_points: 2000,
@@ -78,7 +88,12 @@ describe('loyalty view', () => {
       opted_in: true,
       balances: { tier: { balance: 12000, life_time_value: 12000 } },
       used: new Set(['tier'] as const),
-      tier: { level_id: gold.id, entered_at: optedInAt, resets_at: null },
+      tier: {
+        level_id: gold.id,
+        entered_at: optedInAt,
+        resets_at: null,
+        period_ends_at: new Date('2020-01-01T05:00:00Z'),
+      },
     };
     expect(loyaltyFields(program, s)).toMatchObject({
       tier: 'GOLD',

@@ -30,7 +30,10 @@ export interface MemberStanding {
   tier: {
     level_id: string;
     entered_at: Date;
+    /** When the level expires; null when it never does. */
     resets_at: Date | null;
+    /** The end of the current qualifying period. */
+    period_ends_at: Date;
     /** Issue #20: this period's qualifying points, the points still needed to keep the level, its last evaluation. */
     maintenance_points?: number;
     maintenance_required_points?: number;
@@ -100,7 +103,9 @@ export function loyaltyFields(program: ProgramDocument, s: MemberStanding): Loya
     next_tier_points: next ? Math.max(0, next.threshold - tierPoints) : null,
     tier_ends_value: next ? next.threshold : null,
     tier_entered_at: level ? coreTime(s.tier!.entered_at) : null,
-    tier_resets_at: level ? coreTime(s.tier!.resets_at) : null,
+    // A level that never expires shows the end of the current qualifying period: every recorded
+    // SessionM answer with a tier has a tier_resets_at string (DESIGN §6, amended 2026-12-04).
+    tier_resets_at: level ? coreTime(s.tier!.resets_at ?? s.tier!.period_ends_at) : null,
   };
 }
 

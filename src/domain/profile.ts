@@ -1,4 +1,4 @@
-import { normalizeCountry } from './countries.js';
+import { isKnownState, normalizeCountry } from './countries.js';
 import { ageInYears, isCalendarDate } from './time.js';
 import { LaurelError, validationError } from '../errors.js';
 
@@ -236,6 +236,17 @@ export function normalizeProfile(input: ProfileInput, now: Date): ProfileChanges
     out.user_profile = checkCustomAttributes(input.user_profile);
   }
   return out;
+}
+
+/**
+ * A member in the USA names a US state (by USPS code or name); other countries' states are not
+ * checked. Run on the profile as it will be stored, when the state or the country changes.
+ */
+export function checkState(p: { state: string | null; country: string | null }): void {
+  if (p.state !== null && !isKnownState(p.state, p.country)) {
+    // SessionM's wording for the per-field map (issue #14 item 14).
+    throw validationError(`state ${p.state} is not a state of ${p.country}`, 'state', 'not a valid state');
+  }
 }
 
 /** Custom attributes: a flat-keyed object of at most 200 attributes (reference §3, D-model). */

@@ -856,6 +856,7 @@ describe('helpers', () => {
       level_id: SILVER.id,
       entered_at: d(SEED_ROLLOVER),
       resets_at: d(NY_2028),
+      period_ends_at: d(NY_2027),
     });
     expect(memberTier(tier(member({ enrollment: [] }), '2026-04-01T00:00:00Z'))).toBeNull();
   });

@@ -228,7 +228,12 @@ export function levelExpiry(program: ProgramDocument, level: TierLevel, from: Da
 /** The standing in the shape the loyalty view reads (`MemberStanding.tier`). */
 export function memberTier(standing: TierStanding): MemberStanding['tier'] {
   if (!standing.level) return null;
-  return { level_id: standing.level.id, entered_at: standing.entered_at!, resets_at: standing.resets_at };
+  return {
+    level_id: standing.level.id,
+    entered_at: standing.entered_at!,
+    resets_at: standing.resets_at,
+    period_ends_at: standing.next_reset_at,
+  };
 }
 
 /** `memberTier` with the maintenance figures the user object shows (issue #20). */

@@ -7,6 +7,12 @@ export const ErrorResponse = Type.Object(
     errors: Type.Object(
       {
         code: Type.String({ description: 'Stable lowercase code; see docs/errors.md.' }),
+        user: Type.Optional(
+          Type.Record(Type.String(), Type.String(), {
+            description:
+              'SessionM\'s per-field map on a profile create or update that fails validation: the user field at fault and what is wrong with it, e.g. {"email":"Email Already In Use"}.',
+          }),
+        ),
         message: Type.String({
           description: 'A sentence for the developer; act on code, not on the wording.',
         }),
@@ -26,7 +32,7 @@ export const OkStatus = Type.Literal('ok', {
 /** Reference to the shared error schema, for route `response` maps. */
 export const ErrorRef = Type.Ref(ErrorResponse);
 
-export const errorBody = (code: string, message: string, field?: string) => ({
+export const errorBody = (code: string, message: string, field?: string, user?: Record<string, string>) => ({
   status: 'error' as const,
-  errors: field ? { code, message, field } : { code, message },
+  errors: { code, ...(user ? { user } : {}), message, ...(field ? { field } : {}) },
 });

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isConnectionError } from '../db/database.js';
-import { ERRORS, LaurelError, type ErrorCode } from '../errors.js';
+import { ERRORS, LaurelError, registeredField, wireCode, type ErrorCode } from '../errors.js';
 import { errorBody } from './envelope.js';
 import { registerBodyGuards } from './body-guards.js';
 
@@ -25,6 +25,20 @@ function describeValidation(
   return { code: 'validation', message: `${field} ${issue.message ?? 'is not valid'}`, field };
 }
 
+/**
+ * SessionM's per-field map of a failed profile write (issue #14 item 14): on a body `{"user":{...}}`
+ * a validation error of a user field also answers `"user":{"<field>":"<what is wrong>"}`, which
+ * SessionM clients read. `user.phone_numbers.0.phone_number` and `phone_numbers[0]...` name the
+ * field `phone_numbers`. Anything else (another body, no field) has no map.
+ */
+function userFieldMap(body: unknown, field: string | undefined, message: string) {
+  const user = (body as { user?: unknown } | null | undefined)?.user;
+  if (!field || !user || typeof user !== 'object' || Array.isArray(user)) return undefined;
+  const key = field.replace(/^user\./, '').split(/[.[]/)[0];
+  if (!key || key === 'user') return undefined;
+  return { [key]: message };
+}
+
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
@@ -43,10 +57,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
   registerBodyGuards(app);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof LaurelError) {
-      const field = typeof err.details?.field === 'string' ? err.details.field : undefined;
+      const registered = registeredField(err.code);
+      const field = typeof err.details?.field === 'string' ? err.details.field : registered?.field;
       if (typeof err.details?.retry_after === 'number')
         reply.header('retry-after', String(err.details.retry_after));
-      return reply.status(err.status).send(errorBody(err.code, err.message, field));
+      const code = wireCode(err.code);
+      const fieldMessage =
+        typeof err.details?.field_message === 'string'
+          ? err.details.field_message
+          : (registered?.message ?? err.message);
+      const user = code === 'validation' ? userFieldMap(request.body, field, fieldMessage) : undefined;
+      return reply.status(err.status).send(errorBody(code, err.message, field, user));
     }
     if (err.validation && err.validation.length) {
       // No body at all is missing data (docs/errors.md), not a body of the wrong type.
@@ -54,7 +75,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
         return reply.status(400).send(errorBody('missing_data', 'a JSON body is required', 'body'));
       }
       const d = describeValidation(err.validationContext, err.validation[0] as AjvIssue);
-      return reply.status(400).send(errorBody(d.code, d.message, d.field));
+      const user = d.code === 'validation' ? userFieldMap(request.body, d.field, d.message) : undefined;
+      return reply.status(400).send(errorBody(d.code, d.message, d.field, user));
     }
     const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (mapped) return reply.status(ERRORS[mapped].status).send(errorBody(mapped, ERRORS[mapped].message));

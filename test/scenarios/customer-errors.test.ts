@@ -30,9 +30,15 @@ function expectErrorEnvelope(res: ApiResponse, status: number, code: string, fie
   expect(typeof res.body.errors.message, what).toBe('string');
   expect(res.body.errors.message.length, what).toBeGreaterThan(0);
   expect(
-    Object.keys(res.body.errors).every((k) => ['code', 'message', 'field'].includes(k)),
+    Object.keys(res.body.errors).every((k) => ['code', 'user', 'message', 'field'].includes(k)),
     what,
   ).toBe(true);
+  // SessionM's per-field map rides only on validation errors of a profile field (issue #14 item 14).
+  if ('user' in res.body.errors) {
+    expect(res.body.errors.code, what).toBe('validation');
+    expect(Object.keys(res.body.errors.user), what).toHaveLength(1);
+    expect(typeof Object.values(res.body.errors.user)[0], what).toBe('string');
+  }
   if (field !== undefined) expect(res.body.errors.field, what).toBe(field);
   const text = JSON.stringify(res.body);
   for (const leak of LEAKS) expect(text, `${what} leaks ${leak}`).not.toMatch(leak);
@@ -493,14 +499,22 @@ describeEachDatabase('Customer Profile API errors', (target) => {
   });
 
   describe('conflicts (409)', () => {
-    it('email_taken: the same email in the retailer, compared case-insensitively', async () => {
+    it('a taken email (email_taken inside, validation on the wire): compared case-insensitively', async () => {
       for (const email of [
         'Taken@Example.com',
         'taken@example.com',
         'TAKEN@EXAMPLE.COM',
         '  taken@example.COM ',
       ]) {
-        await rejects('POST', `${t.core}/users`, { body: { user: { email } } }, 409, 'email_taken');
+        const res = await rejects(
+          'POST',
+          `${t.core}/users`,
+          { body: { user: { email } } },
+          409,
+          'validation',
+          'email',
+        );
+        expect(res.body.errors.user).toEqual({ email: 'Email Already In Use' });
       }
       // With an external id that is free: the whole create is refused, the free id stays free.
       await rejects(
@@ -516,7 +530,8 @@ describeEachDatabase('Customer Profile API errors', (target) => {
           },
         },
         409,
-        'email_taken',
+        'validation',
+        'email',
       );
       expect((await t.request('GET', `${t.core}/external/users/EXT-FREE`)).status).toBe(404);
       // Onto another user by update, by id and by external id, with other changes riding along.
@@ -525,14 +540,16 @@ describeEachDatabase('Customer Profile API errors', (target) => {
         `${t.core}/users/${otherId}`,
         { body: { user: { email: 'tAkEn@example.com', city: 'SALEM' } } },
         409,
-        'email_taken',
+        'validation',
+        'email',
       );
       await rejects(
         'PUT',
         `${t.core}/external/users/EXT-2`,
         { body: { user: { email: 'TAKEN@example.com', external_id: 'EXT-2b' } } },
         409,
-        'email_taken',
+        'validation',
+        'email',
       );
       expect((await t.request('GET', `${t.core}/external/users/EXT-2`)).body.user.id).toBe(otherId);
     });
@@ -742,7 +759,6 @@ describeEachDatabase('Customer Profile API errors', (target) => {
       external_id: 'EXT-1',
       dob: '1990-01-01',
       country: 'USA',
-      city: null,
       updated_at: '2026-11-25 12:00:00',
       user_profile: { _version: 1, shoe_size: 42 },
       identifiers: [
@@ -750,6 +766,7 @@ describeEachDatabase('Customer Profile API errors', (target) => {
         { external_id: 'EXT-ALIAS', external_id_type: 'facebook' },
       ],
     });
+    expect(res.body.user).not.toHaveProperty('city');
     const tags = await t.request('GET', `${t.core}/users/${userId}/tags`);
     expect(tags.body.tags).toEqual([expect.objectContaining({ tag: 'vip', count: 1, expires_at: null })]);
   });

@@ -70,7 +70,7 @@ describeEachDatabase('Customer Profile API', (target) => {
       tier_points: 0,
       next_tier_points: 2000,
       tier_ends_value: 2000,
-      tier_resets_at: null,
+      tier_resets_at: '2027-01-01 05:00:00',
       available_points: 0,
       created_at: '2026-11-25 12:00:00',
       tier_entered_at: '2026-11-25 12:00:00',
@@ -174,8 +174,9 @@ describeEachDatabase('Customer Profile API', (target) => {
       body: { user: { phone_numbers: [], address2: null } },
     });
     expect(cleared.status).toBe(200);
-    expect(cleared.body.user.phone_numbers).toBeNull();
-    expect(cleared.body.user.address2).toBeNull();
+    // Cleared fields are left out, never null (issue #14 item 11).
+    expect(cleared.body.user).not.toHaveProperty('phone_numbers');
+    expect(cleared.body.user).not.toHaveProperty('address2');
   });
 
   it('changes the primary external id and keeps further identifiers', async () => {
@@ -190,7 +191,7 @@ describeEachDatabase('Customer Profile API', (target) => {
     expect(created.status).toBe(200);
     const id = created.body.user.id;
     expect(created.body.user.identifiers).toEqual([
-      { external_id: 'CARD-1', external_id_type: null },
+      { external_id: 'CARD-1' },
       { external_id: 'fb-77', external_id_type: 'facebook' },
     ]);
     expect((await t.request('GET', `${t.core}/external/users/fb-77`)).body.user.id).toBe(id);
@@ -259,7 +260,8 @@ describeEachDatabase('Customer Profile API', (target) => {
 
   it('opting out shows UNENROLLED; opting back in is BASE from that instant', async () => {
     const out = await t.request('PUT', `${t.core}/users/${userId}`, { body: { user: { opted_in: false } } });
-    expect(out.body.user).toMatchObject({ opted_in: false, tier: 'UNENROLLED', tier_entered_at: null });
+    expect(out.body.user).toMatchObject({ opted_in: false, tier: 'UNENROLLED' });
+    expect(out.body.user).not.toHaveProperty('tier_entered_at');
     const now = await t.clock.now();
     const back = await t.request('PUT', `${t.core}/users/${userId}`, { body: { user: { opted_in: true } } });
     expect(back.body.user).toMatchObject({ tier: 'BASE' });

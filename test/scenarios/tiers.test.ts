@@ -92,9 +92,10 @@ describeEachDatabase('Tiers on the user object', (target) => {
     await t.setNow('2028-01-01T04:59:59Z');
     expect((await member('SEED-1')).tier).toBe('SILVER');
     await t.setNow('2028-01-01T05:00:00Z');
+    // BASE never expires: it shows the end of the current qualifying year (DESIGN §6, amended).
     expect(await member('SEED-1')).toMatchObject({
       tier: 'BASE',
-      tier_resets_at: null,
+      tier_resets_at: '2029-01-01 05:00:00',
       next_tier_points: 2000,
     });
   });
@@ -207,11 +208,11 @@ describeEachDatabase('Tier climbs over HTTP', (target) => {
     expect(await member('CLIMB-1')).toMatchObject({
       tier: 'GOLD',
       tier_points: 10100,
-      next_tier_points: null,
-      tier_ends_value: null,
       tier_entered_at: '2026-08-09 09:00:00',
       tier_resets_at: '2028-01-01 05:00:00',
     });
+    // At the top level there is no next tier: the fields are left out, never null (issue #14).
+    expect(await member('CLIMB-1')).not.toHaveProperty('next_tier_points');
   });
 
   it('counts a purchase of 15 December whose points mature in January toward the new year', async () => {
@@ -283,9 +284,9 @@ describeEachDatabase('Manual tier moves', (target) => {
       tier: 'GOLD',
       tier_entered_at: '2026-05-10 14:00:00',
       tier_resets_at: '2028-01-01 05:00:00',
-      next_tier_points: null,
-      tier_ends_value: null,
     });
+    expect(user).not.toHaveProperty('next_tier_points');
+    expect(user).not.toHaveProperty('tier_ends_value');
     const rows = await t.db.query<{ actor: string; reason: string }>('SELECT actor, reason FROM tier_moves');
     expect(rows).toEqual([{ actor: `app:${t.tenant.api_key}`, reason: 'store manager goodwill' }]);
     await t.setNow('2028-01-01T05:00:00Z');
