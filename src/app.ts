@@ -30,6 +30,7 @@ import { LaurelError } from './errors.js';
 import type { RouteDeps } from './http/route-deps.js';
 import { CredentialVerifier, listenForRevocations } from './tenancy/tenancy.service.js';
 import { FailedAuthLimiter, type AuthLimits } from './http/auth-limiter.js';
+import type { TrustProxy } from './config.js';
 import { writeClientError } from './http/client-error.js';
 
 export interface AppOptions {
@@ -43,7 +44,7 @@ export interface AppOptions {
   /** Limits of failed authentications per key and per address (default DEFAULT_AUTH_LIMITS). */
   authLimits?: AuthLimits;
   /** Whose `X-Forwarded-*` headers to believe (`LAUREL_TRUST_PROXY`, src/config.ts); none by default. */
-  trustProxy?: boolean | string;
+  trustProxy?: TrustProxy;
   /** When set, `GET /metrics` needs `Authorization: Bearer <metricsToken>` (`LAUREL_METRICS_TOKEN`). */
   metricsToken?: string;
   /**

@@ -47,16 +47,24 @@ export function envPreparedStatements(): boolean {
   );
 }
 
+/** Whose forwarded headers to believe: none, the connection's own peer only, or listed addresses. */
+export type TrustProxy = false | string | ((address: string, hop: number) => boolean);
+
+/** Trusts the peer of the connection (hop 0) and nothing beyond it (the adversarial review of #13). */
+const trustNearestHop = (_address: string, hop: number): boolean => hop === 0;
+
 /**
  * Which proxies' `X-Forwarded-*` headers the server believes (`LAUREL_TRUST_PROXY`; issue #13 item
- * 7): `off` by default, so a client cannot claim https or another address; `on` trusts every hop
- * (a TLS proxy in front, on a private network); a list of addresses or CIDR ranges (`10.0.0.1,10.1.0.0/16`) trusts those. Behind a TLS proxy, set it so the console's
+ * 7): `off` by default, so a client cannot claim https or another address; `on` trusts the one
+ * proxy the server's connection comes from, so the client's address is the one that proxy appended
+ * to `X-Forwarded-For` (never a left-most entry a client wrote itself, which would let a stranger
+ * spend another address's failed-authentication allowance); a list of addresses or CIDR ranges (`10.0.0.1,10.1.0.0/16`) trusts those. Behind a TLS proxy, set it so the console's
  * cookies are `Secure` and the failed-authentication limits see the client's own address.
  */
-export function envTrustProxy(): boolean | string {
+export function envTrustProxy(): TrustProxy {
   const v = (process.env.LAUREL_TRUST_PROXY ?? '').trim();
   if (v === '' || v.toLowerCase() === 'off') return false;
-  if (v.toLowerCase() === 'on') return true;
+  if (v.toLowerCase() === 'on') return trustNearestHop;
   if (/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/.test(v)) return v;
   throw new LaurelError(
     'validation',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { envTrustProxy } from '../../src/config.js';
+import { envTrustProxy, type TrustProxy } from '../../src/config.js';
 import { consoleRoutes } from '../../src/console/console.routes.js';
 import { createAdminToken, CredentialVerifier } from '../../src/tenancy/tenancy.service.js';
 import { describeEachDatabase } from '../support/databases.js';
@@ -156,7 +156,7 @@ describeEachDatabase('Console sessions, CSRF and headers', (target) => {
   it('behind a TLS proxy the console cookie never gets Secure: it does once LAUREL_TRUST_PROXY says so (issue #13)', async () => {
     const login = (app: Awaited<ReturnType<typeof buildApp>>) =>
       app.inject({ method: 'GET', url: '/console/login', headers: { 'x-forwarded-proto': 'https' } });
-    const build = (trustProxy: boolean | string) =>
+    const build = (trustProxy: TrustProxy) =>
       buildApp({ db: t.db, clock: t.clock, giftCardKey: TEST_GIFT_CARD_KEY, trustProxy });
     // By default a client cannot claim https through the header.
     const untrusting = await build(false);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { SimulatedClock } from '../../src/clock.js';
+import { envTrustProxy } from '../../src/config.js';
 import { DEFAULT_AUTH_LIMITS } from '../../src/http/auth-limiter.js';
 import { describeEachDatabase } from '../support/databases.js';
 import { basic, startTestApp, TEST_GIFT_CARD_KEY, type TestApp } from '../support/test-app.js';
@@ -112,5 +113,37 @@ describeEachDatabase('Failed-authentication limits', (target) => {
     expect(doneWhenAnswered).toBeLessThan(10);
     const codes = await Promise.all(flood);
     expect(codes.every((c) => c === 401 || c === 429)).toBe(true);
+  });
+
+  it('behind a trusted proxy, a forged X-Forwarded-For cannot spend another address’s allowance (adversarial review of #13)', async () => {
+    process.env.LAUREL_TRUST_PROXY = 'on';
+    const proxied = await buildApp({
+      db: t.db,
+      clock: t.clock,
+      giftCardKey: TEST_GIFT_CARD_KEY,
+      trustProxy: envTrustProxy(),
+    });
+    delete process.env.LAUREL_TRUST_PROXY;
+    try {
+      const victim = await t.newTenant();
+      const path = `/priv/v1/apps/${victim.api_key}/users/search?email=nobody@example.com`;
+      const via = (authorization: string, forwardedFor: string) =>
+        proxied.inject({
+          method: 'GET',
+          url: path,
+          remoteAddress: '10.0.0.1', // the proxy
+          headers: { authorization, 'x-forwarded-for': forwardedFor },
+        });
+      // The attacker writes the victim's address first; the proxy appends the attacker's own.
+      for (let i = 0; i < DEFAULT_AUTH_LIMITS.perAddress; i++) {
+        const key = i.toString(16).padStart(40, '0');
+        expect((await via(basic(key, 'x'), '198.51.100.9, 203.0.113.66')).statusCode).toBe(401);
+      }
+      expect((await via(basic(victim.api_key, victim.secret), '198.51.100.9')).statusCode).toBe(404);
+      // The attacker's own address is the one limited.
+      expect((await via(basic(victim.api_key, 'x'), '198.51.100.9, 203.0.113.66')).statusCode).toBe(429);
+    } finally {
+      await proxied.close();
+    }
   });
 });
