@@ -116,14 +116,18 @@ async function namedRetailer(db: Database, named: string): Promise<string> {
 
 const verify: DbCommand = {
   async run(db, _o, io) {
+    const started = performance.now();
     const report = await verifyLedger(db);
+    const seconds = (performance.now() - started) / 1000;
     if (report.problems.length) {
       for (const p of report.problems) io.err(`laurel verify: ${p}\n`);
       throw new LaurelError('validation', `ledger verification failed: ${report.problems.length} problem(s)`);
     }
     io.out(
       `ledger verified: ${report.journals} journals, ${report.postings} postings, ` +
-        `${report.balances} balances, ${report.lots} lots\n`,
+        `${report.balances} balances, ${report.lots} lots in ${seconds.toFixed(1)} s ` +
+        // Its rate, so a nightly run on a large database can be planned (issue #13).
+        `(${Math.round(report.journals / Math.max(seconds, 0.001))} journals/s)\n`,
     );
   },
 };
@@ -198,7 +202,14 @@ const cashoutReport: DbCommand = {
         'points converted': r.points_converted,
         'gift-card value': `${r.gift_card_value.toFixed(2)} ${r.currency}`,
         'points left': r.points_left,
-        run: r.run ? (r.run.completed_at ? 'complete' : 'running') : 'not started',
+        // A run that cannot complete says why (issue #13).
+        run: r.run
+          ? r.run.completed_at
+            ? 'complete'
+            : r.run.failures
+              ? `incomplete: ${r.run.failures} failure(s), last: ${r.run.last_error ?? 'unknown'}`
+              : 'running'
+          : 'not started',
       })),
       '',
     );

@@ -36,6 +36,28 @@ import type {
   SpendResult,
 } from './incentives.schema.js';
 
+/** What an idempotency id binds: the line's account, amount, reference, source and transaction. */
+function lineHash(
+  account: PointAccount,
+  l: {
+    amount: number;
+    reference_id?: string | undefined;
+    reference_type?: string | undefined;
+    point_source_id?: string | undefined;
+    transaction_id?: string | undefined;
+  },
+): string {
+  return jsonHash({
+    point_account_id: account.id,
+    amount: l.amount,
+    reference_id: l.reference_id ?? null,
+    reference_type: l.reference_type ?? null,
+    // "" is a client's default for none (issue #14).
+    point_source_id: l.point_source_id || null,
+    transaction_id: l.transaction_id ?? null,
+  });
+}
+
 /**
  * An idempotency id binds the line it first came with (DESIGN §4; issue #13 item 3): the line's
  * hash is stored with its journal, and a repeat whose line differs is refused whole with 409.
@@ -178,13 +200,7 @@ export async function deposit(
       'deposited to',
     );
     const id = l.idempotency_id ?? l.reference_id ?? null;
-    const hash = jsonHash({
-      point_account_id: account.id,
-      amount: l.amount,
-      reference_id: l.reference_id ?? null,
-      reference_type: l.reference_type ?? null,
-      point_source_id: l.point_source_id || null,
-    });
+    const hash = lineHash(account, l);
     const key = id === null ? null : DEPOSIT_KEY + id;
     return { ...l, account, id, field: `${field}.idempotency_id`, hash, key };
   });
@@ -252,14 +268,7 @@ export async function spendMultiple(
     const account = named
       ? settledAccountById(program, named, `spend_details.${i}.point_account_ids.0`, 'spent from')
       : spendable;
-    const hash = jsonHash({
-      point_account_id: account.id,
-      amount: l.amount,
-      reference_id: l.reference_id ?? null,
-      reference_type: l.reference_type ?? null,
-      point_source_id: l.point_source_id || null,
-      transaction_id: l.transaction_id ?? null,
-    });
+    const hash = lineHash(account, l);
     return {
       ...l,
       account,
