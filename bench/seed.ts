@@ -28,7 +28,12 @@ const TABLES: ReadonlyArray<{ table: string; where: string }> = [
 
 /** Columns whose values must differ per copy, and how copy `g` writes them. */
 const UNIQUE_TEXT: Record<string, Record<string, string>> = {
-  users: { email: `replace(email, '@', '+' || g || '@')`, external_id: `external_id || '-' || g` },
+  users: {
+    email: `replace(email, '@', '+' || g || '@')`,
+    external_id: `external_id || '-' || g`,
+    // Unique per retailer: each copy draws its own, as a member created through the API does.
+    referrer_code: `laurel_referrer_code(nextval('referrer_code_seq'))`,
+  },
   user_identifiers: { external_id: `external_id || '-' || g` },
   purchases: { transaction_id: `transaction_id || '-' || g` },
   journals: {
