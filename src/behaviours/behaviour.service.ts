@@ -363,6 +363,10 @@ export async function campaignEvents(
   events: Record<string, number>,
   now: Date,
 ): Promise<{ campaign_id: string; events: EventPayload[] }> {
+  // The body is checked before the campaign is looked up: a bad request is 400 whatever it names.
+  if (Object.keys(events).some((name) => name.trim() === '')) {
+    throw validationError('events must name each event; a blank name is not one', 'events');
+  }
   const total = Object.values(events).reduce((n, c) => n + c, 0);
   if (total > MAX_CAMPAIGN_EVENTS) {
     throw validationError(

@@ -206,6 +206,18 @@ describeEachDatabase('campaign events and member campaigns (issue #14 item 9)', 
     expect(await points(m.id)).toBe(80);
   });
 
+  it('a blank event name answered 404 for a campaign the member may not join: 400 first (fuzzer seed 260653105)', async () => {
+    const m = await member();
+    for (const campaign of [goldCampaign, reviewCampaign]) {
+      const res = await t.request('POST', `${t.core}/users/${m.id}/campaigns/${campaign}/events`, {
+        body: { events: { '  ': 1 } },
+      });
+      expect(res.status, campaign).toBe(400);
+      expect(res.body.errors).toMatchObject({ code: 'validation', field: 'events' });
+    }
+    expect(await points(m.id)).toBe(0);
+  });
+
   it('a campaign the member may not join answers 404 no_active_campaign_found and saves nothing', async () => {
     const m = await member();
     const post = (campaign: string) =>
