@@ -30,7 +30,8 @@ afterEach(cleanUp);
 afterAll(cleanUp);
 
 const OPERATOR_FILE = 'laurel.operator';
-const VERIFIED = /^ledger verified: \d+ journals, \d+ postings, \d+ balances, \d+ lots\n$/;
+const VERIFIED =
+  /^ledger verified: \d+ journals, \d+ postings, \d+ balances, \d+ lots in \d+\.\d s \(\d+ journals\/s\)\n$/;
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'import', 'customers.csv');
 
 /** A port something else listens on, until `close`. */
