@@ -364,8 +364,9 @@ export async function campaignEvents(
   now: Date,
 ): Promise<{ campaign_id: string; events: EventPayload[] }> {
   // The body is checked before the campaign is looked up: a bad request is 400 whatever it names.
-  if (Object.keys(events).some((name) => name.trim() === '')) {
-    throw validationError('events must name each event; a blank name is not one', 'events');
+  // eslint-disable-next-line no-control-regex
+  if (Object.keys(events).some((name) => name.trim() === '' || /[\u0000-\u001f\u007f]/.test(name))) {
+    throw validationError('events must name each event in printable characters, none blank', 'events');
   }
   const total = Object.values(events).reduce((n, c) => n + c, 0);
   if (total > MAX_CAMPAIGN_EVENTS) {

@@ -208,9 +208,13 @@ describeEachDatabase('campaign events and member campaigns (issue #14 item 9)', 
 
   it('a blank event name answered 404 for a campaign the member may not join: 400 first (fuzzer seed 260653105)', async () => {
     const m = await member();
-    for (const campaign of [goldCampaign, reviewCampaign]) {
+    for (const [campaign, name] of [
+      [goldCampaign, '  '],
+      [reviewCampaign, '  '],
+      [goldCampaign, '\r\nX-Injected: 1'], // seed 1582698368
+    ] as const) {
       const res = await t.request('POST', `${t.core}/users/${m.id}/campaigns/${campaign}/events`, {
-        body: { events: { '  ': 1 } },
+        body: { events: { [name]: 1 } },
       });
       expect(res.status, campaign).toBe(400);
       expect(res.body.errors).toMatchObject({ code: 'validation', field: 'events' });
