@@ -19,6 +19,44 @@ export function auditType(kind: ModificationType, modification: number): number 
   return modification > 0 ? AUDIT_TYPE.issued : AUDIT_TYPE.deducted;
 }
 
+/**
+ * `point_source_name` of an audit row (issue #14 item 13; reference §4 point sources). Laurel keeps
+ * no catalogue of point sources (`point_source_id` is free text), so the name says where the points
+ * came from or went, by kind; a behaviour's names its event.
+ */
+export function pointSourceName(
+  kind: ModificationType | 'tier_change',
+  referenceType: string | null,
+  referenceId: string | null,
+): string {
+  switch (kind) {
+    case 'purchase':
+      return 'Purchase';
+    case 'return':
+      return 'Return';
+    case 'rollover':
+      return 'Escrow Rollover';
+    case 'deposit':
+      return referenceType === AGENT_ADJUSTMENT ? 'Agent Adjustment' : 'Manual Adjustment';
+    case 'spend':
+      return referenceType === AGENT_ADJUSTMENT ? 'Agent Adjustment' : 'Spend';
+    case 'cash_out':
+      return 'Cash-out';
+    case 'behaviour':
+      return referenceId ? `Behavior: ${referenceId}` : 'Behavior';
+    case 'tier_change':
+      return 'Tier Change';
+  }
+}
+
+/**
+ * `amount_spent` of an audit row (issue #14 item 13): the points a spend or a cash-out redeemed
+ * from the account, unsigned; 0 on every other row. `amount_expired` is always 0: points do not
+ * expire in Laurel (audit type 4 is never written).
+ */
+export const amountSpent = (kind: ModificationType, modification: number): number =>
+  (kind === 'spend' || kind === 'cash_out') && modification < 0 ? -modification : 0;
+
 export interface AuditFacts {
   kind: ModificationType;
   modification: number;

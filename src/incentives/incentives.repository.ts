@@ -2,6 +2,7 @@ import type { Queryable, Tx } from '../db/database.js';
 import type { ModificationType } from '../domain/point-audit.js';
 
 export interface IdempotentJournalRow {
+  id: string;
   idempotency_key: string;
   details: Record<string, unknown>;
 }
@@ -18,7 +19,7 @@ export async function findIdempotentJournals(
 ): Promise<IdempotentJournalRow[]> {
   if (!keys.length) return [];
   return tx.query<IdempotentJournalRow>(
-    `SELECT idempotency_key, details FROM journals WHERE user_id = $1 AND idempotency_key = ANY($2::text[])`,
+    `SELECT id, idempotency_key, details FROM journals WHERE user_id = $1 AND idempotency_key = ANY($2::text[])`,
     [userId, keys],
   );
 }

@@ -122,7 +122,7 @@ const DepositLine = Type.Object(
       ),
     ),
     rank: Type.Optional(
-      Type.Integer({ description: 'Accepted for SessionM clients; kept with the deposit, unused.' }),
+      Type.Integer({ description: "Kept with the deposit and shown as its audit rows' spend_weight." }),
     ),
   },
   { additionalProperties: true },
@@ -186,6 +186,9 @@ const SpendLine = Type.Object(
       Text(128, "Free text; recorded and shown as the point audit log row's transaction_id."),
     ),
     point_source_id: PointSourceId,
+    rank: Type.Optional(
+      Type.Integer({ description: "Kept with the spend and shown as its audit row's spend_weight." }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -210,6 +213,74 @@ export const SpendBody = Type.Object(
 );
 export type SpendBody = Static<typeof SpendBody>;
 
+const AuditRow = Type.Object({
+  id: Type.String({ description: 'Journal id and posting line.' }),
+  retailer_id: RetailerId,
+  user_id: MemberId,
+  account_name: Type.String({
+    description: "The point account's name; for a tier change, the tier system's name.",
+  }),
+  point_account_id: Type.String({
+    description: "The program's point account id; empty for a tier change.",
+  }),
+  user_point_account_id: Type.String({
+    description: "The member's own account id (stable); empty for a tier change.",
+  }),
+  modification: Type.Integer({ description: 'Signed change of the account.' }),
+  amount_spent: Type.Integer({
+    description: 'Points this row redeemed (a spend or a cash-out: the debit, unsigned); else 0.',
+  }),
+  amount_expired: Type.Integer({
+    description: 'Points this row expired; always 0: points do not expire in Laurel (docs/audit-log.md).',
+  }),
+  spend_weight: Type.Integer({
+    description: "The deposit's or spend's rank, as sent; else 0.",
+  }),
+  audit_type: Type.Integer({
+    description: 'Bitmask: 1 issued, 2 deducted, 16 adjustment; 0 for a tier change (docs/audit-log.md).',
+  }),
+  modification_type: Type.String({
+    description: 'purchase, return, rollover, deposit, spend, cash_out or tier_change.',
+  }),
+  modification_entity_id: Nullable(Type.String(), 'The purchase, for purchases, returns and rollovers.'),
+  point_source_id: Nullable(Type.String(), "The deposit's or spend's point_source_id; else null."),
+  point_source_name: Type.String({
+    description:
+      'Where the points came from or went, a name per modification_type: Purchase, Return, Escrow Rollover, Manual Adjustment, Agent Adjustment, Spend, Cash-out, Behavior: <event>, Tier Change (docs/audit-log.md).',
+  }),
+  reference_id: Nullable(
+    Type.String(),
+    "The deposit's or spend's reference_id; the till's transaction id for a purchase or return; the gift card id for a cash-out; else null.",
+  ),
+  reference_type: Nullable(
+    Type.String(),
+    "The deposit's or spend's reference_type; POS Transaction for a purchase or return, Gift Card for a cash-out, the cause of a tier change; else null.",
+  ),
+  time_of_occurrence: Type.String({ description: 'When it took effect (ISO-8601, UTC).' }),
+  create_date: Type.String({ description: 'When it was recorded (ISO-8601, UTC).' }),
+  request_id: Nullable(Type.String(), 'The send_transaction request_id of a purchase or return; else null.'),
+  idempotency_id: Nullable(
+    Type.String(),
+    "The deposit's or spend's idempotency id (a deposit without one: its reference_id); else null.",
+  ),
+  transaction_id: Nullable(
+    Type.String(),
+    "The till's transaction id for a purchase, return or rollover; a spend's own transaction_id; else null.",
+  ),
+  reason: Type.String({
+    description: 'A plain-language sentence saying why, e.g. Purchase T-1001 earned 60 points.',
+  }),
+  campaigns: Type.Optional(Type.Array(Type.String(), { description: 'Campaigns that added points.' })),
+});
+export type AuditRow = Static<typeof AuditRow>;
+
+/**
+ * `error_status` of a spend line (issue #14 item 12): an integer, as SessionM's typed clients
+ * decode it (a C# POS reads a non-nullable int). 0 is success; each per-line failure has its code.
+ * docs/errors.md lists them; change both together.
+ */
+export const SPEND_LINE_ERROR = { none: 0, insufficient_points: 1 } as const;
+
 const SpendResult = Type.Object({
   account_name: Type.String({ description: 'The account spent from.' }),
   user_point_account_id: UserPointAccountId,
@@ -218,13 +289,21 @@ const SpendResult = Type.Object({
   remaining_balance: Type.Integer({ description: "The account's balance after this line." }),
   reference_id: Nullable(Type.String(), 'As sent; null when absent.'),
   reference_type: Nullable(Type.String(), 'As sent; null when absent.'),
+  tracking_id: Nullable(
+    Type.String(),
+    "The spend's journal id (its point audit log rows are `<tracking_id>:<line>`); the same on a duplicate; null when the line failed.",
+  ),
   idempotency_id: Type.String({ description: 'As sent.' }),
   idempotency_summary: Type.Union([Type.Literal('new'), Type.Literal('duplicate')], {
     description: 'duplicate: this idempotency id was spent before; the first result is returned.',
   }),
-  error_status: Nullable(
-    Type.Literal('insufficient_points'),
-    'insufficient_points when the account could not cover the line (only with allow_partial_success); else null.',
+  error_status: Type.Integer({
+    description:
+      '0 when the line spent (or is a duplicate); 1 insufficient_points: the account could not cover the line (only with allow_partial_success). docs/errors.md.',
+  }),
+  error_response: Nullable(
+    Type.Object({ error: Type.String({ description: 'The code, e.g. insufficient_points.' }) }),
+    'null on success; {"error": "<code>"} when the line failed.',
   ),
   message: Nullable(Type.String(), 'Why the line failed, with the points needed and available; else null.'),
 });
@@ -234,6 +313,8 @@ export const SpendResponse = Type.Object({
   status: OkStatus,
   payload: Type.Object(
     {
+      retailer_id: RetailerId,
+      user_id: MemberId,
       details: Type.Array(SpendResult, { description: 'One result per line, in order.' }),
       summary: Type.Object(
         {
@@ -242,6 +323,10 @@ export const SpendResponse = Type.Object({
         },
         { description: 'Totals of the request.' },
       ),
+      audits: Type.Array(AuditRow, {
+        description:
+          'The point audit log rows this request wrote, one per spent line, as fetch_point_audit_logs shows them; none for duplicates and failed lines.',
+      }),
       time_of_occurrence: Type.String({ description: 'ISO-8601, UTC.' }),
     },
     { description: 'What the spend did.' },
@@ -286,54 +371,6 @@ export const AuditLogBody = Type.Object(
   { additionalProperties: true },
 );
 export type AuditLogBody = Static<typeof AuditLogBody>;
-
-const AuditRow = Type.Object({
-  id: Type.String({ description: 'Journal id and posting line.' }),
-  retailer_id: RetailerId,
-  user_id: MemberId,
-  account_name: Type.String({
-    description: "The point account's name; for a tier change, the tier system's name.",
-  }),
-  point_account_id: Type.String({
-    description: "The program's point account id; empty for a tier change.",
-  }),
-  user_point_account_id: Type.String({
-    description: "The member's own account id (stable); empty for a tier change.",
-  }),
-  modification: Type.Integer({ description: 'Signed change of the account.' }),
-  audit_type: Type.Integer({
-    description: 'Bitmask: 1 issued, 2 deducted, 16 adjustment; 0 for a tier change (docs/audit-log.md).',
-  }),
-  modification_type: Type.String({
-    description: 'purchase, return, rollover, deposit, spend, cash_out or tier_change.',
-  }),
-  modification_entity_id: Nullable(Type.String(), 'The purchase, for purchases, returns and rollovers.'),
-  point_source_id: Nullable(Type.String(), "The deposit's or spend's point_source_id; else null."),
-  reference_id: Nullable(
-    Type.String(),
-    "The deposit's or spend's reference_id; the till's transaction id for a purchase or return; the gift card id for a cash-out; else null.",
-  ),
-  reference_type: Nullable(
-    Type.String(),
-    "The deposit's or spend's reference_type; POS Transaction for a purchase or return, Gift Card for a cash-out, the cause of a tier change; else null.",
-  ),
-  time_of_occurrence: Type.String({ description: 'When it took effect (ISO-8601, UTC).' }),
-  create_date: Type.String({ description: 'When it was recorded (ISO-8601, UTC).' }),
-  request_id: Nullable(Type.String(), 'The send_transaction request_id of a purchase or return; else null.'),
-  idempotency_id: Nullable(
-    Type.String(),
-    "The deposit's or spend's idempotency id (a deposit without one: its reference_id); else null.",
-  ),
-  transaction_id: Nullable(
-    Type.String(),
-    "The till's transaction id for a purchase, return or rollover; a spend's own transaction_id; else null.",
-  ),
-  reason: Type.String({
-    description: 'A plain-language sentence saying why, e.g. Purchase T-1001 earned 60 points.',
-  }),
-  campaigns: Type.Optional(Type.Array(Type.String(), { description: 'Campaigns that added points.' })),
-});
-export type AuditRow = Static<typeof AuditRow>;
 
 export const AuditLogResponse = Type.Object({
   status: OkStatus,

@@ -4,7 +4,13 @@ import { findUserById, lockUserById } from '../customers/customer.repository.js'
 import { jsonHash } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { pointAccountBalances, userPointAccountId } from '../domain/loyalty-view.js';
-import { auditReason, auditType, type AwardChangeFacts } from '../domain/point-audit.js';
+import {
+  amountSpent,
+  auditReason,
+  auditType,
+  pointSourceName,
+  type AwardChangeFacts,
+} from '../domain/point-audit.js';
 import {
   accountByRole,
   type AccountRole,
@@ -35,6 +41,7 @@ import type {
   SpendPayload,
   SpendResult,
 } from './incentives.schema.js';
+import { SPEND_LINE_ERROR } from './incentives.schema.js';
 
 /** What an idempotency id binds: the line's account, amount, reference, source and transaction. */
 function lineHash(
@@ -247,6 +254,48 @@ export async function deposit(
   });
 }
 
+/** A spend journal's details as stored, with its id. */
+type StoredSpend = Record<string, unknown> & { id: string; result?: unknown };
+
+/**
+ * The first result of an idempotency id, answered again for a duplicate. Results stored before
+ * issue #14 item 12 carry `error_status: null` and no tracking id: a stored result is always a
+ * line that spent, so it answers 0, and its journal id is the tracking id.
+ */
+function replayedResult(stored: StoredSpend): SpendResult {
+  const r = stored.result as SpendResult;
+  return {
+    ...r,
+    tracking_id: stored.id,
+    error_status: SPEND_LINE_ERROR.none,
+    error_response: null,
+    message: null,
+  };
+}
+
+/** The member-account posting of a spend journal just written, as the audit log reads it. */
+function writtenPosting(j: JournalInput): AuditPostingRow {
+  const posting = j.postings[0]!;
+  return {
+    journal_id: j.id,
+    line: 1,
+    account: posting.account,
+    amount: posting.amount,
+    kind: 'spend',
+    effective_at: j.effective_at,
+    recorded_at: j.recorded_at,
+    purchase_id: null,
+    point_source_id: j.point_source_id ?? null,
+    reference_id: j.reference_id ?? null,
+    reference_type: j.reference_type ?? null,
+    request_id: null,
+    idempotency_key: j.idempotency_key ?? null,
+    transaction_id: (j.details?.transaction_id as string | null | undefined) ?? null,
+    details: j.details ?? {},
+    total: 0,
+  };
+}
+
 /**
  * Spends (reference §4 `user_points/spend_multiple`; audit type 2): each line debits one settled
  * account (Spendable unless named) against `program:redeemed`, once per idempotency id. A line the
@@ -279,14 +328,14 @@ export async function spendMultiple(
   });
 
   return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
-    const earlier = new Map(
+    const earlier = new Map<string, StoredSpend>(
       (
         await findIdempotentJournals(
           tx,
           user.id,
           lines.map((l) => l.key),
         )
-      ).map((r) => [r.idempotency_key, r.details]),
+      ).map((r) => [r.idempotency_key, { ...r.details, id: r.id }]),
     );
     // After settleMember nothing is due, so the materialised balances are the as-of balances; the
     // Tier Qualifying Account offers only the current qualifying year's points (DESIGN §6 reset).
@@ -308,9 +357,9 @@ export async function spendMultiple(
       const first = firstLine.get(l.key);
       if (first === undefined) firstLine.set(l.key, l.hash);
       else assertSameLine(l.field, l.idempotency_id, { line_hash: first }, l.hash);
-      const prior = earlier.get(l.key)?.result as SpendResult | undefined;
-      if (prior) {
-        details.push({ ...prior, idempotency_summary: 'duplicate' });
+      const stored = earlier.get(l.key);
+      if (stored?.result) {
+        details.push({ ...replayedResult(stored), idempotency_summary: 'duplicate' });
         continue;
       }
       const have = available.get(l.account.role)!;
@@ -330,7 +379,9 @@ export async function spendMultiple(
           ...line,
           amount_spent: 0,
           remaining_balance: have,
-          error_status: 'insufficient_points',
+          tracking_id: null,
+          error_status: SPEND_LINE_ERROR.insufficient_points,
+          error_response: { error: 'insufficient_points' },
           message,
         });
         continue;
@@ -341,11 +392,13 @@ export async function spendMultiple(
         ...line,
         amount_spent: l.amount,
         remaining_balance: have - l.amount,
-        error_status: null,
+        tracking_id: ids[i]!,
+        error_status: SPEND_LINE_ERROR.none,
+        error_response: null,
         message: null,
       };
       // A second line with the same idempotency id in this request is a repeat of this one.
-      earlier.set(l.key, { result, line_hash: l.hash });
+      earlier.set(l.key, { id: ids[i]!, result, line_hash: l.hash });
       details.push(result);
       journals.push({
         id: ids[i]!,
@@ -358,7 +411,12 @@ export async function spendMultiple(
         reference_id: l.reference_id ?? null,
         reference_type: l.reference_type ?? null,
         point_source_id: l.point_source_id || null,
-        details: { transaction_id: l.transaction_id ?? null, result, line_hash: l.hash },
+        details: {
+          transaction_id: l.transaction_id ?? null,
+          result,
+          line_hash: l.hash,
+          ...(l.rank === undefined ? {} : { rank: l.rank }),
+        },
         postings: [
           { account: l.account.role, amount: -l.amount },
           { account: 'program:redeemed', amount: l.amount },
@@ -368,8 +426,12 @@ export async function spendMultiple(
     if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
     for (const j of journals) await insertJournal(tx, j);
     return {
+      retailer_id: retailerId,
+      user_id: user.id,
       details,
       summary: { amount_spent: spent, remaining_balance: available.get('spendable')! },
+      // The rows fetch_point_audit_logs shows for what this request wrote (issue #14 item 12).
+      audits: journals.map((j) => auditRow(program, user, writtenPosting(j))),
       time_of_occurrence: now.toISOString(),
     };
   });
@@ -423,10 +485,14 @@ function tierAuditRow(program: ProgramDocument, user: UserRow, h: TierHistoryEnt
     point_account_id: '',
     user_point_account_id: '',
     modification: 0,
+    amount_spent: 0,
+    amount_expired: 0,
+    spend_weight: 0,
     audit_type: 0,
     modification_type: TIER_CHANGE,
     modification_entity_id: null,
     point_source_id: null,
+    point_source_name: pointSourceName(TIER_CHANGE, h.cause, null),
     reference_id: null,
     reference_type: h.cause,
     time_of_occurrence: at,
@@ -501,10 +567,15 @@ function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): 
     point_account_id: pointAccountId,
     user_point_account_id: account ? userPointAccountId(user.id, account.id) : '',
     modification: r.amount,
+    amount_spent: amountSpent(r.kind, r.amount),
+    amount_expired: 0,
+    // A deposit's or spend's rank as sent (issue #14 item 13).
+    spend_weight: typeof r.details.rank === 'number' ? r.details.rank : 0,
     audit_type: auditType(r.kind, r.amount),
     modification_type: r.kind,
     modification_entity_id: r.purchase_id,
     point_source_id: r.point_source_id,
+    point_source_name: pointSourceName(r.kind, r.reference_type, r.reference_id),
     reference_id: r.reference_id,
     reference_type: r.reference_type,
     time_of_occurrence: r.effective_at.toISOString(),

@@ -523,7 +523,7 @@ export async function runConservation(d: Deployment, o: WorkloadOptions): Promis
         return;
       }
       const line = reply.body?.payload?.details?.[0];
-      const spent = reply.status === 200 && line?.amount_spent === amount && line.error_status === null;
+      const spent = reply.status === 200 && line?.amount_spent === amount && line.error_status === 0;
       if (!spent || (line.idempotency_summary !== 'new' && attempts === 1)) {
         note(`spend ${idempotencyId}: ${reply.status} ${JSON.stringify(reply.body)}`);
         if (!spent) return;

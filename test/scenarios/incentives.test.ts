@@ -262,10 +262,14 @@ describeEachDatabase('Incentives points API', (target) => {
       reference_type: 'REWARD_STORE',
       idempotency_id: 's-1',
       idempotency_summary: 'new',
-      error_status: null,
+      tracking_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      error_status: 0,
+      error_response: null,
       message: null,
     };
     expect(res.body.payload).toEqual({
+      retailer_id: h.t.tenant.retailer_id,
+      user_id: userId,
       details: [
         first,
         {
@@ -278,6 +282,10 @@ describeEachDatabase('Incentives points API', (target) => {
         },
       ],
       summary: { amount_spent: 500, remaining_balance: 500 },
+      audits: [
+        expect.objectContaining({ modification: -300, modification_type: 'spend', amount_spent: 300 }),
+        expect.objectContaining({ modification: -200, modification_type: 'spend', transaction_id: 'T-9' }),
+      ],
       time_of_occurrence: now,
     });
     expect(await h.balances(userId)).toMatchObject({ [SPEND]: 500 });
@@ -287,8 +295,11 @@ describeEachDatabase('Incentives points API', (target) => {
       { amount: 300, idempotency_id: 's-1', reference_id: 'ORDER-1', reference_type: 'REWARD_STORE' },
     ]);
     expect(replay.status).toBe(200);
-    expect(replay.body.payload.details).toEqual([{ ...first, idempotency_summary: 'duplicate' }]);
+    expect(replay.body.payload.details).toEqual([
+      { ...first, tracking_id: res.body.payload.details[0].tracking_id, idempotency_summary: 'duplicate' },
+    ]);
     expect(replay.body.payload.summary).toEqual({ amount_spent: 0, remaining_balance: 500 });
+    expect(replay.body.payload.audits).toEqual([]);
     // The same id twice in one request spends once.
     const twice = await h.spend(userId, [
       { amount: 50, idempotency_id: 's-3' },
@@ -353,10 +364,11 @@ describeEachDatabase('Incentives points API', (target) => {
         d.error_status,
       ]),
     ).toEqual([
-      [300, 200, null],
-      [0, 200, 'insufficient_points'],
-      [150, 50, null],
+      [300, 200, 0],
+      [0, 200, 1],
+      [150, 50, 0],
     ]);
+    expect(partial.body.payload.details[1].error_response).toEqual({ error: 'insufficient_points' });
     expect(partial.body.payload.details[1].message).toBe(`400 points needed, 200 available in ${SPEND}`);
     expect(partial.body.payload.summary).toEqual({ amount_spent: 450, remaining_balance: 50 });
     expect(await h.journals()).toBe(before + 2);
@@ -540,10 +552,14 @@ describeEachDatabase('Incentives points API', (target) => {
       point_account_id: h.accounts[TIER_ESCROW],
       user_point_account_id: expect.any(String),
       modification: 1000,
+      amount_spent: 0,
+      amount_expired: 0,
+      spend_weight: 0,
       audit_type: 1,
       modification_type: 'purchase',
       modification_entity_id: purchaseId,
       point_source_id: null,
+      point_source_name: 'Purchase',
       reference_id: 'T-A',
       reference_type: 'POS Transaction',
       time_of_occurrence: '2026-10-01T16:00:00.000Z',
