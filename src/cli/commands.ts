@@ -380,14 +380,18 @@ export function buildCli(): Command {
 
   const imports = program
     .command('import')
-    .description('bulk import of customers or transactions from CSV or NDJSON (docs/import.md)');
-  for (const kind of ['customers', 'transactions'] as const) {
+    .description(
+      'bulk import of customers, transactions or opening balances from CSV or NDJSON (docs/import.md)',
+    );
+  for (const kind of ['customers', 'transactions', 'balances'] as const) {
     const command = imports
       .command(kind)
       .description(
         kind === 'customers'
           ? "import customers through the API's rules: CSV of Core user fields, or NDJSON of user objects"
-          : 'import purchases and returns as the till sends them, each at its own purchase time: CSV of item lines, or NDJSON of send_transaction bodies',
+          : kind === 'balances'
+            ? "import each member's opening balance, tier and tier points as the old platform showed them at the cut-over"
+            : 'import purchases and returns as the till sends them, each at its own purchase time: CSV of item lines, or NDJSON of send_transaction bodies',
       )
       .argument('<file>', 'CSV with a header line (.csv) or NDJSON (.ndjson, .jsonl)')
       .option('--retailer <id>', 'retailer id (needed when the database has more than one)')
@@ -420,6 +424,20 @@ export function buildCli(): Command {
         ).argParser(instant),
       );
     }
+    if (kind === 'balances') {
+      command.addOption(
+        new Option(
+          '--cutover <instant>',
+          'ISO 8601 instant the balances are of, not after the import time (default: the import time)',
+        ).argParser(instant),
+      );
+    }
+    if (kind === 'transactions') {
+      command.option(
+        '--history-only',
+        "the old platform's history before the cut-over: recorded for later returns, earning nothing again",
+      );
+    }
     command.action(async (file: string, o) => {
       const format = checkImportFile(file, o.format);
       await runDbCommand(
@@ -434,6 +452,7 @@ export function buildCli(): Command {
           progressInterval: o.progressInterval,
           json: Boolean(o.json),
           cutover: (o.cutover as Date | undefined)?.toISOString(),
+          historyOnly: Boolean(o.historyOnly),
         },
         o.dataDir,
       );

@@ -355,6 +355,7 @@ function importOf(kind: ImportKind): DbCommand {
           progressInterval: (o.progressInterval as number | undefined) ?? 5,
           json: Boolean(o.json),
           cutover: str(o, 'cutover') === undefined ? undefined : new Date(str(o, 'cutover')!),
+          historyOnly: Boolean(o.historyOnly),
         },
         io,
       );
@@ -377,4 +378,5 @@ export const DB_COMMANDS: Readonly<Record<string, DbCommand>> = {
   'tokens revoke': tokensRevoke,
   'import customers': importOf('customers'),
   'import transactions': importOf('transactions'),
+  'import balances': importOf('balances'),
 };

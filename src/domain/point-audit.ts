@@ -5,7 +5,7 @@
 
 /** Why points moved: the journal kind, shown as `modification_type`. */
 export type ModificationType =
-  'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'behaviour';
+  'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'behaviour' | 'opening';
 
 /** SessionM's `audit_type` bitmask (reference §4): 1 issued, 2 redeemed or deducted, 4 expired, 16 adjustment. */
 export const AUDIT_TYPE = { issued: 1, deducted: 2, expired: 4, adjustment: 16 } as const;
@@ -16,6 +16,9 @@ export const AUDIT_TYPE = { issued: 1, deducted: 2, expired: 4, adjustment: 16 }
  */
 export function auditType(kind: ModificationType, modification: number): number {
   if (kind === 'deposit') return AUDIT_TYPE.adjustment;
+  // An opening balance (issue #16) was issued on another platform: an adjustment here, like a
+  // deposit; what the member had already used there is deducted.
+  if (kind === 'opening') return modification > 0 ? AUDIT_TYPE.adjustment : AUDIT_TYPE.deducted;
   return modification > 0 ? AUDIT_TYPE.issued : AUDIT_TYPE.deducted;
 }
 
@@ -44,6 +47,8 @@ export function pointSourceName(
       return 'Cash-out';
     case 'behaviour':
       return referenceId ? `Behavior: ${referenceId}` : 'Behavior';
+    case 'opening':
+      return 'Opening Balance';
     case 'tier_change':
       return 'Tier Change';
   }
@@ -128,6 +133,10 @@ export function auditReason(f: AuditFacts): string {
     case 'behaviour':
       // A behaviour's points (issue #14 item 8): reference_id is the event, issued (audit type 1).
       return `Event ${f.reference_id ?? 'a behaviour'} earned ${points} points`;
+    case 'opening':
+      return f.modification > 0
+        ? `Opening balance from the previous platform${f.reference_id ? ` at ${f.reference_id}` : ''}: +${points} points`
+        : `Opening balance from the previous platform: ${points} points already used there`;
     case 'cash_out':
       return f.cash_out
         ? `Cash-out ${f.cash_out.period}: ${points} points became a ${f.cash_out.value.toFixed(2)} ${f.cash_out.currency} gift card`

@@ -488,6 +488,18 @@ describe('manual moves (issue #4: a move holds until that level’s own expiry)'
     }
   });
 
+  // Issue #16: an opening tier brought from another platform ends when that platform said.
+  it('a move with its own end holds the level until then, not the level’s expiry', () => {
+    const m: TierInputs = {
+      ...member({}),
+      manual_moves: [{ at: d('2026-07-01T12:00:00Z'), level_id: GOLD.id, until: d('2027-04-01T04:00:00Z') }],
+    };
+    const s = tier(m, '2026-12-01T12:00:00Z');
+    expect(s.level).toEqual(GOLD);
+    expect(s.resets_at).toEqual(d('2027-04-01T04:00:00Z'));
+    expect(tier(m, '2027-04-01T04:00:00Z').level).toEqual(BASE);
+  });
+
   it('a move down takes effect at once and holds the lower level to its own expiry', () => {
     const m = member({
       tq: [['2026-06-01T12:00:00Z', 10000]],

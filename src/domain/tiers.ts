@@ -66,6 +66,11 @@ export interface EnrollmentChange {
 export interface ManualMove {
   at: Date;
   level_id: string;
+  /**
+   * When the move's hold ends, when not the level's own expiry from `at`: an opening tier brought
+   * from another platform holds until the expiry that platform gave it (issue #16).
+   */
+  until?: Date | null;
 }
 
 /** Everything the engine reads about one member, in any order; events after T are ignored. */
@@ -151,6 +156,8 @@ interface Hold {
 interface Move {
   at: Ms;
   level: TierLevel;
+  /** The hold's end when given; else the level's expiry from `at`. */
+  until?: Ms;
 }
 
 interface Facts {
@@ -274,7 +281,11 @@ function localYear(ladder: Ladder, t: Ms): number {
 /** Validated, sorted inputs effective at or before `until`. */
 function factsUpTo(ladder: Ladder, inputs: TierInputs, until: Ms): Facts {
   const moves = (inputs.manual_moves ?? [])
-    .map((m) => ({ at: instant(m.at, 'manual move'), level: levelById(ladder, m.level_id) }))
+    .map((m) => ({
+      at: instant(m.at, 'manual move'),
+      level: levelById(ladder, m.level_id),
+      ...(m.until ? { until: instant(m.until, 'manual move end') } : {}),
+    }))
     .filter((m) => m.at <= until)
     .sort((a, b) => a.at - b.at || a.level.rank - b.level.rank);
   return {
@@ -490,7 +501,8 @@ function applyMove(ladder: Ladder, holds: Hold[], move: Move): Hold[] {
   const capped = holds.map((h) =>
     h.from <= move.at && h.level.rank > move.level.rank && h.until > move.at ? { ...h, until: move.at } : h,
   );
-  return [...capped, hold(ladder, move.level, move.at, 'manual_move')];
+  const own = hold(ladder, move.level, move.at, 'manual_move');
+  return [...capped, move.until !== undefined ? { ...own, until: move.until } : own];
 }
 
 function levelAt(ladder: Ladder, holds: Hold[], t: Ms): TierLevel {

@@ -31,8 +31,10 @@ export interface ImportCommandOptions {
   /** Seconds between plain progress lines when not on a terminal. */
   progressInterval: number;
   json: boolean;
-  /** Customers: the instant Laurel takes over cash-outs (default: the import time). */
+  /** Customers: the instant Laurel takes over cash-outs (default: the import time); balances: their instant. */
   cutover?: Date | undefined;
+  /** Transactions: the old platform's history, earning nothing again. */
+  historyOnly?: boolean | undefined;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -123,6 +125,7 @@ export async function importCommand(db: Database, o: ImportCommandOptions, io: C
       resume: !o.restart,
       now: clock ? () => clock : () => new Date(),
       cutover: o.cutover,
+      historyOnly: o.historyOnly,
       signal: io.signal,
       ...(tty
         ? {

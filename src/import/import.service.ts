@@ -24,6 +24,8 @@ import type { ImportFormat, ImportKind, Outcome, RejectEntry, SourceUnit } from 
 import { KeySet } from './key-set.js';
 import { readLines } from './line-reader.js';
 import { transactionUnits } from './transaction-rows.js';
+import { balanceUnits, type BalanceRow } from './balance-rows.js';
+import { importOpening } from '../ledger/opening.service.js';
 
 /**
  * Bulk import (issue #6 item 4): customers through `createUser` and purchases through
@@ -52,8 +54,11 @@ export interface ImportOptions {
   /**
    * Customers: the instant Laurel takes over cash-outs (DESIGN §7); periods ending by it were the old
    * platform's to pay and are never cashed out here. Default and earliest: the import's clock.
+   * Balances: the instant the positions are of. Default and latest: the import's clock.
    */
   cutover?: Date | undefined;
+  /** Transactions: the old platform's history, recorded for returns, earning nothing again (issue #16). */
+  historyOnly?: boolean | undefined;
   onProgress?: (p: ImportProgress) => void;
   progressIntervalMs?: number;
   /** Aborting stops reading; rows in flight finish and the checkpoint is saved. */
@@ -190,12 +195,25 @@ async function applyTransaction(
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
+  historyOnly: boolean,
 ): Promise<Outcome> {
   const transactionId = String(body.request_payload.transaction_id).trim();
   const prior = await findPosRequest(db, retailerId, body.request_id, transactionId);
   if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
-  const r = await sendTransaction(db, retailerId, body, now);
-  return { status: 'imported', notAwarded: r.awarded ? null : r.reason, edit: r.revision > 1 };
+  const r = await sendTransaction(db, retailerId, body, now, { historyOnly });
+  const notAwarded = !r.awarded ? r.reason : historyOnly && r.revision === 1 ? 'history_only' : null;
+  return { status: 'imported', notAwarded, edit: r.revision > 1 };
+}
+
+/** Opening balances: one position per member; one already posted with the same data is present. */
+async function applyBalance(
+  db: Database,
+  retailerId: string,
+  row: BalanceRow,
+  cutover: Date,
+  now: Date,
+): Promise<Outcome> {
+  return importOpening(db, retailerId, row, cutover, now);
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -206,8 +224,18 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * imported, from part of it (docs/import.md, "Cut-over and cash-outs").
  */
 function checkCutover(kind: ImportKind, cutover: Date, now: Date): void {
+  if (kind === 'balances') {
+    // Positions as of an instant to come would show in the balances before it.
+    if (cutover > now) {
+      throw new LaurelError(
+        'validation',
+        `--cutover ${cutover.toISOString()} is after the import's clock (${now.toISOString()}): balances are positions the old platform showed at an instant already passed`,
+      );
+    }
+    return;
+  }
   if (kind !== 'customers') {
-    throw new LaurelError('validation', '--cutover applies to import customers, where each member starts');
+    throw new LaurelError('validation', '--cutover applies to import customers and import balances');
   }
   if (cutover < now) {
     throw new LaurelError(
@@ -227,6 +255,11 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   }
   const format = formatOf(file, opts.format);
   if (opts.cutover) checkCutover(kind, opts.cutover, opts.now());
+  if (opts.historyOnly && kind !== 'transactions') {
+    throw new LaurelError('validation', '--history-only applies to import transactions');
+  }
+  // Balances are of one instant, read once: the cut-over, or the import's clock at its start.
+  const cutover = opts.cutover ?? (kind === 'balances' ? opts.now() : undefined);
   const concurrency = Math.max(1, Math.floor(opts.concurrency));
   const rejectsPath = opts.rejectsPath ?? `${file}.rejects.ndjson`;
   const checkpointPath = opts.checkpointPath ?? `${file}.laurel-checkpoint`;
@@ -335,7 +368,15 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
       try {
         return kind === 'customers'
           ? await applyCustomer(db, retailerId, value as CustomerRow, opts.now(), opts.cutover)
-          : await applyTransaction(db, retailerId, value as SendTransactionBody, opts.now());
+          : kind === 'balances'
+            ? await applyBalance(db, retailerId, value as BalanceRow, cutover!, opts.now())
+            : await applyTransaction(
+                db,
+                retailerId,
+                value as SendTransactionBody,
+                opts.now(),
+                opts.historyOnly ?? false,
+              );
       } catch (err) {
         if (err instanceof LaurelError) return rejected(err.code, err.message);
         const code = (err as { code?: string }).code ?? '';
@@ -377,7 +418,11 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   try {
     const lines = readLines(file);
     const units: AsyncGenerator<SourceUnit<unknown>> =
-      kind === 'customers' ? customerUnits(format, lines, opts.now) : transactionUnits(format, lines);
+      kind === 'customers'
+        ? customerUnits(format, lines, opts.now)
+        : kind === 'balances'
+          ? balanceUnits(format, lines, cutover!)
+          : transactionUnits(format, lines);
     let turn = Date.now();
     for await (const unit of units) {
       // PGlite answers without real I/O, so a run of rows could starve timers and signals (progress,

@@ -1,6 +1,6 @@
 /** Shapes shared by the bulk import's readers and its runner (issue #6 item 4). */
 
-export type ImportKind = 'customers' | 'transactions';
+export type ImportKind = 'customers' | 'transactions' | 'balances';
 export type ImportFormat = 'csv' | 'ndjson';
 
 /**

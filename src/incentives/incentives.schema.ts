@@ -240,13 +240,13 @@ const AuditRow = Type.Object({
     description: 'Bitmask: 1 issued, 2 deducted, 16 adjustment; 0 for a tier change (docs/audit-log.md).',
   }),
   modification_type: Type.String({
-    description: 'purchase, return, rollover, deposit, spend, cash_out or tier_change.',
+    description: 'purchase, return, rollover, deposit, spend, cash_out, behaviour, opening or tier_change.',
   }),
   modification_entity_id: Nullable(Type.String(), 'The purchase, for purchases, returns and rollovers.'),
   point_source_id: Nullable(Type.String(), "The deposit's or spend's point_source_id; else null."),
   point_source_name: Type.String({
     description:
-      'Where the points came from or went, a name per modification_type: Purchase, Return, Escrow Rollover, Manual Adjustment, Agent Adjustment, Spend, Cash-out, Behavior: <event>, Tier Change (docs/audit-log.md).',
+      'Where the points came from or went, a name per modification_type: Purchase, Return, Escrow Rollover, Manual Adjustment, Agent Adjustment, Spend, Cash-out, Behavior: <event>, Opening Balance, Tier Change (docs/audit-log.md).',
   }),
   reference_id: Nullable(
     Type.String(),
@@ -363,7 +363,7 @@ export const AuditLogBody = Type.Object(
         ],
         {
           description:
-            'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out, behaviour or tier_change; other values match nothing. A boolean (true or false, as some clients send) means no exclusion list.',
+            'modification_type values to leave out: purchase, return, rollover, deposit, spend, cash_out, behaviour, opening or tier_change; other values match nothing. A boolean (true or false, as some clients send) means no exclusion list.',
         },
       ),
     ),

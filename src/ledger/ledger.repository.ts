@@ -2,7 +2,8 @@ import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 
 /** Journal kinds (DESIGN §3); each names why points moved. */
-export type JournalKind = 'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'behaviour';
+export type JournalKind =
+  'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'behaviour' | 'opening';
 
 /** Program-side accounts that member postings are balanced against. */
 export type ProgramAccount =
@@ -11,6 +12,8 @@ export type ProgramAccount =
   | 'program:redeemed'
   | 'program:adjusted'
   | 'program:cashed_out'
+  /** Positions brought from another platform at the cut-over (issue #16). */
+  | 'program:opening'
   /** What purchases owe: late returns' shortfalls (debit), less what later credits repaid. */
   | 'program:shortfall';
 

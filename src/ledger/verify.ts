@@ -151,8 +151,11 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
        WHERE j.purchase_id IS NOT NULL GROUP BY j.purchase_id
      ), cmp AS (
        SELECT pu.id, r.role,
+              -- A purchase of imported history (issue #16) earned its points elsewhere: its journals
+              -- post only the change of award since.
               CASE WHEN pu.not_awarded_reason IS NOT NULL OR pu.user_id IS NULL THEN 0
                    ELSE coalesce((pu.award->>(CASE r.role WHEN 'spendable' THEN 'spendable' ELSE 'tier_qualifying' END))::bigint, 0)
+                        - coalesce((pu.earned_elsewhere->>r.role)::bigint, 0)
               END AS award,
               coalesce(CASE r.role WHEN 'spendable' THEN n.spendable ELSE n.tier END, 0) AS net,
               coalesce((pu.shortfall->>r.role)::bigint, 0) AS owed
@@ -160,7 +163,7 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
        LEFT JOIN net n ON n.purchase_id = pu.id
      )
      SELECT id, role, award, net, owed FROM cmp
-     WHERE net - owed <> award OR owed < 0 OR award < 0 OR award > ${MAX_PURCHASE_POINTS}
+     WHERE net - owed <> award OR owed < 0 OR award < -${MAX_PURCHASE_POINTS} OR award > ${MAX_PURCHASE_POINTS}
      ORDER BY id, role LIMIT ${LIMIT}`,
   );
   for (const r of awards) {

@@ -35,6 +35,11 @@ export interface PurchaseRow {
   revision: number;
   /** What late returns could not take back and later credits have not yet repaid (DESIGN §4). */
   shortfall: Partial<Record<SettledRole, number>>;
+  /**
+   * A purchase imported with `--history-only` (issue #16): what it earned on the old platform,
+   * whose points are in the member's opening balance. Null or absent for every other purchase.
+   */
+  earned_elsewhere?: Partial<Record<SettledRole, number>> | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -100,6 +105,19 @@ const MEMBER_BY: Record<MemberKey['type'], string> = {
   email: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND lower(u.email) = lower($5) AND u.deleted_at IS NULL
      ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
 };
+
+/** The live member a key names in the retailer, as a till's transaction would find it. */
+export async function findMemberId(
+  db: Queryable,
+  retailerId: string,
+  member: MemberKey,
+): Promise<string | undefined> {
+  const rows = await db.query<{ id: string }>(MEMBER_BY[member.type].replaceAll('$5', '$2'), [
+    retailerId,
+    member.id,
+  ]);
+  return rows[0]?.id;
+}
 
 /**
  * The stored answer for the request id, the program version in force at `at`, the member and the
@@ -179,6 +197,7 @@ export async function lockPurchaseWithDue(
        (SELECT json_build_object('id', id, 'retailer_id', retailer_id, 'transaction_id', transaction_id,
                  'user_id', user_id, 'store_id', store_id, 'program_version', program_version, 'basket', basket,
                  'award', award, 'not_awarded_reason', not_awarded_reason, 'revision', revision, 'shortfall', shortfall,
+                 'earned_elsewhere', earned_elsewhere,
                  'purchase_ms', (extract(epoch FROM purchase_time) * 1000)::bigint,
                  'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
                  'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint) FROM p) AS purchase,
@@ -246,9 +265,9 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
   await tx.query(
     `WITH ins AS (
        INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, shortfall, created_at, updated_at)
+         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at)
        SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, shortfall, created_at, updated_at
+         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at
        FROM jsonb_populate_record(NULL::purchases, $1::jsonb) WHERE $1::jsonb IS NOT NULL
      ), upd AS (
        UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, shortfall = x.shortfall,

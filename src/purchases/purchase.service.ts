@@ -185,7 +185,9 @@ async function postAwardChange(
       ? { remaining: lot.remaining, matured: lot.rolled_over_at !== null }
       : // A first award always passes through escrow, even when already due (an import, a till
         // that was offline): the rollover then carries its own effective time, as tiers need.
-        p.revision > 1 && lotMaturesAt <= now
+        // A purchase of the old platform's history has its points in the opening balance, settled
+        // (issue #16): a return takes them back as from a matured lot (DESIGN §4).
+        (p.revision > 1 && lotMaturesAt <= now) || p.earned_elsewhere
         ? { remaining: 0, matured: true }
         : undefined;
     const settled = SETTLED_OF[role];
@@ -278,6 +280,11 @@ export async function sendTransaction(
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
+  /**
+   * `historyOnly` (an import of the old platform's history, issue #16): a new purchase is recorded
+   * with the award it earned there, for later returns, and earns nothing again.
+   */
+  opts: { historyOnly?: boolean } = {},
 ): Promise<TransactionResult> {
   const hash = jsonHash(body);
   const payload = body.request_payload;
@@ -350,6 +357,7 @@ export async function sendTransaction(
               now,
               requestId: body.request_id,
               current,
+              historyOnly: opts.historyOnly ?? false,
             });
         const answer = result(outcome);
         await writePurchase(tx, {
@@ -442,6 +450,7 @@ async function firstSend(
     requestId: string;
     /** The version in force now, already read to parse the purchase time. */
     current: ProgramVersionRow;
+    historyOnly: boolean;
   },
 ): Promise<Sent> {
   // A version starts when it is stored, never later than now, so the version in force now is the
@@ -474,7 +483,10 @@ async function firstSend(
     created_at: a.now,
     updated_at: a.now,
   };
-  if (reason)
+  if (!reason && a.historyOnly) {
+    purchase.earned_elsewhere = { spendable: award.spendable, tier: award.tier_qualifying };
+  }
+  if (reason || a.historyOnly)
     return {
       purchase,
       program,

@@ -26,9 +26,10 @@ export type MemberLedgerJson = {
   due: { account: EscrowRole; at_ms: number; due: number }[];
   cash_out: CashOutJson;
   tq: { at_ms: number; points: number }[];
-  moves: (Omit<TierMoveRow, 'effective_at' | 'recorded_at'> & {
+  moves: (Omit<TierMoveRow, 'effective_at' | 'recorded_at' | 'holds_until'> & {
     effective_ms: number;
     recorded_ms: number;
+    until_ms: number | null;
   })[];
   enrollment: { at_ms: number; opted_in: boolean }[];
 };
@@ -60,6 +61,7 @@ export function memberLedgerColumn(userId: string, at: string): string {
                  'tier_system_id', tier_system_id, 'tier_level_id', tier_level_id,
                  'effective_ms', (extract(epoch FROM effective_at) * 1000)::bigint,
                  'recorded_ms', (extract(epoch FROM recorded_at) * 1000)::bigint,
+                 'until_ms', (extract(epoch FROM holds_until) * 1000)::bigint,
                  'actor', actor, 'reason', reason) ORDER BY effective_at, id), '[]')
         FROM tier_moves WHERE user_id = ${userId} AND effective_at <= ${at}),
        'enrollment', (SELECT coalesce(json_agg(json_build_object('at_ms', (extract(epoch FROM at) * 1000)::bigint,
@@ -73,10 +75,11 @@ export function memberLedgerOf(r: MemberLedgerJson): MemberLedger {
     due: r.due.map((d) => ({ account: d.account, matures_at: new Date(Number(d.at_ms)), due: d.due })),
     cashOut: cashOutOf(r.cash_out),
     tqChanges: r.tq.map((c) => ({ at: new Date(Number(c.at_ms)), points: c.points })),
-    moves: r.moves.map(({ effective_ms, recorded_ms, ...m }) => ({
+    moves: r.moves.map(({ effective_ms, recorded_ms, until_ms, ...m }) => ({
       ...m,
       effective_at: new Date(Number(effective_ms)),
       recorded_at: new Date(Number(recorded_ms)),
+      holds_until: until_ms === null ? null : new Date(Number(until_ms)),
     })),
     enrollment: r.enrollment.map((e) => ({ at: new Date(Number(e.at_ms)), opted_in: e.opted_in })),
   };
@@ -98,12 +101,15 @@ export interface TierMoveRow {
   recorded_at: Date;
   actor: string;
   reason: string;
+  /** An opening tier's end as the old platform gave it (issue #16); null: the level's own expiry. */
+  holds_until?: Date | null;
 }
 
 export async function insertTierMove(tx: Tx, m: TierMoveRow): Promise<void> {
   await tx.query(
-    `INSERT INTO tier_moves (id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    `INSERT INTO tier_moves (id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor,
+       reason, holds_until)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       m.id,
       m.retailer_id,
@@ -114,6 +120,7 @@ export async function insertTierMove(tx: Tx, m: TierMoveRow): Promise<void> {
       m.recorded_at,
       m.actor,
       m.reason,
+      m.holds_until ?? null,
     ],
   );
 }

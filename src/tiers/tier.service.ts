@@ -84,7 +84,7 @@ function manualMoves(program: ProgramDocument, moves: TierMoveRow[]): ManualMove
   const levels = new Set(program.tier_system.levels.map((l) => l.id));
   return moves
     .filter((m) => m.tier_system_id === program.tier_system.id && levels.has(m.tier_level_id))
-    .map((m) => ({ at: m.effective_at, level_id: m.tier_level_id }));
+    .map((m) => ({ at: m.effective_at, level_id: m.tier_level_id, until: m.holds_until ?? null }));
 }
 
 export interface MoveRequest {
