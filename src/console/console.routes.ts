@@ -20,6 +20,15 @@ import {
 } from './console.service.js';
 import { CONSOLE_CSS_HASH } from './console.styles.js';
 import {
+  FORM_FIELDS,
+  addBehaviour,
+  behavioursPage,
+  parseBehaviourForm,
+  removeBehaviour,
+  type BehaviourForm,
+} from './behaviours.service.js';
+import { behavioursView } from './behaviours.views.js';
+import {
   layout,
   loginPage,
   memberView,
@@ -529,6 +538,60 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
       const session = sessionOf(request);
       const data = await programPage(db, session.retailerId, await clock.now());
       return page(request, reply, 200, 'Program', programView(data), 'program');
+    });
+
+    // Behaviours (issue #14 item 8): each change is a new program version, as in the admin API.
+    async function showBehaviours(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      status: number,
+      form: BehaviourForm,
+      notice?: Notice,
+    ) {
+      const session = sessionOf(request);
+      const data = await behavioursPage(db, session.retailerId, await clock.now());
+      const body = behavioursView(data, session.csrfToken, form, notice);
+      return page(request, reply, status, 'Behaviours', body, 'behaviours');
+    }
+
+    const BEHAVIOUR_NOTICES: Record<string, Notice> = {
+      added: { kind: 'ok', text: 'Behaviour added: it applies to events from now on.' },
+      removed: { kind: 'ok', text: 'Behaviour removed: its event no longer has its outcomes.' },
+      gone: { kind: 'info', text: 'That behaviour was already removed.' },
+    };
+
+    scope.get('/behaviours', async (request, reply) => {
+      const q = request.query as Record<string, string | undefined>;
+      const notice =
+        q.notice && Object.hasOwn(BEHAVIOUR_NOTICES, q.notice) ? BEHAVIOUR_NOTICES[q.notice] : undefined;
+      return showBehaviours(request, reply, 200, {}, notice);
+    });
+
+    scope.post('/behaviours', async (request, reply) => {
+      const sent = formOf(request.body);
+      const form: BehaviourForm = Object.fromEntries(FORM_FIELDS.map((k) => [k, sent[k]]));
+      try {
+        const input = parseBehaviourForm(form);
+        await addBehaviour(db, sessionOf(request).retailerId, input, await clock.now());
+        return redirect(reply, '/console/behaviours?notice=added');
+      } catch (err) {
+        if (!(err instanceof FormError)) throw err;
+        return showBehaviours(request, reply, 400, {
+          ...form,
+          error: { field: err.field, message: err.message },
+        });
+      }
+    });
+
+    scope.post('/behaviours/:behaviour_id/remove', async (request, reply) => {
+      const { behaviour_id } = request.params as { behaviour_id: string };
+      const removed = await removeBehaviour(
+        db,
+        sessionOf(request).retailerId,
+        behaviour_id,
+        await clock.now(),
+      );
+      return redirect(reply, `/console/behaviours?notice=${removed ? 'removed' : 'gone'}`);
     });
   });
 };

@@ -44,7 +44,7 @@ export interface Frame {
   /** Present when signed in: the navigation and the sign-out form. */
   session?: { csrfToken: string } | undefined;
   /** Which navigation entry is the current page. */
-  current?: 'search' | 'program' | undefined;
+  current?: 'search' | 'program' | 'behaviours' | undefined;
   /** The footer's facts: program zone and "now". */
   footer?: { timeZone: string; now: Date; simulated: boolean; retailerName: string } | undefined;
 }
@@ -64,7 +64,7 @@ const LOGO = raw(
  */
 const STYLE = raw(`<style>${CONSOLE_CSS}</style>`);
 
-const csrfField = (token: string): Html => html`<input type="hidden" name="_csrf" value="${token}" />`;
+export const csrfField = (token: string): Html => html`<input type="hidden" name="_csrf" value="${token}" />`;
 
 /** The HTML document around every page. */
 export function layout(frame: Frame, body: Html): Html {
@@ -73,6 +73,9 @@ export function layout(frame: Frame, body: Html): Html {
         <a href="/console" ${frame.current === 'search' ? raw(' aria-current="page"') : ''}>Search</a>
         <a href="/console/program" ${frame.current === 'program' ? raw(' aria-current="page"') : ''}
           >Program</a
+        >
+        <a href="/console/behaviours" ${frame.current === 'behaviours' ? raw(' aria-current="page"') : ''}
+          >Behaviours</a
         >
         <form method="post" action="/console/logout">
           ${csrfField(frame.session.csrfToken)}<button type="submit">Sign out</button>
@@ -112,7 +115,7 @@ export function layout(frame: Frame, body: Html): Html {
     </html> `;
 }
 
-function noticeBox(n: Notice | undefined): Html | string {
+export function noticeBox(n: Notice | undefined): Html | string {
   if (!n) return '';
   const role = n.kind === 'bad' ? 'alert' : 'status';
   return html`<p class="notice ${n.kind}" role="${role}">${n.text}</p>`;
