@@ -24,7 +24,7 @@ import type { Database } from './db/database.js';
 import { ErrorResponse, errorBody } from './http/envelope.js';
 import { renderReference, type OpenApiDocument } from './docs/reference.js';
 import { registerErrorHandling } from './http/error-handler.js';
-import { registerMetrics } from './http/metrics.js';
+import { registerMetrics, type WorkerMetrics } from './http/metrics.js';
 import { notReadyReason } from './db/migrate.js';
 import { LaurelError } from './errors.js';
 import type { RouteDeps } from './http/route-deps.js';
@@ -52,6 +52,8 @@ export interface AppOptions {
    * (issue #18); servers do, tests that build many apps need not hold a listening connection each.
    */
   listenForRevocations?: boolean;
+  /** Set in a worker of `serve --workers N`: its slot, and the metrics of every worker (src/cluster/). */
+  worker?: WorkerMetrics;
 }
 
 export const VERSION = '0.1.0';
@@ -182,7 +184,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (reason) throw new LaurelError('service_unavailable', `not ready: ${reason}`, { retry_after: 5 });
     return { status: 'ok' };
   });
-  registerMetrics(app, { db: opts.db, clock: opts.clock, lanes: verifier.lanes, token: opts.metricsToken });
+  registerMetrics(app, {
+    db: opts.db,
+    clock: opts.clock,
+    lanes: verifier.lanes,
+    token: opts.metricsToken,
+    ...(opts.worker ? { worker: opts.worker } : {}),
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The browsable reference, rendered once from the same document (issue #6, docs at /docs).
   let reference: string | undefined;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
+import { buildApp, type AppOptions } from './app.js';
 import { SimulatedClock, SystemClock, type Clock } from './clock.js';
 import { envMetricsToken, envTrustProxy, type ServeConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -12,46 +12,79 @@ import { serializeRequest } from './http/log.js';
 import { countRetailers } from './tenancy/tenancy.repository.js';
 import { startOperatorEndpoint } from './operator/operator.server.js';
 
-export interface RunningServer {
-  app: FastifyInstance;
+/** A server that runs: one process, or the primary of several (src/cluster/primary.ts). */
+export interface Serving {
+  /** The database, open for the banner's reads until `close`. */
   db: Database;
   url: string;
   demo: DemoPopulation | null;
   close(): Promise<void>;
 }
 
+export interface RunningServer extends Serving {
+  app: FastifyInstance;
+}
+
 /** Number of demo members the quick start creates. */
 export const QUICK_START_CUSTOMERS = 5;
+
+/**
+ * What happens once per start, before any request is served: migrations, and the simulated clock
+ * set to `--now` (a worker started later keeps the clock the database holds).
+ */
+export async function prepareDatabase(db: Database, cfg: ServeConfig, first: boolean): Promise<Clock> {
+  if (first) await migrate(db);
+  if (cfg.clock !== 'simulated') return new SystemClock();
+  const sim = new SimulatedClock(db);
+  if (first) await sim.init(cfg.now);
+  return sim;
+}
+
+/** The API server of one process, built with the serving options (logging, limits, revocations). */
+export async function buildServerApp(
+  db: Database,
+  clock: Clock,
+  cfg: ServeConfig,
+  giftCardKey: Buffer,
+  extra: Partial<AppOptions> = {},
+): Promise<FastifyInstance> {
+  return buildApp({
+    db,
+    clock,
+    giftCardKey,
+    bodyLimit: cfg.bodyLimit,
+    trustProxy: envTrustProxy(),
+    metricsToken: envMetricsToken(),
+    listenForRevocations: true,
+    logger: {
+      level: cfg.logLevel,
+      // Credentials never reach the log (issue #7 reads the logs to check), nor do the emails,
+      // phones and ids of searches (src/http/log.ts).
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      serializers: { req: serializeRequest },
+    },
+    ...extra,
+  });
+}
+
+/** The rollover sweeper of a server (DESIGN §5); its first sweep runs at once. */
+export function startSweeper(db: Database, clock: Clock, cfg: ServeConfig, app: FastifyInstance): Sweeper {
+  const sweeper = new Sweeper(db, clock, {
+    intervalMs: cfg.sweepInterval * 1000,
+    log: app.log.child({ job: 'sweeper' }),
+  });
+  sweeper.start();
+  return sweeper;
+}
 
 /** Opens the database, migrates, optionally seeds the demo, listens, and starts the sweeper. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const db = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
   let app: FastifyInstance | undefined;
   try {
-    await migrate(db);
-    let clock: Clock = new SystemClock();
-    if (cfg.clock === 'simulated') {
-      const sim = new SimulatedClock(db);
-      await sim.init(cfg.now);
-      clock = sim;
-    }
+    const clock = await prepareDatabase(db, cfg, true);
     const giftCards = await loadGiftCardKey(cfg.dataDir);
-    app = await buildApp({
-      db,
-      clock,
-      giftCardKey: giftCards.key,
-      bodyLimit: cfg.bodyLimit,
-      trustProxy: envTrustProxy(),
-      metricsToken: envMetricsToken(),
-      listenForRevocations: true,
-      logger: {
-        level: cfg.logLevel,
-        // Credentials never reach the log (issue #7 reads the logs to check), nor do the emails,
-        // phones and ids of searches (src/http/log.ts).
-        redact: ['req.headers.authorization', 'req.headers.cookie'],
-        serializers: { req: serializeRequest },
-      },
-    });
+    app = await buildServerApp(db, clock, cfg, giftCards.key);
     if (giftCards.created) {
       app.log.warn(
         { file: giftCards.source },
@@ -61,16 +94,9 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     // The port is taken before anything is created (issue #18): a busy port used to fail after the
     // demo retailer existed, and its one-time credentials were never shown.
     const address = await listen(app, cfg.host, cfg.port);
-    let demo: DemoPopulation | null = null;
-    if (cfg.demo && (await countRetailers(db)) === 0) {
-      demo = await createDemoPopulation(db, await clock.now(), cfg.demoCustomers, cfg.demoMonths);
-    }
+    const demo = await createDemoIfAsked(db, clock, cfg);
     // The first sweep runs at once, catching up on what matured while no server ran.
-    const sweeper = new Sweeper(db, clock, {
-      intervalMs: cfg.sweepInterval * 1000,
-      log: app.log.child({ job: 'sweeper' }),
-    });
-    sweeper.start();
+    const sweeper = startSweeper(db, clock, cfg, app);
     // On the embedded database, the `laurel` command runs its database commands through this
     // server while it holds the directory (issue #18); PostgreSQL lets the command connect itself.
     const operator = cfg.databaseUrl
@@ -93,8 +119,18 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   }
 }
 
+/** `--demo` on a database without a retailer: the demo population, whose credentials the banner shows once. */
+export async function createDemoIfAsked(
+  db: Database,
+  clock: Clock,
+  cfg: ServeConfig,
+): Promise<DemoPopulation | null> {
+  if (!cfg.demo || (await countRetailers(db)) > 0) return null;
+  return createDemoPopulation(db, await clock.now(), cfg.demoCustomers, cfg.demoMonths);
+}
+
 /** Listens, turning a port that cannot be had into one line that says which and what to do. */
-async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+export async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
   try {
     return await app.listen({ host, port });
   } catch (err) {

@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VERSION } from '../app.js';
 import { openApiDocument } from '../openapi.js';
@@ -15,6 +17,8 @@ import { runDbCommand } from './run.js';
 
 export { failLine };
 import { QUICK_START_CUSTOMERS, startServer } from '../server.js';
+import { startCluster } from '../cluster/primary.js';
+import { runWorker } from '../cluster/worker.js';
 
 /** The `laurel` command (issue #2). Errors: one clear line on stderr and a non-zero exit. */
 
@@ -41,6 +45,21 @@ function int(min: number, max: number) {
     }
     return n;
   };
+}
+
+/**
+ * How many processes serve (`--workers`, docs/decisions/0005-process-model.md): by default one per
+ * core on PostgreSQL; always one on the embedded database, which one process holds (PGlite has a
+ * single connection), said in one line when more were asked.
+ */
+function serveWorkers(asked: number | undefined, postgres: boolean): number {
+  if (postgres) return asked ?? availableParallelism();
+  if (asked !== undefined && asked > 1) {
+    process.stderr.write(
+      `laurel: --workers ${asked} needs PostgreSQL (DATABASE_URL): the embedded database is held by one process, so 1 worker serves\n`,
+    );
+  }
+  return 1;
 }
 
 function instant(value: string): Date {
@@ -119,6 +138,14 @@ export function buildCli(): Command {
         .argParser(int(0, 86_400))
         .default(DEFAULT_SWEEP_INTERVAL),
     )
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'processes serving the port (default: one per core on PostgreSQL; always 1 on the embedded database)',
+      )
+        .env('LAUREL_WORKERS')
+        .argParser(int(1, 256)),
+    )
     .action(async (o) => {
       if (o.now && o.clock !== 'simulated')
         throw new LaurelError('validation', '--now needs --clock simulated');
@@ -136,11 +163,15 @@ export function buildCli(): Command {
         bodyLimit: 1024 * 1024,
         sweepInterval: o.sweepInterval,
       };
-      const server = await startServer(cfg);
+      // A worker of `--workers N` (src/cluster/): the primary prints the banner and handles signals.
+      if (cluster.isWorker) return runWorker(cfg);
+      const workers = serveWorkers(o.workers as number | undefined, Boolean(cfg.databaseUrl));
+      const server = workers > 1 ? await startCluster(cfg, workers) : await startServer(cfg);
       const base = server.url.replace('://127.0.0.1', '://localhost');
       const lines = [
         `Laurel ${VERSION} listening on ${base}`,
         `  database: ${cfg.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, ${cfg.dataDir}`}`,
+        `  workers:  ${workers}`,
         `  clock:    ${cfg.clock}${cfg.clock === 'simulated' ? ` (now ${(await new SimulatedClock(server.db).now()).toISOString()})` : ''}`,
         `  console:  ${base}/console (sign in with an admin token)`,
         `  API docs: ${base}/docs`,

@@ -15,7 +15,18 @@ import type { AddressLanes } from './auth-limiter.js';
  * server of a cluster reports the same values: aggregate them with max(), not sum(). The ledger
  * totals scan tables, so they are refreshed at most every `ledgerRefreshMs`; the sweeper lag and
  * cash-out runs use an index or a small table and are read on every scrape.
+ *
+ * Under `serve --workers N` (src/cluster/) a scrape reaches one worker, which asks the primary for
+ * every worker's figures (prom-client's AggregatorRegistry): counters and histograms are summed over
+ * the workers, the database's figures taken once (max), and `laurel_worker_requests_total` keeps
+ * one series per worker, so an operator sees how the port shares requests out.
  */
+
+/** A worker of `serve --workers N`: its slot (1..N) and how to read every worker's metrics. */
+export interface WorkerMetrics {
+  slot: number;
+  clusterMetrics(): Promise<string>;
+}
 
 export interface MetricsOptions {
   db: Database;
@@ -26,6 +37,7 @@ export interface MetricsOptions {
   token?: string;
   /** Least time between two reads of the ledger totals (default 30 s). */
   ledgerRefreshMs?: number;
+  worker?: WorkerMetrics;
 }
 
 export class Metrics {
@@ -56,9 +68,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Requests this worker answered (`serve --workers N` only), labelled by its slot and pid. */
+  readonly workerRequests: Counter<'worker' | 'pid'> | undefined;
+
   constructor(opts: MetricsOptions) {
     const { db, clock, lanes } = opts;
     const registers = [this.registry];
+    if (opts.worker) {
+      this.workerRequests = new Counter({
+        name: 'laurel_worker_requests_total',
+        help: 'HTTP requests answered by each worker process of serve --workers N (by slot and pid).',
+        labelNames: ['worker', 'pid'] as const,
+        registers,
+      });
+    }
     collectDefaultMetrics({ register: this.registry, prefix: 'laurel_' });
     new Gauge({
       name: 'laurel_auth_checks_addresses',
@@ -85,11 +108,13 @@ export class Metrics {
     });
     const up = new Gauge({
       name: 'laurel_database_up',
+      aggregator: 'min',
       help: '1 when the last scrape could read the database, else 0.',
       registers,
     });
     new Gauge({
       name: 'laurel_sweeper_lag_seconds',
+      aggregator: 'max',
       help: 'Age of the oldest matured escrow lot not yet rolled over (0 when the sweeper is up to date).',
       registers,
       async collect() {
@@ -109,6 +134,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'laurel_cash_out_runs',
+      aggregator: 'max',
       help: 'Quarterly cash-out runs (all retailers), by state: completed or incomplete.',
       labelNames: ['state'] as const,
       registers,
@@ -145,6 +171,7 @@ export class Metrics {
     };
     new Gauge({
       name: 'laurel_purchases',
+      aggregator: 'max',
       help: 'Purchases recorded (all retailers; refreshed at most every 30 s).',
       registers,
       async collect() {
@@ -154,6 +181,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'laurel_points',
+      aggregator: 'max',
       help: 'Points held, by account type (spendable, tier, their escrows; refreshed at most every 30 s).',
       labelNames: ['account'] as const,
       registers,
@@ -182,6 +210,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function registerMetrics(app: FastifyInstance, opts: MetricsOptions): Metrics {
   const metrics = new Metrics(opts);
   app.decorate('laurelMetrics', metrics);
+  const workerLabels = opts.worker ? { worker: String(opts.worker.slot), pid: String(process.pid) } : undefined;
   app.addHook('onResponse', async (request, reply) => {
     // The pattern the router matched; a path no route matched is one series, not one per path.
     const route = request.routeOptions.url ?? 'unmatched';
@@ -190,13 +219,15 @@ export function registerMetrics(app: FastifyInstance, opts: MetricsOptions): Met
     metrics.requests.inc({ ...labels, status });
     if (reply.statusCode >= 400) metrics.errors.inc({ ...labels, status });
     metrics.latency.observe(labels, reply.elapsedTime / 1000);
+    if (workerLabels) metrics.workerRequests?.inc(workerLabels);
   });
   const expected = opts.token ? digest(`Bearer ${opts.token}`) : undefined;
   app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
     if (expected && !timingSafeEqual(digest(request.headers.authorization ?? ''), expected)) {
       throw new LaurelError('invalid_auth_token', 'GET /metrics needs Authorization: Bearer <metrics token>');
     }
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    const text = opts.worker ? await opts.worker.clusterMetrics() : await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
   });
   return metrics;
 }
