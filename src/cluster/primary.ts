@@ -97,7 +97,12 @@ export async function startCluster(cfg: ServeConfig, count: number): Promise<Ser
         });
         worker.once('exit', (code, signal) => {
           serving.delete(worker);
-          fail(new LaurelError('service_unavailable', `worker ${slot} exited (${signal ?? code}) while starting`));
+          fail(
+            new LaurelError(
+              'service_unavailable',
+              `worker ${slot} exited (${signal ?? code}) while starting`,
+            ),
+          );
           if (workers.get(slot) !== worker) return;
           workers.delete(slot);
           if (stopping || !started) return;
@@ -147,7 +152,9 @@ async function stopWorkers(workers: Map<number, Worker>): Promise<void> {
     ([slot, w]) =>
       new Promise<string | undefined>((done) => {
         const outcome = (code: number | null, signal: string | null) =>
-          code === 0 ? undefined : `worker ${slot} (pid ${w.process.pid}) ended with ${signal ?? `code ${code}`}`;
+          code === 0
+            ? undefined
+            : `worker ${slot} (pid ${w.process.pid}) ended with ${signal ?? `code ${code}`}`;
         if (w.isDead()) return done(outcome(w.process.exitCode, w.process.signalCode));
         w.once('exit', (code, signal) => done(outcome(code, signal)));
         tell(w, { laurel: 'stop' });

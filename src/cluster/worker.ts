@@ -58,7 +58,7 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
     if (m.laurel === 'stop') void stop(0);
     else if (m.laurel === 'sweep' && db && app && !sweeper && !stopping) {
       sweeper = startSweeper(db, clock!, cfg, app);
-      app.log.info({ job: 'sweeper', worker: slot }, 'sweeper started in this worker');
+      app.log.info({ worker: slot }, 'this worker runs the sweeper');
     } else if (m.laurel === 'metrics') {
       pending.get(m.id)?.(m.text);
       pending.delete(m.id);

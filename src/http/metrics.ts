@@ -210,7 +210,9 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function registerMetrics(app: FastifyInstance, opts: MetricsOptions): Metrics {
   const metrics = new Metrics(opts);
   app.decorate('laurelMetrics', metrics);
-  const workerLabels = opts.worker ? { worker: String(opts.worker.slot), pid: String(process.pid) } : undefined;
+  const workerLabels = opts.worker
+    ? { worker: String(opts.worker.slot), pid: String(process.pid) }
+    : undefined;
   app.addHook('onResponse', async (request, reply) => {
     // The pattern the router matched; a path no route matched is one series, not one per path.
     const route = request.routeOptions.url ?? 'unmatched';
