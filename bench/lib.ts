@@ -4,7 +4,7 @@
  * Timings are for reading, never asserted (issue #8).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,11 +70,43 @@ export function peakRss(pid: number): number {
 }
 
 export function resetPeak(pid: number): void {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {
-    // Not Linux, or not allowed: the peak then covers the process's whole life, which is still a bound.
+  for (const p of processTree(pid)) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      // Not Linux, or not allowed: the peak then covers the process's whole life, which is still a bound.
+    }
   }
+}
+
+/** `pid` and its live children (the workers of `serve --workers N`), from /proc; just `pid` elsewhere. */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return tree;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) tree.push(Number(entry));
+    } catch {
+      // Ended while read.
+    }
+  }
+  return tree;
+}
+
+/**
+ * Peak resident memory of a server: the sum of the peaks of its processes (the primary and its
+ * workers), each since its last `resetPeak`. A bound on the server's total, as the processes need not
+ * peak at the same moment.
+ */
+export function serverPeakRss(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + peakRss(p), 0);
 }
 
 /** Samples a child's peak RSS until it exits (the last sample before exit is its peak, within 50 ms). */

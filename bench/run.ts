@@ -23,12 +23,12 @@ import {
   load,
   log,
   mib,
-  peakRss,
   prng,
   request,
   resetPeak,
   round,
   serve,
+  serverPeakRss,
   urlWithSchema,
   type LoadResult,
   type Server,
@@ -103,6 +103,8 @@ function parseArgs(argv: string[]): {
   keep: boolean;
   only: Set<string>;
   profile: string | undefined;
+  workers: number;
+  alsoWorkers: number[];
 } {
   const value = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -129,6 +131,16 @@ function parseArgs(argv: string[]): {
     keep: argv.includes('--keep'),
     only,
     profile: value('--profile'),
+    workers: count('--workers', cpus().length),
+    alsoWorkers: (value('--also-workers') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((v) => {
+        const n = Number(v);
+        if (!Number.isSafeInteger(n) || n <= 0)
+          throw new Error('--also-workers takes whole numbers, e.g. 1,4');
+        return n;
+      }),
   };
 }
 
@@ -196,7 +208,8 @@ async function templateMember(server: Server, t: Tenant, tag: string, purchase: 
 
 /**
  * The figure of an HTTP scenario, with its ratio to `baseline` (none for the embedded database,
- * which has no baseline of its own) and the server's peak RSS; fails the run on any wrong answer.
+ * which has no baseline of its own) and the server's peak RSS (summed over its processes); fails
+ * the run on any wrong answer.
  */
 function loadFigures(
   name: string,
@@ -213,12 +226,14 @@ function loadFigures(
     p50_ms: round(r.p50Ms),
     p99_ms: round(r.p99Ms),
     ...(baseline ? { ratio_to_baseline: round(r.perSecond / baseline.tps, 4) } : {}),
-    server_peak_rss_mib: mib(peakRss(server.pid)),
+    server_peak_rss_mib: mib(serverPeakRss(server.pid)),
+    // The machine is shared: the 1-minute load average as the scenario ends, beside its figure.
+    load_average_1m: round(loadavg()[0]!),
   });
 }
 
 async function main(): Promise<void> {
-  const { scaleName, scale, keep, only, profile } = parseArgs(process.argv.slice(2));
+  const { scaleName, scale, keep, only, profile, workers, alsoWorkers } = parseArgs(process.argv.slice(2));
   // --profile DIR: the server (and the sweep) write V8 CPU profiles there, one per process.
   const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
   const wanted = (s: string) => !only.size || only.has(s);
@@ -233,6 +248,7 @@ async function main(): Promise<void> {
     memory_gib: Math.round(totalmem() / 2 ** 30),
     load_average_1m: round(loadavg()[0]!),
     node: process.version,
+    server_workers: workers,
   });
 
   // 1. Baselines on the same server, at the ingestion's concurrency.
@@ -277,7 +293,7 @@ async function main(): Promise<void> {
       admin: `Bearer ${demo.admin_token}`,
     };
     const serverArgs = ['--clock', 'simulated', '--now', T0.toISOString(), '--sweep-interval', '0'];
-    server = await serve(serverArgs, env, nodeArgs);
+    server = await serve([...serverArgs, '--workers', String(workers)], env, nodeArgs);
 
     // 2. The population: two template members through the API, copied with SQL.
     const a = await templateMember(server, tenant, 'a', true);
@@ -298,50 +314,55 @@ async function main(): Promise<void> {
     );
     const memberTag = (i: number) => (i <= scale.purchasers ? `a` : `b`);
 
-    // 3. Member lookup, as a care agent or an app does it, over the whole population.
-    if (wanted('lookup')) {
-      const rand = prng(3);
-      resetPeak(server.pid);
-      const r = await load(server.base, scale.clients, scale.seconds, () => {
-        const i = 1 + Math.floor(rand() * scale.members);
-        return {
-          method: 'GET',
-          path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=${memberTag(i)}%2B${i}%40bench.example&expand_incentives=true`,
-          headers: { authorization: tenant.auth },
-        };
-      });
-      loadFigures('lookup', r, server, selectOnly, 'requests/s');
-    }
-
-    // 4. Purchase ingestion: many tills, over the spread and over the hot set.
+    // 3–4. Lookup and ingestion with the server's workers; then again with each `--also-workers`
+    // count, named `<figure>_workers_<n>`, in the same run so the two compare.
     const sent: string[] = [];
-    const ingest = async (name: string, members: number) => {
-      const rand = prng(name.length);
-      resetPeak(server!.pid);
-      const r = await load(server!.base, scale.clients, scale.seconds, (i) => {
-        const m = 1 + Math.floor(rand() * members);
-        const at = new Date(T0.getTime() - 30_000);
-        const body = purchaseBody(
-          `${name}-${i}`,
-          `bench-${memberTag(m)}-${m}`,
-          at,
-          1 + Math.floor(rand() * 3),
-          rand,
-        );
-        if (sent.length < 100_000) sent.push(body);
-        return {
-          method: 'POST',
-          path: '/api/2.0/send_transaction',
-          headers: { authorization: tenant.auth },
-          body,
-        };
-      });
-      loadFigures(name, r, server!, tpcb, 'purchases/s');
+    const httpScenarios = async (s: Server, w: number, suffix: string) => {
+      const extra = { workers: w };
+      // 3. Member lookup, as a care agent or an app does it, over the whole population.
+      if (wanted('lookup')) {
+        const rand = prng(3);
+        resetPeak(s.pid);
+        const r = await load(s.base, scale.clients, scale.seconds, () => {
+          const i = 1 + Math.floor(rand() * scale.members);
+          return {
+            method: 'GET',
+            path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=${memberTag(i)}%2B${i}%40bench.example&expand_incentives=true`,
+            headers: { authorization: tenant.auth },
+          };
+        });
+        loadFigures(`lookup${suffix}`, r, s, selectOnly, 'requests/s', extra);
+      }
+      // 4. Purchase ingestion: many tills, over the spread and over the hot set.
+      const ingest = async (name: string, members: number) => {
+        const rand = prng(name.length);
+        resetPeak(s.pid);
+        const r = await load(s.base, scale.clients, scale.seconds, (i) => {
+          const m = 1 + Math.floor(rand() * members);
+          const at = new Date(T0.getTime() - 30_000);
+          const body = purchaseBody(
+            `${name}-${i}`,
+            `bench-${memberTag(m)}-${m}`,
+            at,
+            1 + Math.floor(rand() * 3),
+            rand,
+          );
+          if (!suffix && sent.length < 100_000) sent.push(body);
+          return {
+            method: 'POST',
+            path: '/api/2.0/send_transaction',
+            headers: { authorization: tenant.auth },
+            body,
+          };
+        });
+        loadFigures(name, r, s, tpcb, 'purchases/s', extra);
+      };
+      if (wanted('ingest')) {
+        await ingest(`ingest_spread${suffix}`, Math.min(scale.spread, scale.members));
+        await ingest(`ingest_hot${suffix}`, scale.hot);
+      }
     };
-    if (wanted('ingest')) {
-      await ingest('ingest_spread', Math.min(scale.spread, scale.members));
-      await ingest('ingest_hot', scale.hot);
-    }
+    await httpScenarios(server, workers, '');
 
     // 5. Returns: a purchase re-sent with its first line at quantity 0 (a void when it had one line).
     if (wanted('ingest') && sent.length) {
@@ -367,15 +388,21 @@ async function main(): Promise<void> {
         },
         sent.length,
       );
-      loadFigures('returns', r, server, tpcb, 'returns/s');
+      loadFigures('returns', r, server, tpcb, 'returns/s', { workers });
     }
     await server.stop();
     server = undefined;
+    for (const w of alsoWorkers) {
+      server = await serve([...serverArgs, '--workers', String(w)], env, nodeArgs);
+      await httpScenarios(server, w, `_workers_${w}`);
+      await server.stop();
+      server = undefined;
+    }
 
     // 6. Rollover sweep: every lot above has matured 31 days on.
     if (wanted('sweep')) {
       const later = new Date(T0.getTime() + 31 * DAY);
-      server = await serve(serverArgs, env);
+      server = await serve([...serverArgs, '--workers', '1'], env);
       await ok(server, 'POST', '/admin/v1/clock', tenant.admin, { now: later.toISOString() });
       await server.stop();
       server = undefined;

@@ -48,10 +48,14 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     'LAUREL_SWEEP_INTERVAL',
     'LAUREL_GIFT_CARD_KEY',
     'LAUREL_GIFT_CARD_KEY_FILE',
+    'LAUREL_WORKERS',
   ]) {
     delete env[k];
   }
-  return { ...env, LAUREL_GIFT_CARD_KEY: CHILD_GIFT_CARD_KEY, ...extra };
+  // One process per server unless a test asks for more (`--workers` wins over LAUREL_WORKERS): a
+  // worker per core doubles every PostgreSQL server's start on a shared two-core machine, and the
+  // tests of `--workers` itself (test/cli/workers.test.ts) ask for two.
+  return { ...env, LAUREL_GIFT_CARD_KEY: CHILD_GIFT_CARD_KEY, LAUREL_WORKERS: '1', ...extra };
 }
 
 export function start(args: string[], env: Record<string, string> = {}): Child {
