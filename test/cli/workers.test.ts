@@ -23,6 +23,8 @@ import {
 
 const url = process.env.DATABASE_URL;
 const START = '2026-11-02T16:00:00Z';
+/** A loaded two-core machine starts a primary and then its workers slowly: wait for it, not on it. */
+const START_MS = 150_000;
 
 beforeAll(ensureBuilt, 120_000);
 afterEach(cleanUp);
@@ -112,6 +114,7 @@ describe.skipIf(!url)('serve --workers 2 [postgres]', () => {
       ],
       env,
       /expand_incentives=true'\n/,
+      START_MS,
     );
     expect(s.field('workers')).toBe('2');
     const key = s.field('api_key');
@@ -210,7 +213,12 @@ describe.skipIf(!url)('serve --workers 2 [postgres]', () => {
 describe('serve --workers on the embedded database', () => {
   it('serves with one process, saying why in one line, and still runs operator commands through it', async () => {
     const dir = join(tempDir(), 'data');
-    const s = await serve(['--workers', '2', '--data-dir', dir, '--log-level', 'silent']);
+    const s = await serve(
+      ['--workers', '2', '--data-dir', dir, '--log-level', 'silent'],
+      {},
+      undefined,
+      START_MS,
+    );
     expect(s.child.out.stderr).toBe(
       'laurel: --workers 2 needs PostgreSQL (DATABASE_URL): the embedded database is held by one process, so 1 worker serves\n',
     );

@@ -111,17 +111,21 @@ export interface Server {
   stop(): Promise<Result>;
 }
 
-/** Starts `laurel serve ...args` and waits for its banner (which ends with the line `until` matches). */
+/**
+ * Starts `laurel serve ...args` and waits for its banner (which ends with the line `until` matches),
+ * at most `startMs` (several workers start one after the primary: give them longer).
+ */
 export async function serve(
   args: string[],
   env: Record<string, string> = {},
   until = /openapi\.json\n/,
+  startMs = 45_000,
 ): Promise<Server> {
   const child = start(['serve', '--port', '0', ...args], env);
   await new Promise<void>((done, fail) => {
     const timer = setTimeout(
       () => fail(new Error(`serve did not start:\n${child.out.stdout}\n${child.out.stderr}`)),
-      45_000,
+      startMs,
     );
     const check = () => {
       const m = /listening on http:\/\/localhost:\d+/.exec(child.out.stdout);
