@@ -1,5 +1,6 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { Identifier, PhoneNumber } from '../domain/profile.js';
+import { standingInvalidation } from '../tiers/standing-invalidation.js';
 
 export interface UserRow {
   id: string;
@@ -138,6 +139,8 @@ export async function findUsersByIds(db: Queryable, retailerId: string, ids: str
 }
 
 export interface SearchCriteria {
+  /** Laurel's id, lowercase. */
+  id?: string;
   email?: string;
   external_id?: string;
   phone_key?: string;
@@ -152,13 +155,17 @@ export async function searchUser<X extends object = object>(
   retailerId: string,
   c: SearchCriteria,
   /**
-   * More columns to read in the same statement about the member found, whose id they name as
-   * `f.id`; their parameters are numbered from `first` (issue #8: a lookup in one round trip).
+   * More columns (and joins) to read in the same statement about the member found, whose id they
+   * name as `f.id`; their parameters are numbered from `first` (issue #8: a lookup in one round trip).
    */
-  also?: (first: number) => { columns: string; params: unknown[] },
+  also?: (first: number) => { columns: string; params: unknown[]; joins?: string },
 ): Promise<(UserRow & X) | undefined> {
   const where = ['u.retailer_id = $1', 'u.deleted_at IS NULL'];
   const params: unknown[] = [retailerId];
+  if (c.id !== undefined) {
+    params.push(c.id);
+    where.push(`u.id = $${params.length}`);
+  }
   if (c.email !== undefined) {
     params.push(c.email);
     where.push(`lower(u.email) = lower($${params.length})`);
@@ -178,10 +185,10 @@ export async function searchUser<X extends object = object>(
   const found = `SELECT ${COLUMNS} FROM users u WHERE ${where.join(' AND ')} ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`;
   if (!also) return (await db.query<UserRow & X>(found, params))[0];
   const more = also(params.length + 1);
-  const rows = await db.query<UserRow & X>(`SELECT f.*, ${more.columns} FROM (${found}) f`, [
-    ...params,
-    ...more.params,
-  ]);
+  const rows = await db.query<UserRow & X>(
+    `SELECT f.*, ${more.columns} FROM (${found}) f ${more.joins ?? ''}`,
+    [...params, ...more.params],
+  );
   return rows[0];
 }
 
@@ -240,11 +247,14 @@ export async function eraseUser(tx: Tx, retailerId: string, id: string, now: Dat
   await tx.query('DELETE FROM user_phones WHERE user_id = $1', [id]);
   await tx.query('DELETE FROM user_tags WHERE user_id = $1', [id]);
   await tx.query(
-    `UPDATE users SET deleted_at = $3, updated_at = $3, email = NULL, external_id = NULL, external_id_type = NULL,
-       first_name = NULL, last_name = NULL, gender = NULL, dob = NULL, address = NULL, address2 = NULL, city = NULL,
-       state = NULL, zip = NULL, dma = NULL, country = NULL, locale = NULL, phone_numbers = '[]',
-       user_profile = '{}', opted_in = false, opted_in_at = NULL
-     WHERE retailer_id = $1 AND id = $2`,
+    `WITH u AS (
+       UPDATE users SET deleted_at = $3, updated_at = $3, email = NULL, external_id = NULL, external_id_type = NULL,
+         first_name = NULL, last_name = NULL, gender = NULL, dob = NULL, address = NULL, address2 = NULL, city = NULL,
+         state = NULL, zip = NULL, dma = NULL, country = NULL, locale = NULL, phone_numbers = '[]',
+         user_profile = '{}', opted_in = false, opted_in_at = NULL
+       WHERE retailer_id = $1 AND id = $2 RETURNING id AS user_id, retailer_id
+     ), s AS (${standingInvalidation('SELECT user_id, retailer_id FROM u')})
+     SELECT 1`,
     [retailerId, id, now],
   );
 }
@@ -307,7 +317,11 @@ export async function insertEnrollmentEvent(
   },
 ): Promise<void> {
   await tx.query(
-    'INSERT INTO enrollment_events (id, retailer_id, user_id, opted_in, at, cause) VALUES ($1, $2, $3, $4, $5, $6)',
+    `WITH e AS (
+       INSERT INTO enrollment_events (id, retailer_id, user_id, opted_in, at, cause) VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING user_id, retailer_id
+     ), s AS (${standingInvalidation('SELECT user_id, retailer_id FROM e')})
+     SELECT 1`,
     [e.id, e.retailer_id, e.user_id, e.opted_in, e.at, e.cause],
   );
 }

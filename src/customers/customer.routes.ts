@@ -7,7 +7,7 @@ import { coreTime } from '../domain/time.js';
 import { getProgramAt } from '../program/program.service.js';
 import type { UserRow } from './customer.repository.js';
 import type { ProgramDocument } from '../domain/program.js';
-import type { MemberLedger } from '../tiers/tier.repository.js';
+import type { MemberStanding } from '../domain/loyalty-view.js';
 import {
   ApiKeyParams,
   ExternalIdParams,
@@ -31,6 +31,7 @@ import {
   deleteUser,
   getTags,
   getUser,
+  getUserStanding,
   getUsers,
   listIdentifiers,
   searchStanding,
@@ -71,37 +72,32 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   const { db, clock } = opts;
   app.addHook('onRequest', appAuth(opts.verifier));
 
-  /**
-   * Renders users the way every read and write answers: the program in force now, flags applied.
-   * `read` is what a search read already (the program and the one member's ledger).
-   */
-  async function render(
-    retailerId: string,
-    rows: UserRow[],
-    flags: UserViewFlags,
-    now?: Date,
-    read?: { program: ProgramDocument; ledger: MemberLedger },
-  ) {
+  /** Renders users the way every write and multi-get answers: the program in force now, flags applied. */
+  async function render(retailerId: string, rows: UserRow[], flags: UserViewFlags, now?: Date) {
     const at = now ?? (await clock.now());
-    const program = read?.program ?? (await getProgramAt(db, retailerId, at));
+    const program = await getProgramAt(db, retailerId, at);
     return Promise.all(
       rows.map(async (row) => {
         // Independent reads: on PostgreSQL they go out together instead of one after the other.
         const [identifiers, standing] = await Promise.all([
           flags.show_identifiers ? listIdentifiers(db, row.id) : undefined,
-          memberStandingAt(db, program, row, at, read?.ledger),
+          memberStandingAt(db, program, row, at),
         ]);
         return toWireUser(row, program, flags, identifiers, standing);
       }),
     );
   }
-  const renderOne = async (
-    retailerId: string,
-    row: UserRow,
+  const renderOne = async (retailerId: string, row: UserRow, flags: UserViewFlags, now?: Date) =>
+    (await render(retailerId, [row], flags, now))[0]!;
+
+  /** Renders a member read with the program and standing (issue #15: the read's one round trip). */
+  async function renderRead(
+    found: { row: UserRow; program: ProgramDocument; standing: MemberStanding },
     flags: UserViewFlags,
-    now?: Date,
-    read?: { program: ProgramDocument; ledger: MemberLedger },
-  ) => (await render(retailerId, [row], flags, now, read))[0]!;
+  ) {
+    const identifiers = flags.show_identifiers ? await listIdentifiers(db, found.row.id) : undefined;
+    return toWireUser(found.row, found.program, flags, identifiers, found.standing);
+  }
 
   const byId = (p: { user_id: string }): UserRef => ({ id: p.user_id });
   const byExternal = (p: { external_id: string }): UserRef => ({ external_id: p.external_id });
@@ -142,13 +138,8 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     },
     async (request) => {
       const { retailer_id } = principalOf(request);
-      const at = await clock.now();
-      const { row, program, ledger } = await searchStanding(db, retailer_id, request.query, at);
-      const read = { program: program.document, ledger };
-      return {
-        status: 'ok' as const,
-        user: await renderOne(retailer_id, row, flagsOf(request.query), at, read),
-      };
+      const found = await searchStanding(db, retailer_id, request.query, await clock.now());
+      return { status: 'ok' as const, user: await renderRead(found, flagsOf(request.query)) };
     },
   );
 
@@ -191,8 +182,9 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
       async (request) => {
         const { retailer_id } = principalOf(request);
-        const row = await getUser(db, retailer_id, ref(request.params as never));
-        return { status: 'ok' as const, user: await renderOne(retailer_id, row, flagsOf(request.query)) };
+        const at = await clock.now();
+        const found = await getUserStanding(db, retailer_id, ref(request.params as never), at);
+        return { status: 'ok' as const, user: await renderRead(found, flagsOf(request.query)) };
       },
     );
 

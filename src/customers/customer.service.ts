@@ -12,18 +12,11 @@ import {
 } from '../domain/profile.js';
 import { LaurelError, validationError } from '../errors.js';
 import { setCashedOutThrough } from '../ledger/ledger.repository.js';
-import {
-  programAtColumn,
-  programOf,
-  type ProgramJson,
-  type ProgramVersionRow,
-} from '../program/program.repository.js';
-import {
-  memberLedgerColumn,
-  memberLedgerOf,
-  type MemberLedger,
-  type MemberLedgerJson,
-} from '../tiers/tier.repository.js';
+import type { MemberStanding } from '../domain/loyalty-view.js';
+import type { ProgramDocument } from '../domain/program.js';
+import { heldProgramVersion } from '../program/program.service.js';
+import { standingRead, type StandingReadJson } from '../tiers/standing.repository.js';
+import { standingFromRead } from '../tiers/standing.service.js';
 import {
   eraseUser,
   findUserById,
@@ -137,28 +130,57 @@ export async function searchUsers(db: Queryable, retailerId: string, q: SearchQu
 }
 
 /**
- * The member a search finds, with the program in force at `at` and the member's ledger as of `at`
- * that the member's standing is computed from, in one round trip (issue #8: a lookup took three).
+ * The member a search finds, with the program in force at `at` and the member's standing at `at`,
+ * in one round trip (issue #8: a lookup took three): the stored standing when it answers, otherwise
+ * the ledger read beside the member, computed and stored (issue #15).
  */
 export async function searchStanding(
   db: Queryable,
   retailerId: string,
   q: SearchQuery,
   at: Date,
-): Promise<{ row: UserRow; program: ProgramVersionRow; ledger: MemberLedger }> {
-  const found = await searchUser<{ program: ProgramJson | null; ledger: MemberLedgerJson }>(
-    db,
-    retailerId,
-    criteriaOf(q),
-    (first) => ({
-      columns: `${programAtColumn('f.retailer_id', `$${first}`)} AS program, ${memberLedgerColumn('f.id', `$${first}`)} AS ledger`,
-      params: [at],
-    }),
-  );
+): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
+  return findStanding(db, retailerId, criteriaOf(q), at);
+}
+
+/** `getUser` with the program in force at `at` and the member's standing at `at`, in one round trip (issue #15). */
+export async function getUserStanding(
+  db: Queryable,
+  retailerId: string,
+  ref: UserRef,
+  at: Date,
+): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
+  if ('id' in ref) {
+    if (!isUuid(ref.id)) throw notFound();
+    return findStanding(db, retailerId, { id: ref.id.toLowerCase() }, at);
+  }
+  if (!storable(ref.external_id)) throw notFound();
+  return findStanding(db, retailerId, { external_id: ref.external_id }, at);
+}
+
+async function findStanding(
+  db: Queryable,
+  retailerId: string,
+  criteria: SearchCriteria,
+  at: Date,
+): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
+  const found = await searchUser<StandingReadJson>(db, retailerId, criteria, (first) => ({
+    ...standingRead(`$${first}::timestamptz`, `$${first + 1}::int`),
+    params: [at, heldProgramVersion(retailerId)],
+  }));
   if (!found) throw notFound();
-  const { program, ledger, ...row } = found;
-  if (!program) throw new Error(`retailer ${retailerId} has no program`);
-  return { row, program: programOf(program), ledger: memberLedgerOf(ledger) };
+  const {
+    program_at,
+    program_latest,
+    standing_version,
+    standing: stored,
+    ledger,
+    next_input_ms,
+    ...row
+  } = found;
+  const read = { program_at, program_latest, standing_version, standing: stored, ledger, next_input_ms };
+  const { program, standing } = await standingFromRead(db, row, at, read);
+  return { row, program, standing };
 }
 
 /** What a search asks for, checked: one of email, external id or mobile number. */

@@ -9,6 +9,7 @@ import * as m0007 from './migrations/0007_console_search_agents.js';
 import * as m0008 from './migrations/0008_behaviours.js';
 import * as m0009 from './migrations/0009_pos_request_per_transaction.js';
 import * as m0010 from './migrations/0010_referrer_codes.js';
+import * as m0012 from './migrations/0012_member_standings.js';
 import * as m0014 from './migrations/0014_opening_balances.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
@@ -23,6 +24,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 8, name: m0008.name, sql: m0008.sql },
   { version: 9, name: m0009.name, sql: m0009.sql },
   { version: 10, name: m0010.name, sql: m0010.sql },
+  { version: 12, name: m0012.name, sql: m0012.sql },
   { version: 14, name: m0014.name, sql: m0014.sql },
 ];
 

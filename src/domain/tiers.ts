@@ -214,6 +214,31 @@ export function tierAt(program: ProgramDocument, inputs: TierInputs, at: Date): 
   };
 }
 
+/**
+ * The first instant after `at` at which `tierAt` can answer differently by time alone, given the
+ * same inputs (issue #15: a stored standing is served until then): the next qualifying-period
+ * boundary (the TQ balance resets, DESIGN §6), the end of any hold of the open episode (an expiry,
+ * a soft landing's end, a manual move's end), and any input effective after `at`. Inputs recorded
+ * later are the writer's business: every write invalidates the stored standing.
+ */
+export function nextTierChangeAfter(program: ProgramDocument, inputs: TierInputs, at: Date): Date {
+  const ladder = ladderOf(program);
+  const t = instant(at, 'evaluation instant');
+  let next = startOfLocalYear(localYear(ladder, t) + 1, ladder.timeZone).getTime();
+  const later = (ms: Ms): void => {
+    if (ms > t && ms < next) next = ms;
+  };
+  for (const c of inputs.tq_changes) later(instant(c.at, 'TQ change'));
+  for (const e of inputs.enrollment) later(instant(e.at, 'enrollment change'));
+  for (const m of inputs.manual_moves ?? []) later(instant(m.at, 'manual move'));
+  const facts = factsUpTo(ladder, inputs, t);
+  const episode = facts.episodes.at(-1);
+  if (episode && episode.end === null) {
+    for (const h of replayEpisode(ladder, facts, episode, t).holds) later(h.until);
+  }
+  return new Date(next);
+}
+
 /** Every tier change up to and including `until`, oldest first. */
 export function tierTimeline(program: ProgramDocument, inputs: TierInputs, until: Date): TierChange[] {
   const ladder = ladderOf(program);

@@ -1,5 +1,6 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
+import { standingInvalidation } from '../tiers/standing-invalidation.js';
 
 /** Journal kinds (DESIGN §3); each names why points moved. */
 export type JournalKind =
@@ -102,6 +103,9 @@ export function journalWrites(journals: string, lines: string, owner?: string): 
        INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
        SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, d.recorded_at FROM ledger_d d
        WHERE NOT EXISTS (SELECT 1 FROM ledger_u u WHERE u.user_id = d.user_id AND u.account = d.account)
+     ), ledger_s AS (
+       -- Issue #15: the members' stored standings are stale from this statement on.
+       ${standingInvalidation('SELECT user_id, retailer_id FROM ledger_j')}
      )`;
 }
 
@@ -181,9 +185,14 @@ export async function readBalances(db: Queryable, userId: string, at: Date): Pro
   };
 }
 
-/** Records that every period ending by `through` is settled for the member. */
+/** Records that every period ending by `through` is settled for the member (its standing is stale then). */
 export async function setCashedOutThrough(tx: Tx, userId: string, through: Date): Promise<void> {
-  await tx.query('UPDATE users SET cashed_out_through = $2 WHERE id = $1', [userId, through]);
+  await tx.query(
+    `WITH u AS (UPDATE users SET cashed_out_through = $2 WHERE id = $1 RETURNING id AS user_id, retailer_id),
+     s AS (${standingInvalidation('SELECT user_id, retailer_id FROM u')})
+     SELECT 1`,
+    [userId, through],
+  );
 }
 
 export interface LotRow {

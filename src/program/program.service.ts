@@ -50,6 +50,28 @@ export async function getProgramVersion(
   return row.document;
 }
 
+/** Per retailer, the version this process last read with its document (issue #15: reads skip the document then). */
+const lastRead = new Map<string, number>();
+
+/** The version of the retailer's program whose document this process holds, or -1. */
+export function heldProgramVersion(retailerId: string): number {
+  const version = lastRead.get(retailerId);
+  return version !== undefined && versions.has(`${retailerId}:${version}`) ? version : -1;
+}
+
+/** A version's document if this process holds it (versions are insert-only, so it is never stale). */
+export function heldProgramDocument(retailerId: string, version: number): ProgramDocument | undefined {
+  return versions.get(`${retailerId}:${version}`);
+}
+
+/** Keeps a version's document read beside something else, as `getProgramVersion` keeps its own. */
+export function holdProgramVersion(retailerId: string, version: number, document: ProgramDocument): void {
+  if (versions.size >= MAX_CACHED_VERSIONS) versions.clear();
+  versions.set(`${retailerId}:${version}`, document);
+  if (lastRead.size >= MAX_CACHED_VERSIONS) lastRead.clear();
+  lastRead.set(retailerId, version);
+}
+
 /**
  * Replaces a retailer's program with a new version in force from `now` (issue #3): validated,
  * every earlier version kept, purchases priced by the version in force at their purchase time.

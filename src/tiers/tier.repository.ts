@@ -1,6 +1,7 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 import type { EnrollmentChange, TqChange } from '../domain/tiers.js';
+import { standingInvalidation } from './standing-invalidation.js';
 import { cashOutColumn, cashOutOf, type CashOutJson, type LedgerRead } from '../ledger/ledger.repository.js';
 
 /**
@@ -105,11 +106,15 @@ export interface TierMoveRow {
   holds_until?: Date | null;
 }
 
+/** Records a manual move; the member's stored standing is stale from it on (issue #15). */
 export async function insertTierMove(tx: Tx, m: TierMoveRow): Promise<void> {
   await tx.query(
-    `INSERT INTO tier_moves (id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor,
-       reason, holds_until)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `WITH m AS (
+       INSERT INTO tier_moves (id, retailer_id, user_id, tier_system_id, tier_level_id, effective_at, recorded_at, actor,
+         reason, holds_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING user_id, retailer_id
+     ), s AS (${standingInvalidation('SELECT user_id, retailer_id FROM m')})
+     SELECT 1`,
     [
       m.id,
       m.retailer_id,

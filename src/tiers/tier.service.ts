@@ -11,6 +11,7 @@ import {
   tierAt,
   type ManualMove,
   type TierChange,
+  type TierInputs,
   type TierStanding,
 } from '../domain/tiers.js';
 import { balancesAsOf, type MemberBalances } from '../ledger/ledger.service.js';
@@ -39,6 +40,15 @@ export async function memberStandingAt(
   read?: MemberLedger,
 ): Promise<MemberStanding> {
   const { balances, tier } = await tierStandingAt(db, program, member, at, read);
+  return standingOf(member, balances, tier);
+}
+
+/** The standing the user object shows, from the ledger's balances and the engine's tier. */
+export function standingOf(
+  member: MemberEnrollment,
+  balances: MemberBalances,
+  tier: TierStanding,
+): MemberStanding {
   const lifetime = balances.balances.tier?.life_time_value ?? 0;
   return {
     retailer_id: member.retailer_id,
@@ -57,7 +67,7 @@ export async function tierStandingAt(
   member: MemberEnrollment,
   at: Date,
   read?: MemberLedger,
-): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[] }> {
+): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[]; inputs: TierInputs }> {
   const ledger = read ?? (await readMemberLedger(db, member.id, at));
   const { tqChanges, moves, enrollment: events } = ledger;
   const balances = await balancesAsOf(db, member, program, at, ledger);
@@ -68,12 +78,8 @@ export async function tierStandingAt(
   if (!enrollment.length && member.opted_in && member.opted_in_at) {
     enrollment = [{ at: member.opted_in_at > at ? at : member.opted_in_at, opted_in: true }];
   }
-  const tier = tierAt(
-    program,
-    { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) },
-    at,
-  );
-  return { balances, tier, moves };
+  const inputs = { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) };
+  return { balances, tier: tierAt(program, inputs, at), moves, inputs };
 }
 
 /**

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startOfLocalYear, wallTime } from '../../src/domain/calendar.js';
+import { getUserStanding } from '../../src/customers/customer.service.js';
+import { standingFromStored, type StoredStanding } from '../../src/domain/standing.js';
 import { sweepOnce } from '../../src/jobs/sweeper.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
+import { getProgramAt } from '../../src/program/program.service.js';
+import { memberStandingAt } from '../../src/tiers/tier.service.js';
 import { describeEachDatabase } from '../support/databases.js';
 import { prng } from '../support/prng.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -12,7 +16,9 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * same at every step: tier, tier dates, tier points, every balance and the gift cards of every
  * quarter-end cash-out (issue #5). A second walk runs a program with maintenance thresholds and
  * one-level soft landings, with manual moves, some at the instant a year ends (issue #20, issue #13
- * item 6), and compares the maintenance fields and the tier history too.
+ * item 6), and compares the maintenance fields and the tier history too. A third walk compares the
+ * stored standing of issue #15 with a full recompute from the ledger at random instants, before
+ * and after the one it was computed for.
  */
 
 const SEED = Number(process.env.LAUREL_PROPERTY_SEED ?? 20261125);
@@ -318,4 +324,80 @@ describeEachDatabase('As-of reads equal swept reads with tier maintenance and so
     expect((await verifyLedger(swept.t.db)).problems).toEqual([]);
     expect((await verifyLedger(unswept.t.db)).problems).toEqual([]);
   }, 180_000);
+});
+
+describeEachDatabase('A stored standing answers exactly as a full recompute (issue #15)', (target) => {
+  let r: Replay;
+
+  beforeAll(async () => {
+    r = { t: await startTestApp(target, START), swept: true, baskets: new Map() };
+    await useMaintenanceProgram(r.t);
+    for (const m of MEMBERS)
+      await r.t.request('POST', `${r.t.core}/users`, { body: { user: { external_id: m } } });
+  });
+  afterAll(async () => {
+    await r.t.close();
+  });
+
+  it(`random walks read the same from the stored row and from the ledger at random instants (seed ${SEED})`, async () => {
+    const { db } = r.t;
+    const retailer = r.t.tenant.retailer_id;
+    const random = prng(SEED + 15);
+    const recompute = async (userId: string, at: Date) => {
+      const row = (await getUserStanding(db, retailer, { id: userId }, at)).row;
+      return memberStandingAt(db, await getProgramAt(db, retailer, at), row, at);
+    };
+    let now = START;
+    let seq = 0;
+    let served = 0;
+    let stored = 0;
+    for (const step of plan(random, true, 60)) {
+      if (step.kind === 'advance' || step.kind === 'year_end') {
+        now =
+          step.kind === 'advance'
+            ? new Date(now.getTime() + step.days * DAY + step.hours * 3_600_000)
+            : startOfLocalYear(wallTime(now, ZONE).year + 1, ZONE);
+        if (now.getTime() > START.getTime() + 4 * 365 * DAY) break;
+        await r.t.setNow(now.toISOString());
+      }
+      seq++;
+      await apply(r, step, now, seq);
+      for (const m of MEMBERS) {
+        // Reads at random instants, backwards and forwards of the clock: each may hit the row
+        // another one stored, or compute and store its own.
+        const instants = [
+          now,
+          ...Array.from({ length: 3 }, () => new Date(now.getTime() + (random() - 0.4) * 500 * DAY)),
+        ];
+        for (const at of instants) {
+          const read = await getUserStanding(db, retailer, { external_id: m }, at);
+          expect(read.standing, `${m} read at ${at.toISOString()} after step ${seq}`).toEqual(
+            await recompute(read.row.id, at),
+          );
+        }
+        // The row itself: true at every instant from the one it was computed for to its valid_until.
+        const id = (await getUserStanding(db, retailer, { external_id: m }, now)).row.id;
+        const [row] = await db.query<{ body: StoredStanding | null; computed_at: Date; valid_until: Date }>(
+          'SELECT body, computed_at, valid_until FROM member_standings WHERE user_id = $1',
+          [id],
+        );
+        if (!row?.body) continue;
+        stored++;
+        const from = row.computed_at.getTime();
+        const until = Math.min(row.valid_until.getTime(), from + 3 * 365 * DAY);
+        const member = { retailer_id: retailer, id, opted_in: (await recompute(id, now)).opted_in };
+        for (const at of [from, until - 1, from + Math.floor(random() * (until - from))]) {
+          served++;
+          expect(
+            standingFromStored(member, row.body),
+            `${m}'s row of ${row.computed_at.toISOString()} at ${new Date(at).toISOString()} after step ${seq}`,
+          ).toEqual(await recompute(id, new Date(at)));
+        }
+      }
+    }
+    // The walk is only a test if rows were stored and served.
+    expect(stored).toBeGreaterThan(0);
+    expect(served).toBeGreaterThan(0);
+    expect((await verifyLedger(db)).problems).toEqual([]);
+  }, 300_000);
 });
