@@ -298,6 +298,15 @@ async function main(): Promise<void> {
     // 2. The population: two template members through the API, copied with SQL.
     const a = await templateMember(server, tenant, 'a', true);
     const b = await templateMember(server, tenant, 'b', false);
+    // Each template read once, as any member is read after their last write: the read stores the
+    // standing (issue #15) that the copies inherit. `lookup_cold` measures members never read.
+    for (const tag of ['a', 'b'])
+      await ok(
+        server,
+        'GET',
+        `/priv/v1/apps/${tenant.apiKey}/users/search?email=${tag}%40bench.example`,
+        tenant.auth,
+      );
     const seeded = process.hrtime.bigint();
     const client = new pg.Client({ connectionString: env.DATABASE_URL });
     await client.connect();
@@ -332,6 +341,29 @@ async function main(): Promise<void> {
           };
         });
         loadFigures(`lookup${suffix}`, r, s, selectOnly, 'requests/s', extra);
+      }
+      // 3b. The same lookups with every member's stored standing stale, as after a write to each
+      // (issue #15): each first read computes the standing from the ledger and stores it.
+      if (wanted('lookup')) {
+        const stale = new pg.Client({ connectionString: env.DATABASE_URL });
+        await stale.connect();
+        try {
+          await stale.query('UPDATE member_standings SET version = version + 1, body = NULL');
+          await stale.query('VACUUM ANALYZE member_standings');
+        } finally {
+          await stale.end();
+        }
+        const rand = prng(4);
+        resetPeak(s.pid);
+        const r = await load(s.base, scale.clients, scale.seconds, () => {
+          const i = 1 + Math.floor(rand() * scale.members);
+          return {
+            method: 'GET',
+            path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=${memberTag(i)}%2B${i}%40bench.example&expand_incentives=true`,
+            headers: { authorization: tenant.auth },
+          };
+        });
+        loadFigures(`lookup_cold${suffix}`, r, s, selectOnly, 'requests/s', extra);
       }
       // 4. Purchase ingestion: many tills, over the spread and over the hot set.
       const ingest = async (name: string, members: number) => {

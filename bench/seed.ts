@@ -2,7 +2,8 @@
  * Populations for the benchmarks at a scale the API cannot create in minutes (1,000,000 members,
  * 1,000,000 escrow lots): a template member is written through the real API, then copied row for
  * row with SQL, every id mapped to a fresh one. A copy is therefore exactly what the product writes
- * (profile, identifiers, enrollment, purchase, lots, journal, postings, balances, stored answer), and
+ * (profile, identifiers, enrollment, purchase, lots, journal, postings, balances, stored answer,
+ * stored standing), and
  * `laurel verify` holds on the result.
  */
 import type pg from 'pg';
@@ -10,6 +11,9 @@ import type pg from 'pg';
 /** Tables a member's rows live in, in foreign-key order, and how to find the template's rows. */
 const TABLES: ReadonlyArray<{ table: string; where: string }> = [
   { table: 'users', where: 'id = $1' },
+  // The stored standing (issue #15) as the template's last read left it: a copy reads as warm or
+  // cold as the template did.
+  { table: 'member_standings', where: 'user_id = $1' },
   { table: 'user_identifiers', where: 'user_id = $1' },
   { table: 'user_phones', where: 'user_id = $1' },
   { table: 'user_tags', where: 'user_id = $1' },

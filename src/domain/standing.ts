@@ -4,7 +4,7 @@ import type { AccountRole, ProgramDocument } from './program.js';
 import { nextTierChangeAfter, type TierInputs } from './tiers.js';
 
 /**
- * A member's standing as one stored row (issue #15, docs/decisions/0005-standing-row.md): pure.
+ * A member's standing as one stored row (issue #15, docs/decisions/0006-standing-row.md): pure.
  * What the user object's loyalty part is computed from (balances, used accounts, tier and its
  * dates) is stored beside the instant it was computed for and the instant it stops being true by
  * time alone; a read at T is served from it while computed_at <= T < valid_until and no write has

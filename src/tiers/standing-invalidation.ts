@@ -1,6 +1,6 @@
 /**
  * The one way a write marks a member's stored standing stale (issue #15,
- * docs/decisions/0005-standing-row.md): an upsert that bumps the row's version and drops its body,
+ * docs/decisions/0006-standing-row.md): an upsert that bumps the row's version and drops its body,
  * written as a part of the writer's own statement, so it commits or rolls back with the write on
  * every database and for every server process. A reader stores a standing only over the version it
  * read, so a standing computed before the write can never land after it.

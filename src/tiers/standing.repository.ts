@@ -4,7 +4,7 @@ import type { StoredStanding } from '../domain/standing.js';
 import { memberLedgerColumn, type MemberLedgerJson } from './tier.repository.js';
 
 /**
- * A member's stored standing (issue #15, docs/decisions/0005-standing-row.md): read beside the
+ * A member's stored standing (issue #15, docs/decisions/0006-standing-row.md): read beside the
  * member in the statement that finds them, and stored by the read that had to compute it.
  */
 

@@ -1,5 +1,5 @@
 /**
- * A member's standing as one row (issue #15, docs/decisions/0005-standing-row.md): the loyalty
+ * A member's standing as one row (issue #15, docs/decisions/0006-standing-row.md): the loyalty
  * part of the user object as computed at `computed_at`, true until `valid_until` (the next instant
  * it changes by time alone), from the ledger as of `version` and the retailer's program as of
  * `program_version` (its newest version then). Every write of what a standing is computed from
