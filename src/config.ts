@@ -47,6 +47,26 @@ export function envPreparedStatements(): boolean {
   );
 }
 
+/** Connections of a server process's PostgreSQL pool when `LAUREL_DB_POOL` is not set. */
+export const DEFAULT_DB_POOL = 10;
+
+/**
+ * Connections each server process may open to PostgreSQL (`LAUREL_DB_POOL`, default 10; under
+ * `serve --workers N` the database sees up to N times as many). Measured in docs/benchmarks.md.
+ */
+export function envDbPool(): number {
+  const v = (process.env.LAUREL_DB_POOL ?? '').trim();
+  if (v === '') return DEFAULT_DB_POOL;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 1000) {
+    throw new LaurelError(
+      'validation',
+      `LAUREL_DB_POOL must be a whole number from 1 to 1000, not ${JSON.stringify(v)}`,
+    );
+  }
+  return n;
+}
+
 /** Whose forwarded headers to believe: none, the connection's own peer only, or listed addresses. */
 export type TrustProxy = false | string | ((address: string, hop: number) => boolean);
 

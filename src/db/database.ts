@@ -3,7 +3,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, rmSync, wr
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
-import { envPreparedStatements } from '../config.js';
+import { envDbPool, envPreparedStatements } from '../config.js';
 import { LaurelError } from '../errors.js';
 
 /**
@@ -404,6 +404,6 @@ export interface DatabaseConfig {
  */
 export function openDatabase(cfg: DatabaseConfig): Promise<Database> {
   return cfg.databaseUrl
-    ? openPostgres({ url: cfg.databaseUrl, prepare: envPreparedStatements() })
+    ? openPostgres({ url: cfg.databaseUrl, prepare: envPreparedStatements(), max: envDbPool() })
     : openPGlite(cfg.dataDir);
 }
