@@ -1,6 +1,7 @@
 import { isConnectionError, type Database, type Queryable } from '../db/database.js';
 import { giftCardCode, giftCardId, maskedCode, periodAt, periodNamed } from '../domain/cashout.js';
-import { isUuid } from '../domain/ids.js';
+import { isUuid, newId } from '../domain/ids.js';
+import { insertMemberAction } from '../customers/member-action.repository.js';
 import { LaurelError, validationError } from '../errors.js';
 import { findUserById } from '../customers/customer.repository.js';
 import { balancesAsOf } from '../ledger/ledger.service.js';
@@ -79,6 +80,44 @@ export async function giftCardsOf(
     issued_at: g.issued_at,
   }));
   return [...pending.reverse(), ...stored];
+}
+
+/**
+ * Sends a member's gift card again (issue #18 item 12): recorded in the member's history with who
+ * asked, so the retailer's delivery (the events of issue #17, or whoever reads the history) can
+ * act on it. Only a card the member holds as of `now` can be resent; another member's or an
+ * unknown id is `validation`. Answers the card.
+ */
+export async function resendGiftCard(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  giftCardId: string,
+  actor: string,
+  now: Date,
+  key: Buffer,
+): Promise<GiftCardView> {
+  const cards = await giftCardsOf(db, retailerId, userId, now, key, false);
+  const card = cards.find((c) => c.id === giftCardId.toLowerCase());
+  if (!card) throw validationError(`gift card ${giftCardId} is not one of this member's`, 'gift_card_id');
+  if (card.status !== 'active') {
+    throw validationError(
+      `gift card ${card.period} is ${card.status}; only an active card is resent`,
+      'gift_card_id',
+    );
+  }
+  await db.transaction((tx) =>
+    insertMemberAction(tx, {
+      user_id: userId.toLowerCase(),
+      id: newId(now.getTime()),
+      retailer_id: retailerId,
+      at: now,
+      actor,
+      kind: 'gift_card_resent',
+      details: { gift_card_id: card.id, period: card.period },
+    }),
+  );
+  return card;
 }
 
 export interface CashOutReport {

@@ -7,6 +7,10 @@ import {
   FormError,
   MAX_SEARCH_LENGTH,
   adjustPoints,
+  editContact,
+  moveTier,
+  resendCard,
+  whatIf,
   findMembers,
   memberPage,
   noteMemberViewed,
@@ -37,8 +41,10 @@ import {
   programView,
   purchasePage,
   searchForm,
+  type ActionError,
   type AdjustForm,
   type Frame,
+  type MemberForms,
   type Notice,
 } from './console.views.js';
 import { formatPoints } from './format.js';
@@ -88,7 +94,17 @@ const NOTICES: Record<string, (points: string) => Notice> = {
   }),
   opted_in: () => ({ kind: 'ok', text: 'The member is now opted in.' }),
   opted_out: () => ({ kind: 'ok', text: 'The member is now opted out.' }),
+  tier_moved: () => ({ kind: 'ok', text: 'The member was moved. The move is in the tier history.' }),
+  contact_saved: () => ({ kind: 'ok', text: 'Contact details saved. The change is in the history.' }),
+  contact_unchanged: () => ({ kind: 'info', text: 'Nothing to save: the contact details were already so.' }),
+  gift_card_resent: () => ({ kind: 'ok', text: 'Gift card resent. The resend is in the history.' }),
 };
+
+const actionError = (err: FormError): ActionError => ({
+  field: err.field,
+  message: err.message,
+  code: err.code,
+});
 
 type Form = Record<string, string | undefined>;
 
@@ -431,6 +447,7 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
       form: AdjustForm,
       notice?: Notice,
       filter?: HistoryQuery,
+      forms: MemberForms = {},
     ) {
       const session = sessionOf(request);
       const data = await memberPage(
@@ -447,7 +464,7 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
         return redirect(reply, `${historyHref(data.user.id, data.history.query, data.history.pages)}`);
       }
       const name = [data.user.first_name, data.user.last_name].filter(Boolean).join(' ') || 'Member';
-      return page(request, reply, status, name, memberView(data, session.csrfToken, form, notice));
+      return page(request, reply, status, name, memberView(data, session.csrfToken, form, notice, forms));
     }
 
     scope.get('/members/:user_id', async (request, reply) => {
@@ -527,11 +544,82 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
         );
       }
       const session = sessionOf(request);
-      const user = await setEnrollment(db, session.retailerId, user_id, wanted === 'true', await clock.now());
+      const user = await setEnrollment(db, session, user_id, wanted === 'true', await clock.now());
       return redirect(
         reply,
         `/console/members/${user.id}?notice=${user.opted_in ? 'opted_in' : 'opted_out'}`,
       );
+    });
+
+    // --- The care agent's other actions (issue #18 item 12): each through the API's own service ---
+
+    const memberHref = (userId: string, notice: string) =>
+      `/console/members/${encodeURIComponent(userId)}?notice=${notice}`;
+    const fresh = (): AdjustForm => ({ nonce: newFormNonce() });
+
+    scope.post('/members/:user_id/tier', async (request, reply) => {
+      const { user_id } = request.params as { user_id: string };
+      const form = formOf(request.body);
+      try {
+        await moveTier(db, sessionOf(request), user_id, form, await clock.now());
+        return redirect(reply, memberHref(user_id, 'tier_moved'));
+      } catch (err) {
+        if (!(err instanceof FormError)) throw err;
+        return showMember(request, reply, user_id, err.status, 1, fresh(), undefined, undefined, {
+          tier: { level: form.level, reason: form.reason, error: actionError(err) },
+        });
+      }
+    });
+
+    scope.post('/members/:user_id/contact', async (request, reply) => {
+      const { user_id } = request.params as { user_id: string };
+      const form = formOf(request.body);
+      try {
+        const { changed } = await editContact(db, sessionOf(request), user_id, form, await clock.now());
+        return redirect(reply, memberHref(user_id, changed ? 'contact_saved' : 'contact_unchanged'));
+      } catch (err) {
+        if (!(err instanceof FormError)) throw err;
+        return showMember(request, reply, user_id, err.status, 1, fresh(), undefined, undefined, {
+          contact: {
+            first_name: form.first_name,
+            last_name: form.last_name,
+            email: form.email,
+            phone: form.phone,
+            error: actionError(err),
+          },
+        });
+      }
+    });
+
+    // A GET: the what-if panel writes nothing, so it needs no CSRF token and its address can be shared.
+    scope.get('/members/:user_id/what-if', async (request, reply) => {
+      const { user_id } = request.params as { user_id: string };
+      const q = request.query as Record<string, string | undefined>;
+      const shown = { amount: q.amount, store_id: q.store_id };
+      try {
+        const result = await whatIf(db, sessionOf(request).retailerId, user_id, q, await clock.now());
+        return showMember(request, reply, user_id, 200, 1, fresh(), undefined, undefined, {
+          whatIf: { ...shown, result },
+        });
+      } catch (err) {
+        if (!(err instanceof FormError)) throw err;
+        return showMember(request, reply, user_id, err.status, 1, fresh(), undefined, undefined, {
+          whatIf: { ...shown, error: actionError(err) },
+        });
+      }
+    });
+
+    scope.post('/members/:user_id/gift-cards/:card_id/resend', async (request, reply) => {
+      const { user_id, card_id } = request.params as { user_id: string; card_id: string };
+      try {
+        await resendCard(db, sessionOf(request), user_id, card_id, await clock.now(), giftCardKey);
+        return redirect(reply, memberHref(user_id, 'gift_card_resent'));
+      } catch (err) {
+        if (!(err instanceof FormError)) throw err;
+        return showMember(request, reply, user_id, err.status, 1, fresh(), undefined, undefined, {
+          giftCard: { error: actionError(err) },
+        });
+      }
     });
 
     scope.get('/program', async (request, reply) => {

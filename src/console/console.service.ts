@@ -21,6 +21,11 @@ import { nextTierFor } from '../domain/tiers.js';
 import { isUuid } from '../domain/ids.js';
 import { phoneDigits } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
+import { envelopeOf } from '../http/error-handler.js';
+import { moveUser } from '../tiers/tier.service.js';
+import { resendGiftCard } from '../cashout/cashout.service.js';
+import { listMemberActions, type MemberActionRow } from '../customers/member-action.repository.js';
+import { previewPurchase, type PurchasePreview } from '../purchases/purchase-preview.service.js';
 import { MAX_POINTS_PER_LINE } from '../incentives/incentives.schema.js';
 import { deposit, fetchPointAuditLogs, spendMultiple } from '../incentives/incentives.service.js';
 import { getProgramVersionAt } from '../program/program.service.js';
@@ -46,7 +51,7 @@ import {
   type PendingLotRow,
   type RecentViewRow,
 } from './console.repository.js';
-import type { ConsoleSession } from './session.service.js';
+import { agentLabel, type ConsoleSession } from './session.service.js';
 
 /**
  * What the console's pages show and the two things an agent may change (issue #6). Every number
@@ -260,10 +265,50 @@ export const HISTORY_KINDS: Record<string, { label: string; journals: string[] }
   adjustment: { label: 'Adjustments and spends', journals: ['deposit', 'spend'] },
   cash_out: { label: 'Cash-outs', journals: ['cash_out'] },
   tier_change: { label: 'Tier changes', journals: [] },
+  profile: { label: 'Profile and gift-card changes', journals: [] },
 };
 
 export type HistoryKind =
-  'purchase' | 'return' | 'rollover' | 'deposit' | 'spend' | 'cash_out' | 'tier_change';
+  | 'purchase'
+  | 'return'
+  | 'rollover'
+  | 'deposit'
+  | 'spend'
+  | 'cash_out'
+  | 'tier_change'
+  | 'profile_changed'
+  | 'gift_card_resent';
+
+/** How a profile field reads in the history. */
+const FIELD_NAMES: Record<string, string> = {
+  first_name: 'first name',
+  last_name: 'last name',
+  phone_numbers: 'phone',
+  external_id: 'external id',
+  external_id_type: 'external id type',
+  user_profile: 'custom attributes',
+  test_account: 'test account',
+};
+
+/** A profile edit's or gift-card resend's history row, naming who did it (issue #18 item 10). */
+export function actionEntry(a: MemberActionRow): HistoryEntry {
+  const fields = Array.isArray(a.details.fields) ? (a.details.fields as string[]) : [];
+  const reason =
+    a.kind === 'profile_changed'
+      ? `Profile changed by ${a.actor}: ${fields.map((f) => FIELD_NAMES[f] ?? f).join(', ')}`
+      : `Gift card ${String(a.details.period ?? '')} resent by ${a.actor}`;
+  return {
+    key: `action:${a.id}`,
+    kind: a.kind,
+    at: a.at,
+    purchaseId: null,
+    transactionId: null,
+    points: { spendable: 0, spendable_escrow: 0, tier: 0, tier_escrow: 0 },
+    campaigns: [],
+    reason,
+    referenceType: null,
+  };
+}
 
 /** One row of the member's history: one event, with what it moved on each account. */
 export interface HistoryEntry {
@@ -318,6 +363,7 @@ function eventReason(e: HistoryEventRow): { reason: string; campaigns: string[] 
     reference_id: e.reference_id,
     reference_type: e.reference_type,
     transaction_id: tx,
+    actor: typeof e.details.actor === 'string' ? e.details.actor : null,
     shortfall: (shortfall.spendable ?? 0) + (shortfall.spendable_escrow ?? 0),
     award_change: change ? { base: change.base, campaigns: change.campaigns } : undefined,
     cash_out: e.details.cash_out as { period: string; value: number; currency: string } | undefined,
@@ -349,8 +395,14 @@ export async function memberHistory(
   const inRange = (at: Date) => (!fromAt || at >= fromAt) && (!untilAt || at < untilAt) && at <= now;
   const skip = (page - 1) * AUDIT_PAGE_SIZE;
   const take = skip + AUDIT_PAGE_SIZE;
-  const wantLedger = kind !== 'tier_change';
+  const wantLedger = kind !== 'tier_change' && kind !== 'profile';
   const wantTier = kind === '' || kind === 'tier_change';
+  const wantActions = kind === '' || kind === 'profile';
+  const actionEntries: HistoryEntry[] = wantActions
+    ? (await listMemberActions(db, user.retailer_id, user.id, now))
+        .filter((a) => inRange(a.at))
+        .map(actionEntry)
+    : [];
   const events = wantLedger
     ? await findHistoryEvents(
         db,
@@ -395,12 +447,12 @@ export async function memberHistory(
     };
   });
   // Both lists are newest first; on equal instants the tier change follows the event that caused it.
-  const merged = [...tierEntries, ...ledgerEntries].sort(
+  const merged = [...tierEntries, ...actionEntries, ...ledgerEntries].sort(
     (a, b) =>
       b.at.getTime() - a.at.getTime() ||
       (a.kind === 'tier_change' ? -1 : 0) - (b.kind === 'tier_change' ? -1 : 0),
   );
-  const total = (events[0]?.total ?? 0) + tierEntries.length;
+  const total = (events[0]?.total ?? 0) + tierEntries.length + actionEntries.length;
   return {
     entries: merged.slice(skip, skip + AUDIT_PAGE_SIZE),
     total,
@@ -527,14 +579,39 @@ export async function programPage(db: Database, retailerId: string, now: Date): 
   };
 }
 
-/** A form value the agent must correct; nothing was changed. */
+/**
+ * A form value the agent must correct; nothing was changed. `code` is the API's error code when the
+ * service refused it (the console shows the envelope an app would get for the same change).
+ */
 export class FormError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    readonly code?: string,
+    /** The HTTP status the API answers the same refusal with (400 for the console's own checks). */
+    readonly status = 400,
   ) {
     super(message);
     this.name = 'FormError';
+  }
+}
+
+/**
+ * Runs a console action through the API's service; a refusal other than a missing member (a page of
+ * its own) becomes a `FormError` on `field` carrying the API's envelope: its code and sentence.
+ */
+async function asForm<T>(
+  field: (apiField: string | undefined) => string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof LaurelError && err.code !== 'user_not_found' && err.status < 500) {
+      const e = envelopeOf(err).errors;
+      throw new FormError(field(e.field), e.message, e.code, err.status);
+    }
+    throw err;
   }
 }
 
@@ -611,6 +688,7 @@ export async function adjustPoints(
         deposit_details: [{ ...common, point_account_id: account.id }],
       },
       now,
+      agentLabel(session),
     );
     return { applied: res.details[0]!.applied };
   }
@@ -624,6 +702,7 @@ export async function adjustPoints(
         spend_details: [{ ...common, point_account_ids: [account.id] }],
       },
       now,
+      agentLabel(session),
     );
     return { applied: res.details[0]!.idempotency_summary === 'new' };
   } catch (err) {
@@ -634,14 +713,148 @@ export async function adjustPoints(
   }
 }
 
-/** Opts a member in or out, as a Core profile update would (`opted_in`). */
+/** Opts a member in or out, as a Core profile update would (`opted_in`), recorded under the agent. */
 export async function setEnrollment(
   db: Database,
-  retailerId: string,
+  session: ConsoleSession,
   userId: string,
   optedIn: boolean,
   now: Date,
 ): Promise<UserRow> {
+  const retailerId = session.retailerId;
   const user = await getUser(db, retailerId, { id: userId });
-  return updateUser(db, retailerId, { id: user.id }, { opted_in: optedIn }, now);
+  return updateUser(db, retailerId, { id: user.id }, { opted_in: optedIn }, now, agentLabel(session));
+}
+
+/** Longest tier-move reason, as `movement/move_user` takes it. */
+export const MAX_MOVE_REASON_LENGTH = 500;
+
+/**
+ * Moves the member to a tier level as the agent (issue #18 item 12), through `movement/move_user`'s
+ * service: the same checks (a level of the program's tier system, an enrolled member) and the same
+ * audited record, with the agent as its actor and a required reason.
+ */
+export async function moveTier(
+  db: Database,
+  session: ConsoleSession,
+  userId: string,
+  form: Record<string, string | undefined>,
+  now: Date,
+): Promise<{ level: TierLevel }> {
+  const levelId = (form.level ?? '').trim();
+  if (!levelId) throw new FormError('level', 'Choose the tier level to move the member to.');
+  const reason = (form.reason ?? '').trim().replace(/\s+/g, ' ');
+  if (!reason) throw new FormError('move_reason', 'A reason is required: it is shown in the tier history.');
+  if (reason.length > MAX_MOVE_REASON_LENGTH) {
+    throw new FormError('move_reason', `Keep the reason to ${MAX_MOVE_REASON_LENGTH} characters.`);
+  }
+  const user = await getUser(db, session.retailerId, { id: userId });
+  const { document: program } = await getProgramVersionAt(db, session.retailerId, now);
+  const { level } = await asForm(
+    () => 'level',
+    () =>
+      moveUser(
+        db,
+        {
+          retailerId: session.retailerId,
+          userId: user.id,
+          tierSystemId: program.tier_system.id,
+          tierLevelId: levelId,
+          actor: agentLabel(session),
+          reason,
+        },
+        now,
+      ),
+  );
+  return { level };
+}
+
+/** The contact fields the console edits, by form field. */
+const CONTACT_FIELDS = ['first_name', 'last_name', 'email', 'phone'] as const;
+
+/**
+ * Edits the member's name, email and phone as the agent (issue #18 item 12), through the Core
+ * profile update's service: the same normalisation and checks (a valid and unused email, a phone
+ * of 7 to 15 digits, lengths, an email or external id kept) and the same refusal. An empty field
+ * clears it. The phone edited is the first one; the member's other phones are kept.
+ */
+export async function editContact(
+  db: Database,
+  session: ConsoleSession,
+  userId: string,
+  form: Record<string, string | undefined>,
+  now: Date,
+): Promise<{ changed: boolean }> {
+  const user = await getUser(db, session.retailerId, { id: userId });
+  const value = (f: (typeof CONTACT_FIELDS)[number]) => (form[f] ?? '').trim();
+  const phone = value('phone');
+  const [first, ...others] = user.phone_numbers;
+  const phones = phone
+    ? [{ ...(first ?? { phone_type: 'mobile' }), phone_number: phone }, ...others]
+    : others;
+  const input = {
+    first_name: value('first_name') || null,
+    last_name: value('last_name') || null,
+    email: value('email') || null,
+    phone_numbers: phones.map((p) => ({
+      phone_number: p.phone_number,
+      phone_type: p.phone_type,
+      ...('preference_flags' in p ? { preference_flags: p.preference_flags } : {}),
+    })),
+  };
+  const after = await asForm(
+    (f) => {
+      const key = (f ?? '').split(/[.[]/)[0];
+      if (key === 'phone_numbers') return 'phone';
+      return key && CONTACT_FIELDS.includes(key as never) ? key : 'email';
+    },
+    () => updateUser(db, session.retailerId, { id: user.id }, input, now, agentLabel(session)),
+  );
+  return { changed: after.updated_at.getTime() !== user.updated_at.getTime() };
+}
+
+/** Resends a gift card of the member as the agent; a card that cannot be resent is a `FormError`. */
+export async function resendCard(
+  db: Database,
+  session: ConsoleSession,
+  userId: string,
+  giftCardId: string,
+  now: Date,
+  key: Buffer,
+): Promise<GiftCardView> {
+  const user = await getUser(db, session.retailerId, { id: userId });
+  return asForm(
+    () => 'gift_card',
+    () => resendGiftCard(db, session.retailerId, user.id, giftCardId, agentLabel(session), now, key),
+  );
+}
+
+/**
+ * The what-if panel (issue #18 item 12): what a basket of `amount` would earn the member now, by
+ * the rules of a real purchase, writing nothing. The amount is a currency amount as a till sends
+ * it (`25`, `25.50`); anything else, or beyond a till's bounds, is a `FormError`.
+ */
+export async function whatIf(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  form: { amount?: string | undefined; store_id?: string | undefined },
+  now: Date,
+): Promise<PurchasePreview> {
+  const text = (form.amount ?? '').trim().replace(/^\$/, '').replace(/,/g, '');
+  if (!/^\d{1,12}(\.\d+)?$/.test(text)) {
+    throw new FormError('what_if_amount', 'Enter the basket in dollars, for example 120 or 84.50.');
+  }
+  const store = (form.store_id ?? '').trim();
+  return asForm(
+    (f) => (f?.includes('store') ? 'what_if_store' : 'what_if_amount'),
+    () =>
+      previewPurchase(
+        db,
+        retailerId,
+        userId,
+        { amount: Number(text), ...(store ? { store_id: store } : {}) },
+        now,
+      ),
+  );
 }

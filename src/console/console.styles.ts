@@ -79,6 +79,10 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Dej
 .kind-cash-out { background: #efe7fb; color: #4b2582; }
 .kind-tier-change { background: #e0f2f1; color: #0f4d47; }
 .kind-campaign { background: #fde8f3; color: #7a1c4d; }
+.kind-profile { background: #eceff3; color: #2f3a48; }
+.error-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-weight: 400; }
+.what-if-result { margin-top: 0.75rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .progress { margin: 0.75rem 0 0.35rem; height: 0.9rem; border-radius: 999px; overflow: hidden; background: #dde3ea; }
 .progress svg { display: block; width: 100%; height: 100%; }
 .progress .fill { fill: var(--accent); }

@@ -9,6 +9,7 @@ import {
 } from '../domain/program.js';
 import {
   HISTORY_KINDS,
+  MAX_MOVE_REASON_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SEARCH_LENGTH,
   type HistoryEntry,
@@ -19,6 +20,7 @@ import {
   type ProgramPage,
   type RecentMember,
 } from './console.service.js';
+import type { PurchasePreview } from '../purchases/purchase-preview.service.js';
 import { MAX_AGENT_NAME_LENGTH } from './session.service.js';
 import { CONSOLE_CSS } from './console.styles.js';
 import {
@@ -484,6 +486,10 @@ export function historyKind(e: HistoryEntry): { label: string; cls: string } {
       return { label: 'Cash-out', cls: 'cash-out' };
     case 'tier_change':
       return { label: 'Tier change', cls: 'tier-change' };
+    case 'profile_changed':
+      return { label: 'Profile', cls: 'profile' };
+    case 'gift_card_resent':
+      return { label: 'Gift card', cls: 'profile' };
   }
 }
 
@@ -500,7 +506,7 @@ export function historyHref(userId: string, q: HistoryQuery, page: number): stri
 
 /** `Spendable +420 · Tier +420`: what an event moved, settled and escrow accounts apart. */
 function pointsText(e: HistoryEntry): string {
-  if (e.kind === 'tier_change') return '—';
+  if (e.kind === 'tier_change' || e.kind === 'profile_changed' || e.kind === 'gift_card_resent') return '—';
   const p = e.points;
   const parts: string[] = [];
   if (e.kind === 'rollover') {
@@ -714,7 +720,7 @@ export function purchasePage(v: PurchaseView): Html {
     </div>`;
 }
 
-function giftCardsCard(p: MemberPage): Html {
+function giftCardsCard(p: MemberPage, csrf: string, error?: ActionError): Html {
   const tz = p.program.time_zone;
   const body = p.giftCards.length
     ? html`<div class="table-wrap">
@@ -727,18 +733,39 @@ function giftCardsCard(p: MemberPage): Html {
               <th scope="col">Code</th>
               <th scope="col">Status</th>
               <th scope="col">Issued</th>
+              <th scope="col"><span class="visually-hidden">Action</span></th>
             </tr>
           </thead>
           <tbody>
             ${p.giftCards.map(
               (g) =>
-                html`<tr>
+                html`<tr data-gift-card="${g.id}">
                   <th scope="row">${g.period}</th>
                   <td class="num" data-label="Value">${formatMoney(g.value, g.currency)}</td>
                   <td class="num" data-label="Points">${formatPoints(g.points)}</td>
                   <td data-label="Code" class="mono">${g.code}</td>
                   <td data-label="Status"><span class="status status-${g.status}">${g.status}</span></td>
                   <td data-label="Issued" class="when">${formatEnd(g.issued_at, tz)}</td>
+                  <td data-label="Action">
+                    ${
+                      g.status === 'active'
+                        ? html`<form
+                            method="post"
+                            action="/console/members/${p.user.id}/gift-cards/${g.id}/resend"
+                            class="resend-form"
+                          >
+                            ${csrfField(csrf)}
+                            <button
+                              type="submit"
+                              class="secondary"
+                              aria-label="Resend the ${g.period} gift card"
+                            >
+                              Resend
+                            </button>
+                          </form>`
+                        : ''
+                    }
+                  </td>
                 </tr>`,
             )}
           </tbody>
@@ -747,7 +774,215 @@ function giftCardsCard(p: MemberPage): Html {
     : html`<p class="muted">No gift cards yet. Cash-outs happen at the end of each quarter.</p>`;
   return html`<section class="card wide" aria-labelledby="gift-h">
     <h2 id="gift-h">Gift cards</h2>
+    ${error ? html`<p class="notice bad" role="alert" id="gift-card-error">${errorSentence(error)}</p>` : ''}
+    <p class="muted">
+      Codes are masked; Resend sends the card to the member again and records it in the history.
+    </p>
     ${body}
+  </section>`;
+}
+
+/** A refusal shown on a form: the sentence, and the API's error code when a service gave one. */
+export interface ActionError {
+  field: string;
+  message: string;
+  code?: string | undefined;
+}
+
+const errorSentence = (e: ActionError): Html =>
+  html`${e.message}${e.code ? html` <span class="error-code">(${e.code})</span>` : ''}`;
+
+function actionFieldError(
+  error: ActionError | undefined,
+  field: string,
+): { attrs: Html | string; text: Html | string } {
+  if (error?.field !== field) return { attrs: '', text: '' };
+  return {
+    attrs: raw(` aria-invalid="true" aria-describedby="${field}-error"`),
+    text: html`<span class="error-text" id="${field}-error">${errorSentence(error)}</span>`,
+  };
+}
+
+/** The state of the care agent's other forms (issue #18 item 12): values to show again, an error, a result. */
+export interface MemberForms {
+  tier?: { level?: string | undefined; reason?: string | undefined; error?: ActionError } | undefined;
+  contact?:
+    | {
+        first_name?: string | undefined;
+        last_name?: string | undefined;
+        email?: string | undefined;
+        phone?: string | undefined;
+        error?: ActionError;
+      }
+    | undefined;
+  whatIf?:
+    | {
+        amount?: string | undefined;
+        store_id?: string | undefined;
+        error?: ActionError;
+        result?: PurchasePreview | undefined;
+      }
+    | undefined;
+  giftCard?: { error?: ActionError } | undefined;
+}
+
+function tierMoveCard(p: MemberPage, csrf: string, f: MemberForms['tier'] = {}): Html {
+  const level = actionFieldError(f.error, 'level');
+  const reason = actionFieldError(f.error, 'move_reason');
+  const levels = [...p.program.tier_system.levels].sort((a, b) => a.rank - b.rank);
+  return html`<section class="card" aria-labelledby="tier-move-h">
+    <h2 id="tier-move-h">Move tier</h2>
+    <p class="muted">
+      The member holds the level from now until its own expiry, whatever their points; the move and its reason
+      are recorded under your name.
+    </p>
+    <form method="post" action="/console/members/${p.user.id}/tier" id="tier-form">
+      ${csrfField(csrf)}
+      <div class="field">
+        <label for="level">Tier level</label>
+        <select id="level" name="level" ${level.attrs}>
+          <option value="">Choose a level</option>
+          ${levels.map(
+            (l) =>
+              html`<option value="${l.id}" ${f.level === l.id ? raw(' selected') : ''}>${l.name}</option>`,
+          )}
+        </select>
+        ${level.text}
+      </div>
+      <div class="field">
+        <label for="move_reason">Reason <span class="hint">Required; shown in the tier history.</span></label>
+        <input
+          id="move_reason"
+          name="reason"
+          type="text"
+          maxlength="${MAX_MOVE_REASON_LENGTH}"
+          autocomplete="off"
+          required
+          value="${f.reason ?? ''}"
+          ${reason.attrs}
+        />
+        ${reason.text}
+      </div>
+      <button type="submit">Move tier</button>
+    </form>
+  </section>`;
+}
+
+function contactCard(p: MemberPage, csrf: string, f: MemberForms['contact']): Html {
+  const u = p.user;
+  const v = f ?? {
+    first_name: u.first_name ?? '',
+    last_name: u.last_name ?? '',
+    email: u.email ?? '',
+    phone: u.phone_numbers[0]?.phone_number ?? '',
+  };
+  const input = (
+    name: 'first_name' | 'last_name' | 'email' | 'phone',
+    label: string,
+    type: string,
+    auto: string,
+  ) => {
+    const e = actionFieldError(f?.error, name);
+    return html`<div class="field">
+      <label for="${name}">${label}</label>
+      <input
+        id="${name}"
+        name="${name}"
+        type="${type}"
+        autocomplete="${auto}"
+        value="${v[name] ?? ''}"
+        ${e.attrs}
+      />
+      ${e.text}
+    </div>`;
+  };
+  return html`<section class="card" aria-labelledby="contact-h">
+    <h2 id="contact-h">Contact details</h2>
+    <form method="post" action="/console/members/${u.id}/contact" id="contact-form" novalidate>
+      ${csrfField(csrf)} ${input('first_name', 'First name', 'text', 'off')}
+      ${input('last_name', 'Last name', 'text', 'off')} ${input('email', 'Email', 'email', 'off')}
+      ${input('phone', 'Phone', 'tel', 'off')}
+      <p class="muted">An empty field is cleared. Checked as the Core API checks a profile update.</p>
+      <button type="submit">Save contact details</button>
+    </form>
+  </section>`;
+}
+
+function whatIfCard(p: MemberPage, f: MemberForms['whatIf'] = {}): Html {
+  const amount = actionFieldError(f.error, 'what_if_amount');
+  const store = actionFieldError(f.error, 'what_if_store');
+  const r = f.result;
+  const tz = p.program.time_zone;
+  const currency = p.program.currency;
+  let result: Html | string = '';
+  if (r) {
+    const campaigns = r.award.campaigns.map((c) => `${c.name} +${formatPoints(c.points)}`);
+    const total = r.award.spendable;
+    const where = r.reaches
+      ? html`<strong>reaches ${r.reaches.name}</strong>`
+      : r.next
+        ? html`leaves <strong>${formatPoints(r.to_next ?? 0)} points to ${r.next.name}</strong>`
+        : html`keeps the top tier`;
+    result = r.enrolled
+      ? html`<div class="what-if-result" id="what-if-result" role="status">
+          <p>
+            A ${formatMoney(r.award.eligible_cents / 100, currency)} basket today earns
+            <strong id="what-if-points">${formatPoints(total)} points</strong>.
+          </p>
+          <dl class="facts">
+            <dt>Base</dt>
+            <dd id="what-if-base">${formatPoints(r.award.base)}</dd>
+            <dt>Campaigns</dt>
+            <dd id="what-if-campaigns">
+              ${campaigns.length ? campaigns.join(' · ') : 'none running for this member'}
+            </dd>
+            <dt>Tier-qualifying</dt>
+            <dd id="what-if-tier">${formatPoints(r.award.tier_qualifying)}</dd>
+            <dt>Matures</dt>
+            <dd>${formatDate(r.matures_at, tz)}</dd>
+          </dl>
+          <p id="what-if-progress">
+            When it matures: ${formatPoints(r.tier_points_after)} Tier Qualifying
+            points${r.next_period ? ' in the next qualifying year' : ''}; it ${where}.
+          </p>
+          <p class="muted">Computed by the rules of a real purchase now; nothing was written.</p>
+        </div>`
+      : html`<p class="what-if-result" id="what-if-result" role="status">
+          Not enrolled: a purchase earns nothing until the member opts in.
+        </p>`;
+  }
+  return html`<section class="card" aria-labelledby="what-if-h">
+    <h2 id="what-if-h">What if</h2>
+    <form method="get" action="/console/members/${p.user.id}/what-if" id="what-if-form">
+      <div class="field">
+        <label for="what_if_amount">Basket (${currency})</label>
+        <input
+          id="what_if_amount"
+          name="amount"
+          type="text"
+          inputmode="decimal"
+          autocomplete="off"
+          required
+          value="${f.amount ?? ''}"
+          ${amount.attrs}
+        />
+        ${amount.text}
+      </div>
+      <div class="field">
+        <label for="what_if_store">Store id <span class="hint">Optional, for store campaigns.</span></label>
+        <input
+          id="what_if_store"
+          name="store_id"
+          type="text"
+          autocomplete="off"
+          value="${f.store_id ?? ''}"
+          ${store.attrs}
+        />
+        ${store.text}
+      </div>
+      <button type="submit" class="secondary">Show what it earns</button>
+    </form>
+    ${result}
   </section>`;
 }
 
@@ -869,7 +1104,13 @@ function actionsCard(p: MemberPage, csrf: string, form: AdjustForm): Html {
   </section>`;
 }
 
-export function memberView(p: MemberPage, csrf: string, form: AdjustForm, notice?: Notice): Html {
+export function memberView(
+  p: MemberPage,
+  csrf: string,
+  form: AdjustForm,
+  notice?: Notice,
+  forms: MemberForms = {},
+): Html {
   const u = p.user;
   const phones = u.phone_numbers.map((n) => n.phone_number).join(', ');
   return html`<p><a href="/console">← New search</a></p>
@@ -884,7 +1125,9 @@ export function memberView(p: MemberPage, csrf: string, form: AdjustForm, notice
     ${noticeBox(notice)}
     <div class="grid">
       <div class="stack">${standingCard(p)} ${accountsCard(p)}</div>
-      ${actionsCard(p, csrf, form)} ${pendingCard(p)} ${giftCardsCard(p)} ${historyCard(p)}
+      ${actionsCard(p, csrf, form)} ${whatIfCard(p, forms.whatIf)} ${tierMoveCard(p, csrf, forms.tier)}
+      ${contactCard(p, csrf, forms.contact)} ${pendingCard(p)}
+      ${giftCardsCard(p, csrf, forms.giftCard?.error)} ${historyCard(p)}
     </div>`;
 }
 

@@ -314,14 +314,17 @@ export async function insertEnrollmentEvent(
     opted_in: boolean;
     at: Date;
     cause: EnrollmentCause;
+    /** Who made the change (issue #18 item 10): `app:<api_key>`, a console agent; null when unknown. */
+    actor: string | null;
   },
 ): Promise<void> {
   await tx.query(
     `WITH e AS (
-       INSERT INTO enrollment_events (id, retailer_id, user_id, opted_in, at, cause) VALUES ($1, $2, $3, $4, $5, $6)
+       INSERT INTO enrollment_events (id, retailer_id, user_id, opted_in, at, cause, actor)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        RETURNING user_id, retailer_id
      ), s AS (${standingInvalidation('SELECT user_id, retailer_id FROM e')})
      SELECT 1`,
-    [e.id, e.retailer_id, e.user_id, e.opted_in, e.at, e.cause],
+    [e.id, e.retailer_id, e.user_id, e.opted_in, e.at, e.cause, e.actor],
   );
 }

@@ -115,9 +115,9 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request) => {
-      const { retailer_id } = principalOf(request);
+      const { retailer_id, api_key } = principalOf(request);
       const now = await clock.now();
-      const row = await createUser(db, retailer_id, request.body.user, now);
+      const row = await createUser(db, retailer_id, request.body.user, now, { actor: `app:${api_key}` });
       return {
         status: 'ok' as const,
         user: await renderOne(retailer_id, row, writeFlagsOf(request.query), now),
@@ -201,9 +201,16 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         },
       },
       async (request) => {
-        const { retailer_id } = principalOf(request);
+        const { retailer_id, api_key } = principalOf(request);
         const now = await clock.now();
-        const row = await updateUser(db, retailer_id, ref(request.params as never), request.body.user, now);
+        const row = await updateUser(
+          db,
+          retailer_id,
+          ref(request.params as never),
+          request.body.user,
+          now,
+          `app:${api_key}`,
+        );
         return {
           status: 'ok' as const,
           user: await renderOne(retailer_id, row, writeFlagsOf(request.query), now),
@@ -317,8 +324,8 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request) => {
-      const { retailer_id } = principalOf(request);
-      await deleteUser(db, retailer_id, byId(request.params), await clock.now());
+      const { retailer_id, api_key } = principalOf(request);
+      await deleteUser(db, retailer_id, byId(request.params), await clock.now(), `app:${api_key}`);
       return { status: 'ok' as const };
     },
   );

@@ -39,6 +39,7 @@ import {
   type UserRow,
   type WritableUserColumn,
 } from './customer.repository.js';
+import { insertMemberAction } from './member-action.repository.js';
 
 /** How a route names a user: by Laurel's id or by an external id. */
 export type UserRef = { id: string } | { external_id: string };
@@ -74,6 +75,7 @@ const recordEnrollment = (
   optedIn: boolean,
   cause: EnrollmentCause,
   now: Date,
+  actor: string | null,
 ): Promise<void> =>
   insertEnrollmentEvent(tx, {
     id: newId(now.getTime()),
@@ -82,6 +84,7 @@ const recordEnrollment = (
     opted_in: optedIn,
     at: now,
     cause,
+    actor,
   });
 
 /** Finds a user by id or external id within the retailer; another retailer's user is not found. */
@@ -210,6 +213,8 @@ export interface ImportedPast {
   registered_at?: Date | undefined;
   /** Cash-outs run only for periods ending after this instant (DESIGN §7; the old platform paid the rest). */
   cutover?: Date | undefined;
+  /** Who creates the profile (issue #18 item 10), recorded with its enrollment: `app:<api_key>`. */
+  actor?: string | undefined;
 }
 
 /** Creates a profile (reference §3). Needs an email or an external id; both are unique in the retailer. */
@@ -218,7 +223,7 @@ export async function createUser(
   retailerId: string,
   input: ProfileInput,
   now: Date,
-  /** Only the bulk import gives a past; the API's customers start now. */
+  /** Only the bulk import gives a past; the API's customers start now (and name their app). */
   past: ImportedPast = {},
 ): Promise<UserRow> {
   const c = normalizeProfile(input, now);
@@ -262,7 +267,15 @@ export async function createUser(
     db.transaction(async (tx) => {
       const code = await insertUser(tx, row);
       if (row.opted_in) {
-        await recordEnrollment(tx, retailerId, row.id, true, 'created', row.opted_in_at ?? now);
+        await recordEnrollment(
+          tx,
+          retailerId,
+          row.id,
+          true,
+          'created',
+          row.opted_in_at ?? now,
+          past.actor ?? null,
+        );
       }
       // Cash-outs are due for the periods after `coalesce(cashed_out_through, created_at)`; a later
       // cutover keeps the quarters the old platform still pays out of Laurel's hands.
@@ -283,6 +296,9 @@ const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
 
 const same = sameJson;
 
+/** Columns a profile change moves that are not fields of their own in the member's history. */
+const UNRECORDED_FIELDS = new Set<string>(['opted_in', 'opted_in_at', 'user_profile_version', 'updated_at']);
+
 /**
  * Updates a profile: fields are partial, arrays are replaced wholesale (reference §3). The same
  * payload twice changes nothing, `updated_at` included.
@@ -293,6 +309,8 @@ export async function updateUser(
   ref: UserRef,
   input: ProfileInput,
   now: Date,
+  /** Who asks (issue #18 item 10): `app:<api_key>` or a console agent; recorded with enrollment changes. */
+  actor: string | null = null,
 ): Promise<UserRow> {
   const c = normalizeProfile(input, now);
   return withUniqueErrors(() =>
@@ -333,10 +351,27 @@ export async function updateUser(
         columns as Partial<Pick<UserRow, WritableUserColumn>>,
       );
       if (next.opted_in !== current.opted_in) {
-        await recordEnrollment(tx, retailerId, current.id, next.opted_in, 'profile_update', now);
+        await recordEnrollment(tx, retailerId, current.id, next.opted_in, 'profile_update', now, actor);
       }
       if (changed.includes('phone_numbers'))
         await replacePhones(tx, retailerId, current.id, phoneKeysOf(next));
+      // Who changed which fields, for the member's history (issue #18 item 10); opting in or out
+      // has its own record above. Names only: the values stay in the profile, where erasure finds them.
+      const fields = [
+        ...changed.filter((k) => !UNRECORDED_FIELDS.has(k)),
+        ...(identifiersChanged ? ['identifiers'] : []),
+      ];
+      if (actor && fields.length) {
+        await insertMemberAction(tx, {
+          user_id: current.id,
+          id: newId(now.getTime()),
+          retailer_id: retailerId,
+          at: now,
+          actor,
+          kind: 'profile_changed',
+          details: { fields },
+        });
+      }
       return next;
     }),
   );
@@ -370,11 +405,17 @@ async function syncIdentifiers(
 }
 
 /** Deletes a profile; it then answers user_not_found everywhere (reference §8). */
-export async function deleteUser(db: Database, retailerId: string, ref: UserRef, now: Date): Promise<void> {
+export async function deleteUser(
+  db: Database,
+  retailerId: string,
+  ref: UserRef,
+  now: Date,
+  actor: string | null = null,
+): Promise<void> {
   await db.transaction(async (tx) => {
     const current = await lockUser(tx, retailerId, ref);
     if (current.opted_in) {
-      await recordEnrollment(tx, retailerId, current.id, false, 'deleted', now);
+      await recordEnrollment(tx, retailerId, current.id, false, 'deleted', now, actor);
     }
     await eraseUser(tx, retailerId, current.id, now);
   });

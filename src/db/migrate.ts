@@ -11,6 +11,7 @@ import * as m0009 from './migrations/0009_pos_request_per_transaction.js';
 import * as m0010 from './migrations/0010_referrer_codes.js';
 import * as m0012 from './migrations/0012_member_standings.js';
 import * as m0014 from './migrations/0014_opening_balances.js';
+import * as m0018 from './migrations/0018_member_actions.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -26,6 +27,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 10, name: m0010.name, sql: m0010.sql },
   { version: 12, name: m0012.name, sql: m0012.sql },
   { version: 14, name: m0014.name, sql: m0014.sql },
+  // The versions between belong to changes landing beside these (issue #19 and others).
+  { version: 18, name: m0018.name, sql: m0018.sql },
 ];
 
 /** Arbitrary constant: the advisory lock that keeps two servers from migrating at once. */

@@ -71,6 +71,20 @@ describe('point audit rows', () => {
     );
   });
 
+  it('names the agent who made an adjustment (issue #18 item 10)', () => {
+    const agent = {
+      reference_type: 'Agent adjustment',
+      reference_id: 'Goodwill',
+      actor: 'Dana Whitfield (console, token lat_0123456789abcdef)',
+    };
+    expect(auditReason(facts({ kind: 'deposit', modification: 25, ...agent }))).toBe(
+      'Agent adjustment by Dana Whitfield (console, token lat_0123456789abcdef): +25 points (Goodwill)',
+    );
+    expect(auditReason(facts({ kind: 'spend', modification: -5, ...agent }))).toBe(
+      'Agent adjustment by Dana Whitfield (console, token lat_0123456789abcdef): −5 points (Goodwill)',
+    );
+  });
+
   it('names each campaign bonus of a purchase, and each one a return took back', () => {
     const change = { base: 60, campaigns: [{ name: 'Double Points Days', points: 60 }] };
     expect(auditReason(facts({ modification: 120, transaction_id: 'T1', award_change: change }))).toBe(

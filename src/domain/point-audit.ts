@@ -69,6 +69,8 @@ export interface AuditFacts {
   reference_type: string | null;
   /** The till's transaction id, for purchases and returns. */
   transaction_id: string | null;
+  /** Who made a deposit or spend (issue #18 item 10): a console agent, `app:<api_key>`; else absent. */
+  actor?: string | null | undefined;
   /** Points of this posting's account a late return could not take back. */
   shortfall: number;
   /**
@@ -97,9 +99,12 @@ function breakdown(change: AwardChangeFacts | undefined, purchase: boolean): str
 /** What the console records as `reference_type` of an agent's adjustment; the reason is the reference id. */
 export const AGENT_ADJUSTMENT = 'Agent adjustment';
 
-/** `Agent adjustment: +150 points (Goodwill: coupon did not scan)`, a credit or a debit alike. */
+/**
+ * `Agent adjustment by Dana Whitfield (console, token lat_…): +150 points (Goodwill: coupon did not
+ * scan)`, a credit or a debit alike; adjustments made before agents were named leave the name out.
+ */
 const agentAdjustment = (f: AuditFacts, signed: string): string =>
-  `${AGENT_ADJUSTMENT}: ${signed} points${f.reference_id ? ` (${f.reference_id})` : ''}`;
+  `${AGENT_ADJUSTMENT}${f.actor ? ` by ${f.actor}` : ''}: ${signed} points${f.reference_id ? ` (${f.reference_id})` : ''}`;
 
 /** "reference_type/reference_id", whichever of the two is given, or null. */
 function referenceLabel(f: AuditFacts): string | null {

@@ -39,6 +39,23 @@ function userFieldMap(body: unknown, field: string | undefined, message: string)
   return { [key]: message };
 }
 
+/**
+ * The envelope a `LaurelError` answers with, for a request whose body was `body` (DESIGN §8). The
+ * console shows its actions' refusals through this too (issue #18 item 12), so an agent reads the
+ * code and sentence an app would get for the same change.
+ */
+export function envelopeOf(err: LaurelError, body?: unknown): ReturnType<typeof errorBody> {
+  const registered = registeredField(err.code);
+  const field = typeof err.details?.field === 'string' ? err.details.field : registered?.field;
+  const code = wireCode(err.code);
+  const fieldMessage =
+    typeof err.details?.field_message === 'string'
+      ? err.details.field_message
+      : (registered?.message ?? err.message);
+  const user = code === 'validation' ? userFieldMap(body, field, fieldMessage) : undefined;
+  return errorBody(code, err.message, field, user);
+}
+
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
@@ -57,17 +74,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
   registerBodyGuards(app);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof LaurelError) {
-      const registered = registeredField(err.code);
-      const field = typeof err.details?.field === 'string' ? err.details.field : registered?.field;
       if (typeof err.details?.retry_after === 'number')
         reply.header('retry-after', String(err.details.retry_after));
-      const code = wireCode(err.code);
-      const fieldMessage =
-        typeof err.details?.field_message === 'string'
-          ? err.details.field_message
-          : (registered?.message ?? err.message);
-      const user = code === 'validation' ? userFieldMap(request.body, field, fieldMessage) : undefined;
-      return reply.status(err.status).send(errorBody(code, err.message, field, user));
+      return reply.status(err.status).send(envelopeOf(err, request.body));
     }
     if (err.validation && err.validation.length) {
       // No body at all is missing data (docs/errors.md), not a body of the wrong type.

@@ -1,6 +1,6 @@
 import type { RouteDeps } from '../http/route-deps.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { appAuth, bodyRetailerOf } from '../http/auth.js';
+import { appAuth, bodyRetailerOf, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import {
   AllBalancesBody,
@@ -79,7 +79,13 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       const retailerId = bodyRetailerOf(request);
       return {
         status: 'ok' as const,
-        payload: await deposit(db, retailerId, request.body, await clock.now()),
+        payload: await deposit(
+          db,
+          retailerId,
+          request.body,
+          await clock.now(),
+          `app:${principalOf(request).api_key}`,
+        ),
       };
     },
   );
@@ -96,7 +102,13 @@ export const incentivesRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => {
       const retailerId = bodyRetailerOf(request);
-      const payload = await spendMultiple(db, retailerId, request.body, await clock.now());
+      const payload = await spendMultiple(
+        db,
+        retailerId,
+        request.body,
+        await clock.now(),
+        `app:${principalOf(request).api_key}`,
+      );
       return { status: 'ok' as const, payload };
     },
   );

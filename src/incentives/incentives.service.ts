@@ -195,6 +195,8 @@ export async function deposit(
   retailerId: string,
   body: DepositBody,
   now: Date,
+  /** Who asks (issue #18 item 10): `app:<api_key>` or a console agent; kept in the journal's details. */
+  actor: string | null = null,
 ): Promise<DepositPayload> {
   const userId = memberId(body.user_id);
   const program = await getProgramAt(db, retailerId, now);
@@ -241,7 +243,11 @@ export async function deposit(
           reference_id: l.reference_id ?? null,
           reference_type: l.reference_type ?? null,
           point_source_id: l.point_source_id || null,
-          details: { line_hash: l.hash, ...(l.rank === undefined ? {} : { rank: l.rank }) },
+          details: {
+            line_hash: l.hash,
+            ...(l.rank === undefined ? {} : { rank: l.rank }),
+            ...(actor ? { actor } : {}),
+          },
           postings: [
             { account: l.account.role, amount: l.amount },
             { account: 'program:adjusted', amount: -l.amount },
@@ -308,6 +314,8 @@ export async function spendMultiple(
   retailerId: string,
   body: SpendBody,
   now: Date,
+  /** Who asks (issue #18 item 10), kept in the journal's details as `deposit` keeps it. */
+  actor: string | null = null,
 ): Promise<SpendPayload> {
   const userId = memberId(body.user_id);
   const program = await getProgramAt(db, retailerId, now);
@@ -416,6 +424,7 @@ export async function spendMultiple(
           result,
           line_hash: l.hash,
           ...(l.rank === undefined ? {} : { rank: l.rank }),
+          ...(actor ? { actor } : {}),
         },
         postings: [
           { account: l.account.role, amount: -l.amount },
@@ -589,6 +598,7 @@ function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): 
       reference_id: r.reference_id,
       reference_type: r.reference_type,
       transaction_id: r.transaction_id,
+      actor: typeof r.details.actor === 'string' ? r.details.actor : null,
       shortfall,
       award_change: change,
       cash_out:

@@ -580,7 +580,7 @@ async function resend(
  * its store, channel and the member's tier then. The tier is computed only when a running campaign
  * targets tiers, inside the member's lock, as of the purchase time.
  */
-async function firstSendTerms(
+export async function firstSendTerms(
   tx: Tx,
   program: ProgramDocument,
   a: { storeId: string; purchaseTime: Date; basket: Basket; member: UserRow | undefined },
@@ -602,7 +602,7 @@ async function firstSendTerms(
  * this purchase points (it holds none from it yet: `held`) gives nothing when the member's other
  * purchases already hold its `max_awards_per_member`. Runs under the member's lock.
  */
-async function limitedAward(
+export async function limitedAward(
   tx: Tx,
   program: ProgramDocument,
   basket: Basket,

@@ -32,7 +32,7 @@ export type MemberLedgerJson = {
     recorded_ms: number;
     until_ms: number | null;
   })[];
-  enrollment: { at_ms: number; opted_in: boolean }[];
+  enrollment: { at_ms: number; opted_in: boolean; actor: string | null }[];
 };
 
 /**
@@ -66,7 +66,7 @@ export function memberLedgerColumn(userId: string, at: string): string {
                  'actor', actor, 'reason', reason) ORDER BY effective_at, id), '[]')
         FROM tier_moves WHERE user_id = ${userId} AND effective_at <= ${at}),
        'enrollment', (SELECT coalesce(json_agg(json_build_object('at_ms', (extract(epoch FROM at) * 1000)::bigint,
-                 'opted_in', opted_in) ORDER BY at, id), '[]')
+                 'opted_in', opted_in, 'actor', actor) ORDER BY at, id), '[]')
         FROM enrollment_events WHERE user_id = ${userId}))`;
 }
 
@@ -82,14 +82,19 @@ export function memberLedgerOf(r: MemberLedgerJson): MemberLedger {
       recorded_at: new Date(Number(recorded_ms)),
       holds_until: until_ms === null ? null : new Date(Number(until_ms)),
     })),
-    enrollment: r.enrollment.map((e) => ({ at: new Date(Number(e.at_ms)), opted_in: e.opted_in })),
+    enrollment: r.enrollment.map((e) => ({
+      at: new Date(Number(e.at_ms)),
+      opted_in: e.opted_in,
+      actor: e.actor ?? null,
+    })),
   };
 }
 
 export interface MemberLedger extends LedgerRead {
   tqChanges: TqChange[];
   moves: TierMoveRow[];
-  enrollment: EnrollmentChange[];
+  /** Opt-ins and opt-outs, oldest first, with who made them (issue #18 item 10; null before then). */
+  enrollment: (EnrollmentChange & { actor: string | null })[];
 }
 
 export interface TierMoveRow {

@@ -67,7 +67,13 @@ export async function tierStandingAt(
   member: MemberEnrollment,
   at: Date,
   read?: MemberLedger,
-): Promise<{ balances: MemberBalances; tier: TierStanding; moves: TierMoveRow[]; inputs: TierInputs }> {
+): Promise<{
+  balances: MemberBalances;
+  tier: TierStanding;
+  moves: TierMoveRow[];
+  inputs: TierInputs;
+  enrollment: MemberLedger['enrollment'];
+}> {
   const ledger = read ?? (await readMemberLedger(db, member.id, at));
   const { tqChanges, moves, enrollment: events } = ledger;
   const balances = await balancesAsOf(db, member, program, at, ledger);
@@ -79,7 +85,7 @@ export async function tierStandingAt(
     enrollment = [{ at: member.opted_in_at > at ? at : member.opted_in_at, opted_in: true }];
   }
   const inputs = { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) };
-  return { balances, tier: tierAt(program, inputs, at), moves, inputs };
+  return { balances, tier: tierAt(program, inputs, at), moves, inputs, enrollment: events };
 }
 
 /**
@@ -165,7 +171,12 @@ export async function tierHistoryAt(
   member: MemberEnrollment,
   at: Date,
 ): Promise<TierHistoryEntry[]> {
-  const { tier, moves } = await tierStandingAt(db, program, member, at);
+  const { tier, moves, enrollment } = await tierStandingAt(db, program, member, at);
+  // Who opted the member in or out, when the change says (issue #18 item 10).
+  const by = (at: Date, optedIn: boolean): string => {
+    const e = enrollment.find((x) => x.opted_in === optedIn && x.at.getTime() === at.getTime());
+    return e?.actor ? ` by ${e.actor}` : '';
+  };
   const levels = new Map(program.tier_system.levels.map((l) => [l.id, l]));
   const name = (id: string | null) => (id === null ? null : (levels.get(id)?.name ?? id));
   return tier.history.map((c) => {
@@ -192,10 +203,10 @@ export async function tierHistoryAt(
         break;
       }
       case 'opted_in':
-        reason = 'Opted in to the program';
+        reason = `Opted in to the program${by(c.at, true)}`;
         break;
       case 'opted_out':
-        reason = 'Opted out of the program';
+        reason = `Opted out of the program${by(c.at, false)}`;
         break;
     }
     return {

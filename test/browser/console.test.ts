@@ -192,7 +192,7 @@ suite('The console in Chromium', (target) => {
     await page.goto(`${base}/console/members/${story.userId}`);
     await page.getByLabel('Add points').check();
     await page.getByLabel('Points', { exact: true }).fill('150');
-    await page.getByLabel(/^Reason/).fill('Goodwill: coupon did not scan');
+    await page.locator('#reason').fill('Goodwill: coupon did not scan');
     const form = page.locator('#adjust-form');
     const fields = {
       _csrf: await form.locator('[name=_csrf]').inputValue(),
@@ -221,8 +221,10 @@ suite('The console in Chromium', (target) => {
     await page.goto(`${base}/console/members/${story.userId}`);
     const first = page.locator('#history tbody tr').first();
     expect(await first.locator('[data-label="What"]').innerText()).toMatch(/Adjustment/);
+    // The agent who signed in and their token are named (issue #18 item 10).
+    const token = t.tenant.admin_token.split('_').slice(0, 2).join('_');
     expect(await first.locator('.reason').innerText()).toBe(
-      'Agent adjustment: +150 points (Goodwill: coupon did not scan)',
+      `Agent adjustment by Dana Whitfield (console, token ${token}): +150 points (Goodwill: coupon did not scan)`,
     );
     expect(points(await page.locator('#available-points').innerText())).toBe(before + 150);
   });
@@ -232,14 +234,14 @@ suite('The console in Chromium', (target) => {
     await page.goto(`${base}/console/members/${story.userId}`);
     await page.getByLabel('Remove points').check();
     await page.getByLabel('Points', { exact: true }).fill('100');
-    await page.getByLabel(/^Reason/).fill('Reversal of a duplicate credit');
+    await page.locator('#reason').fill('Reversal of a duplicate credit');
     await page.getByRole('button', { name: 'Apply adjustment' }).click();
     await expect.poll(() => page.getByRole('status').first().innerText()).toMatch(/Removed 100 points/);
     expect((await apiUser(t, story.userId)).available_points).toBe(before - 100);
 
     await page.getByLabel('Remove points').check();
     await page.getByLabel('Points', { exact: true }).fill('1,000,000');
-    await page.getByLabel(/^Reason/).fill('Too much');
+    await page.locator('#reason').fill('Too much');
     await page.getByRole('button', { name: 'Apply adjustment' }).click();
     await expect.poll(() => page.locator('#amount-error').innerText()).toMatch(/Not enough points/);
     expect(await page.getByLabel('Points', { exact: true }).getAttribute('aria-invalid')).toBe('true');

@@ -129,7 +129,11 @@ describeEachDatabase('Tiers on the user object', (target) => {
     expect(tiers.map((r) => [r.time_of_occurrence, r.audit_type, r.reason])).toEqual([
       ['2028-01-01T05:00:00.000Z', 0, 'SILVER to BASE: SILVER ended with its qualifying period'],
       ['2026-04-04T12:00:00.000Z', 0, 'BASE to SILVER: Reached 2,000 Tier Qualifying points'],
-      ['2026-03-05T13:00:00.000Z', 0, 'UNENROLLED to BASE: Opted in to the program'],
+      [
+        '2026-03-05T13:00:00.000Z',
+        0,
+        `UNENROLLED to BASE: Opted in to the program by app:${t.tenant.api_key}`,
+      ],
     ]);
     // Newest first across both kinds of rows, and counted in the total.
     const times = rows.map((r) => r.time_of_occurrence);
@@ -155,7 +159,8 @@ describeEachDatabase('Tiers on the user object', (target) => {
         from_tier: null,
         to_tier: 'BASE',
         cause: 'opted_in',
-        reason: 'Opted in to the program',
+        // The app that created the profile (issue #18 item 10).
+        reason: `Opted in to the program by app:${t.tenant.api_key}`,
       },
       {
         at: '2026-04-04 12:00:00',
