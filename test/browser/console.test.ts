@@ -314,7 +314,9 @@ suite('The console in Chromium', (target) => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('q');
     await page.keyboard.type(MEMBER.email);
     await page.keyboard.press('Enter');
-    await expect.poll(() => new URL(page.url()).pathname).toBe(`/console/members/${story.userId}`);
+    // Waits for the navigation itself: on a loaded machine it outlasts a one-second poll.
+    await page.waitForURL((u) => u.pathname !== '/console');
+    expect(new URL(page.url()).pathname).toBe(`/console/members/${story.userId}`);
   });
 
   it('reads on a phone: one column, no sideways scrolling', async () => {
