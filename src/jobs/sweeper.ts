@@ -14,7 +14,7 @@ import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.servic
 export const DEFAULT_SWEEP_BATCH = 100;
 
 /** Batches a PostgreSQL sweep settles at once, each on its own connection, over disjoint members. */
-export const SWEEP_LANES = 2;
+export const SWEEP_LANES = 4;
 
 /**
  * Advisory lock class of the sweeper ("LAUR"). The object id is the schema's hash: a Laurel
@@ -116,8 +116,9 @@ export async function sweepOnce(
     }
     return members.length;
   };
-  // On PostgreSQL two lanes of disjoint members run side by side, one backend each (issue #8);
-  // PGlite has one connection, where a second lane would only wait.
+  // On PostgreSQL four lanes of disjoint members run side by side, one backend each (issues #8,
+  // #16: both cores stay busy while a batch waits for its commit); PGlite has one connection, where
+  // a second lane would only wait.
   const lanes = db.kind === 'postgres' ? SWEEP_LANES : 1;
 
   while (!opts.signal?.aborted) {

@@ -205,8 +205,6 @@ export interface LotRow {
   rolled_over_at: Date | null;
 }
 
-const LOT_COLUMNS = 'id, purchase_id, account, amount, remaining, matures_at, rolled_over_at';
-
 /** A lot as `LOT_JSON` carries it inside a JSON answer: instants as epoch milliseconds. */
 export type JsonLot = Omit<LotRow, 'matures_at' | 'rolled_over_at'> & {
   matures_ms: number;
@@ -289,21 +287,6 @@ export async function lockLedgerOwners(tx: Tx, userIds: readonly string[]): Prom
   );
 }
 
-export interface DueLotRow extends LotRow {
-  user_id: string;
-  retailer_id: string;
-}
-
-/** The members' lots matured by `at` that wait to roll over, locked (their owners are locked first). */
-export async function lockDueLotsOf(tx: Tx, userIds: readonly string[], at: Date): Promise<DueLotRow[]> {
-  return tx.query<DueLotRow>(
-    `SELECT ${LOT_COLUMNS}, user_id, retailer_id FROM lots
-     WHERE user_id = ANY($1::uuid[]) AND rolled_over_at IS NULL AND matures_at <= $2
-     ORDER BY id FOR UPDATE`,
-    [userIds, at],
-  );
-}
-
 /**
  * Many lots' rollovers in one statement: their journals (as `insertJournal` writes each), the
  * balances they move, and every lot of `lots` marked rolled over (those left holding nothing have
@@ -322,6 +305,58 @@ export async function writeRollovers(
      SELECT 1`,
     [...journalParams(rollovers), now, lots],
   );
+}
+
+/**
+ * A UUIDv7 (as `newId` makes) from an SQL expression of an instant: its milliseconds in the first
+ * 48 bits, version 7, the rest random (gen_random_uuid's version-4 bits already carry the variant).
+ */
+const sqlIdAt = (at: string) =>
+  `overlay(overlay(replace(gen_random_uuid()::text, '-', '')
+     placing lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0') from 1 for 12)
+     placing '7' from 13 for 1)::uuid`;
+
+/**
+ * The set-based sweep (issue #16): every lot of the members `userIds` matured by `at` rolled over
+ * in one statement, each purchase's lots by one journal effective at their maturation instant
+ * (DESIGN §4), written by `journalWrites` as every ledger writer is; the lots are marked rolled over.
+ * Lots change only under their member's lock, so the members must be locked (in the member lock
+ * order, `lockLedgerOwners`); the lots need no lock of their own. Answers the lots and members.
+ */
+export async function rollOverDueLots(
+  tx: Tx,
+  userIds: readonly string[],
+  at: Date,
+): Promise<{ lots: number; members: number }> {
+  const rows = await tx.query<{ lots: number; members: number }>(
+    `WITH due AS (
+       SELECT user_id, retailer_id, purchase_id, account, remaining, matures_at FROM lots
+       WHERE user_id = ANY($1::uuid[]) AND rolled_over_at IS NULL AND matures_at <= $2
+     ), rolled AS (
+       UPDATE lots SET rolled_over_at = $2, remaining = 0
+       WHERE user_id = ANY($1::uuid[]) AND rolled_over_at IS NULL AND matures_at <= $2
+     ), pj AS MATERIALIZED (
+       SELECT ${sqlIdAt('matures_at')} AS id, user_id, retailer_id, purchase_id, matures_at,
+              coalesce(sum(remaining) FILTER (WHERE account = 'spendable_escrow'), 0)::bigint AS s,
+              coalesce(sum(remaining) FILTER (WHERE account = 'tier_escrow'), 0)::bigint AS t
+       FROM due WHERE remaining > 0 GROUP BY user_id, retailer_id, purchase_id, matures_at
+     ), pl AS (
+       SELECT pj.id AS journal_id, row_number() OVER (PARTITION BY pj.id ORDER BY x.line) AS line,
+              x.account, x.amount
+       FROM pj CROSS JOIN LATERAL (VALUES (1, 'spendable_escrow', -pj.s), (2, 'spendable', pj.s),
+         (3, 'tier_escrow', -pj.t), (4, 'tier', pj.t)) AS x(line, account, amount)
+       WHERE x.amount <> 0
+     ), ${journalWrites(
+       `(SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'retailer_id', retailer_id, 'user_id', user_id,
+           'kind', 'rollover', 'effective_at', matures_at, 'recorded_at', $2::timestamptz, 'purchase_id', purchase_id,
+           'details', jsonb_build_object('reason', 'escrow period ended'))), '[]') FROM pj)`,
+       `(SELECT coalesce(jsonb_agg(jsonb_build_object('journal_id', journal_id, 'line', line, 'account', account,
+           'amount', amount)), '[]') FROM pl)`,
+     )}
+     SELECT count(*)::int AS lots, count(DISTINCT user_id)::int AS members FROM due`,
+    [userIds, at],
+  );
+  return rows[0] ?? { lots: 0, members: 0 };
 }
 
 /** Materialised balance of one member account inside the transaction (0 when never used). */

@@ -17,8 +17,8 @@ import { getProgramAt } from '../program/program.service.js';
 import {
   balanceOf,
   insertJournal,
-  lockDueLotsOf,
   lockLedgerOwners,
+  rollOverDueLots,
   writeRollovers,
   readBalances,
   readDueState,
@@ -172,27 +172,37 @@ export async function settleMember(
 }
 
 /**
- * The rollover of each lot that still holds points: one journal each, effective at the lot's
- * maturation instant (DESIGN §4), from its escrow account to the settled one.
+ * The rollover of each purchase's lots that still hold points (issue #16: one journal per
+ * purchase, not per lot), effective at their maturation instant (DESIGN §4), from each escrow
+ * account to its settled one, as `rollOverDueLots` writes them for a sweep.
  */
 function rolloversOf(lots: readonly LotRow[], retailerId: string, userId: string, now: Date): JournalInput[] {
-  return lots
-    .filter((l) => l.remaining > 0)
-    .map((l) => ({
-      id: newId(l.matures_at.getTime()),
+  const byPurchase = new Map<string, LotRow[]>();
+  for (const l of lots) {
+    if (l.remaining <= 0) continue;
+    const key = `${l.purchase_id}\u0000${l.matures_at.getTime()}`;
+    byPurchase.set(key, [...(byPurchase.get(key) ?? []), l]);
+  }
+  const order: Record<string, number> = { spendable_escrow: 0, tier_escrow: 1 };
+  return [...byPurchase.values()].map((group) => {
+    const first = group[0]!;
+    return {
+      id: newId(first.matures_at.getTime()),
       retailer_id: retailerId,
       user_id: userId,
       kind: 'rollover',
-      effective_at: l.matures_at,
+      effective_at: first.matures_at,
       recorded_at: now,
-      purchase_id: l.purchase_id,
-      lot_id: l.id,
+      purchase_id: first.purchase_id,
       details: { reason: 'escrow period ended' },
-      postings: [
-        { account: l.account, amount: -l.remaining },
-        { account: SETTLED_OF[l.account], amount: l.remaining },
-      ],
-    }));
+      postings: [...group]
+        .sort((a, b) => order[a.account]! - order[b.account]!)
+        .flatMap((l) => [
+          { account: l.account, amount: -l.remaining },
+          { account: SETTLED_OF[l.account], amount: l.remaining },
+        ]),
+    };
+  });
 }
 
 export interface BulkSettlement {
@@ -206,9 +216,10 @@ export interface BulkSettlement {
 /**
  * A sweep batch (DESIGN §5, issue #8): what `settleMember` writes for each member, for many members
  * in one transaction of a few statements, under every member's lock. The rollovers of members with
- * no period end since their last settlement (most members, most days) are written together, one
- * journal per lot exactly as `settleMember` writes it; a member whose cash-out may be due goes
- * through `settleMember` itself, in the same transaction.
+ * no period end since their last settlement (most members, most days) are written together by one
+ * set-based statement (`rollOverDueLots`, issue #16), one journal per purchase as `settleMember`
+ * writes it; a member whose cash-out may be due goes through `settleMember` itself, in the same
+ * transaction.
  */
 export async function settleMembersInBulk(
   tx: Tx,
@@ -231,19 +242,12 @@ export async function settleMembersInBulk(
     }
   }
   if (!together.length) return { members, lots, missing };
-  const due = await lockDueLotsOf(
+  const rolled = await rollOverDueLots(
     tx,
     together.map((o) => o.id),
     now,
   );
-  if (!due.length) return { members, lots, missing };
-  await writeRollovers(
-    tx,
-    due.map((l) => l.id),
-    due.flatMap((l) => rolloversOf([l], l.retailer_id, l.user_id, now)),
-    now,
-  );
-  return { members: members + new Set(due.map((l) => l.user_id)).size, lots: lots + due.length, missing };
+  return { members: members + rolled.members, lots: lots + rolled.lots, missing };
 }
 
 /** One period's cash-out: a journal from Spendable to the cashed-out account, and its gift card. */

@@ -87,10 +87,10 @@ describeEachDatabase('Rollover sweeper', (target) => {
     (await app().db.query<{ n: number }>(sql, params))[0]!.n;
   const rollovers = () => count("SELECT count(*)::int AS n FROM journals WHERE kind = 'rollover'");
   const openLots = () => count('SELECT count(*)::int AS n FROM lots WHERE rolled_over_at IS NULL');
-  /** Lots rolled over more than once: must stay empty whatever runs concurrently. */
+  /** Purchases rolled over more than once (one journal per purchase, issue #16): must stay empty. */
   const rolledTwice = () =>
     app().db.query(
-      "SELECT lot_id, count(*)::int AS n FROM journals WHERE kind = 'rollover' GROUP BY lot_id HAVING count(*) > 1",
+      "SELECT purchase_id, count(*)::int AS n FROM journals WHERE kind = 'rollover' GROUP BY purchase_id HAVING count(*) > 1",
     );
   const verified = async () => expect((await verifyLedger(app().db)).problems).toEqual([]);
 
@@ -143,7 +143,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
       `SELECT l.user_id, l.matures_at, l.rolled_over_at, l.remaining, count(j.id)::int AS journals,
               min(j.effective_at) AS effective_at, max(p.amount)::int AS moved
        FROM lots l
-       LEFT JOIN journals j ON j.lot_id = l.id AND j.kind = 'rollover'
+       LEFT JOIN journals j ON j.purchase_id = l.purchase_id AND j.kind = 'rollover'
        LEFT JOIN postings p ON p.journal_id = j.id AND p.account = l.account
        GROUP BY l.id ORDER BY l.matures_at, l.account`,
     );
@@ -178,7 +178,8 @@ describeEachDatabase('Rollover sweeper', (target) => {
     const again = await sweepOnce(app().db, app().clock, { batchSize: 100 });
     expect(again).toMatchObject({ members: 0, lots: 0, batches: 0, busy: false, failures: [] });
     expect(await count('SELECT count(*)::int AS n FROM journals')).toBe(journals);
-    expect(await rollovers()).toBe(8);
+    // One journal per purchase, its two lots together (issue #16).
+    expect(await rollovers()).toBe(4);
 
     // A member touched after the sweep starts from the swept state; the later lots roll at their time.
     await app().setNow('2026-12-21T00:00:00Z');
@@ -199,7 +200,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
     const one = await sweepOnce(app().db, app().clock, { batchSize: 1 });
     expect(one).toMatchObject({ members: 3, lots: 8, batches: 3, busy: false });
     expect(await openLots()).toBe(0);
-    expect(await rollovers()).toBe(8);
+    expect(await rollovers()).toBe(4);
     expect(await sweepOnce(app().db, app().clock, { batchSize: 1 })).toMatchObject({ lots: 0, batches: 0 });
     await verified();
     await expect(sweepOnce(app().db, app().clock, { batchSize: 0 })).rejects.toThrow(/batchSize/);
@@ -261,7 +262,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
     const sweeps = results.slice(0, 3) as Awaited<ReturnType<typeof sweepOnce>>[];
     expect(sweeps.every((r) => r.failures.length === 0)).toBe(true);
     expect(await rolledTwice()).toEqual([]);
-    expect(await rollovers()).toBe(48);
+    expect(await rollovers()).toBe(24);
     // What the sweeps did not roll, the two purchases did (each settled its member first).
     expect(sweeps.reduce((n, r) => n + r.lots, 0)).toBeGreaterThanOrEqual(44);
     expect(await openLots()).toBe(4);
@@ -276,7 +277,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
     expect(waited.map((r) => r.busy)).toEqual([false, false]);
     expect(waited[0]!.lots + waited[1]!.lots).toBe(4);
     expect(await rolledTwice()).toEqual([]);
-    expect(await rollovers()).toBe(52);
+    expect(await rollovers()).toBe(26);
     await verified();
   });
 
@@ -318,7 +319,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
         await neighbour?.close();
       }
     }
-    expect(await rollovers()).toBe(24);
+    expect(await rollovers()).toBe(12);
     await verified();
   });
 

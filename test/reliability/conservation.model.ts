@@ -204,9 +204,10 @@ export class ConservationModel {
   }
 
   /** Lots (one per escrow account of each purchase with points) that have matured by now. */
-  maturedLots(): number {
+  maturedPurchases(): number {
     let n = 0;
-    for (const { lot } of this.lots.values()) if (lot.maturesAt <= this.current && lot.award > 0) n += 2;
+    // One rollover journal per purchase whose lots held points at maturity (issue #16).
+    for (const { lot } of this.lots.values()) if (lot.maturesAt <= this.current && lot.award > 0) n += 1;
     return n;
   }
 

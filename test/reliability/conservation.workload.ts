@@ -733,8 +733,8 @@ export async function runConservation(d: Deployment, o: WorkloadOptions): Promis
         `SELECT 'request ' || request_id AS what FROM journals WHERE request_id IS NOT NULL
            GROUP BY request_id HAVING count(*) > 1
          UNION ALL
-         SELECT 'rollover of lot ' || lot_id FROM journals WHERE kind = 'rollover'
-           GROUP BY lot_id HAVING count(*) > 1
+         SELECT 'rollover of purchase ' || purchase_id FROM journals WHERE kind = 'rollover'
+           GROUP BY purchase_id HAVING count(*) > 1
          UNION ALL
          SELECT 'cash-out ' || user_id || ' ' || (details->>'period') FROM journals WHERE kind = 'cash_out'
            GROUP BY user_id, details->>'period' HAVING count(*) > 1`,
@@ -759,8 +759,10 @@ export async function runConservation(d: Deployment, o: WorkloadOptions): Promis
         const [rolled] = await q.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM journals WHERE kind = 'rollover'",
         );
-        if (rolled!.n !== model.maturedLots()) {
-          note(`${label}: ${rolled!.n} rollover journals, model ${model.maturedLots()} matured lots`);
+        if (rolled!.n !== model.maturedPurchases()) {
+          note(
+            `${label}: ${rolled!.n} rollover journals, model ${model.maturedPurchases()} matured purchases`,
+          );
         }
       }
     });
