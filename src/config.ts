@@ -67,6 +67,41 @@ export function envDbPool(): number {
   return n;
 }
 
+/** How the till's writes are grouped into shared transactions (issue #15; docs/decisions). */
+export interface GroupCommitConfig {
+  /** Most requests in one batch (`LAUREL_GROUP_COMMIT_SIZE`); 1 sends each request alone. */
+  maxSize: number;
+  /** Longest a request waits for others to join its batch, in milliseconds (`LAUREL_GROUP_COMMIT_WINDOW_MS`). */
+  windowMs: number;
+  /** Batches in flight at once, each on its own connection (`LAUREL_GROUP_COMMIT_BATCHES`). */
+  concurrency: number;
+}
+
+/** Defaults chosen by measurement (docs/benchmarks.md, "Group commit"). */
+export const DEFAULT_GROUP_COMMIT: GroupCommitConfig = { maxSize: 32, windowMs: 1, concurrency: 4 };
+
+function envInteger(name: string, fallback: number, min: number, max: number): number {
+  const raw = (process.env[name] ?? '').trim();
+  if (raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new LaurelError(
+      'validation',
+      `${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
+}
+
+/** The group commit's settings from the environment, each falling back to its default. */
+export function envGroupCommit(): GroupCommitConfig {
+  return {
+    maxSize: envInteger('LAUREL_GROUP_COMMIT_SIZE', DEFAULT_GROUP_COMMIT.maxSize, 1, 1000),
+    windowMs: envInteger('LAUREL_GROUP_COMMIT_WINDOW_MS', DEFAULT_GROUP_COMMIT.windowMs, 0, 100),
+    concurrency: envInteger('LAUREL_GROUP_COMMIT_BATCHES', DEFAULT_GROUP_COMMIT.concurrency, 1, 64),
+  };
+}
+
 /** Whose forwarded headers to believe: none, the connection's own peer only, or listed addresses. */
 export type TrustProxy = false | string | ((address: string, hop: number) => boolean);
 

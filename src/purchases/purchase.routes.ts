@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { appAuth, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import { SendTransactionBody, SendTransactionResponse } from './purchase.schema.js';
-import { sendTransaction } from './purchase.service.js';
+import { sendTransactionBatched } from './purchase.service.js';
 import { LookupBody, LookupResponse } from './lookup.schema.js';
 import { lookupMember } from './lookup.service.js';
 
@@ -26,7 +26,7 @@ export const purchaseRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     },
     async (request) => {
       const { retailer_id } = principalOf(request);
-      const payload = await sendTransaction(db, retailer_id, request.body, await clock.now());
+      const payload = await sendTransactionBatched(db, retailer_id, request.body, await clock.now());
       return { status: 'OK' as const, payload };
     },
   );

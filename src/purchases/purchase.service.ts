@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../db/database.js';
+import type { Database, Queryable, Tx } from '../db/database.js';
 import { readBasket } from '../domain/basket.js';
 import { parseZonedTime, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
@@ -24,6 +24,7 @@ import {
   type LotRow,
   type Posting,
 } from '../ledger/ledger.repository.js';
+import { groupCommitOf } from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
@@ -34,6 +35,7 @@ import {
   readSendContext,
   writePurchase,
   type LockedPurchase,
+  type MemberKey,
   type PosRequestRow,
   type PurchaseRow,
   type PurchaseWrite,
@@ -266,26 +268,40 @@ async function postAwardChange(
 }
 
 /** The context read before the transaction no longer holds under the locks: read it again. */
-class StaleContext extends Error {}
+export class StaleContext extends Error {}
+
+/** A send checked and read before its transaction: what `applySend` needs under the member's lock. */
+export interface PreparedSend {
+  retailerId: string;
+  body: SendTransactionBody;
+  hash: string;
+  transactionId: string;
+  key: MemberKey | undefined;
+  ctx: SendContext;
+  current: ProgramVersionRow;
+  purchaseTime: Date;
+  basket: Basket;
+  now: Date;
+  /**
+   * An import of the old platform's history (issue #16): a new purchase is recorded with the award
+   * it earned there, for later returns, and earns nothing again.
+   */
+  historyOnly: boolean;
+}
 
 /**
- * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
- * edit). One transaction under the member's lock; idempotent on (`request_id`, `transaction_id`)
- * by constraint. A new purchase takes six round trips (issue #8): what the send needs (stored
- * answer, program, member, existing purchase); then BEGIN, the member's lock, the purchase's lock
- * with what is due to the member, one statement for everything it writes, and COMMIT.
+ * Everything a send checks and reads before its transaction, in one round trip (issue #8): the
+ * stored answer of a repeated request (then `answer`), the program in force, the member, the owner
+ * of an existing purchase; and the checks of the payload that need no lock. `db` may be the
+ * transaction of a batch (issue #15), which then sees the batch's own writes.
  */
-export async function sendTransaction(
-  db: Database,
+export async function prepareSend(
+  db: Queryable,
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
-  /**
-   * `historyOnly` (an import of the old platform's history, issue #16): a new purchase is recorded
-   * with the award it earned there, for later returns, and earns nothing again.
-   */
   opts: { historyOnly?: boolean } = {},
-): Promise<TransactionResult> {
+): Promise<{ answer: TransactionResult } | { send: PreparedSend }> {
   const hash = jsonHash(body);
   const payload = body.request_payload;
   const transactionId = String(payload.transaction_id).trim();
@@ -295,94 +311,196 @@ export async function sendTransaction(
     ref && (ref.type !== 'SessionM_ID' || isUuid(ref.id))
       ? { type: ref.type, id: ref.type === 'SessionM_ID' ? ref.id.toLowerCase() : ref.id }
       : undefined;
-
-  for (let attempt = 0; ; attempt++) {
-    const ctx = await readSendContext(db, retailerId, body.request_id, transactionId, key, now);
-    if (ctx.replay) return replayed(ctx.replay, body.request_id, transactionId, hash);
-    if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
-    const current = ctx.program;
-    if (!current) throw new Error(`retailer ${retailerId} has no program`);
-    const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
-    if (!purchaseTime) {
-      throw validationError(
-        'request_payload.open_time must be an ISO-8601 time',
-        'request_payload.open_time',
-      );
-    }
-    if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
-      throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
-    }
-    const basket = readBasket(
-      payload.items,
-      payload.discounts ?? [],
-      payload.is_voided ?? false,
-      payload.channel,
+  const ctx = await readSendContext(db, retailerId, body.request_id, transactionId, key, now);
+  if (ctx.replay) return { answer: replayed(ctx.replay, body.request_id, transactionId, hash) };
+  if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
+  const current = ctx.program;
+  if (!current) throw new Error(`retailer ${retailerId} has no program`);
+  const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
+  if (!purchaseTime) {
+    throw validationError('request_payload.open_time must be an ISO-8601 time', 'request_payload.open_time');
+  }
+  if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
+  }
+  const basket = readBasket(
+    payload.items,
+    payload.discounts ?? [],
+    payload.is_voided ?? false,
+    payload.channel,
+  );
+  if (ctx.purchaseOwner && ctx.memberId && ctx.purchaseOwner !== ctx.memberId) {
+    throw validationError(
+      `transaction ${transactionId} belongs to another member`,
+      'request_payload.user_id',
     );
-    if (ctx.purchaseOwner && ctx.memberId && ctx.purchaseOwner !== ctx.memberId) {
-      throw validationError(
-        `transaction ${transactionId} belongs to another member`,
-        'request_payload.user_id',
-      );
-    }
-    try {
-      return await db.transaction(async (tx) => {
-        const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, ctx, now);
-        // Start from the as-of state: lots matured by now roll over before anything is priced.
-        let purchaseLots = existing.locked.lots;
-        if (existing.ownerId) {
-          await settleMember(tx, retailerId, existing.ownerId, now, existing.locked.due);
-          const rolled = new Set(existing.locked.due.lots.map((l) => l.id));
-          purchaseLots = purchaseLots.map((l) =>
-            rolled.has(l.id) ? { ...l, remaining: 0, rolled_over_at: now } : l,
-          );
-        }
-        const purchase = existing.locked.purchase;
-        const outcome = purchase
-          ? await resend(
-              tx,
-              purchase,
-              purchaseLots,
-              existing.ownerId !== undefined,
-              basket,
-              now,
-              body.request_id,
-            )
-          : await firstSend(tx, {
-              retailerId,
-              transactionId,
-              storeId: body.store_id,
-              purchaseTime,
-              basket,
-              member: existing.member,
-              now,
-              requestId: body.request_id,
-              current,
-              historyOnly: opts.historyOnly ?? false,
-            });
-        const answer = result(outcome);
-        await writePurchase(tx, {
-          ...outcome.writes,
-          request: {
-            retailer_id: retailerId,
-            request_id: body.request_id,
-            transaction_id: transactionId,
-            body_hash: hash,
-            response: answer,
-            created_at: now,
-          },
-        });
-        // An old purchase (an import, a till that was offline) may have matured already.
-        if (outcome.purchase.user_id && maturesAt(outcome.purchase, outcome.program) <= now) {
-          await settleMember(tx, retailerId, outcome.purchase.user_id, now);
-        }
-        return answer;
+  }
+  return {
+    send: {
+      retailerId,
+      body,
+      hash,
+      transactionId,
+      key,
+      ctx,
+      current,
+      purchaseTime,
+      basket,
+      now,
+      historyOnly: opts.historyOnly ?? false,
+    },
+  };
+}
+
+/** The member whose lock a prepared send takes: the purchase's owner, else the member it names. */
+export const sendOwner = (s: PreparedSend): string | undefined =>
+  s.ctx.purchaseOwner === undefined ? s.ctx.memberId : (s.ctx.purchaseOwner ?? undefined);
+
+/**
+ * A prepared send under its locks, in the caller's transaction: settle what is due to the owner,
+ * price the purchase or its change, write it all in one statement. `beforeWrite` is called just
+ * before the first statement that writes the send itself: until then a failure has written nothing
+ * but settlement, which any writer of the member would have written (DESIGN §5), so a batch may
+ * answer the failure and go on (issue #15). Throws `StaleContext` when the context no longer holds.
+ */
+export async function applySend(
+  tx: Tx,
+  s: PreparedSend,
+  beforeWrite?: () => void,
+): Promise<TransactionResult> {
+  const { retailerId, transactionId, body, now, ctx } = s;
+  const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, ctx, now);
+  // Start from the as-of state: lots matured by now roll over before anything is priced.
+  let purchaseLots = existing.locked.lots;
+  if (existing.ownerId) {
+    await settleMember(tx, retailerId, existing.ownerId, now, existing.locked.due);
+    const rolled = new Set(existing.locked.due.lots.map((l) => l.id));
+    purchaseLots = purchaseLots.map((l) =>
+      rolled.has(l.id) ? { ...l, remaining: 0, rolled_over_at: now } : l,
+    );
+  }
+  const purchase = existing.locked.purchase;
+  const outcome = purchase
+    ? await resend(tx, purchase, purchaseLots, existing.ownerId !== undefined, s.basket, now, body.request_id)
+    : await firstSend(tx, {
+        retailerId,
+        transactionId,
+        storeId: body.store_id,
+        purchaseTime: s.purchaseTime,
+        basket: s.basket,
+        member: existing.member,
+        now,
+        requestId: body.request_id,
+        current: s.current,
+        historyOnly: s.historyOnly,
       });
+  const answer = result(outcome);
+  beforeWrite?.();
+  await writePurchase(tx, {
+    ...outcome.writes,
+    request: {
+      retailer_id: retailerId,
+      request_id: body.request_id,
+      transaction_id: transactionId,
+      body_hash: s.hash,
+      response: answer,
+      created_at: now,
+    },
+  });
+  // An old purchase (an import, a till that was offline) may have matured already.
+  if (outcome.purchase.user_id && maturesAt(outcome.purchase, outcome.program) <= now) {
+    await settleMember(tx, retailerId, outcome.purchase.user_id, now);
+  }
+  return answer;
+}
+
+/**
+ * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
+ * edit), alone in its own transaction (imports, the demo, and a batch's fallback; the API batches
+ * through `sendTransactionBatched`). One transaction under the member's lock; idempotent on
+ * (`request_id`, `transaction_id`) by constraint. A new purchase takes six round trips (issue #8):
+ * what the send needs (stored answer, program, member, existing purchase); then BEGIN, the
+ * member's lock, the purchase's lock with what is due to the member, one statement for everything
+ * it writes, and COMMIT.
+ */
+export async function sendTransaction(
+  db: Database,
+  retailerId: string,
+  body: SendTransactionBody,
+  now: Date,
+  opts: { historyOnly?: boolean } = {},
+): Promise<TransactionResult> {
+  for (let attempt = 0; ; attempt++) {
+    const prepared = await prepareSend(db, retailerId, body, now, opts);
+    if ('answer' in prepared) return prepared.answer;
+    try {
+      return await db.transaction((tx) => applySend(tx, prepared.send));
     } catch (err) {
       if (err instanceof StaleContext && attempt < 3) continue;
       const e = err as { code?: string; constraint?: string; message?: string };
       if (e.code !== '23505' || attempt >= 2) throw err;
       // A concurrent request with the same request id or transaction id won: the next context
       // read answers as it did, or finds its purchase.
+    }
+  }
+}
+
+/**
+ * A purchase from the till through the group commit (issue #15): checked and read alone, then
+ * written in a batch with the sends of other members that arrive within the window, in one
+ * transaction with one commit, and answered after it. A send of a member that already has one in
+ * the batch runs after it, over what it left.
+ */
+export async function sendTransactionBatched(
+  db: Database,
+  retailerId: string,
+  body: SendTransactionBody,
+  now: Date,
+): Promise<TransactionResult> {
+  const prepared = await prepareSend(db, retailerId, body, now);
+  if ('answer' in prepared) return prepared.answer;
+  const s = prepared.send;
+  const owner = sendOwner(s);
+  return groupCommitOf(db).submit({
+    members: owner ? [owner] : [],
+    // A purchase of nobody is locked by its transaction id: in that order within a batch.
+    key: owner ?? `purchase:${s.transactionId}`,
+    apply: (tx, beforeWrite, shared) => applyInBatch(tx, s, beforeWrite, shared),
+    alone: () => sendTransaction(db, retailerId, body, now),
+  });
+}
+
+const requestKey = (s: PreparedSend) => `send:${s.retailerId}:${s.body.request_id}:${s.transactionId}`;
+const purchaseKey = (s: PreparedSend) => `purchase:${s.retailerId}:${s.transactionId}`;
+
+/**
+ * A send inside a batch. When an earlier send of the batch wrote the same request or the same
+ * transaction, the context read before the batch is stale: read again in the batch's transaction,
+ * which sees that write (the stored answer to replay, or the purchase to re-send to).
+ */
+async function applyInBatch(
+  tx: Tx,
+  first: PreparedSend,
+  beforeWrite: () => void,
+  shared: Map<string, unknown>,
+): Promise<TransactionResult> {
+  let s = first;
+  for (let attempt = 0; ; attempt++) {
+    const stale =
+      shared.has(requestKey(s)) || (s.ctx.purchaseOwner === undefined && shared.has(purchaseKey(s)));
+    if (stale || attempt > 0) {
+      const again = await prepareSend(tx, s.retailerId, s.body, s.now, { historyOnly: s.historyOnly });
+      if ('answer' in again) return again.answer;
+      s = again.send;
+    }
+    try {
+      const answer = await applySend(tx, s, beforeWrite);
+      shared.set(requestKey(s), true);
+      shared.set(purchaseKey(s), true);
+      return answer;
+    } catch (err) {
+      if (err instanceof StaleContext && attempt < 3) continue;
+      throw err;
     }
   }
 }

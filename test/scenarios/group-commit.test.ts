@@ -1,0 +1,189 @@
+import { afterEach, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { configureGroupCommit, groupCommitOf, type BatchJob } from '../../src/ledger/group-commit.js';
+import { verifyLedger } from '../../src/ledger/verify.js';
+import { describeEachDatabase } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * Group commit of the till's writes (issue #15, docs/decisions/0006-group-commit.md). Each batch
+ * here is made of exactly N requests: a window far longer than any test and a size of N, so the
+ * batch starts when the N-th request joins it, whatever the machine's speed.
+ */
+
+/** Counts the transactions the app runs: a batch is one. */
+function countingTransactions(db: Database): { db: Database; count: () => number } {
+  let n = 0;
+  const wrapped: Database = {
+    kind: db.kind,
+    query: (sql, params) => db.query(sql, params),
+    transaction: (fn) => {
+      n++;
+      return db.transaction(fn);
+    },
+    exec: (sql) => db.exec(sql),
+    close: () => db.close(),
+  };
+  return { db: wrapped, count: () => n };
+}
+
+const LONG = 60_000;
+
+/** Waits, without a deadline of its own, until `n` requests wait in the database's group commit. */
+async function waitingIs(db: Database, n: number): Promise<void> {
+  while (groupCommitOf(db).waiting < n) await new Promise((r) => setTimeout(r, 2));
+}
+
+const purchase = (requestId: string, transactionId: string, member: string, lines: number[]) => ({
+  store_id: 'S-1',
+  request_id: requestId,
+  request_payload: {
+    transaction_id: transactionId,
+    open_time: '2026-11-25T11:00:00Z',
+    user_id: member,
+    user_id_type: 'external_id',
+    items: lines.map((quantity, k) => ({ line_id: k + 1, item_id: `SKU-${k}`, quantity, unit_price: 20 })),
+  },
+});
+
+describeEachDatabase('Group commit of the till', (target) => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  const start = async () => {
+    const counter = { current: undefined as ReturnType<typeof countingTransactions> | undefined };
+    t = await startTestApp(target, undefined, (db) => (counter.current = countingTransactions(db)).db);
+    for (const m of ['GC-1', 'GC-2', 'GC-3', 'GC-4']) {
+      const r = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: m } } });
+      expect(r.status).toBe(200);
+    }
+    return { app: t, transactions: counter.current!.count };
+  };
+  const send = (app: TestApp, body: unknown) => app.request('POST', '/api/2.0/send_transaction', { body });
+  const points = (answer: { body: { payload: { points_awarded: { amount: number }[] } } }) =>
+    answer.body.payload.points_awarded.map((p) => p.amount);
+
+  it('one invalid request in a batch does not fail its neighbours, and the batch commits once', async () => {
+    const { app, transactions } = await start();
+    configureGroupCommit(app.db, { maxSize: 4, windowMs: LONG, concurrency: 1 });
+    const before = transactions();
+    // GC-4 sends GC-1's transaction id: whichever of the two the batch runs second is refused
+    // (DESIGN §4: a transaction belongs to one member), only after the batch has read its context.
+    const answers = await Promise.all([
+      send(app, purchase('R-1', 'T-1', 'GC-1', [1])),
+      send(app, purchase('R-2', 'T-2', 'GC-2', [2])),
+      send(app, purchase('R-3', 'T-3', 'GC-3', [3])),
+      send(app, purchase('R-4', 'T-1', 'GC-4', [4])),
+    ]);
+    expect(transactions() - before).toBe(1);
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.status).toBe(400);
+    expect(refused[0]!.body.errors.message).toMatch(/transaction T-1 belongs to another member/);
+    expect(answers[1]!.status).toBe(200);
+    expect(answers[2]!.status).toBe(200);
+    expect(points(answers[1]!)).toEqual([40, 40]);
+    expect(points(answers[2]!)).toEqual([60, 60]);
+    const rows = await app.db.query<{ transaction_id: string; n: number }>(
+      `SELECT transaction_id, count(*)::int AS n FROM purchases GROUP BY transaction_id ORDER BY transaction_id`,
+    );
+    expect(rows).toEqual([
+      { transaction_id: 'T-1', n: 1 },
+      { transaction_id: 'T-2', n: 1 },
+      { transaction_id: 'T-3', n: 1 },
+    ]);
+    expect((await verifyLedger(app.db)).problems).toEqual([]);
+  }, 180_000);
+
+  it('sends of one member in one batch are applied in arrival order, each over what the one before left', async () => {
+    const { app, transactions } = await start();
+    configureGroupCommit(app.db, { maxSize: 4, windowMs: LONG, concurrency: 1 });
+    const before = transactions();
+    // One after another into the batch: a purchase, its return, the same return re-sent under
+    // its request id, and a neighbour's purchase, which starts the batch.
+    const first = send(app, purchase('A-1', 'T-A', 'GC-1', [1, 1]));
+    await waitingIs(app.db, 1);
+    const ret = send(app, purchase('A-2', 'T-A', 'GC-1', [1, 0]));
+    await waitingIs(app.db, 2);
+    const again = send(app, purchase('A-2', 'T-A', 'GC-1', [1, 0]));
+    await waitingIs(app.db, 3);
+    const other = send(app, purchase('B-1', 'T-B', 'GC-2', [1]));
+    const answers = await Promise.all([first, ret, again, other]);
+    expect(transactions() - before).toBe(1);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    const [p, r, a] = answers.map((x) => x.body.payload as { revision: number });
+    // In arrival order: the purchase first (revision 1, both lines), then its return (revision 2,
+    // one line back); the re-sent return answers what the return answered.
+    expect(p!.revision).toBe(1);
+    expect(points(answers[0]!)).toEqual([40, 40]);
+    expect(r!.revision).toBe(2);
+    expect(points(answers[1]!)).toEqual([-20, -20]);
+    expect(a).toEqual(r);
+    const journals = await app.db.query<{ kind: string; n: number }>(
+      `SELECT kind, count(*)::int AS n FROM journals WHERE reference_id = 'T-A' GROUP BY kind ORDER BY kind`,
+    );
+    expect(journals).toEqual([
+      { kind: 'purchase', n: 1 },
+      { kind: 'return', n: 1 },
+    ]);
+    expect((await verifyLedger(app.db)).problems).toEqual([]);
+  }, 180_000);
+
+  it('a batch whose statement fails runs each request again alone, and each gets its own answer', async () => {
+    const { app, transactions } = await start();
+    await app.db.exec('CREATE TABLE gc_probe (id int PRIMARY KEY, via text NOT NULL)');
+    const gc = configureGroupCommit(app.db, { maxSize: 3, windowMs: LONG, concurrency: 1 });
+    const job = (id: number, fail: 'no' | 'rule' | 'statement'): BatchJob<string> => ({
+      members: [],
+      key: String(id),
+      apply: async (tx, beforeWrite) => {
+        if (fail === 'rule') throw new Error(`rule ${id}`);
+        beforeWrite();
+        // A statement that fails on the database aborts the batch's transaction.
+        await tx.query(fail === 'statement' ? 'SELECT 1 / 0' : 'INSERT INTO gc_probe VALUES ($1, $2)', [
+          ...(fail === 'statement' ? [] : [id, 'batch']),
+        ]);
+        return 'batch';
+      },
+      alone: async () => {
+        if (fail !== 'no') throw new Error(`alone ${id}`);
+        await app.db.query('INSERT INTO gc_probe VALUES ($1, $2)', [id, 'alone']);
+        return 'alone';
+      },
+    });
+    const settled = (p: Promise<string>) =>
+      p.then(
+        (v) => v,
+        (e: Error) => e.message,
+      );
+    // A failure of its own before writing: answered to that request; the batch commits the rest.
+    let before = transactions();
+    expect(
+      await Promise.all([
+        gc.submit(job(1, 'no')),
+        settled(gc.submit(job(2, 'rule'))),
+        gc.submit(job(3, 'no')),
+      ]),
+    ).toEqual(['batch', 'rule 2', 'batch']);
+    expect(transactions() - before).toBe(1);
+    // A statement that failed: the batch rolls back and each request runs alone.
+    before = transactions();
+    expect(
+      await Promise.all([
+        gc.submit(job(4, 'no')),
+        settled(gc.submit(job(5, 'statement'))),
+        gc.submit(job(6, 'no')),
+      ]),
+    ).toEqual(['alone', 'alone 5', 'alone']);
+    expect(transactions() - before).toBe(1);
+    expect(await app.db.query('SELECT id, via FROM gc_probe ORDER BY id')).toEqual([
+      { id: 1, via: 'batch' },
+      { id: 3, via: 'batch' },
+      { id: 4, via: 'alone' },
+      { id: 6, via: 'alone' },
+    ]);
+  }, 180_000);
+});
