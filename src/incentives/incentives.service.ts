@@ -25,6 +25,7 @@ import {
   type JournalInput,
 } from '../ledger/ledger.repository.js';
 import { startOfLocalYearAt } from '../domain/calendar.js';
+import { groupCommitOf } from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import { getProgramAt } from '../program/program.service.js';
 import { memberStandingAt, tierHistoryAt, type TierHistoryEntry } from '../tiers/tier.service.js';
@@ -154,6 +155,40 @@ export async function underMemberLock<T>(
   }
 }
 
+/**
+ * `underMemberLock` through the group commit (issue #15): the request runs in a batch with the
+ * till's sends and other deposits and spends that arrive within the window, in one transaction with
+ * one commit, inside a savepoint of its own (a spend may be refused whole after writing a line).
+ * Answered after the batch commits.
+ */
+export async function inMemberBatch<T>(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  now: Date,
+  fn: (tx: Tx, user: UserRow) => Promise<T>,
+): Promise<T> {
+  const alone = () => underMemberLock(db, retailerId, userId, now, fn);
+  try {
+    return await groupCommitOf(db).submit({
+      members: [userId],
+      key: userId,
+      savepoint: true,
+      apply: async (tx) => {
+        const user = await lockUserById(tx, retailerId, userId);
+        if (!user) throw new LaurelError('user_not_found');
+        await settleMember(tx, retailerId, user.id, now);
+        return fn(tx, user);
+      },
+      alone,
+    });
+  } catch (err) {
+    // A writer that skipped the lock won the key: alone, the request sees the stored journal.
+    if ((err as { code?: string }).code === UNIQUE_VIOLATION) return alone();
+    throw err;
+  }
+}
+
 /** `count` journal ids for one request, ascending, so the audit log keeps the lines' order. */
 const journalIds = (now: Date, count: number): string[] =>
   Array.from({ length: count }, () => newId(now.getTime())).sort();
@@ -214,7 +249,7 @@ export async function deposit(
     return { ...l, account, id, field: `${field}.idempotency_id`, hash, key };
   });
 
-  return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
+  return inMemberBatch(db, retailerId, userId, now, async (tx, user) => {
     const done = new Map(
       (
         await findIdempotentJournals(
@@ -335,7 +370,7 @@ export async function spendMultiple(
     };
   });
 
-  return underMemberLock(db, retailerId, userId, now, async (tx, user) => {
+  return inMemberBatch(db, retailerId, userId, now, async (tx, user) => {
     const earlier = new Map<string, StoredSpend>(
       (
         await findIdempotentJournals(

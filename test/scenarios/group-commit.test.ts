@@ -28,6 +28,7 @@ function countingTransactions(db: Database): { db: Database; count: () => number
 }
 
 const LONG = 60_000;
+const V1 = '/incentives/api/1.0';
 
 /** Waits, without a deadline of its own, until `n` requests wait in the database's group commit. */
 async function waitingIs(db: Database, n: number): Promise<void> {
@@ -56,11 +57,13 @@ describeEachDatabase('Group commit of the till', (target) => {
   const start = async () => {
     const counter = { current: undefined as ReturnType<typeof countingTransactions> | undefined };
     t = await startTestApp(target, undefined, (db) => (counter.current = countingTransactions(db)).db);
+    const ids: Record<string, string> = {};
     for (const m of ['GC-1', 'GC-2', 'GC-3', 'GC-4']) {
       const r = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: m } } });
       expect(r.status).toBe(200);
+      ids[m] = r.body.user.id;
     }
-    return { app: t, transactions: counter.current!.count };
+    return { app: t, transactions: counter.current!.count, ids };
   };
   const send = (app: TestApp, body: unknown) => app.request('POST', '/api/2.0/send_transaction', { body });
   const points = (answer: { body: { payload: { points_awarded: { amount: number }[] } } }) =>
@@ -129,6 +132,51 @@ describeEachDatabase('Group commit of the till', (target) => {
       { kind: 'purchase', n: 1 },
       { kind: 'return', n: 1 },
     ]);
+    expect((await verifyLedger(app.db)).problems).toEqual([]);
+  }, 180_000);
+
+  it('deposits and spends share a batch with purchases; a spend refused whole fails only itself', async () => {
+    const { app, transactions, ids } = await start();
+    const points = async (userId: string) => {
+      const r = await app.request('POST', `${V1}/user_points/all_balances`, {
+        body: { retailer_id: app.tenant.retailer_id, user_id: userId },
+      });
+      const details = r.body.payload.details as {
+        account_name: string;
+        point_account_id: string;
+        available_balance: number;
+      }[];
+      return details;
+    };
+    const spendable = (await points(ids['GC-1']!)).find((d) => d.account_name === 'ACME Spendable Account')!;
+    configureGroupCommit(app.db, { maxSize: 4, windowMs: LONG, concurrency: 1 });
+    const before = transactions();
+    const post = (path: string, body: Record<string, unknown>) =>
+      app.request('POST', `${V1}/${path}`, { body: { retailer_id: app.tenant.retailer_id, ...body } });
+    const answers = await Promise.all([
+      post('user_points/deposit', {
+        user_id: ids['GC-1'],
+        deposit_details: [
+          { point_account_id: spendable.point_account_id, amount: 100, idempotency_id: 'D-1' },
+        ],
+      }),
+      // GC-2 has nothing to spend: refused whole, inside the batch, after its member's lock.
+      post('user_points/spend_multiple', {
+        user_id: ids['GC-2'],
+        spend_details: [{ amount: 50, idempotency_id: 'S-1' }],
+      }),
+      send(app, purchase('R-9', 'T-9', 'GC-3', [1])),
+      send(app, purchase('R-10', 'T-10', 'GC-4', [2])),
+    ]);
+    expect(transactions() - before).toBe(1);
+    expect(answers.map((a) => a.status)).toEqual([200, 400, 200, 200]);
+    expect(answers[1]!.body.errors.code).toBe('insufficient_points');
+    const after = (await points(ids['GC-1']!)).find((d) => d.account_name === 'ACME Spendable Account')!;
+    expect(after.available_balance).toBe(100);
+    const spends = await app.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM journals WHERE kind = 'spend'",
+    );
+    expect(spends[0]!.n).toBe(0);
     expect((await verifyLedger(app.db)).problems).toEqual([]);
   }, 180_000);
 
