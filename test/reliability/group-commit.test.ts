@@ -15,6 +15,7 @@ import { prng } from '../support/prng.js';
 const DATABASE_URL = process.env.DATABASE_URL;
 const START = '2026-11-25T12:00:00Z';
 const VERIFIED = /^ledger verified: /;
+const ONE_PROCESS = ['--sweep-interval', '0', '--workers', '1'];
 
 beforeAll(ensureBuilt, 120_000);
 afterAll(cleanUp);
@@ -32,7 +33,8 @@ async function openShop(url: string, members: number): Promise<Shop> {
   const schema = await createTestSchema(url);
   const env = { DATABASE_URL: urlWithSchema(url, schema), LAUREL_GROUP_COMMIT_WINDOW_MS: '2' };
   const first = await serve(
-    ['--demo', '--demo-customers', '1', '--clock', 'simulated', '--now', START, '--sweep-interval', '0'],
+    // One process each: the process SIGKILLed is the one whose batches are in flight.
+    ['--demo', '--demo-customers', '1', '--clock', 'simulated', '--now', START, ...ONE_PROCESS],
     env,
     /expand_incentives=true'\n/,
   );
@@ -139,7 +141,7 @@ describe.skipIf(!DATABASE_URL)('Group commit on server PostgreSQL through laurel
 
       // Restarted, the tills send again what went unanswered: each is written once, and every
       // member's escrow holds exactly the points of its purchases.
-      const again = await serve(['--clock', 'simulated', '--sweep-interval', '0'], shop.env);
+      const again = await serve(['--clock', 'simulated', ...ONE_PROCESS], shop.env);
       for (const sent of unanswered.values()) {
         const r = await call(again.base, 'POST', '/api/2.0/send_transaction', shop.auth, sent.body);
         expect(r.status).toBe(200);
@@ -169,7 +171,7 @@ describe.skipIf(!DATABASE_URL)('Group commit on server PostgreSQL through laurel
 
   it('two servers batching purchases of the same members at once award every purchase exactly once', async () => {
     const shop = await openShop(url, 6);
-    const second = await serve(['--clock', 'simulated', '--sweep-interval', '0'], shop.env);
+    const second = await serve(['--clock', 'simulated', ...ONE_PROCESS], shop.env);
     const client = new pg.Client({ connectionString: shop.env.DATABASE_URL });
     await client.connect();
     try {
