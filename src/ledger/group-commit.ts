@@ -3,7 +3,7 @@ import { isConnectionError, type Database, type Tx } from '../db/database.js';
 import { lockLedgerOwners } from './ledger.repository.js';
 
 /**
- * Group commit of the till's writes (issue #15, docs/decisions/0006-group-commit.md): concurrent
+ * Group commit of the till's writes (issue #15, docs/decisions/0007-group-commit.md): concurrent
  * requests are gathered for a short window and run in one transaction with one commit, so one WAL
  * flush serves them all. Each request is answered only after its batch's COMMIT has returned:
  * nothing is acknowledged that is not durable, and a crash mid-batch leaves nothing of it.

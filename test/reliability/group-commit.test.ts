@@ -5,7 +5,7 @@ import { createTestSchema, dropTestSchema, urlWithSchema } from '../support/data
 import { prng } from '../support/prng.js';
 
 /**
- * Group commit under a crash and beside another server (issue #15, docs/decisions/0006-group-commit.md),
+ * Group commit under a crash and beside another server (issue #15, docs/decisions/0007-group-commit.md),
  * through real `laurel serve` processes on server PostgreSQL: batches of purchases are answered only
  * after their COMMIT, so a SIGKILL in the middle of a batch loses nothing acknowledged and leaves
  * nothing half-written; and two servers batching purchases of the same members never deadlock and

@@ -6,7 +6,7 @@ import { describeEachDatabase } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
- * Group commit of the till's writes (issue #15, docs/decisions/0006-group-commit.md). Each batch
+ * Group commit of the till's writes (issue #15, docs/decisions/0007-group-commit.md). Each batch
  * here is made of exactly N requests: a window far longer than any test and a size of N, so the
  * batch starts when the N-th request joins it, whatever the machine's speed.
  */
