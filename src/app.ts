@@ -18,6 +18,7 @@ import { incentivesRoutes } from './incentives/incentives.routes.js';
 import { purchaseRoutes } from './purchases/purchase.routes.js';
 import { programRoutes } from './program/program.routes.js';
 import { tierRoutes } from './tiers/tier.routes.js';
+import { webhookAdminRoutes } from './events/webhook.routes.js';
 import { ProgramSchema } from './program/program.schema.js';
 import { User } from './customers/customer.schema.js';
 import type { Database } from './db/database.js';
@@ -243,6 +244,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     campaignAdminRoutes,
     behaviourAdminRoutes,
     cashOutAdminRoutes,
+    webhookAdminRoutes,
   ]);
   await mount('/admin/v1', 'admin', [clockRoutes]);
   // The customer-care console: HTML pages with their own session sign-in (docs/console.md).

@@ -17,6 +17,21 @@ export interface ServeConfig {
   bodyLimit: number;
   /** Seconds between rollover sweeps (DESIGN §5); 0 runs no sweeper in this process. */
   sweepInterval: number;
+  /** NATS URL every event is also published to (`--events-broker`, issue #17); none when absent. */
+  eventsBroker?: string | undefined;
+}
+
+/**
+ * `LAUREL_EVENTS_FIRST_RETRY_MS`: the wait before a failed delivery's first retry (default 5000;
+ * later ones double). Tests shorten it; operators have no reason to.
+ */
+export function envFirstRetryMs(): number | undefined {
+  const v = process.env.LAUREL_EVENTS_FIRST_RETRY_MS;
+  if (!v) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 5000)
+    throw new Error('LAUREL_EVENTS_FIRST_RETRY_MS must be a whole number of milliseconds from 1 to 5000');
+  return n;
 }
 
 /** `--sweep-interval` / `LAUREL_SWEEP_INTERVAL` when neither is given. */

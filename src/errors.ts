@@ -18,6 +18,7 @@ export const ERRORS = {
   access_denied: { status: 403, message: 'These credentials may not do this.' },
   not_found: { status: 404, message: 'No such route.' },
   user_not_found: { status: 404, message: 'No such user.' },
+  webhook_not_found: { status: 404, message: 'No such webhook.' },
   no_active_campaign_found: {
     status: 404,
     message: 'No active campaign of that id that this member may join.',

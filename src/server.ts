@@ -7,6 +7,11 @@ import { migrate } from './db/migrate.js';
 import { createDemoPopulation, type DemoPopulation } from './demo/simulate.js';
 import { LaurelError } from './errors.js';
 import { Sweeper } from './jobs/sweeper.js';
+import { envFirstRetryMs } from './config.js';
+import { DEFAULT_RETRY } from './domain/events.js';
+import { checkBrokerUrl, NatsPublisher } from './events/broker.js';
+import { registerBroker } from './events/delivery.repository.js';
+import { EventRelay } from './events/relay.js';
 import { loadGiftCardKey } from './cashout/gift-card-key.js';
 import { serializeRequest } from './http/log.js';
 import { countRetailers } from './tenancy/tenancy.repository.js';
@@ -77,6 +82,32 @@ export function startSweeper(db: Database, clock: Clock, cfg: ServeConfig, app: 
   return sweeper;
 }
 
+/**
+ * The event relay of a server (issue #17, docs/events.md): fans the outbox out and delivers, apart
+ * from the request path; with `--events-broker`, also publishes to NATS JetStream.
+ */
+export async function startRelay(
+  db: Database,
+  cfg: ServeConfig,
+  app: FastifyInstance,
+  serverKey: Buffer,
+): Promise<EventRelay> {
+  const firstRetryMs = envFirstRetryMs();
+  let broker: NatsPublisher | undefined;
+  if (cfg.eventsBroker) {
+    broker = new NatsPublisher(checkBrokerUrl(cfg.eventsBroker));
+    await registerBroker(db, new Date());
+  }
+  const relay = new EventRelay(db, {
+    serverKey,
+    log: app.log.child({ job: 'events' }),
+    broker,
+    retry: firstRetryMs ? { ...DEFAULT_RETRY, firstRetryMs } : DEFAULT_RETRY,
+  });
+  relay.start();
+  return relay;
+}
+
 /** Opens the database, migrates, optionally seeds the demo, listens, and starts the sweeper. */
 export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
   const db = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
@@ -97,6 +128,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
     const demo = await createDemoIfAsked(db, clock, cfg);
     // The first sweep runs at once, catching up on what matured while no server ran.
     const sweeper = startSweeper(db, clock, cfg, app);
+    const relay = await startRelay(db, cfg, app, giftCards.key);
     // On the embedded database, the `laurel` command runs its database commands through this
     // server while it holds the directory (issue #18); PostgreSQL lets the command connect itself.
     const operator = cfg.databaseUrl
@@ -108,6 +140,7 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       // operator command as on Ctrl-C.
       await operator?.close();
       await sweeper.stop();
+      await relay.stop();
       await web.close();
       await db.close();
     };

@@ -16,6 +16,8 @@ import type { Behaviour, BehaviourOutcome, ProgramDocument } from '../domain/pro
 import { LaurelError, validationError } from '../errors.js';
 import { underMemberLock } from '../incentives/incentives.service.js';
 import { insertJournal } from '../ledger/ledger.repository.js';
+import { eventOf, tierChangeEvents } from '../events/event.service.js';
+import { insertEvents } from '../events/outbox.repository.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersionAt } from '../program/program.service.js';
 import { insertTierMove } from '../tiers/tier.repository.js';
@@ -220,6 +222,19 @@ async function applyOutcome(
           { account: 'program:issued', amount: -outcome.points },
         ],
       });
+      // Issue #17: behaviour points are a deposit too; Tier Qualifying ones may move the tier now.
+      await insertEvents(tx, [
+        eventOf('points.deposited', user.retailer_id, user.id, now, {
+          account: outcome.account,
+          amount: outcome.points,
+          source: 'behaviour',
+          behaviour_id: behaviour.id,
+          event: event,
+        }),
+        ...(outcome.account === 'tier'
+          ? await tierChangeEvents(tx, user.retailer_id, user.id, [now], now)
+          : []),
+      ]);
       return { answer: answer(true, undefined, outcome.points), row: { ...row, journal_id: journalId } };
     }
     case 'move_tier': {
@@ -240,6 +255,7 @@ async function applyOutcome(
         reason: `event ${event}`,
       });
       ctx.level = level.id;
+      await insertEvents(tx, await tierChangeEvents(tx, user.retailer_id, user.id, [now], now));
       return { answer: answer(true), row: { ...row, tier_move_id: moveId } };
     }
     case 'add_tag': {

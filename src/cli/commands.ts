@@ -146,6 +146,12 @@ export function buildCli(): Command {
         .env('LAUREL_WORKERS')
         .argParser(int(1, 256)),
     )
+    .addOption(
+      new Option(
+        '--events-broker <url>',
+        'also publish every event to this NATS JetStream server (docs/events.md)',
+      ).env('LAUREL_EVENTS_BROKER'),
+    )
     .action(async (o) => {
       if (o.now && o.clock !== 'simulated')
         throw new LaurelError('validation', '--now needs --clock simulated');
@@ -162,6 +168,7 @@ export function buildCli(): Command {
         logLevel: o.logLevel,
         bodyLimit: 1024 * 1024,
         sweepInterval: o.sweepInterval,
+        eventsBroker: o.eventsBroker,
       };
       // A worker of `--workers N` (src/cluster/): the primary prints the banner and handles signals.
       if (cluster.isWorker) return runWorker(cfg);

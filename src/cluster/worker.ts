@@ -4,7 +4,8 @@ import { openDatabase, type Database } from '../db/database.js';
 import { loadGiftCardKey } from '../cashout/gift-card-key.js';
 import type { Sweeper } from '../jobs/sweeper.js';
 import { failLine } from '../cli/fail-line.js';
-import { buildServerApp, listen, prepareDatabase, startSweeper } from '../server.js';
+import { buildServerApp, listen, prepareDatabase, startRelay, startSweeper } from '../server.js';
+import type { EventRelay } from '../events/relay.js';
 import {
   isLaurelMessage,
   WORKER_SLOT_ENV,
@@ -31,10 +32,13 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
   let db: Database | undefined;
   let app: FastifyInstance | undefined;
   let sweeper: Sweeper | undefined;
+  let relay: EventRelay | undefined;
+  let serverKey: Buffer | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (code: number) => {
     stopping ??= (async () => {
       await sweeper?.stop().catch(() => undefined);
+      await relay?.stop().catch(() => undefined);
       await app?.close().catch(() => undefined);
       await db?.close().catch(() => undefined);
     })().finally(() => process.exit(code));
@@ -58,7 +62,16 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
     if (m.laurel === 'stop') void stop(0);
     else if (m.laurel === 'sweep' && db && app && !sweeper && !stopping) {
       sweeper = startSweeper(db, clock!, cfg, app);
-      app.log.info({ worker: slot }, 'this worker runs the sweeper');
+      app.log.info({ worker: slot }, 'this worker runs the sweeper and the event relay');
+      // One relay per cluster is enough: the deliveries' claims keep several servers apart anyway.
+      const log = app.log;
+      void startRelay(db, cfg, app, serverKey!).then(
+        (r) => {
+          relay = r;
+          if (stopping) void r.stop();
+        },
+        (err: unknown) => log.error({ err }, 'events: the relay could not start'),
+      );
     } else if (m.laurel === 'metrics') {
       pending.get(m.id)?.(m.text);
       pending.delete(m.id);
@@ -76,6 +89,7 @@ export async function runWorker(cfg: ServeConfig): Promise<void> {
     clock = await prepareDatabase(db, cfg, false);
     // The primary read (or created) the key first, so every worker reads the same one.
     const giftCards = await loadGiftCardKey(cfg.dataDir);
+    serverKey = giftCards.key;
     app = await buildServerApp(db, clock, cfg, giftCards.key, {
       worker: { slot, clusterMetrics },
     });

@@ -1,4 +1,6 @@
 import type { Database, Queryable, Tx } from '../db/database.js';
+import { eventOf, tierChangeEvents } from '../events/event.service.js';
+import { insertEvents } from '../events/outbox.repository.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import {
@@ -285,6 +287,11 @@ export async function createUser(
         : null;
       await replaceIdentifiers(tx, retailerId, row.id, primary, c.identifiers ?? [], now);
       await replacePhones(tx, retailerId, row.id, phoneKeysOf(row));
+      // Issue #17: the member's creation, and their enrollment as a tier change.
+      await insertEvents(tx, [
+        eventOf('member.created', retailerId, row.id, now, { opted_in: row.opted_in }),
+        ...(row.opted_in_at ? await tierChangeEvents(tx, retailerId, row.id, [row.opted_in_at], now) : []),
+      ]);
       return code;
     }),
   );
@@ -372,6 +379,18 @@ export async function updateUser(
           details: { fields },
         });
       }
+      // Issue #17: which fields changed, never their values; an enrollment change moves the tier.
+      await insertEvents(tx, [
+        eventOf('member.updated', retailerId, current.id, now, {
+          changed: [
+            ...changed.filter((k) => k !== 'updated_at' && k !== 'opted_in_at'),
+            ...(identifiersChanged ? ['identifiers'] : []),
+          ],
+        }),
+        ...(next.opted_in !== current.opted_in
+          ? await tierChangeEvents(tx, retailerId, current.id, [now], now)
+          : []),
+      ]);
       return next;
     }),
   );
@@ -417,6 +436,11 @@ export async function deleteUser(
     if (current.opted_in) {
       await recordEnrollment(tx, retailerId, current.id, false, 'deleted', now, actor);
     }
+    // Before the erasure, so the event still carries the member's external id (issue #17).
+    await insertEvents(tx, [
+      ...(current.opted_in ? await tierChangeEvents(tx, retailerId, current.id, [now], now) : []),
+      eventOf('member.deleted', retailerId, current.id, now, {}),
+    ]);
     await eraseUser(tx, retailerId, current.id, now);
   });
 }
@@ -444,6 +468,9 @@ export async function setCustomAttributes(
       user_profile_version: next.user_profile_version,
       updated_at: now,
     });
+    await insertEvents(tx, [
+      eventOf('member.updated', retailerId, current.id, now, { changed: ['user_profile'] }),
+    ]);
     return next;
   });
 }

@@ -10,6 +10,7 @@ import * as m0008 from './migrations/0008_behaviours.js';
 import * as m0009 from './migrations/0009_pos_request_per_transaction.js';
 import * as m0010 from './migrations/0010_referrer_codes.js';
 import * as m0012 from './migrations/0012_member_standings.js';
+import * as m0013 from './migrations/0013_events.js';
 import * as m0014 from './migrations/0014_opening_balances.js';
 import * as m0018 from './migrations/0018_member_actions.js';
 
@@ -26,6 +27,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 9, name: m0009.name, sql: m0009.sql },
   { version: 10, name: m0010.name, sql: m0010.sql },
   { version: 12, name: m0012.name, sql: m0012.sql },
+  { version: 13, name: m0013.name, sql: m0013.sql },
   { version: 14, name: m0014.name, sql: m0014.sql },
   // The versions between belong to changes landing beside these (issue #19 and others).
   { version: 18, name: m0018.name, sql: m0018.sql },

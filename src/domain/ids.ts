@@ -10,6 +10,18 @@ export function newId(nowMs: number = Date.now()): string {
 }
 
 /**
+ * A UUID v7 whose time is `ms` and whose other bits come from a hash of `name`: the same event
+ * found twice (a tier change seen by two settlements) gets the same id, so the outbox keeps one.
+ */
+export function stableV7(ms: number, name: string): string {
+  const b = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
+  b.writeUIntBE(ms, 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  return format(b);
+}
+
+/**
  * UUID v5 (name-based, SHA-1): the same namespace and name always give the same id. Program
  * entities (point accounts, tier levels, rules) get ids derived from the retailer, so a retailer's
  * ids are stable across program versions and distinct from every other retailer's (DESIGN §2).

@@ -1,5 +1,7 @@
 import type { Database, Tx } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
+import { eventOf, tierChangeEvents } from '../events/event.service.js';
+import { insertEvents } from '../events/outbox.repository.js';
 import { findUserById, lockUserById } from '../customers/customer.repository.js';
 import { jsonHash } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
@@ -291,6 +293,22 @@ export async function deposit(
       }
       details.push({ point_account_id: l.account.id, amount: l.amount, idempotency_id: l.id, applied });
     }
+    // Issue #17: one event per applied line; a Tier Qualifying deposit may move the tier now.
+    const applied = lines.filter((_, i) => details[i]!.applied);
+    await insertEvents(tx, [
+      ...applied.map((l) =>
+        eventOf('points.deposited', retailerId, user.id, now, {
+          point_account_id: l.account.id,
+          account_name: l.account.name,
+          amount: l.amount,
+          idempotency_id: l.id,
+          reference_id: l.reference_id ?? null,
+        }),
+      ),
+      ...(applied.some((l) => l.account.role === 'tier')
+        ? await tierChangeEvents(tx, retailerId, user.id, [now], now)
+        : []),
+    ]);
     return { user_id: user.id, details };
   });
 }
@@ -469,6 +487,20 @@ export async function spendMultiple(
     }
     if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
     for (const j of journals) await insertJournal(tx, j);
+    await insertEvents(
+      tx,
+      details
+        .filter((d) => d.idempotency_summary === 'new' && d.amount_spent > 0)
+        .map((d) =>
+          eventOf('points.spent', retailerId, user.id, now, {
+            point_account_id: d.point_account_id,
+            account_name: d.account_name,
+            amount: d.amount_spent,
+            idempotency_id: d.idempotency_id,
+            reference_id: d.reference_id,
+          }),
+        ),
+    );
     return {
       retailer_id: retailerId,
       user_id: user.id,

@@ -1,6 +1,7 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 import { standingInvalidation } from '../tiers/standing-invalidation.js';
+import { eventsParam, outboxWrites, type EventInput } from '../events/outbox.repository.js';
 
 /** Journal kinds (DESIGN §3); each names why points moved. */
 export type JournalKind =
@@ -297,13 +298,15 @@ export async function writeRollovers(
   lots: readonly string[],
   rollovers: readonly JournalInput[],
   now: Date,
+  /** Their `points.rolled_over` events (issue #17), written in the same statement. */
+  events: readonly EventInput[] = [],
 ): Promise<void> {
   await tx.query(
     `WITH ${journalWrites('$1', '$2')}, rolled AS (
        UPDATE lots SET rolled_over_at = $3, remaining = 0 WHERE id = ANY($4::uuid[])
-     )
+     ), ${outboxWrites('$5')}
      SELECT 1`,
-    [...journalParams(rollovers), now, lots],
+    [...journalParams(rollovers), now, lots, eventsParam(events)],
   );
 }
 
@@ -327,8 +330,16 @@ export async function rollOverDueLots(
   tx: Tx,
   userIds: readonly string[],
   at: Date,
-): Promise<{ lots: number; members: number }> {
-  const rows = await tx.query<{ lots: number; members: number }>(
+): Promise<{
+  lots: number;
+  members: number;
+  tier: { user_id: string; retailer_id: string; at_ms: number }[];
+}> {
+  const rows = await tx.query<{
+    lots: number;
+    members: number;
+    tier: { user_id: string; retailer_id: string; at_ms: number }[];
+  }>(
     `WITH due AS (
        SELECT user_id, retailer_id, purchase_id, account, remaining, matures_at FROM lots
        WHERE user_id = ANY($1::uuid[]) AND rolled_over_at IS NULL AND matures_at <= $2
@@ -352,11 +363,26 @@ export async function rollOverDueLots(
            'details', jsonb_build_object('reason', 'escrow period ended'))), '[]') FROM pj)`,
        `(SELECT coalesce(jsonb_agg(jsonb_build_object('journal_id', journal_id, 'line', line, 'account', account,
            'amount', amount)), '[]') FROM pl)`,
-     )}
-     SELECT count(*)::int AS lots, count(DISTINCT user_id)::int AS members FROM due`,
+     )}, outbox_rolled AS (
+       -- One points.rolled_over event per purchase (issue #17), in the statement of the rollover.
+       INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data)
+       SELECT pj.user_id, ${sqlIdAt('$2::timestamptz')}, pj.retailer_id, 'points.rolled_over', $2, pj.matures_at,
+              jsonb_build_object('user_id', pj.user_id, 'purchase_id', pj.purchase_id,
+                'matured_at', to_char(pj.matures_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'points', jsonb_build_object('spendable', pj.s, 'tier_qualifying', pj.t))
+              || coalesce((SELECT jsonb_build_object('external_id', u.external_id) FROM users u
+                           WHERE u.id = pj.user_id AND u.external_id IS NOT NULL), '{}'::jsonb)
+       FROM pj ORDER BY pj.user_id, pj.matures_at, pj.purchase_id
+     )
+     SELECT count(*)::int AS lots, count(DISTINCT user_id)::int AS members,
+            (SELECT coalesce(json_agg(json_build_object('user_id', user_id, 'retailer_id', retailer_id,
+                      'at_ms', (extract(epoch FROM matures_at) * 1000)::bigint)), '[]')
+             FROM (SELECT DISTINCT user_id, retailer_id, matures_at FROM due
+                   WHERE account = 'tier_escrow' AND remaining > 0) x) AS tier
+     FROM due`,
     [userIds, at],
   );
-  return rows[0] ?? { lots: 0, members: 0 };
+  return rows[0] ?? { lots: 0, members: 0, tier: [] };
 }
 
 /** Materialised balance of one member account inside the transaction (0 when never used). */

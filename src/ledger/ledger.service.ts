@@ -13,6 +13,8 @@ import { newId } from '../domain/ids.js';
 import type { AccountBalance } from '../domain/loyalty-view.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
 import { insertGiftCard } from '../cashout/cashout.repository.js';
+import { eventOf, tierChangeEvents } from '../events/event.service.js';
+import { insertEvents, type EventInput } from '../events/outbox.repository.js';
 import { getProgramAt } from '../program/program.service.js';
 import {
   balanceOf,
@@ -165,9 +167,22 @@ export async function settleMember(
       lots.map((l) => l.id),
       rolloversOf(lots, retailerId, userId, now),
       now,
+      rolledOverEvents(lots, retailerId, userId, now),
     );
   for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
   if (periods.length) await setCashedOutThrough(tx, userId, periods[periods.length - 1]!.ends_at);
+  // What this settlement made real may have moved the tier: crossings at maturation instants,
+  // expiries at period ends (issue #17), each emitted with its own instant.
+  await insertEvents(
+    tx,
+    await tierChangeEvents(
+      tx,
+      retailerId,
+      userId,
+      [...tierInstants(lots), ...periods.map((p) => p.ends_at)],
+      now,
+    ),
+  );
   return { lots: lots.length, periods: periods.length };
 }
 
@@ -203,6 +218,44 @@ function rolloversOf(lots: readonly LotRow[], retailerId: string, userId: string
         ]),
     };
   });
+}
+
+/** The maturation instants of the Tier-Qualifying lots that rolled over points. */
+const tierInstants = (lots: readonly LotRow[]): Date[] =>
+  lots.filter((l) => l.account === 'tier_escrow' && l.remaining > 0).map((l) => l.matures_at);
+
+/**
+ * One `points.rolled_over` event per purchase whose escrow matured (issue #17), not per lot:
+ * effective at the maturation instant, with what rolled into each settled account.
+ */
+function rolledOverEvents(
+  lots: readonly LotRow[],
+  retailerId: string,
+  userId: string,
+  now: Date,
+): EventInput[] {
+  const byPurchase = new Map<string, { matured_at: Date; spendable: number; tier_qualifying: number }>();
+  for (const l of lots) {
+    if (l.remaining <= 0) continue;
+    const p = byPurchase.get(l.purchase_id) ?? { matured_at: l.matures_at, spendable: 0, tier_qualifying: 0 };
+    if (l.account === 'spendable_escrow') p.spendable += l.remaining;
+    else p.tier_qualifying += l.remaining;
+    byPurchase.set(l.purchase_id, p);
+  }
+  return [...byPurchase].map(([purchaseId, p]) =>
+    eventOf(
+      'points.rolled_over',
+      retailerId,
+      userId,
+      now,
+      {
+        purchase_id: purchaseId,
+        matured_at: p.matured_at.toISOString(),
+        points: { spendable: p.spendable, tier_qualifying: p.tier_qualifying },
+      },
+      p.matured_at,
+    ),
+  );
 }
 
 export interface BulkSettlement {
@@ -247,6 +300,15 @@ export async function settleMembersInBulk(
     together.map((o) => o.id),
     now,
   );
+  // What the rollovers made real may have moved tiers: crossings at maturation instants (issue #17).
+  const instants = new Map<string, { retailerId: string; userId: string; instants: Date[] }>();
+  for (const r of rolled.tier) {
+    const m = instants.get(r.user_id) ?? { retailerId: r.retailer_id, userId: r.user_id, instants: [] };
+    m.instants.push(new Date(Number(r.at_ms)));
+    instants.set(r.user_id, m);
+  }
+  for (const m of instants.values())
+    await insertEvents(tx, await tierChangeEvents(tx, m.retailerId, m.userId, m.instants, now));
   return { members: members + rolled.members, lots: lots + rolled.lots, missing };
 }
 
@@ -282,6 +344,22 @@ async function writeCashOut(
       { account: 'program:cashed_out', amount: c.points },
     ],
   });
+  await insertEvents(tx, [
+    eventOf(
+      'gift_card.issued',
+      retailerId,
+      userId,
+      now,
+      {
+        gift_card_id: cardId,
+        period: c.period.period,
+        points: c.points,
+        value_cents: c.value_cents,
+        currency: c.currency,
+      },
+      c.period.ends_at,
+    ),
+  ]);
   await insertGiftCard(tx, {
     id: cardId,
     retailer_id: retailerId,

@@ -2,6 +2,9 @@ import type { Database, Queryable } from '../db/database.js';
 import type { ProgramDocument } from '../domain/program.js';
 import { normalizeProgram } from '../domain/program-rules.js';
 import { validationError } from '../errors.js';
+import { sameJson } from '../domain/canonical.js';
+import { eventOf } from '../events/event.service.js';
+import { insertEvents, type EventInput } from '../events/outbox.repository.js';
 import {
   findProgramAt,
   findProgramVersion,
@@ -114,6 +117,43 @@ export async function reviseProgram(
       created_at: now,
     };
     await insertProgramVersion(tx, row);
+    await insertEvents(tx, campaignEvents(latest.document, document, retailerId, row.version, now));
     return { row, written: true };
   });
+}
+
+/**
+ * One `campaign.changed` event (issue #17) per campaign a new version created, changed, ended or
+ * removed, with the version it takes effect in.
+ */
+function campaignEvents(
+  before: ProgramDocument,
+  after: ProgramDocument,
+  retailerId: string,
+  version: number,
+  now: Date,
+): EventInput[] {
+  const old = new Map(before.campaigns.map((c) => [c.id, c]));
+  const changes: { id: string; name: string; change: string }[] = [];
+  for (const c of after.campaigns) {
+    const was = old.get(c.id);
+    if (!was) changes.push({ id: c.id, name: c.name, change: 'created' });
+    else if (!sameJson(was, c)) {
+      changes.push({
+        id: c.id,
+        name: c.name,
+        change: c.ended_at !== undefined && was.ended_at === undefined ? 'ended' : 'updated',
+      });
+    }
+    old.delete(c.id);
+  }
+  for (const c of old.values()) changes.push({ id: c.id, name: c.name, change: 'removed' });
+  return changes.map((c) =>
+    eventOf('campaign.changed', retailerId, null, now, {
+      campaign_id: c.id,
+      name: c.name,
+      change: c.change,
+      program_version: version,
+    }),
+  );
 }

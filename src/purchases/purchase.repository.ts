@@ -14,6 +14,7 @@ import {
   type JsonLot,
   type LotRow,
 } from '../ledger/ledger.repository.js';
+import { eventsParam, outboxWrites, type EventInput } from '../events/outbox.repository.js';
 import {
   programAtColumn,
   programOf,
@@ -243,6 +244,8 @@ export interface PurchaseWrite {
   lotChanges: { id: string; delta: number }[];
   /** The journal of the award's change, if it moved points. */
   journal?: JournalInput;
+  /** The send's outbox rows (`purchase.posted`, `purchase.adjusted`; issue #17), in the same statement. */
+  events?: EventInput[];
   /** The stored answer for the request id (DESIGN §4 idempotency, by constraint). */
   request: {
     retailer_id: string;
@@ -256,8 +259,8 @@ export interface PurchaseWrite {
 
 /**
  * Writes a send in one round trip (issue #8; it was up to nine): the purchase, its lots, the
- * journal with its postings and the balances they move (`journalWrites`, as every ledger writer), and
- * the stored answer. Parts that are absent are empty and write nothing. The member, if any, must be
+ * journal with its postings and the balances they move (`journalWrites`, as every ledger writer), its
+ * outbox rows, and the stored answer. Parts that are absent are empty and write nothing. The member, if any, must be
  * locked.
  */
 export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
@@ -285,7 +288,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        -- of the JSON's size (it guesses 100 rows, and scanned small tables).
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
        FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.purchase_id = $12 AND l.id = x.id
-     ), ${journalWrites('$5', '$6', '$13::uuid')}
+     ), ${journalWrites('$5', '$6', '$13::uuid')}, ${outboxWrites('$15')}
      INSERT INTO pos_requests (retailer_id, request_id, transaction_id, body_hash, response, created_at)
      VALUES ($7, $8, $14, $9, $10, $11)`,
     [
@@ -302,6 +305,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
       (w.insert ?? w.update)?.id ?? null,
       j?.user_id ?? null,
       w.request.transaction_id,
+      eventsParam(w.events ?? []),
     ],
   );
 }

@@ -42,6 +42,8 @@ import {
   type SendContext,
 } from './purchase.repository.js';
 import type { SendTransactionBody, TransactionResult } from './purchase.schema.js';
+import { eventOf } from '../events/event.service.js';
+import type { EventInput } from '../events/outbox.repository.js';
 
 /** How far in the future a till's clock may run before its purchase time is refused. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
@@ -267,6 +269,36 @@ async function postAwardChange(
   return { changed, shortfall: sum(shortfall), repaid: sum(repaid), owed, writes };
 }
 
+/**
+ * A send's outbox rows (issue #17): `purchase.posted` for a first send, effective at the purchase
+ * time; `purchase.adjusted` for a re-send that changed the basket (a return, an edit, a void, a
+ * re-ring), effective now; nothing for a re-send that changed nothing.
+ */
+function purchaseEvents(o: Sent, answer: TransactionResult, now: Date): EventInput[] {
+  const p = o.purchase;
+  const first = o.writes.insert !== undefined;
+  if (!first && !o.writes.update) return [];
+  const data = {
+    purchase_id: p.id,
+    transaction_id: p.transaction_id,
+    store_id: p.store_id,
+    purchase_time: p.purchase_time.toISOString(),
+    revision: p.revision,
+    voided: p.basket.voided,
+    awarded: answer.awarded,
+    ...(answer.reason ? { reason: answer.reason } : {}),
+    eligible_cents: p.award.eligible_cents,
+    points: { spendable: p.award.spendable, tier_qualifying: p.award.tier_qualifying },
+    matures_at: answer.matures_at,
+    ...(first ? {} : { points_changed: o.changed, shortfall: o.shortfall, shortfall_repaid: o.repaid }),
+  };
+  return [
+    first
+      ? eventOf('purchase.posted', p.retailer_id, p.user_id, now, data, p.purchase_time)
+      : eventOf('purchase.adjusted', p.retailer_id, p.user_id, now, data),
+  ];
+}
+
 /** The context read before the transaction no longer holds under the locks: read it again. */
 export class StaleContext extends Error {}
 
@@ -398,6 +430,7 @@ export async function applySend(
   beforeWrite?.();
   await writePurchase(tx, {
     ...outcome.writes,
+    events: purchaseEvents(outcome, answer, now),
     request: {
       retailer_id: retailerId,
       request_id: body.request_id,

@@ -15,6 +15,8 @@ import {
   type TierStanding,
 } from '../domain/tiers.js';
 import { balancesAsOf, type MemberBalances } from '../ledger/ledger.service.js';
+import { tierChangeEvents } from '../events/event.service.js';
+import { insertEvents } from '../events/outbox.repository.js';
 import { insertTierMove, readMemberLedger, type MemberLedger, type TierMoveRow } from './tier.repository.js';
 
 /** What the tier of a member depends on besides the ledger. */
@@ -149,6 +151,7 @@ export async function moveUser(db: Database, r: MoveRequest, now: Date): Promise
       reason: r.reason,
     };
     await insertTierMove(tx, move);
+    await insertEvents(tx, await tierChangeEvents(tx, r.retailerId, user.id, [now], now));
     return { move, level, resets_at: levelExpiry(program, level, now) };
   });
 }

@@ -1,0 +1,104 @@
+import {
+  connect,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type NatsConnection,
+} from 'nats';
+import type { EventEnvelope } from '../domain/events.js';
+import { LaurelError } from '../errors.js';
+import type { EventPublisher } from './relay.js';
+
+/**
+ * The events broker (issue #17, docs/decisions/0007-events-broker.md): NATS JetStream. Every event
+ * is published to the subject `laurel.events.<retailer_id>.<type>` (so `tier.changed` is two
+ * tokens: subscribers write `laurel.events.<retailer_id>.>` or `laurel.events.*.tier.changed`)
+ * in the stream `LAUREL_EVENTS`, which this publisher creates when it is missing. The message id
+ * is the event id, so JetStream drops a re-publish within its duplicate window; a publish counts
+ * once the stream acknowledged it (stored), so a lost connection or a broker restart only delays
+ * events, which the relay retries.
+ */
+export const EVENTS_STREAM = 'LAUREL_EVENTS';
+export const SUBJECT_PREFIX = 'laurel.events';
+
+/** The subject of an event. */
+export const subjectOf = (e: Pick<EventEnvelope, 'retailer_id' | 'type'>): string =>
+  `${SUBJECT_PREFIX}.${e.retailer_id}.${e.type}`;
+
+/** Refuses a broker URL that is not NATS before any connection; the URL is never repeated (it may hold a password). */
+export function checkBrokerUrl(url: string): string[] {
+  const servers = url.split(',').map((s) => s.trim());
+  for (const s of servers) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(s).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol !== 'nats:' && protocol !== 'tls:')
+      throw new LaurelError('validation', '--events-broker must be a NATS URL, e.g. nats://127.0.0.1:4222');
+  }
+  return servers;
+}
+
+export class NatsPublisher implements EventPublisher {
+  private connection: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
+
+  constructor(
+    private readonly servers: string[],
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  /** Connects once (reconnecting by itself from then on) and makes sure the stream exists. */
+  private connected(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
+    this.connection ??= (async () => {
+      const nc = await connect({
+        servers: this.servers,
+        name: 'laurel-events',
+        timeout: this.timeoutMs,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+      });
+      try {
+        const jsm = await nc.jetstreamManager({ timeout: this.timeoutMs });
+        await jsm.streams.info(EVENTS_STREAM).catch(async () => {
+          await jsm.streams.add({
+            name: EVENTS_STREAM,
+            subjects: [`${SUBJECT_PREFIX}.>`],
+            storage: StorageType.File,
+            retention: RetentionPolicy.Limits,
+            duplicate_window: nanos(10 * 60_000),
+          });
+        });
+        return { nc, js: nc.jetstream({ timeout: this.timeoutMs }) };
+      } catch (err) {
+        await nc.close().catch(() => undefined);
+        throw err;
+      }
+    })().catch((err: unknown) => {
+      this.connection = undefined;
+      throw err;
+    });
+    return this.connection;
+  }
+
+  async publish(event: EventEnvelope, body: string): Promise<void> {
+    const { nc, js } = await this.connected();
+    if (nc.isClosed()) {
+      this.connection = undefined;
+      throw new Error('broker connection closed');
+    }
+    await js.publish(subjectOf(event), new TextEncoder().encode(body), {
+      msgID: event.id,
+      timeout: this.timeoutMs,
+    });
+  }
+
+  async close(): Promise<void> {
+    const c = this.connection;
+    this.connection = undefined;
+    if (c) await (await c.catch(() => undefined))?.nc.drain().catch(() => undefined);
+  }
+}
