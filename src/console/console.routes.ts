@@ -3,6 +3,7 @@ import { LaurelError } from '../errors.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import { getProgramAt } from '../program/program.service.js';
 import { findRetailer } from '../tenancy/tenancy.repository.js';
+import { listWebhookRows, webhookHealth } from '../events/webhook.repository.js';
 import {
   FormError,
   MAX_SEARCH_LENGTH,
@@ -46,6 +47,7 @@ import {
   type Frame,
   type MemberForms,
   type Notice,
+  webhooksView,
 } from './console.views.js';
 import { formatPoints } from './format.js';
 import type { Html } from './html.js';
@@ -620,6 +622,32 @@ export const consoleRoutes: FastifyPluginAsync<RouteDeps> = async (app, deps) =>
           giftCard: { error: actionError(err) },
         });
       }
+    });
+
+    scope.get('/webhooks', async (request, reply) => {
+      const session = sessionOf(request);
+      const now = await clock.now();
+      const [hooks, health, program] = await Promise.all([
+        listWebhookRows(db, session.retailerId),
+        webhookHealth(db, session.retailerId),
+        getProgramAt(db, session.retailerId, now),
+      ]);
+      const byId = new Map(health.map((h) => [h.webhook_id, h]));
+      const lines = hooks.map((w) => {
+        const h = byId.get(w.id);
+        return {
+          id: w.id,
+          url: w.url,
+          events: w.events,
+          description: w.description ?? undefined,
+          created_at: new Date(w.created_at),
+          pending: h?.pending ?? 0,
+          failed: h?.failed ?? 0,
+          last_failure_at: h?.last_failure_at ? new Date(h.last_failure_at) : null,
+          last_failure: h?.last_failure ?? null,
+        };
+      });
+      return page(request, reply, 200, 'Webhooks', webhooksView(lines, program.time_zone), 'webhooks');
     });
 
     scope.get('/program', async (request, reply) => {

@@ -46,7 +46,7 @@ export interface Frame {
   /** Present when signed in: the navigation and the sign-out form. */
   session?: { csrfToken: string } | undefined;
   /** Which navigation entry is the current page. */
-  current?: 'search' | 'program' | 'behaviours' | undefined;
+  current?: 'search' | 'program' | 'behaviours' | 'webhooks' | undefined;
   /** The footer's facts: program zone and "now". */
   footer?: { timeZone: string; now: Date; simulated: boolean; retailerName: string } | undefined;
 }
@@ -78,6 +78,9 @@ export function layout(frame: Frame, body: Html): Html {
         >
         <a href="/console/behaviours" ${frame.current === 'behaviours' ? raw(' aria-current="page"') : ''}
           >Behaviours</a
+        >
+        <a href="/console/webhooks" ${frame.current === 'webhooks' ? raw(' aria-current="page"') : ''}
+          >Webhooks</a
         >
         <form method="post" action="/console/logout">
           ${csrfField(frame.session.csrfToken)}<button type="submit">Sign out</button>
@@ -1383,4 +1386,67 @@ export function messageView(title: string, text: string, link?: { href: string; 
     <p>${text}</p>
     ${link ? html`<p><a href="${link.href}">${link.label}</a></p>` : ''}
   </div>`;
+}
+
+/** One row of the webhooks page: the webhook, its queue and its last failure (issue #17). */
+export interface WebhookLine {
+  id: string;
+  url: string;
+  events: string[];
+  description?: string | undefined;
+  created_at: Date;
+  pending: number;
+  failed: number;
+  last_failure_at: Date | null;
+  last_failure: string | null;
+}
+
+/** The retailer's webhooks with their last failures (issue #17, docs/events.md). */
+export function webhooksView(lines: readonly WebhookLine[], timeZone: string): Html {
+  const rows = lines.map(
+    (w) =>
+      html`<tr>
+        <td>
+          <code>${w.url}</code>${w.description ? html`<br /><span class="muted">${w.description}</span>` : ''}
+        </td>
+        <td>${w.events.join(', ')}</td>
+        <td class="num">${w.pending}</td>
+        <td class="num">${w.failed}</td>
+        <td>
+          ${
+            w.last_failure_at
+              ? html`<time datetime="${w.last_failure_at.toISOString()}"
+                    >${formatInstant(w.last_failure_at, timeZone)}</time
+                  >: ${w.last_failure ?? ''}`
+              : html`<span class="muted">none</span>`
+          }
+        </td>
+      </tr>`,
+  );
+  return html`<h1>Webhooks</h1>
+    <p class="muted">
+      Where this retailer's events are sent (docs/events.md). Create and delete them with the admin API
+      (<code>/admin/v1/webhooks</code>); failed deliveries can be replayed there.
+    </p>
+    ${
+      lines.length
+        ? html`<table>
+            <caption>
+              Webhooks and their deliveries
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">URL</th>
+                <th scope="col">Events</th>
+                <th scope="col">Pending</th>
+                <th scope="col">Failed</th>
+                <th scope="col">Last failure</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${rows}
+            </tbody>
+          </table>`
+        : html`<p>No webhooks yet.</p>`
+    }`;
 }

@@ -3,6 +3,8 @@ import type { EventType } from '../domain/events.js';
 import { newId, stableV7 } from '../domain/ids.js';
 import type { TierChange } from '../domain/tiers.js';
 import { getProgramAt } from '../program/program.service.js';
+import type { ProgramDocument } from '../domain/program.js';
+import { memberLedgerColumn, memberLedgerOf, type MemberLedgerJson } from '../tiers/tier.repository.js';
 import { tierStandingAt } from '../tiers/tier.service.js';
 import type { EventInput } from './outbox.repository.js';
 
@@ -31,12 +33,11 @@ export function eventOf(
   };
 }
 
-/** A member's enrollment as the tier engine reads it. */
-interface EnrollmentRow {
-  retailer_id: string;
-  id: string;
-  opted_in: boolean;
-  opted_in_at: Date | null;
+/** Whose tier changes to look for, at which instants. */
+export interface TierInstants {
+  retailerId: string;
+  userId: string;
+  instants: readonly Date[];
 }
 
 /**
@@ -54,36 +55,82 @@ export async function tierChangeEvents(
   instants: readonly Date[],
   now: Date,
 ): Promise<EventInput[]> {
-  if (!instants.length) return [];
-  const [member] = await tx.query<EnrollmentRow>(
-    'SELECT retailer_id, id, opted_in, opted_in_at FROM users WHERE id = $1',
-    [userId],
+  return tierChangeEventsOf(tx, [{ retailerId, userId, instants }], now);
+}
+
+/**
+ * `tierChangeEvents` for many members (a sweep batch): their ledgers in one round trip, the
+ * program once per retailer.
+ */
+export async function tierChangeEventsOf(
+  tx: Tx,
+  members: readonly TierInstants[],
+  now: Date,
+): Promise<EventInput[]> {
+  const wanted = members.filter((m) => m.instants.length);
+  if (!wanted.length) return [];
+  const rows = await tx.query<{
+    retailer_id: string;
+    id: string;
+    opted_in: boolean;
+    opted_in_at: Date | null;
+    ledger: MemberLedgerJson;
+  }>(
+    `SELECT u.retailer_id, u.id, u.opted_in, u.opted_in_at, ${memberLedgerColumn('u.id', '$2')} AS ledger
+     FROM users u WHERE u.id = ANY($1::uuid[])`,
+    [wanted.map((m) => m.userId), now],
   );
-  if (!member) return [];
-  const program = await getProgramAt(tx, retailerId, now);
-  const { tier } = await tierStandingAt(tx, program, member, now);
-  const at = new Set(instants.map((i) => i.getTime()));
-  const levels = new Map(program.tier_system.levels.map((l) => [l.id, l.name]));
-  const name = (id: string | null) => (id === null ? null : (levels.get(id) ?? id));
-  return tier.history
-    .filter((c) => at.has(c.at.getTime()) && c.from_level_id !== c.to_level_id)
-    .map((c: TierChange) => ({
-      id: stableV7(
-        c.at.getTime(),
-        `tier.changed|${userId}|${c.at.toISOString()}|${c.cause}|${c.to_level_id}`,
-      ),
-      type: 'tier.changed' as const,
-      retailer_id: retailerId,
-      user_id: userId,
-      created_at: now,
-      effective_at: c.at,
-      data: {
-        tier_system_id: program.tier_system.id,
-        from: name(c.from_level_id),
-        to: name(c.to_level_id),
-        from_level_id: c.from_level_id,
-        to_level_id: c.to_level_id,
-        cause: c.cause,
-      },
-    }));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const programs = new Map<string, ProgramDocument>();
+  const out: EventInput[] = [];
+  for (const m of wanted) {
+    const row = byId.get(m.userId);
+    if (!row) continue;
+    let program = programs.get(m.retailerId);
+    if (!program) {
+      program = await getProgramAt(tx, m.retailerId, now);
+      programs.set(m.retailerId, program);
+    }
+    const member = {
+      retailer_id: row.retailer_id,
+      id: row.id,
+      opted_in: row.opted_in,
+      opted_in_at: row.opted_in_at === null ? null : new Date(row.opted_in_at),
+    };
+    const { tier } = await tierStandingAt(tx, program, member, now, memberLedgerOf(row.ledger));
+    const at = new Set(m.instants.map((i) => i.getTime()));
+    const levels = new Map(program.tier_system.levels.map((l) => [l.id, l.name]));
+    const name = (id: string | null) => (id === null ? null : (levels.get(id) ?? id));
+    for (const c of tier.history) {
+      if (!at.has(c.at.getTime()) || c.from_level_id === c.to_level_id) continue;
+      out.push(tierEvent(c, program.tier_system.id, name, m.retailerId, m.userId, now));
+    }
+  }
+  return out;
+}
+
+function tierEvent(
+  c: TierChange,
+  tierSystemId: string,
+  name: (id: string | null) => string | null,
+  retailerId: string,
+  userId: string,
+  now: Date,
+): EventInput {
+  return {
+    id: stableV7(c.at.getTime(), `tier.changed|${userId}|${c.at.toISOString()}|${c.cause}|${c.to_level_id}`),
+    type: 'tier.changed',
+    retailer_id: retailerId,
+    user_id: userId,
+    created_at: now,
+    effective_at: c.at,
+    data: {
+      tier_system_id: tierSystemId,
+      from: name(c.from_level_id),
+      to: name(c.to_level_id),
+      from_level_id: c.from_level_id,
+      to_level_id: c.to_level_id,
+      cause: c.cause,
+    },
+  };
 }

@@ -13,7 +13,7 @@ import { newId } from '../domain/ids.js';
 import type { AccountBalance } from '../domain/loyalty-view.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
 import { insertGiftCard } from '../cashout/cashout.repository.js';
-import { eventOf, tierChangeEvents } from '../events/event.service.js';
+import { eventOf, tierChangeEvents, tierChangeEventsOf } from '../events/event.service.js';
 import { insertEvents, type EventInput } from '../events/outbox.repository.js';
 import { getProgramAt } from '../program/program.service.js';
 import {
@@ -307,8 +307,7 @@ export async function settleMembersInBulk(
     m.instants.push(new Date(Number(r.at_ms)));
     instants.set(r.user_id, m);
   }
-  for (const m of instants.values())
-    await insertEvents(tx, await tierChangeEvents(tx, m.retailerId, m.userId, m.instants, now));
+  await insertEvents(tx, await tierChangeEventsOf(tx, [...instants.values()], now));
   return { members: members + rolled.members, lots: lots + rolled.lots, missing };
 }
 
