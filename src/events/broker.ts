@@ -11,7 +11,7 @@ import { LaurelError } from '../errors.js';
 import type { EventPublisher } from './relay.js';
 
 /**
- * The events broker (issue #17, docs/decisions/0007-events-broker.md): NATS JetStream. Every event
+ * The events broker (issue #17, docs/decisions/0008-events-broker.md): NATS JetStream. Every event
  * is published to the subject `laurel.events.<retailer_id>.<type>` (so `tier.changed` is two
  * tokens: subscribers write `laurel.events.<retailer_id>.>` or `laurel.events.*.tier.changed`)
  * in the stream `LAUREL_EVENTS`, which this publisher creates when it is missing. The message id
