@@ -24,10 +24,12 @@ const TABLES: ReadonlyArray<{ table: string; where: string }> = [
   { table: 'journals', where: 'user_id = $1' },
   { table: 'postings', where: 'user_id = $1' },
   { table: 'balances', where: 'user_id = $1' },
-  {
-    table: 'pos_requests',
-    where: `request_id IN (SELECT request_id FROM journals WHERE user_id = $1 AND request_id IS NOT NULL)`,
-  },
+  { table: 'pos_requests', where: 'user_id = $1' },
+  // The lookup tables of migration 0011, each pointing at its copy.
+  { table: 'member_emails', where: 'user_id = $1' },
+  { table: 'member_external_ids', where: 'user_id = $1' },
+  { table: 'member_phones', where: 'user_id = $1' },
+  { table: 'transaction_keys', where: 'user_id = $1' },
 ];
 
 /** Columns whose values must differ per copy, and how copy `g` writes them. */
@@ -39,6 +41,9 @@ const UNIQUE_TEXT: Record<string, Record<string, string>> = {
     referrer_code: `laurel_referrer_code(nextval('referrer_code_seq'))`,
   },
   user_identifiers: { external_id: `external_id || '-' || g` },
+  member_emails: { email_key: `replace(email_key, '@', '+' || g || '@')` },
+  member_external_ids: { external_id: `external_id || '-' || g` },
+  transaction_keys: { transaction_id: `transaction_id || '-' || g` },
   purchases: { transaction_id: `transaction_id || '-' || g` },
   journals: {
     request_id: `request_id || '-' || g`,
@@ -85,6 +90,14 @@ export async function cloneMember(
             SELECT ${select.join(', ')} FROM ${table}, generate_series($2::int, $3::int) AS g WHERE ${where}`,
     });
   }
+  // Each copy drew its own referrer code: claim it in the lookup table as a member created through
+  // the API does.
+  plans.push({
+    table: 'member_referrer_codes',
+    sql: `INSERT INTO member_referrer_codes (retailer_id, referrer_code, user_id)
+          SELECT u.retailer_id, u.referrer_code, u.id FROM generate_series($2::int, $3::int) AS g
+          JOIN users u ON u.id = md5($1::text || ':' || g)::uuid`,
+  });
   for (let start = from; start <= to; start += chunk) {
     const end = Math.min(to, start + chunk - 1);
     await client.query('BEGIN');

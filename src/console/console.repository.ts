@@ -109,8 +109,8 @@ export async function findPendingLots(
     `SELECT l.purchase_id, p.transaction_id, p.purchase_time, min(l.matures_at) AS matures_at,
             coalesce(sum(l.remaining) FILTER (WHERE l.account = 'spendable_escrow'), 0)::int8 AS spendable,
             coalesce(sum(l.remaining) FILTER (WHERE l.account = 'tier_escrow'), 0)::int8 AS tier
-     FROM lots l JOIN purchases p ON p.id = l.purchase_id
-     WHERE l.user_id = $2 AND l.retailer_id = $1 AND l.rolled_over_at IS NULL
+     FROM lots l JOIN purchases p ON p.user_id = l.user_id AND p.id = l.purchase_id
+     WHERE l.user_id = $2 AND p.user_id = $2 AND l.retailer_id = $1 AND l.rolled_over_at IS NULL
        AND l.matures_at > $3 AND l.remaining > 0
      GROUP BY l.purchase_id, p.transaction_id, p.purchase_time
      ORDER BY min(l.matures_at), p.transaction_id`,
@@ -308,8 +308,8 @@ export async function findHistoryEvents(
                    ELSE j.id::text END AS event_key,
               j.kind, j.effective_at, j.purchase_id, j.reference_type, j.reference_id, j.point_source_id,
               j.details, j.id, p.account, p.amount
-       FROM journals j JOIN postings p ON p.journal_id = j.id
-       WHERE j.user_id = $1 AND p.account NOT LIKE 'program:%'
+       FROM journals j JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
+       WHERE j.user_id = $1 AND p.user_id = $1 AND p.account NOT LIKE 'program:%'
          AND (cardinality($2::text[]) = 0 OR j.kind = ANY($2::text[]))
          AND ($3::timestamptz IS NULL OR j.effective_at >= $3)
          AND ($4::timestamptz IS NULL OR j.effective_at < $4)
@@ -325,7 +325,7 @@ export async function findHistoryEvents(
             coalesce(sum(e.amount) FILTER (WHERE e.account = 'tier'), 0)::int8 AS tier,
             coalesce(sum(e.amount) FILTER (WHERE e.account = 'tier_escrow'), 0)::int8 AS tier_escrow,
             count(*) OVER ()::int AS total
-     FROM events e LEFT JOIN purchases pu ON pu.id = e.purchase_id
+     FROM events e LEFT JOIN purchases pu ON pu.user_id = $1 AND pu.id = e.purchase_id
      GROUP BY e.event_key
      ORDER BY max(e.effective_at) DESC, e.event_key DESC
      LIMIT $5 OFFSET $6`,
@@ -368,9 +368,14 @@ export interface PurchaseLotRow {
   rolled_over_at: Date | null;
 }
 
-export async function findPurchaseLots(db: Queryable, purchaseId: string): Promise<PurchaseLotRow[]> {
+export async function findPurchaseLots(
+  db: Queryable,
+  userId: string,
+  purchaseId: string,
+): Promise<PurchaseLotRow[]> {
   return db.query<PurchaseLotRow>(
-    `SELECT account, amount, remaining, matures_at, rolled_over_at FROM lots WHERE purchase_id = $1 ORDER BY account`,
-    [purchaseId],
+    `SELECT account, amount, remaining, matures_at, rolled_over_at FROM lots
+     WHERE user_id = $1 AND purchase_id = $2 ORDER BY account`,
+    [userId, purchaseId],
   );
 }

@@ -495,7 +495,7 @@ export async function purchaseView(
     now,
   );
   const [lots, history] = await Promise.all([
-    findPurchaseLots(db, purchase.id),
+    findPurchaseLots(db, user.id, purchase.id),
     findHistoryEvents(
       db,
       user.id,

@@ -57,7 +57,11 @@ const COLUMNS = `u.id, u.retailer_id, u.external_id, u.external_id_type, u.email
 
 const JSON_COLUMNS = new Set(['phone_numbers', 'user_profile']);
 
-/** Inserts a member; the database draws the referrer code (migration 0010) and answers it. */
+/**
+ * Inserts a member; the database draws the referrer code (migration 0010) and answers it. The
+ * email and the referrer code are claimed in their lookup tables (migration 0011), whose keys keep
+ * them unique in the retailer.
+ */
 export async function insertUser(tx: Tx, row: Omit<UserRow, 'referrer_code'>): Promise<string> {
   const cols = Object.keys(row) as (keyof typeof row)[];
   const values = cols.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(row[c]) : row[c]));
@@ -66,7 +70,39 @@ export async function insertUser(tx: Tx, row: Omit<UserRow, 'referrer_code'>): P
      RETURNING referrer_code`,
     values,
   );
-  return rows[0]!.referrer_code;
+  const code = rows[0]!.referrer_code;
+  await tx.query(
+    'INSERT INTO member_referrer_codes (retailer_id, referrer_code, user_id) VALUES ($1, $2, $3)',
+    [row.retailer_id, code, row.id],
+  );
+  if (row.email !== null) await replaceEmailKey(tx, row.retailer_id, row.id, null, row.email);
+  return code;
+}
+
+/**
+ * Moves the member's email in its lookup table from `before` to `after` (either may be null); a
+ * taken email fails on `member_emails_uq`. Emails compare case-insensitively (reference §3).
+ */
+export async function replaceEmailKey(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  before: string | null,
+  after: string | null,
+): Promise<void> {
+  if (before !== null) {
+    await tx.query(
+      'DELETE FROM member_emails WHERE email_key = lower($2) AND retailer_id = $1 AND user_id = $3',
+      [retailerId, before, userId],
+    );
+  }
+  if (after !== null) {
+    await tx.query('INSERT INTO member_emails (retailer_id, email_key, user_id) VALUES ($1, lower($2), $3)', [
+      retailerId,
+      after,
+      userId,
+    ]);
+  }
 }
 
 export async function updateUserColumns(
@@ -106,29 +142,47 @@ export async function lockUserById(tx: Tx, retailerId: string, id: string): Prom
   return rows[0];
 }
 
+/** The member of an external id, through its lookup table (one step; migration 0011). */
+/**
+ * Locks a ledger owner's row, deleted or not (an erased profile keeps its ledger: DESIGN §3), with
+ * the profile when it is live. Undefined when there is no such member of the retailer.
+ */
+export async function lockOwner(
+  tx: Tx,
+  retailerId: string,
+  id: string,
+): Promise<{ row: UserRow; deleted: boolean } | undefined> {
+  const rows = await tx.query<UserRow & { deleted: boolean }>(
+    `SELECT ${COLUMNS}, u.deleted_at IS NOT NULL AS deleted FROM users u
+     WHERE u.retailer_id = $1 AND u.id = $2 FOR UPDATE`,
+    [retailerId, id],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  const { deleted, ...row } = r;
+  return { row, deleted };
+}
+
 export async function findUserIdByExternalId(
   db: Queryable,
   retailerId: string,
   externalId: string,
 ): Promise<string | undefined> {
   const rows = await db.query<{ user_id: string }>(
-    'SELECT user_id FROM user_identifiers WHERE retailer_id = $1 AND external_id = $2',
+    'SELECT user_id FROM member_external_ids WHERE external_id = $2 AND retailer_id = $1',
     [retailerId, externalId],
   );
   return rows[0]?.user_id;
 }
 
+/** A member by external id: the lookup table names the member, then the member's shard answers. */
 export async function findUserByExternalId(
   db: Queryable,
   retailerId: string,
   externalId: string,
 ): Promise<UserRow | undefined> {
-  const rows = await db.query<UserRow>(
-    `SELECT ${COLUMNS} FROM user_identifiers i JOIN users u ON u.id = i.user_id
-     WHERE i.retailer_id = $1 AND i.external_id = $2 AND u.retailer_id = $1 AND u.deleted_at IS NULL`,
-    [retailerId, externalId],
-  );
-  return rows[0];
+  const id = await findUserIdByExternalId(db, retailerId, externalId);
+  return id === undefined ? undefined : findUserById(db, retailerId, id);
 }
 
 export async function findUsersByIds(db: Queryable, retailerId: string, ids: string[]): Promise<UserRow[]> {
@@ -147,47 +201,76 @@ export interface SearchCriteria {
 }
 
 /**
+ * The members each given criterion names, through the lookup tables (migration 0011), one
+ * statement per criterion; every criterion must hold, so the answer is their intersection.
+ */
+async function candidateIds(
+  db: Queryable,
+  retailerId: string,
+  c: Omit<SearchCriteria, 'id'>,
+): Promise<string[]> {
+  const lists: string[][] = [];
+  const ids = async (sql: string, key: string) =>
+    (await db.query<{ user_id: string }>(sql, [retailerId, key])).map((r) => r.user_id);
+  if (c.email !== undefined) {
+    lists.push(
+      await ids(
+        'SELECT user_id FROM member_emails WHERE email_key = lower($2) AND retailer_id = $1',
+        c.email,
+      ),
+    );
+  }
+  if (c.external_id !== undefined) {
+    lists.push(
+      await ids(
+        'SELECT user_id FROM member_external_ids WHERE external_id = $2 AND retailer_id = $1',
+        c.external_id,
+      ),
+    );
+  }
+  if (c.phone_key !== undefined) {
+    lists.push(
+      await ids('SELECT user_id FROM member_phones WHERE phone_key = $2 AND retailer_id = $1', c.phone_key),
+    );
+  }
+  const [first = [], ...rest] = lists;
+  return [...new Set(first)].filter((id) => rest.every((l) => l.includes(id)));
+}
+
+/**
  * Exact-match search; every given criterion must hold. Phones are not unique, so of several
- * matches the most recently updated profile answers.
+ * matches the most recently updated profile answers. Two steps (issue #19): the lookup tables name
+ * the member, then one statement on the member's shard reads it.
  */
 export async function searchUser<X extends object = object>(
   db: Queryable,
   retailerId: string,
   c: SearchCriteria,
   /**
-   * More columns (and joins) to read in the same statement about the member found, whose id they
-   * name as `f.id`; their parameters are numbered from `first` (issue #8: a lookup in one round trip).
+   * More columns (and joins) to read in the same statement about the member found, who is `f`
+   * (`f.id`, `f.retailer_id`); the member's id is also `$2` and the retailer's `$1`, constants that
+   * keep every part on the member's shard. Their parameters are numbered from `first` (issue #8:
+   * the member and its standing in one statement).
    */
   also?: (first: number) => { columns: string; params: unknown[]; joins?: string },
 ): Promise<(UserRow & X) | undefined> {
-  const where = ['u.retailer_id = $1', 'u.deleted_at IS NULL'];
-  const params: unknown[] = [retailerId];
-  if (c.id !== undefined) {
-    params.push(c.id);
-    where.push(`u.id = $${params.length}`);
-  }
-  if (c.email !== undefined) {
-    params.push(c.email);
-    where.push(`lower(u.email) = lower($${params.length})`);
-  }
-  if (c.external_id !== undefined) {
-    params.push(c.external_id);
-    where.push(
-      `u.id = (SELECT user_id FROM user_identifiers WHERE retailer_id = $1 AND external_id = $${params.length})`,
+  const ids = c.id !== undefined ? [c.id] : await candidateIds(db, retailerId, c);
+  let id = ids[0];
+  if (ids.length > 1) {
+    const rows = await db.query<{ id: string }>(
+      `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = ANY($2::uuid[]) AND u.deleted_at IS NULL
+       ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
+      [retailerId, ids],
     );
+    id = rows[0]?.id;
   }
-  if (c.phone_key !== undefined) {
-    params.push(c.phone_key);
-    where.push(
-      `u.id IN (SELECT user_id FROM user_phones WHERE retailer_id = $1 AND phone_key = $${params.length})`,
-    );
-  }
-  const found = `SELECT ${COLUMNS} FROM users u WHERE ${where.join(' AND ')} ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`;
-  if (!also) return (await db.query<UserRow & X>(found, params))[0];
-  const more = also(params.length + 1);
+  if (id === undefined) return undefined;
+  const found = `SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL`;
+  if (!also) return (await db.query<UserRow & X>(found, [retailerId, id]))[0];
+  const more = also(3);
   const rows = await db.query<UserRow & X>(
     `SELECT f.*, ${more.columns} FROM (${found}) f ${more.joins ?? ''}`,
-    [...params, ...more.params],
+    [retailerId, id, ...more.params],
   );
   return rows[0];
 }
@@ -200,7 +283,11 @@ export async function listIdentifiers(db: Queryable, userId: string): Promise<Id
   );
 }
 
-/** Replaces the user's identifiers: the primary external id first, then the others. */
+/**
+ * Replaces the user's identifiers: the primary external id first, then the others. Their lookup
+ * rows follow (migration 0011); an external id another member holds fails on
+ * `member_external_ids_uq`.
+ */
 export async function replaceIdentifiers(
   tx: Tx,
   retailerId: string,
@@ -209,7 +296,7 @@ export async function replaceIdentifiers(
   others: Identifier[],
   now: Date,
 ): Promise<void> {
-  await tx.query('DELETE FROM user_identifiers WHERE user_id = $1', [userId]);
+  await dropIdentifiers(tx, retailerId, userId);
   const all = [
     ...(primary ? [{ ...primary, is_primary: true }] : []),
     ...others.filter((o) => o.external_id !== primary?.external_id).map((o) => ({ ...o, is_primary: false })),
@@ -221,30 +308,74 @@ export async function replaceIdentifiers(
      FROM jsonb_to_recordset($4::jsonb) AS x(external_id text, external_id_type text, is_primary boolean)`,
     [retailerId, userId, now, JSON.stringify(all)],
   );
+  await tx.query(
+    `INSERT INTO member_external_ids (retailer_id, external_id, user_id)
+     SELECT $1, k, $2 FROM unnest($3::text[]) AS k`,
+    [retailerId, userId, all.map((i) => i.external_id)],
+  );
 }
 
+/** Removes the user's identifiers and their lookup rows. */
+async function dropIdentifiers(tx: Tx, retailerId: string, userId: string): Promise<void> {
+  const gone = await tx.query<{ external_id: string }>(
+    'DELETE FROM user_identifiers WHERE user_id = $1 RETURNING external_id',
+    [userId],
+  );
+  if (!gone.length) return;
+  await tx.query(
+    'DELETE FROM member_external_ids WHERE external_id = ANY($2::text[]) AND retailer_id = $1 AND user_id = $3',
+    [retailerId, gone.map((g) => g.external_id), userId],
+  );
+}
+
+/** Replaces the user's phone search keys and their lookup rows (a phone may name several members). */
 export async function replacePhones(
   tx: Tx,
   retailerId: string,
   userId: string,
   keys: string[],
 ): Promise<void> {
-  await tx.query('DELETE FROM user_phones WHERE user_id = $1', [userId]);
+  await dropPhones(tx, retailerId, userId);
   if (!keys.length) return;
   await tx.query(
     `INSERT INTO user_phones (retailer_id, user_id, position, phone_key)
      SELECT $1, $2, (ord - 1)::int, d FROM unnest($3::text[]) WITH ORDINALITY AS t(d, ord)`,
     [retailerId, userId, keys],
   );
+  await tx.query(
+    `INSERT INTO member_phones (retailer_id, phone_key, user_id)
+     SELECT DISTINCT $1::uuid, k, $2::uuid FROM unnest($3::text[]) AS k`,
+    [retailerId, userId, keys],
+  );
+}
+
+async function dropPhones(tx: Tx, retailerId: string, userId: string): Promise<void> {
+  const gone = await tx.query<{ phone_key: string }>(
+    'DELETE FROM user_phones WHERE user_id = $1 RETURNING phone_key',
+    [userId],
+  );
+  if (!gone.length) return;
+  await tx.query(
+    'DELETE FROM member_phones WHERE phone_key = ANY($2::text[]) AND retailer_id = $1 AND user_id = $3',
+    [retailerId, [...new Set(gone.map((g) => g.phone_key))], userId],
+  );
 }
 
 /**
- * Deletes a profile: its personal data is erased and its identifiers released, while the row stays
- * so the immutable ledger keeps a member to point at (DESIGN §3). Reads then answer user_not_found.
+ * Deletes a profile: its personal data is erased and its identifiers released (their lookup rows
+ * too), while the row stays so the immutable ledger keeps a member to point at (DESIGN §3). Reads
+ * then answer user_not_found. The referrer code stays claimed: a code is never reused.
  */
-export async function eraseUser(tx: Tx, retailerId: string, id: string, now: Date): Promise<void> {
-  await tx.query('DELETE FROM user_identifiers WHERE user_id = $1', [id]);
-  await tx.query('DELETE FROM user_phones WHERE user_id = $1', [id]);
+export async function eraseUser(
+  tx: Tx,
+  retailerId: string,
+  user: Pick<UserRow, 'id' | 'email'>,
+  now: Date,
+): Promise<void> {
+  const id = user.id;
+  await dropIdentifiers(tx, retailerId, id);
+  await dropPhones(tx, retailerId, id);
+  await replaceEmailKey(tx, retailerId, id, user.email, null);
   await tx.query('DELETE FROM user_tags WHERE user_id = $1', [id]);
   await tx.query(
     `WITH u AS (

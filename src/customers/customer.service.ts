@@ -31,6 +31,7 @@ import {
   listTags,
   lockUserById,
   replaceIdentifiers,
+  replaceEmailKey,
   replacePhones,
   searchUser,
   updateUserColumns,
@@ -56,8 +57,11 @@ function mapUniqueViolation(err: unknown): unknown {
   const e = err as { code?: string; constraint?: string; message?: string };
   if (e?.code !== '23505') return err;
   const where = `${e.constraint ?? ''} ${e.message ?? ''}`;
-  if (where.includes('users_email_uq')) return new LaurelError('email_taken');
-  if (where.includes('user_identifiers_uq')) return new LaurelError('external_id_taken');
+  // The lookup tables keep emails and external ids unique in the retailer (migration 0011).
+  if (where.includes('member_emails_uq')) return new LaurelError('email_taken');
+  if (where.includes('member_external_ids_uq') || where.includes('user_identifiers_pkey')) {
+    return new LaurelError('external_id_taken');
+  }
   return err;
 }
 
@@ -170,7 +174,7 @@ async function findStanding(
   at: Date,
 ): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
   const found = await searchUser<StandingReadJson>(db, retailerId, criteria, (first) => ({
-    ...standingRead(`$${first}::timestamptz`, `$${first + 1}::int`),
+    ...standingRead(`$${first}::timestamptz`, `$${first + 1}::int`, '$2::uuid', '$1'),
     params: [at, heldProgramVersion(retailerId)],
   }));
   if (!found) throw notFound();
@@ -351,6 +355,9 @@ export async function updateUser(
       next.updated_at = now;
       const columns: Partial<Record<WritableUserColumn, unknown>> = { updated_at: now };
       for (const k of changed) columns[k as WritableUserColumn] = next[k];
+      if (changed.includes('email')) {
+        await replaceEmailKey(tx, retailerId, current.id, current.email, next.email);
+      }
       await updateUserColumns(
         tx,
         retailerId,
@@ -441,7 +448,7 @@ export async function deleteUser(
       ...(current.opted_in ? await tierChangeEvents(tx, retailerId, current.id, [now], now) : []),
       eventOf('member.deleted', retailerId, current.id, now, {}),
     ]);
-    await eraseUser(tx, retailerId, current.id, now);
+    await eraseUser(tx, retailerId, current, now);
   });
 }
 

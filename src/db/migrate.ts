@@ -9,10 +9,12 @@ import * as m0007 from './migrations/0007_console_search_agents.js';
 import * as m0008 from './migrations/0008_behaviours.js';
 import * as m0009 from './migrations/0009_pos_request_per_transaction.js';
 import * as m0010 from './migrations/0010_referrer_codes.js';
+import * as m0011 from './migrations/0011_distribute_by_member.js';
 import * as m0012 from './migrations/0012_member_standings.js';
 import * as m0013 from './migrations/0013_events.js';
 import * as m0014 from './migrations/0014_opening_balances.js';
 import * as m0018 from './migrations/0018_member_actions.js';
+import { distributeOnCitus, hasCitus } from './distribution.js';
 
 /** Forward-only migrations, applied in order on start and by `laurel migrate`. Never edit one that shipped. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -26,6 +28,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 8, name: m0008.name, sql: m0008.sql },
   { version: 9, name: m0009.name, sql: m0009.sql },
   { version: 10, name: m0010.name, sql: m0010.sql },
+  { version: 11, name: m0011.name, sql: m0011.sql },
   { version: 12, name: m0012.name, sql: m0012.sql },
   { version: 13, name: m0013.name, sql: m0013.sql },
   { version: 14, name: m0014.name, sql: m0014.sql },
@@ -57,6 +60,8 @@ export async function migrate(db: Database): Promise<number[]> {
     if (unknown.length) {
       throw new Error(`database has migrations ${unknown.join(', ')} newer than this Laurel; upgrade Laurel`);
     }
+    // On Citus the tables are distributed by member here, on every run (issue #19, docs/scaling.md).
+    if (db.kind === 'postgres' && (await hasCitus(tx))) await distributeOnCitus(tx);
     return applied;
   });
 }

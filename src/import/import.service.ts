@@ -7,7 +7,7 @@ import { isConnectionError, type Database } from '../db/database.js';
 import { jsonHash } from '../domain/canonical.js';
 import { normalizeProfile } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
-import { findPosRequest } from '../purchases/purchase.repository.js';
+import { findAnswer } from '../purchases/purchase.repository.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
 import { sendTransaction } from '../purchases/purchase.service.js';
 import {
@@ -198,7 +198,7 @@ async function applyTransaction(
   historyOnly: boolean,
 ): Promise<Outcome> {
   const transactionId = String(body.request_payload.transaction_id).trim();
-  const prior = await findPosRequest(db, retailerId, body.request_id, transactionId);
+  const prior = await findAnswer(db, retailerId, body.request_id, transactionId);
   if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
   const r = await sendTransaction(db, retailerId, body, now, { historyOnly });
   const notAwarded = !r.awarded ? r.reason : historyOnly && r.revision === 1 ? 'history_only' : null;

@@ -45,7 +45,7 @@ export interface AuditPostingRow {
   total: number;
 }
 
-const AUDIT_WHERE = `p.user_id = $1 AND p.account NOT LIKE 'program:%' AND j.kind <> ALL($2::text[])`;
+const AUDIT_WHERE = `p.user_id = $1 AND j.user_id = $1 AND p.account NOT LIKE 'program:%' AND j.kind <> ALL($2::text[])`;
 
 /**
  * A page of the member's postings to member accounts, newest first by (effective_at, journal id),
@@ -61,8 +61,8 @@ export async function readAuditPage(
             j.purchase_id, j.point_source_id, j.reference_id, j.reference_type, j.request_id,
             j.idempotency_key, coalesce(j.details->>'transaction_id', pu.transaction_id) AS transaction_id,
             j.details, count(*) OVER ()::int AS total
-     FROM postings p JOIN journals j ON j.id = p.journal_id
-     LEFT JOIN purchases pu ON pu.id = j.purchase_id
+     FROM postings p JOIN journals j ON j.user_id = p.user_id AND j.id = p.journal_id
+     LEFT JOIN purchases pu ON pu.user_id = j.user_id AND pu.id = j.purchase_id
      WHERE ${AUDIT_WHERE}
      ORDER BY j.effective_at DESC, j.id DESC, p.line
      LIMIT $3 OFFSET $4`,

@@ -72,7 +72,8 @@ export function journalParams(journals: readonly JournalInput[]): [string, strin
  * one mechanism behind a single journal, a batch of rollovers and a purchase's write. `owner`, when
  * every journal is one member's, is an expression of that member's id: with it the planner reaches
  * the balances by index whatever it guesses of the JSON's size (it guesses 100 rows, and scanned
- * small tables). The parts are named `ledger_*`; a statement appends its own after them.
+ * small tables); `ANY(<array>)` of the members' ids does the same for a batch of members. The
+ * parts are named `ledger_*`; a statement appends its own after them.
  */
 export function journalWrites(journals: string, lines: string, owner?: string): string {
   return `ledger_j AS (
@@ -278,35 +279,51 @@ export interface LockedOwner extends CashOutState {
 /**
  * Locks the ledger owners of a sweep batch in id order (so two lockers of overlapping sets never
  * deadlock, and a purchase, which locks one member, simply waits), deleted ones too, like
- * `lockLedgerOwner`, with where each one's cash-outs stand.
+ * `lockLedgerOwner`, with where each one's cash-outs stand. One statement per member: a lock
+ * never spans two members' shards (issue #19).
  */
 export async function lockLedgerOwners(tx: Tx, userIds: readonly string[]): Promise<LockedOwner[]> {
-  return tx.query<LockedOwner>(
-    `SELECT id, retailer_id, coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
-     FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-    [userIds],
-  );
+  const owners: LockedOwner[] = [];
+  for (const id of [...userIds].sort()) {
+    const rows = await tx.query<LockedOwner>(
+      `SELECT id, retailer_id, coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
+       FROM users WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
+    owners.push(...rows);
+  }
+  return owners;
 }
 
 /**
  * Many lots' rollovers in one statement: their journals (as `insertJournal` writes each), the
  * balances they move, and every lot of `lots` marked rolled over (those left holding nothing have
- * no journal). The owners must be locked.
+ * no journal). The owners must be locked. With `owner`, every lot is that member's and the
+ * statement stays on the member's shard.
  */
 export async function writeRollovers(
   tx: Tx,
-  lots: readonly string[],
+  lots: readonly { id: string; user_id: string }[],
   rollovers: readonly JournalInput[],
   now: Date,
   /** Their `points.rolled_over` events (issue #17), written in the same statement. */
   events: readonly EventInput[] = [],
+  /** The one member whose lots these are, when there is one: the statement then names one shard. */
+  owner?: string,
 ): Promise<void> {
   await tx.query(
-    `WITH ${journalWrites('$1', '$2')}, rolled AS (
-       UPDATE lots SET rolled_over_at = $3, remaining = 0 WHERE id = ANY($4::uuid[])
-     ), ${outboxWrites('$5')}
+    `WITH ${journalWrites('$1', '$2', owner ? '$5::uuid' : 'ANY($5::uuid[])')}, rolled AS (
+       UPDATE lots SET rolled_over_at = $3, remaining = 0
+       WHERE user_id = ${owner ? '$5' : 'ANY($5::uuid[])'} AND id = ANY($4::uuid[])
+     ), ${outboxWrites('$6')}
      SELECT 1`,
-    [...journalParams(rollovers), now, lots, eventsParam(events)],
+    [
+      ...journalParams(rollovers),
+      now,
+      lots.map((l) => l.id),
+      owner ?? [...new Set(lots.map((l) => l.user_id))],
+      eventsParam(events),
+    ],
   );
 }
 
@@ -363,6 +380,8 @@ export async function rollOverDueLots(
            'details', jsonb_build_object('reason', 'escrow period ended'))), '[]') FROM pj)`,
        `(SELECT coalesce(jsonb_agg(jsonb_build_object('journal_id', journal_id, 'line', line, 'account', account,
            'amount', amount)), '[]') FROM pl)`,
+       // The batch's members: the balances are reached on their shards only (issue #19).
+       'ANY($1::uuid[])',
      )}, outbox_rolled AS (
        -- One points.rolled_over event per purchase (issue #17), in the statement of the rollover.
        INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data)
@@ -443,8 +462,8 @@ export async function lockLedgerOwner(tx: Tx, userId: string): Promise<{ retaile
 export async function tierYearBalance(tx: Queryable, userId: string, yearStart: Date): Promise<number> {
   const rows = await tx.query<{ balance: number }>(
     `SELECT coalesce(sum(p.amount), 0)::bigint AS balance
-     FROM postings p JOIN journals j ON j.id = p.journal_id
-     WHERE p.user_id = $1 AND p.account = 'tier' AND j.effective_at >= $2`,
+     FROM postings p JOIN journals j ON j.user_id = p.user_id AND j.id = p.journal_id
+     WHERE p.user_id = $1 AND j.user_id = $1 AND p.account = 'tier' AND j.effective_at >= $2`,
     [userId, yearStart],
   );
   return Math.max(0, rows[0]?.balance ?? 0);

@@ -164,10 +164,11 @@ export async function settleMember(
   if (lots.length)
     await writeRollovers(
       tx,
-      lots.map((l) => l.id),
+      lots.map((l) => ({ id: l.id, user_id: userId })),
       rolloversOf(lots, retailerId, userId, now),
       now,
       rolledOverEvents(lots, retailerId, userId, now),
+      userId,
     );
   for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
   if (periods.length) await setCashedOutThrough(tx, userId, periods[periods.length - 1]!.ends_at);

@@ -29,8 +29,8 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
 
   const unbalanced = await db.query<{ journal_id: string; total: number; n: number }>(
     `SELECT j.id AS journal_id, coalesce(sum(p.amount), 0)::bigint AS total, count(p.*)::int AS n
-     FROM journals j LEFT JOIN postings p ON p.journal_id = j.id
-     GROUP BY j.id HAVING coalesce(sum(p.amount), 0) <> 0 OR count(p.*) < 2 LIMIT ${LIMIT}`,
+     FROM journals j LEFT JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
+     GROUP BY j.user_id, j.id HAVING coalesce(sum(p.amount), 0) <> 0 OR count(p.*) < 2 LIMIT ${LIMIT}`,
   );
   for (const r of unbalanced) {
     problems.push(`journal ${r.journal_id} does not balance: ${r.n} postings summing to ${r.total}`);
@@ -93,11 +93,12 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
     points: number | null;
   }>(
     `WITH taken AS (
-       SELECT j.id, -sum(p.amount)::bigint AS taken FROM journals j JOIN postings p ON p.journal_id = j.id
-       WHERE j.kind = 'cash_out' AND p.account = 'spendable' GROUP BY j.id
+       SELECT j.user_id, j.id, -sum(p.amount)::bigint AS taken
+       FROM journals j JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
+       WHERE j.kind = 'cash_out' AND p.account = 'spendable' GROUP BY j.user_id, j.id
      )
      SELECT t.id AS journal_id, g.id AS card_id, t.taken, g.points
-     FROM taken t FULL JOIN gift_cards g ON g.journal_id = t.id
+     FROM taken t FULL JOIN gift_cards g ON g.user_id = t.user_id AND g.journal_id = t.id
      WHERE t.id IS NULL OR g.id IS NULL OR t.taken <> g.points
      LIMIT ${LIMIT}`,
   );
@@ -115,17 +116,17 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
   // 2026-12-04): a change that credits points must first have repaid all the purchase owed.
   const replay = await db.query<{ purchase_id: string; role: string; rev: number; owed: number; rp: number }>(
     `WITH pj AS (
-       SELECT j.purchase_id, j.id, (j.details->>'revision')::int AS rev, r.role,
+       SELECT j.user_id, j.purchase_id, j.id, (j.details->>'revision')::int AS rev, r.role,
               coalesce((j.details->'shortfall'->>r.role)::bigint, 0) AS sf,
               coalesce((j.details->'repaid'->>r.role)::bigint, 0) AS rp,
               coalesce(sum(p.amount) FILTER (WHERE p.account IN (r.role, r.role || '_escrow')), 0) AS moved
        FROM journals j
        CROSS JOIN (VALUES ('spendable'), ('tier')) AS r(role)
-       JOIN postings p ON p.journal_id = j.id
+       JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
        WHERE j.kind IN ('purchase', 'return') AND j.purchase_id IS NOT NULL
-       GROUP BY j.purchase_id, j.id, r.role
+       GROUP BY j.user_id, j.purchase_id, j.id, r.role
      ), w AS (
-       SELECT *, coalesce(sum(sf - rp) OVER (PARTITION BY purchase_id, role ORDER BY rev, id
+       SELECT *, coalesce(sum(sf - rp) OVER (PARTITION BY user_id, purchase_id, role ORDER BY rev, id
                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS owed
        FROM pj
      )
@@ -145,22 +146,23 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
   // What each purchase's journals posted, less what it still owes, is its award.
   const awards = await db.query<{ id: string; role: string; award: number; net: number; owed: number }>(
     `WITH net AS (
-       SELECT j.purchase_id, sum(p.amount) FILTER (WHERE p.account IN ('spendable', 'spendable_escrow')) AS spendable,
+       SELECT j.user_id, j.purchase_id,
+              sum(p.amount) FILTER (WHERE p.account IN ('spendable', 'spendable_escrow')) AS spendable,
               sum(p.amount) FILTER (WHERE p.account IN ('tier', 'tier_escrow')) AS tier
-       FROM journals j JOIN postings p ON p.journal_id = j.id
-       WHERE j.purchase_id IS NOT NULL GROUP BY j.purchase_id
+       FROM journals j JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
+       WHERE j.purchase_id IS NOT NULL GROUP BY j.user_id, j.purchase_id
      ), cmp AS (
        SELECT pu.id, r.role,
               -- A purchase of imported history (issue #16) earned its points elsewhere: its journals
               -- post only the change of award since.
-              CASE WHEN pu.not_awarded_reason IS NOT NULL OR pu.user_id IS NULL THEN 0
+              CASE WHEN pu.not_awarded_reason IS NOT NULL THEN 0
                    ELSE coalesce((pu.award->>(CASE r.role WHEN 'spendable' THEN 'spendable' ELSE 'tier_qualifying' END))::bigint, 0)
                         - coalesce((pu.earned_elsewhere->>r.role)::bigint, 0)
               END AS award,
               coalesce(CASE r.role WHEN 'spendable' THEN n.spendable ELSE n.tier END, 0) AS net,
               coalesce((pu.shortfall->>r.role)::bigint, 0) AS owed
        FROM purchases pu CROSS JOIN (VALUES ('spendable'), ('tier')) AS r(role)
-       LEFT JOIN net n ON n.purchase_id = pu.id
+       LEFT JOIN net n ON n.user_id = pu.user_id AND n.purchase_id = pu.id
      )
      SELECT id, role, award, net, owed FROM cmp
      WHERE net - owed <> award OR owed < 0 OR award < -${MAX_PURCHASE_POINTS} OR award > ${MAX_PURCHASE_POINTS}
@@ -176,14 +178,14 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
   // Each lot holds what its purchase's journals put into its escrow account and did not roll over.
   const lots = await db.query<{ id: string; remaining: number; posted: number; amount: number }>(
     `WITH posted AS (
-       SELECT j.purchase_id, p.account, sum(p.amount) AS posted,
+       SELECT j.user_id, j.purchase_id, p.account, sum(p.amount) AS posted,
               sum(p.amount) FILTER (WHERE p.amount > 0 AND j.kind <> 'rollover') AS credited
-       FROM journals j JOIN postings p ON p.journal_id = j.id
+       FROM journals j JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
        WHERE j.purchase_id IS NOT NULL AND p.account IN ('spendable_escrow', 'tier_escrow')
-       GROUP BY j.purchase_id, p.account
+       GROUP BY j.user_id, j.purchase_id, p.account
      )
      SELECT l.id, l.remaining, coalesce(x.posted, 0) AS posted, l.amount
-     FROM lots l LEFT JOIN posted x ON x.purchase_id = l.purchase_id AND x.account = l.account
+     FROM lots l LEFT JOIN posted x ON x.user_id = l.user_id AND x.purchase_id = l.purchase_id AND x.account = l.account
      WHERE l.remaining <> coalesce(x.posted, 0) OR l.amount < coalesce(x.credited, 0)
      LIMIT ${LIMIT}`,
   );

@@ -26,7 +26,12 @@ export interface PurchaseRow {
   id: string;
   retailer_id: string;
   transaction_id: string;
-  user_id: string | null;
+  /**
+   * The purchase's owner, the member it is distributed with (migration 0011): the member it names,
+   * or, for a purchase of no known member, the purchase itself (`user_id = id`). `memberOf` says
+   * who earned it.
+   */
+  user_id: string;
   store_id: string | null;
   purchase_time: Date;
   program_version: number;
@@ -44,6 +49,10 @@ export interface PurchaseRow {
   created_at: Date;
   updated_at: Date;
 }
+
+/** The member a purchase credits: its owner, unless no known member made it (DESIGN §4). */
+export const memberOf = (p: Pick<PurchaseRow, 'user_id' | 'not_awarded_reason'>): string | null =>
+  p.not_awarded_reason === 'member_not_found' ? null : p.user_id;
 
 /**
  * How many of a member's purchases other than `exceptPurchaseId` hold points from a campaign now:
@@ -69,42 +78,78 @@ export interface PosRequestRow {
   response: unknown;
 }
 
-/** The stored answer of (`request_id`, `transaction_id`) (DESIGN §4: the key includes the transaction). */
+/**
+ * The stored answer of (`request_id`, `transaction_id`) (DESIGN §4: the key includes the
+ * transaction), on the shard of the transaction's owner (migration 0011).
+ */
 export async function findPosRequest(
   db: Queryable,
+  ownerId: string,
   retailerId: string,
   requestId: string,
   transactionId: string,
 ): Promise<PosRequestRow | undefined> {
   const rows = await db.query<PosRequestRow>(
     `SELECT body_hash, response FROM pos_requests
-     WHERE retailer_id = $1 AND request_id = $2 AND transaction_id = $3`,
-    [retailerId, requestId, transactionId],
+     WHERE user_id = $1 AND retailer_id = $2 AND request_id = $3 AND transaction_id = $4`,
+    [ownerId, retailerId, requestId, transactionId],
   );
   return rows[0];
+}
+
+/** The owner's id of a claimed transaction id (one lookup step), or undefined when unclaimed. */
+export async function findTransactionOwner(
+  db: Queryable,
+  retailerId: string,
+  transactionId: string,
+): Promise<string | undefined> {
+  const rows = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM transaction_keys WHERE transaction_id = $2 AND retailer_id = $1',
+    [retailerId, transactionId],
+  );
+  return rows[0]?.user_id;
+}
+
+/** The stored answer of a request, found through its transaction's claim: two single-shard steps. */
+export async function findAnswer(
+  db: Queryable,
+  retailerId: string,
+  requestId: string,
+  transactionId: string,
+): Promise<PosRequestRow | undefined> {
+  const owner = await findTransactionOwner(db, retailerId, transactionId);
+  return owner === undefined ? undefined : findPosRequest(db, owner, retailerId, requestId, transactionId);
 }
 
 /** How a transaction names its member (`user_id_type`), resolved to one lookup. */
 export type MemberKey = { type: 'SessionM_ID' | 'external_id' | 'email'; id: string };
 
+/**
+ * A retailer's transaction id as claimed in `transaction_keys` (migration 0011): the purchase it
+ * is, and the owner whose shard holds it. A claim is made before the purchase is written, in a
+ * statement of its own, so a claim may name a purchase not written yet (its first send failed):
+ * the next send writes it there.
+ */
+export interface TransactionClaim {
+  user_id: string;
+  purchase_id: string;
+}
+
 /** What a send needs before its transaction, read in one round trip (issue #8). */
 export interface SendContext {
-  /** The stored answer of an earlier request with this request id and transaction id. */
-  replay: PosRequestRow | undefined;
   /** The program version in force at the read's instant. */
   program: ProgramVersionRow | undefined;
   /** The member the transaction names, if it is a live profile of the retailer. */
   memberId: string | undefined;
-  /** The purchase with this transaction id: absent (undefined), or its owner (null when none). */
-  purchaseOwner: string | null | undefined;
+  /** The claim of the transaction id, if any. */
+  claim: TransactionClaim | undefined;
 }
 
+/** One lookup step each (migration 0011): the member's shard is then known. */
 const MEMBER_BY: Record<MemberKey['type'], string> = {
-  SessionM_ID: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = $5::uuid AND u.deleted_at IS NULL`,
-  external_id: `SELECT u.id FROM user_identifiers i JOIN users u ON u.id = i.user_id
-     WHERE i.retailer_id = $1 AND i.external_id = $5 AND u.retailer_id = $1 AND u.deleted_at IS NULL`,
-  email: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND lower(u.email) = lower($5) AND u.deleted_at IS NULL
-     ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
+  SessionM_ID: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = $4::uuid AND u.deleted_at IS NULL`,
+  external_id: `SELECT user_id FROM member_external_ids WHERE external_id = $4 AND retailer_id = $1`,
+  email: `SELECT user_id FROM member_emails WHERE email_key = lower($4) AND retailer_id = $1`,
 };
 
 /** The live member a key names in the retailer, as a till's transaction would find it. */
@@ -121,40 +166,55 @@ export async function findMemberId(
 }
 
 /**
- * The stored answer for the request id, the program version in force at `at`, the member and the
- * owner of an existing purchase of the transaction id, together. Nothing is locked: the send
- * re-reads what it relies on under its locks.
+ * The program version in force at `at`, the member and the claim of the transaction id, together.
+ * Nothing is locked: the claim decides the owner, and the send re-reads the rest under its locks.
  */
 export async function readSendContext(
   db: Queryable,
   retailerId: string,
-  requestId: string,
   transactionId: string,
   member: MemberKey | undefined,
   at: Date,
 ): Promise<SendContext> {
   const rows = await db.query<{
-    replay: PosRequestRow | null;
     program: ProgramJson | null;
     member_id: string | null;
-    purchase: { user_id: string | null } | null;
+    claim: TransactionClaim | null;
   }>(
     `SELECT
-       (SELECT json_build_object('body_hash', body_hash, 'response', response) FROM pos_requests
-        WHERE retailer_id = $1 AND request_id = $2 AND transaction_id = $3) AS replay,
-       ${programAtColumn('$1', '$4')} AS program,
-       (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $5::text IS NULL'}) AS member_id,
-       (SELECT json_build_object('user_id', user_id) FROM purchases
-        WHERE retailer_id = $1 AND transaction_id = $3) AS purchase`,
-    [retailerId, requestId, transactionId, at, member?.id ?? null],
+       ${programAtColumn('$1', '$3')} AS program,
+       (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $4::text IS NULL'}) AS member_id,
+       (SELECT json_build_object('user_id', user_id, 'purchase_id', purchase_id) FROM transaction_keys
+        WHERE transaction_id = $2 AND retailer_id = $1) AS claim`,
+    [retailerId, transactionId, at, member?.id ?? null],
   );
   const r = rows[0]!;
   return {
-    replay: r.replay ?? undefined,
     program: r.program ? programOf(r.program) : undefined,
     memberId: r.member_id ?? undefined,
-    purchaseOwner: r.purchase ? r.purchase.user_id : undefined,
+    claim: r.claim ?? undefined,
   };
+}
+
+/**
+ * Claims a transaction id for a purchase and its owner, in a statement of its own on the lookup
+ * table's shard (no transaction spans two shards: DESIGN §9). False when it was claimed already
+ * (by a concurrent send): read the claim again.
+ */
+export async function claimTransaction(
+  db: Queryable,
+  retailerId: string,
+  transactionId: string,
+  claim: TransactionClaim,
+  now: Date,
+): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO transaction_keys (retailer_id, transaction_id, user_id, purchase_id, created_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id, retailer_id) DO NOTHING
+     RETURNING purchase_id`,
+    [retailerId, transactionId, claim.user_id, claim.purchase_id, now],
+  );
+  return rows.length === 1;
 }
 
 /** The purchase under its lock, with its lots and (when it has an owner) what is due to the owner. */
@@ -167,16 +227,16 @@ export interface LockedPurchase {
 }
 
 /**
- * Locks the purchase of the transaction id and reads, in the same round trip, its lots, the owner's
- * lots due by `at` and the owner's cash-out state. The owner's row must already be locked (the
- * previous statement), so those reads see every change made under that lock; lots are changed only
- * under it, so they need no lock of their own.
+ * Locks the purchase of the transaction id on its owner's shard and reads, in the same round trip,
+ * its lots, the owner's lots due by `at` and the owner's cash-out state. A member owner's row must already be locked (the previous statement), so those
+ * reads see every change made under that lock; lots are changed only under it, so they need no
+ * lock of their own.
  */
 export async function lockPurchaseWithDue(
   tx: Tx,
   retailerId: string,
   transactionId: string,
-  ownerId: string | undefined,
+  ownerId: string,
   at: Date,
 ): Promise<LockedPurchase> {
   const rows = await tx.query<
@@ -192,7 +252,7 @@ export async function lockPurchaseWithDue(
     } & DueStateJson
   >(
     `WITH p AS (
-       SELECT * FROM purchases WHERE retailer_id = $1 AND transaction_id = $2 FOR UPDATE
+       SELECT * FROM purchases WHERE user_id = $3 AND retailer_id = $1 AND transaction_id = $2 FOR UPDATE
      )
      SELECT
        (SELECT json_build_object('id', id, 'retailer_id', retailer_id, 'transaction_id', transaction_id,
@@ -202,9 +262,10 @@ export async function lockPurchaseWithDue(
                  'purchase_ms', (extract(epoch FROM purchase_time) * 1000)::bigint,
                  'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
                  'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint) FROM p) AS purchase,
-       (SELECT coalesce(json_agg(${LOT_JSON}), '[]') FROM lots WHERE purchase_id = (SELECT id FROM p)) AS lots,
+       (SELECT coalesce(json_agg(${LOT_JSON}), '[]') FROM lots
+        WHERE user_id = $3 AND purchase_id = (SELECT id FROM p)) AS lots,
        ${dueStateColumns('$3', '$4')}`,
-    [retailerId, transactionId, ownerId ?? null, at],
+    [retailerId, transactionId, ownerId, at],
   );
   const r = rows[0]!;
   const p = r.purchase;
@@ -246,8 +307,9 @@ export interface PurchaseWrite {
   journal?: JournalInput;
   /** The send's outbox rows (`purchase.posted`, `purchase.adjusted`; issue #17), in the same statement. */
   events?: EventInput[];
-  /** The stored answer for the request id (DESIGN §4 idempotency, by constraint). */
+  /** The stored answer for the request id (DESIGN §4 idempotency, by constraint), with the owner. */
   request: {
+    user_id: string;
     retailer_id: string;
     request_id: string;
     transaction_id: string;
@@ -277,7 +339,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
          updated_at = x.updated_at
        FROM jsonb_to_record($2::jsonb)
          AS x(id uuid, basket jsonb, award jsonb, revision integer, shortfall jsonb, updated_at timestamptz)
-       WHERE $2::jsonb IS NOT NULL AND p.id = x.id
+       WHERE p.user_id = $15 AND p.id = x.id
      ), li AS (
        INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
        SELECT id, retailer_id, user_id, purchase_id, account, amount, amount, matures_at, created_at
@@ -287,10 +349,11 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        -- The purchase's id as a constant: the planner reaches its lots by index whatever it guesses
        -- of the JSON's size (it guesses 100 rows, and scanned small tables).
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
-       FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint) WHERE l.purchase_id = $12 AND l.id = x.id
-     ), ${journalWrites('$5', '$6', '$13::uuid')}, ${outboxWrites('$15')}
-     INSERT INTO pos_requests (retailer_id, request_id, transaction_id, body_hash, response, created_at)
-     VALUES ($7, $8, $14, $9, $10, $11)`,
+       FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint)
+       WHERE l.user_id = $15 AND l.purchase_id = $12 AND l.id = x.id
+     ), ${journalWrites('$5', '$6', '$13::uuid')}, ${outboxWrites('$16')}
+     INSERT INTO pos_requests (user_id, retailer_id, request_id, transaction_id, body_hash, response, created_at)
+     VALUES ($15, $7, $8, $14, $9, $10, $11)`,
     [
       w.insert ? JSON.stringify(w.insert) : null,
       w.update ? JSON.stringify(w.update) : null,
@@ -303,8 +366,10 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
       JSON.stringify(w.request.response),
       w.request.created_at,
       (w.insert ?? w.update)?.id ?? null,
-      j?.user_id ?? null,
+      // The owner also when there is no journal: every part then names one shard (issue #19).
+      j?.user_id ?? w.request.user_id,
       w.request.transaction_id,
+      w.request.user_id,
       eventsParam(w.events ?? []),
     ],
   );

@@ -16,22 +16,19 @@ import { planAwardChange, SETTLED_OF, type EscrowRole, type SettledRole } from '
 import { isUuid, newId } from '../domain/ids.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
-import { lockUserById, type UserRow } from '../customers/customer.repository.js';
-import {
-  balanceOf,
-  tierYearBalance,
-  lockLedgerOwner,
-  type LotRow,
-  type Posting,
-} from '../ledger/ledger.repository.js';
+import { lockOwner, type UserRow } from '../customers/customer.repository.js';
+import { balanceOf, tierYearBalance, type LotRow, type Posting } from '../ledger/ledger.repository.js';
 import { groupCommitOf } from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
 import { tierStandingAt } from '../tiers/tier.service.js';
 import {
+  claimTransaction,
   countPurchasesHoldingCampaign,
+  findPosRequest,
   lockPurchaseWithDue,
+  memberOf,
   readSendContext,
   writePurchase,
   type LockedPurchase,
@@ -39,7 +36,7 @@ import {
   type PosRequestRow,
   type PurchaseRow,
   type PurchaseWrite,
-  type SendContext,
+  type TransactionClaim,
 } from './purchase.repository.js';
 import type { SendTransactionBody, TransactionResult } from './purchase.schema.js';
 import { eventOf } from '../events/event.service.js';
@@ -122,7 +119,7 @@ function result(o: Outcome): TransactionResult {
   const { purchase: p, program } = o;
   return {
     transaction_id: p.transaction_id,
-    user_id: p.user_id,
+    user_id: memberOf(p),
     awarded: p.not_awarded_reason === null,
     reason: p.not_awarded_reason,
     purchase_time: p.purchase_time.toISOString(),
@@ -169,7 +166,7 @@ async function postAwardChange(
   owed: PurchaseRow['shortfall'];
   writes: AwardWrites;
 }> {
-  const userId = p.user_id!;
+  const userId = p.user_id;
   const lots = new Map(purchaseLots.map((l) => [l.account, l]));
   const writes = noAwardWrites();
   const lotMaturesAt = maturesAt(p, program);
@@ -294,13 +291,10 @@ function purchaseEvents(o: Sent, answer: TransactionResult, now: Date): EventInp
   };
   return [
     first
-      ? eventOf('purchase.posted', p.retailer_id, p.user_id, now, data, p.purchase_time)
-      : eventOf('purchase.adjusted', p.retailer_id, p.user_id, now, data),
+      ? eventOf('purchase.posted', p.retailer_id, memberOf(p), now, data, p.purchase_time)
+      : eventOf('purchase.adjusted', p.retailer_id, memberOf(p), now, data),
   ];
 }
-
-/** The context read before the transaction no longer holds under the locks: read it again. */
-export class StaleContext extends Error {}
 
 /** A send checked and read before its transaction: what `applySend` needs under the member's lock. */
 export interface PreparedSend {
@@ -309,7 +303,8 @@ export interface PreparedSend {
   hash: string;
   transactionId: string;
   key: MemberKey | undefined;
-  ctx: SendContext;
+  /** The transaction id's claim: the purchase's id and owner (issue #19). */
+  claim: TransactionClaim;
   current: ProgramVersionRow;
   purchaseTime: Date;
   basket: Basket;
@@ -322,10 +317,11 @@ export interface PreparedSend {
 }
 
 /**
- * Everything a send checks and reads before its transaction, in one round trip (issue #8): the
- * stored answer of a repeated request (then `answer`), the program in force, the member, the owner
- * of an existing purchase; and the checks of the payload that need no lock. `db` may be the
- * transaction of a batch (issue #15), which then sees the batch's own writes.
+ * Everything a send checks and reads before its transaction: the program in force, the member
+ * through its lookup table and the claim of the transaction id in one statement (issue #8), then
+ * the stored answer of a repeated request on the owner's shard (then `answer`), the checks of the
+ * payload that need no lock, and a first send's claim (issue #19). `db` may be the transaction of
+ * a batch (issue #15), which then sees the batch's own writes.
  */
 export async function prepareSend(
   db: Queryable,
@@ -343,65 +339,88 @@ export async function prepareSend(
     ref && (ref.type !== 'SessionM_ID' || isUuid(ref.id))
       ? { type: ref.type, id: ref.type === 'SessionM_ID' ? ref.id.toLowerCase() : ref.id }
       : undefined;
-  const ctx = await readSendContext(db, retailerId, body.request_id, transactionId, key, now);
-  if (ctx.replay) return { answer: replayed(ctx.replay, body.request_id, transactionId, hash) };
-  if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
-  const current = ctx.program;
-  if (!current) throw new Error(`retailer ${retailerId} has no program`);
-  const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
-  if (!purchaseTime) {
-    throw validationError('request_payload.open_time must be an ISO-8601 time', 'request_payload.open_time');
-  }
-  if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
-    throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
-  }
-  const basket = readBasket(
-    payload.items,
-    payload.discounts ?? [],
-    payload.is_voided ?? false,
-    payload.channel,
-  );
-  if (ctx.purchaseOwner && ctx.memberId && ctx.purchaseOwner !== ctx.memberId) {
-    throw validationError(
-      `transaction ${transactionId} belongs to another member`,
-      'request_payload.user_id',
+  for (let attempt = 0; ; attempt++) {
+    const ctx = await readSendContext(db, retailerId, transactionId, key, now);
+    // A re-sent request answers as it did: its stored answer is on the owner's shard (issue #19).
+    if (ctx.claim) {
+      const prior = await findPosRequest(db, ctx.claim.user_id, retailerId, body.request_id, transactionId);
+      if (prior) return { answer: replayed(prior, body.request_id, transactionId, hash) };
+    }
+    if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
+    const current = ctx.program;
+    if (!current) throw new Error(`retailer ${retailerId} has no program`);
+    const purchaseTime = parseZonedTime(payload.open_time, current.document.time_zone);
+    if (!purchaseTime) {
+      throw validationError(
+        'request_payload.open_time must be an ISO-8601 time',
+        'request_payload.open_time',
+      );
+    }
+    if (purchaseTime.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+      throw validationError('request_payload.open_time is in the future', 'request_payload.open_time');
+    }
+    const basket = readBasket(
+      payload.items,
+      payload.discounts ?? [],
+      payload.is_voided ?? false,
+      payload.channel,
     );
+    const claimedBy = ctx.claim && !isAnonymous(ctx.claim) ? ctx.claim.user_id : undefined;
+    if (claimedBy && ctx.memberId && claimedBy !== ctx.memberId) {
+      throw validationError(
+        `transaction ${transactionId} belongs to another member`,
+        'request_payload.user_id',
+      );
+    }
+    let claim = ctx.claim;
+    if (!claim) {
+      // A first send claims its transaction id for its purchase and owner, in a statement of its
+      // own (issue #19): the rest of the send then runs on the owner's shard. A purchase of no
+      // known member owns itself, so anonymous purchases spread over the shards.
+      const id = newId(now.getTime());
+      claim = { user_id: ctx.memberId ?? id, purchase_id: id };
+      if (!(await claimTransaction(db, retailerId, transactionId, claim, now))) {
+        // Claimed concurrently: the next context read finds that claim.
+        if (attempt < 3) continue;
+        throw new Error(`transaction ${transactionId} was claimed but its claim cannot be read`);
+      }
+    }
+    return {
+      send: {
+        retailerId,
+        body,
+        hash,
+        transactionId,
+        key,
+        claim,
+        current,
+        purchaseTime,
+        basket,
+        now,
+        historyOnly: opts.historyOnly ?? false,
+      },
+    };
   }
-  return {
-    send: {
-      retailerId,
-      body,
-      hash,
-      transactionId,
-      key,
-      ctx,
-      current,
-      purchaseTime,
-      basket,
-      now,
-      historyOnly: opts.historyOnly ?? false,
-    },
-  };
 }
 
-/** The member whose lock a prepared send takes: the purchase's owner, else the member it names. */
+/** The member whose lock a prepared send takes: the owner its transaction id was claimed for. */
 export const sendOwner = (s: PreparedSend): string | undefined =>
-  s.ctx.purchaseOwner === undefined ? s.ctx.memberId : (s.ctx.purchaseOwner ?? undefined);
+  isAnonymous(s.claim) ? undefined : s.claim.user_id;
 
 /**
  * A prepared send under its locks, in the caller's transaction: settle what is due to the owner,
- * price the purchase or its change, write it all in one statement. `beforeWrite` is called just
- * before the first statement that writes the send itself: until then a failure has written nothing
- * but settlement, which any writer of the member would have written (DESIGN §5), so a batch may
- * answer the failure and go on (issue #15). Throws `StaleContext` when the context no longer holds.
+ * price the purchase or its change, write it all in one statement, on the owner's shard (issue
+ * #19). `beforeWrite` is called just before the first statement that writes the send itself: until
+ * then a failure has written nothing but settlement, which any writer of the member would have
+ * written (DESIGN §5), so a batch may answer the failure and go on (issue #15).
  */
 export async function applySend(
   tx: Tx,
   s: PreparedSend,
   beforeWrite?: () => void,
 ): Promise<TransactionResult> {
-  const { retailerId, transactionId, body, now, ctx } = s;
-  const existing = await lockPurchaseAndMember(tx, retailerId, transactionId, ctx, now);
+  const { retailerId, transactionId, body, now, claim } = s;
+  const existing = await lockPurchaseAndOwner(tx, retailerId, transactionId, claim, now);
   // Start from the as-of state: lots matured by now roll over before anything is priced.
   let purchaseLots = existing.locked.lots;
   if (existing.ownerId) {
@@ -417,6 +436,7 @@ export async function applySend(
     : await firstSend(tx, {
         retailerId,
         transactionId,
+        claim,
         storeId: body.store_id,
         purchaseTime: s.purchaseTime,
         basket: s.basket,
@@ -432,6 +452,7 @@ export async function applySend(
     ...outcome.writes,
     events: purchaseEvents(outcome, answer, now),
     request: {
+      user_id: claim.user_id,
       retailer_id: retailerId,
       request_id: body.request_id,
       transaction_id: transactionId,
@@ -441,8 +462,9 @@ export async function applySend(
     },
   });
   // An old purchase (an import, a till that was offline) may have matured already.
-  if (outcome.purchase.user_id && maturesAt(outcome.purchase, outcome.program) <= now) {
-    await settleMember(tx, retailerId, outcome.purchase.user_id, now);
+  const member = memberOf(outcome.purchase);
+  if (member && existing.ownerId && maturesAt(outcome.purchase, outcome.program) <= now) {
+    await settleMember(tx, retailerId, member, now);
   }
   return answer;
 }
@@ -450,11 +472,11 @@ export async function applySend(
 /**
  * A purchase from the till (issue #3): new, re-sent unchanged, or re-sent changed (a return or an
  * edit), alone in its own transaction (imports, the demo, and a batch's fallback; the API batches
- * through `sendTransactionBatched`). One transaction under the member's lock; idempotent on
- * (`request_id`, `transaction_id`) by constraint. A new purchase takes six round trips (issue #8):
- * what the send needs (stored answer, program, member, existing purchase); then BEGIN, the
- * member's lock, the purchase's lock with what is due to the member, one statement for everything
- * it writes, and COMMIT.
+ * through `sendTransactionBatched`). One transaction under the member's lock, on the member's shard
+ * (issue #19); idempotent on (`request_id`, `transaction_id`) by constraint. What the send needs
+ * (program, member, claim; the stored answer; a first send's claim), then BEGIN, the owner's lock,
+ * the purchase's lock with what is due to the owner, one statement for everything it writes, and
+ * COMMIT.
  */
 export async function sendTransaction(
   db: Database,
@@ -469,7 +491,6 @@ export async function sendTransaction(
     try {
       return await db.transaction((tx) => applySend(tx, prepared.send));
     } catch (err) {
-      if (err instanceof StaleContext && attempt < 3) continue;
       const e = err as { code?: string; constraint?: string; message?: string };
       if (e.code !== '23505' || attempt >= 2) throw err;
       // A concurrent request with the same request id or transaction id won: the next context
@@ -477,6 +498,9 @@ export async function sendTransaction(
     }
   }
 }
+
+/** A claim of no known member: the purchase owns itself. */
+const isAnonymous = (c: TransactionClaim): boolean => c.user_id === c.purchase_id;
 
 /**
  * A purchase from the till through the group commit (issue #15): checked and read alone, then
@@ -504,12 +528,12 @@ export async function sendTransactionBatched(
 }
 
 const requestKey = (s: PreparedSend) => `send:${s.retailerId}:${s.body.request_id}:${s.transactionId}`;
-const purchaseKey = (s: PreparedSend) => `purchase:${s.retailerId}:${s.transactionId}`;
 
 /**
- * A send inside a batch. When an earlier send of the batch wrote the same request or the same
- * transaction, the context read before the batch is stale: read again in the batch's transaction,
- * which sees that write (the stored answer to replay, or the purchase to re-send to).
+ * A send inside a batch. When an earlier send of the batch stored an answer for the same request,
+ * the read before the batch missed it: read again in the batch's transaction, which sees that write,
+ * and answer as it did. A send of a transaction an earlier send of the batch wrote finds that
+ * purchase under its lock, as the claim names it (issue #19).
  */
 async function applyInBatch(
   tx: Tx,
@@ -518,24 +542,14 @@ async function applyInBatch(
   shared: Map<string, unknown>,
 ): Promise<TransactionResult> {
   let s = first;
-  for (let attempt = 0; ; attempt++) {
-    const stale =
-      shared.has(requestKey(s)) || (s.ctx.purchaseOwner === undefined && shared.has(purchaseKey(s)));
-    if (stale || attempt > 0) {
-      const again = await prepareSend(tx, s.retailerId, s.body, s.now, { historyOnly: s.historyOnly });
-      if ('answer' in again) return again.answer;
-      s = again.send;
-    }
-    try {
-      const answer = await applySend(tx, s, beforeWrite);
-      shared.set(requestKey(s), true);
-      shared.set(purchaseKey(s), true);
-      return answer;
-    } catch (err) {
-      if (err instanceof StaleContext && attempt < 3) continue;
-      throw err;
-    }
+  if (shared.has(requestKey(s))) {
+    const again = await prepareSend(tx, s.retailerId, s.body, s.now, { historyOnly: s.historyOnly });
+    if ('answer' in again) return again.answer;
+    s = again.send;
   }
+  const answer = await applySend(tx, s, beforeWrite);
+  shared.set(requestKey(s), true);
+  return answer;
 }
 
 /**
@@ -558,29 +572,29 @@ function replayed(
 }
 
 /**
- * Locks in a fixed order, member first, then purchase, so concurrent requests for one member
- * serialise without deadlock (DESIGN §9). A re-send posts to the purchase's owner, which the
- * context names; a purchase that appeared since the context was read sends the request round again.
+ * Locks in a fixed order, owner first, then purchase, so concurrent requests for one member
+ * serialise without deadlock (DESIGN §9), all on the owner's shard. The claim names the owner. A
+ * member owner is locked even if the profile was deleted since: the ledger keeps its member
+ * (DESIGN §3), and a purchase's award must stay what the ledger holds; a deleted member earns
+ * nothing new. A purchase that owns itself has no owner row: its own row is the lock.
  */
-async function lockPurchaseAndMember(
+async function lockPurchaseAndOwner(
   tx: Tx,
   retailerId: string,
   transactionId: string,
-  ctx: SendContext,
+  claim: TransactionClaim,
   now: Date,
 ): Promise<{ locked: LockedPurchase; member: UserRow | undefined; ownerId: string | undefined }> {
   let member: UserRow | undefined;
   let ownerId: string | undefined;
-  if (ctx.purchaseOwner) {
-    // A re-send posts to the purchase's owner even if the profile was deleted since: the ledger
-    // keeps its member (DESIGN §3), and the purchase's award must stay what the ledger holds.
-    if (await lockLedgerOwner(tx, ctx.purchaseOwner)) ownerId = ctx.purchaseOwner;
-  } else if (ctx.purchaseOwner === undefined && ctx.memberId) {
-    member = await lockUserById(tx, retailerId, ctx.memberId);
-    ownerId = member?.id;
+  if (!isAnonymous(claim)) {
+    const owner = await lockOwner(tx, retailerId, claim.user_id);
+    if (owner) {
+      ownerId = claim.user_id;
+      member = owner.deleted ? undefined : owner.row;
+    }
   }
-  const locked = await lockPurchaseWithDue(tx, retailerId, transactionId, ownerId, now);
-  if (ctx.purchaseOwner === undefined && locked.purchase) throw new StaleContext();
+  const locked = await lockPurchaseWithDue(tx, retailerId, transactionId, claim.user_id, now);
   return { locked, member, ownerId };
 }
 
@@ -593,6 +607,8 @@ async function firstSend(
   a: {
     retailerId: string;
     transactionId: string;
+    /** The purchase's id and owner, as claimed. */
+    claim: TransactionClaim;
     storeId: string;
     purchaseTime: Date;
     basket: ReturnType<typeof readBasket>;
@@ -614,7 +630,7 @@ async function firstSend(
     : !a.member.opted_in
       ? 'member_not_enrolled'
       : null;
-  const id = newId(a.now.getTime());
+  const id = a.claim.purchase_id;
   const award = reason
     ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(a.basket) }
     : await limitedAward(tx, program, a.basket, await firstSendTerms(tx, program, a), a.member!.id, id, []);
@@ -622,7 +638,7 @@ async function firstSend(
     id,
     retailer_id: a.retailerId,
     transaction_id: a.transactionId,
-    user_id: a.member?.id ?? null,
+    user_id: a.claim.user_id,
     store_id: a.storeId,
     purchase_time: a.purchaseTime,
     program_version: version.version,
@@ -678,18 +694,17 @@ async function resend(
       prior.eligible_campaigns ?? runningCampaigns(program, purchase.purchase_time).map((c) => c.id),
     ...(prior.tier !== undefined ? { tier: prior.tier } : {}),
   };
-  const award =
-    purchase.not_awarded_reason || !purchase.user_id
-      ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(basket) }
-      : await limitedAward(
-          tx,
-          program,
-          basket,
-          terms,
-          purchase.user_id,
-          purchase.id,
-          prior.campaigns.map((c) => c.campaign_id),
-        );
+  const award = purchase.not_awarded_reason
+    ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(basket) }
+    : await limitedAward(
+        tx,
+        program,
+        basket,
+        terms,
+        purchase.user_id,
+        purchase.id,
+        prior.campaigns.map((c) => c.campaign_id),
+      );
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
   const update = {
     id: purchase.id,

@@ -31,24 +31,30 @@ export interface StandingReadJson {
  * branch lazily), so a read that hits costs a few index probes, and one that misses no second
  * round trip.
  */
-export function standingRead(at: string, held: string): { joins: string; columns: string } {
+export function standingRead(
+  at: string,
+  held: string,
+  /** The member's id and retailer as SQL: constants keep every part on the member's shard (issue #19). */
+  userId = 'f.id',
+  retailerId = 'f.retailer_id',
+): { joins: string; columns: string } {
   return {
     joins: `LEFT JOIN LATERAL (SELECT max(version) AS latest FROM program_versions
-                               WHERE retailer_id = f.retailer_id) pl ON true
+                               WHERE retailer_id = ${retailerId}) pl ON true
             LEFT JOIN LATERAL (SELECT version, effective_from, document FROM program_versions
-                               WHERE retailer_id = f.retailer_id AND (effective_from IS NULL OR effective_from <= ${at})
+                               WHERE retailer_id = ${retailerId} AND (effective_from IS NULL OR effective_from <= ${at})
                                ORDER BY version DESC LIMIT 1) pv ON true
             LEFT JOIN LATERAL (SELECT s.version,
                                       CASE WHEN s.body IS NOT NULL AND s.computed_at <= ${at} AND ${at} < s.valid_until
                                                 AND s.program_version = pl.latest THEN s.body END AS body
-                               FROM member_standings s WHERE s.user_id = f.id) ms ON true`,
+                               FROM member_standings s WHERE s.user_id = ${userId}) ms ON true`,
     columns: `json_build_object('version', pv.version,
                 'document', CASE WHEN pv.version IS DISTINCT FROM ${held} THEN pv.document END) AS program_at,
               pl.latest AS program_latest,
               coalesce(ms.version, 0) AS standing_version,
               ms.body AS standing,
-              CASE WHEN ms.body IS NULL THEN ${memberLedgerColumn('f.id', at)} END AS ledger,
-              CASE WHEN ms.body IS NULL THEN ${nextInputColumn('f.id', 'f.retailer_id', at)} END AS next_input_ms`,
+              CASE WHEN ms.body IS NULL THEN ${memberLedgerColumn(userId, at)} END AS ledger,
+              CASE WHEN ms.body IS NULL THEN ${nextInputColumn(userId, retailerId, at)} END AS next_input_ms`,
   };
 }
 

@@ -52,8 +52,8 @@ export function memberLedgerColumn(userId: string, at: string): string {
        'cash_out', ${cashOutColumn(userId)},
        'tq', (SELECT coalesce(json_agg(json_build_object('at_ms', at_ms, 'points', points)), '[]')
         FROM (SELECT (extract(epoch FROM j.effective_at) * 1000)::bigint AS at_ms, p.amount AS points
-              FROM postings p JOIN journals j ON j.id = p.journal_id
-              WHERE p.user_id = ${userId} AND p.account = 'tier' AND j.effective_at <= ${at}
+              FROM postings p JOIN journals j ON j.user_id = p.user_id AND j.id = p.journal_id
+              WHERE p.user_id = ${userId} AND j.user_id = ${userId} AND p.account = 'tier' AND j.effective_at <= ${at}
               UNION ALL
               SELECT (extract(epoch FROM matures_at) * 1000)::bigint, remaining FROM lots
               WHERE user_id = ${userId} AND account = 'tier_escrow' AND rolled_over_at IS NULL

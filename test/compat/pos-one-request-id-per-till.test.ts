@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPGlite, openPostgres, type Database } from '../../src/db/database.js';
-import { MIGRATIONS, migrate } from '../../src/db/migrate.js';
+import { MIGRATIONS } from '../../src/db/migrate.js';
 import { createTestSchema, describeEachDatabase, dropTestSchema } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -117,7 +117,9 @@ describeEachDatabase('Compat: the POS idempotency key migration', (target) => {
          VALUES ($1, '1', 'h', '{"transaction_id":"OLD-1"}', now())`,
         [retailer],
       );
-      expect(await migrate(db)).toContain(9);
+      // Migration 9 alone: 0011 later moves stored answers to their purchase's owner, and an answer
+      // without a purchase (as here) answers nothing after it.
+      await db.exec(MIGRATIONS.find((m) => m.version === 9)!.sql);
       const rows = await db.query<{ request_id: string; transaction_id: string }>(
         'SELECT request_id, transaction_id FROM pos_requests',
       );

@@ -98,21 +98,24 @@ describeEachDatabase('Round trips per request', (target) => {
       t!.request('POST', '/api/2.0/send_transaction', { body: body(1, 'R-2') }),
     );
     const afterPurchase = await lookup();
-    // Each counts the simulated clock's read (a real clock costs none). The lookup: one statement
-    // finds the member with the program in force and the stored standing (issue #15), or the
-    // member's ledger when the standing is stale, and then one more stores the standing computed
-    // from it: the first read, and the first after a write. A purchase: the send's context, BEGIN, the member's
-    // lock, the purchase's lock with what is due, one write, COMMIT (16 before issue #8). A replay:
-    // the context, which holds the stored answer. A return covered by its lots: a purchase's (20
-    // before); the program version it was priced by costs one more unless this process holds it,
-    // as it does here since the lookups read it.
+    // Each counts the simulated clock's read (a real clock costs none). The lookup: the email's
+    // lookup table names the member (issue #19), then one statement reads the member with the
+    // program in force and the stored standing (issue #15), or the member's ledger when the
+    // standing is stale, on the member's shard; one more stores the standing computed from it: the
+    // first read, and the first after a write. A purchase: the send's context (program, member by
+    // lookup table, the transaction id's claim), the claim (issue #19), BEGIN, the member's lock,
+    // the purchase's lock with what is due, one write, COMMIT (16 before issue #8). A replay: the
+    // context, then the stored answer on the owner's shard. A return covered by its lots: the
+    // context, the stored-answer check and a purchase's transaction (20 before issue #8); the
+    // program version it was priced by costs one more unless this process holds it, as it does
+    // here since the lookups read it.
     expect({ cold, warm, afterPurchase, purchase, replay, ret }).toEqual({
-      cold: 3,
-      warm: 2,
-      afterPurchase: 3,
-      purchase: 7,
-      replay: 2,
-      ret: 7,
+      cold: 4,
+      warm: 3,
+      afterPurchase: 4,
+      purchase: 8,
+      replay: 3,
+      ret: 8,
     });
   });
 });
