@@ -3,12 +3,14 @@ import pg from 'pg';
 import { describe } from 'vitest';
 import { openPGlite, openPostgres, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
+import { PARTITIONED, partitionByMember } from './partitioned.js';
 
 /**
  * The databases every storage and API test runs on (CONVENTIONS: one behavioural suite looped over
  * every database): embedded PGlite always, server PostgreSQL when DATABASE_URL is set. On
  * PostgreSQL each test database is its own schema, so test files run in parallel without sharing
- * rows or the simulated clock.
+ * rows or the simulated clock. With `LAUREL_TEST_PARTITIONED=1` its member tables are
+ * hash-partitioned by member (test/support/partitioned.ts).
  */
 export interface TestDatabase {
   readonly name: 'pglite' | 'postgres';
@@ -65,6 +67,8 @@ const postgres = (url: string): TestDatabase => ({
     const schema = await createTestSchema(url);
     const db = await openPostgres({ url, schema, max: 5 });
     await migrate(db);
+    // The member tables hash-partitioned by member, as Citus distributes them (issue #19).
+    if (PARTITIONED) await partitionByMember(db);
     return {
       db,
       url: urlWithSchema(url, schema),
@@ -76,8 +80,9 @@ const postgres = (url: string): TestDatabase => ({
   },
 });
 
+/** In the partitioned mode only PostgreSQL runs: PGlite was covered by the plain pass. */
 export const TEST_DATABASES: TestDatabase[] = [
-  pglite,
+  ...(PARTITIONED && process.env.DATABASE_URL ? [] : [pglite]),
   ...(process.env.DATABASE_URL ? [postgres(process.env.DATABASE_URL)] : []),
 ];
 
