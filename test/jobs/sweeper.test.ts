@@ -143,9 +143,9 @@ describeEachDatabase('Rollover sweeper', (target) => {
       `SELECT l.user_id, l.matures_at, l.rolled_over_at, l.remaining, count(j.id)::int AS journals,
               min(j.effective_at) AS effective_at, max(p.amount)::int AS moved
        FROM lots l
-       LEFT JOIN journals j ON j.purchase_id = l.purchase_id AND j.kind = 'rollover'
-       LEFT JOIN postings p ON p.journal_id = j.id AND p.account = l.account
-       GROUP BY l.id ORDER BY l.matures_at, l.account`,
+       LEFT JOIN journals j ON j.user_id = l.user_id AND j.purchase_id = l.purchase_id AND j.kind = 'rollover'
+       LEFT JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id AND p.account = l.account
+       GROUP BY l.user_id, l.id ORDER BY l.matures_at, l.account`,
     );
     const due = lots.filter((l) => l.matures_at <= new Date(AFTER_MATURITY));
     expect(due).toHaveLength(10);
