@@ -38,6 +38,9 @@ export const MEMBER_TABLES: readonly DistributedTable[] = [
   { table: 'console_recent_views', column: 'user_id' },
   { table: 'member_standings', column: 'user_id' },
   { table: 'member_actions', column: 'user_id' },
+  // The outbox (issue #17): a member's events and their deliveries stay with the member, in order.
+  { table: 'events', column: 'user_id' },
+  { table: 'event_deliveries', column: 'user_id' },
 ];
 
 /** Lookup tables: one step from a key to the member. */
@@ -58,6 +61,8 @@ export const REFERENCE_TABLES: readonly string[] = [
   'console_sessions',
   'cash_out_runs',
   'simulated_clock',
+  'webhooks',
+  'event_brokers',
 ];
 
 /** Tables that stay on the coordinator alone. */

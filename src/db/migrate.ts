@@ -13,6 +13,7 @@ import * as m0011 from './migrations/0011_distribute_by_member.js';
 import * as m0012 from './migrations/0012_member_standings.js';
 import * as m0013 from './migrations/0013_events.js';
 import * as m0014 from './migrations/0014_opening_balances.js';
+import * as m0016 from './migrations/0016_events_by_member.js';
 import * as m0018 from './migrations/0018_member_actions.js';
 import { distributeOnCitus, hasCitus } from './distribution.js';
 
@@ -32,6 +33,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 12, name: m0012.name, sql: m0012.sql },
   { version: 13, name: m0013.name, sql: m0013.sql },
   { version: 14, name: m0014.name, sql: m0014.sql },
+  { version: 16, name: m0016.name, sql: m0016.sql },
   // The versions between belong to changes landing beside these (issue #19 and others).
   { version: 18, name: m0018.name, sql: m0018.sql },
 ];

@@ -34,13 +34,14 @@ export const eventsParam = (events: readonly EventInput[]): string =>
  * one member's events draw rising `seq`s; a member event gains the member's `external_id` when the
  * member has one. An id already written (a tier change found again) is left as it is.
  */
-export function outboxWrites(events: string): string {
+export function outboxWrites(events: string, owners: string): string {
   return `outbox_e AS (
        INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data)
        SELECT x.owner_id, x.id, x.retailer_id, x.type, x.created_at, x.effective_at,
               CASE WHEN x.data ? 'user_id' AND NOT x.data ? 'external_id'
                 THEN x.data || coalesce((SELECT jsonb_build_object('external_id', u.external_id) FROM users u
-                                         WHERE u.id = x.owner_id AND u.external_id IS NOT NULL), '{}'::jsonb)
+                                         WHERE u.id = ANY(${owners}) AND u.id = x.owner_id
+                                           AND u.external_id IS NOT NULL), '{}'::jsonb)
                 ELSE x.data END
        FROM (SELECT (e.v->>'owner_id')::uuid AS owner_id, (e.v->>'id')::uuid AS id,
                     (e.v->>'retailer_id')::uuid AS retailer_id, e.v->>'type' AS type,
@@ -55,5 +56,7 @@ export function outboxWrites(events: string): string {
 /** Writes outbox rows in their own statement, inside the change's transaction. */
 export async function insertEvents(tx: Tx, events: readonly EventInput[]): Promise<void> {
   if (!events.length) return;
-  await tx.query(`WITH ${outboxWrites('$1')} SELECT 1`, [eventsParam(events)]);
+  // The events' owners as values, so the member rows read are found on their shards (issue #19).
+  const owners = [...new Set(events.map((e) => e.user_id ?? e.retailer_id))];
+  await tx.query(`WITH ${outboxWrites('$1', '$2::uuid[]')} SELECT 1`, [eventsParam(events), owners]);
 }

@@ -315,7 +315,7 @@ export async function writeRollovers(
     `WITH ${journalWrites('$1', '$2', owner ? '$5::uuid' : 'ANY($5::uuid[])')}, rolled AS (
        UPDATE lots SET rolled_over_at = $3, remaining = 0
        WHERE user_id = ${owner ? '$5' : 'ANY($5::uuid[])'} AND id = ANY($4::uuid[])
-     ), ${outboxWrites('$6')}
+     ), ${outboxWrites('$6', owner ? 'ARRAY[$5::uuid]' : '$5::uuid[]')}
      SELECT 1`,
     [
       ...journalParams(rollovers),
@@ -390,7 +390,7 @@ export async function rollOverDueLots(
                 'matured_at', to_char(pj.matures_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                 'points', jsonb_build_object('spendable', pj.s, 'tier_qualifying', pj.t))
               || coalesce((SELECT jsonb_build_object('external_id', u.external_id) FROM users u
-                           WHERE u.id = pj.user_id AND u.external_id IS NOT NULL), '{}'::jsonb)
+                           WHERE u.id = ANY($1::uuid[]) AND u.id = pj.user_id AND u.external_id IS NOT NULL), '{}'::jsonb)
        FROM pj ORDER BY pj.user_id, pj.matures_at, pj.purchase_id
      )
      SELECT count(*)::int AS lots, count(DISTINCT user_id)::int AS members,

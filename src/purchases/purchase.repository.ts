@@ -351,7 +351,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
        FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, delta bigint)
        WHERE l.user_id = $15 AND l.purchase_id = $12 AND l.id = x.id
-     ), ${journalWrites('$5', '$6', '$13::uuid')}, ${outboxWrites('$16')}
+     ), ${journalWrites('$5', '$6', '$13::uuid')}, ${outboxWrites('$16', 'ARRAY[$15::uuid]')}
      INSERT INTO pos_requests (user_id, retailer_id, request_id, transaction_id, body_hash, response, created_at)
      VALUES ($15, $7, $8, $14, $9, $10, $11)`,
     [

@@ -68,6 +68,16 @@ export async function partitionByMember(db: Database): Promise<void> {
         );
       }
       await tx.exec(`INSERT INTO ${table} SELECT * FROM ${table}__plain`);
+      // A serial column's sequence belongs to the old table: it moves to the new one, or it would go.
+      const owned = await tx.query<{ seq: string; col: string }>(
+        `SELECT s.oid::regclass::text AS seq, a.attname AS col
+         FROM pg_class s
+         JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a'
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+         WHERE s.relkind = 'S' AND d.refobjid = $1::regclass`,
+        [`${table}__plain`],
+      );
+      for (const o of owned) await tx.exec(`ALTER SEQUENCE ${o.seq} OWNED BY ${table}.${o.col}`);
       await tx.exec(`DROP TABLE ${table}__plain`);
       for (const k of keys) await tx.exec(`ALTER TABLE ${table} ADD CONSTRAINT ${k.name} ${k.def}`);
       for (const i of indexes) await tx.exec(i.def.replace(`${table}__plain`, table));
