@@ -8,6 +8,13 @@ import { OkStatus } from '../http/envelope.js';
  */
 
 /** Largest single deposit or spend: a typo guard, far above any real adjustment. */
+/**
+ * A line's `rank`, kept and answered back as `spend_weight`: a 32-bit integer, as the clients
+ * that send it declare it. Unbounded, JSON's -1e309 parsed as -Infinity, passed as an integer, was
+ * stored, and broke the answer after the spend committed (fuzzer seed 65259131).
+ */
+const RANK_BOUNDS = { minimum: -2_147_483_648, maximum: 2_147_483_647 } as const;
+
 export const MAX_POINTS_PER_LINE = 10_000_000;
 
 /** Largest `skip` of the point audit log. */
@@ -122,7 +129,10 @@ const DepositLine = Type.Object(
       ),
     ),
     rank: Type.Optional(
-      Type.Integer({ description: "Kept with the deposit and shown as its audit rows' spend_weight." }),
+      Type.Integer({
+        ...RANK_BOUNDS,
+        description: "Kept with the deposit and shown as its audit rows' spend_weight.",
+      }),
     ),
   },
   { additionalProperties: true },
@@ -187,7 +197,10 @@ const SpendLine = Type.Object(
     ),
     point_source_id: PointSourceId,
     rank: Type.Optional(
-      Type.Integer({ description: "Kept with the spend and shown as its audit row's spend_weight." }),
+      Type.Integer({
+        ...RANK_BOUNDS,
+        description: "Kept with the spend and shown as its audit row's spend_weight.",
+      }),
     ),
   },
   { additionalProperties: true },

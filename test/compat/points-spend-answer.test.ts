@@ -211,6 +211,22 @@ describeEachDatabase('Compat: the C# POS burn service decodes spend answers and 
     ).toBe(380);
   });
 
+  it('a rank of -1e309 answers 400 and spends nothing (fuzzer seed 65259131)', async () => {
+    const before = await post(`${V1}/user_points/all_balances`, { user_id: userId });
+    for (const rank of ['-1e309', '1e309', '3000000000']) {
+      const res = await t.request('POST', `${V1}/user_points/spend_multiple`, {
+        payload: `{"retailer_id":"${t.tenant.retailer_id}","user_id":"${userId}","spend_details":[{"amount":1,
+          "point_account_ids":["${spendable}"],"reference_id":"rank-${rank}","idempotency_id":"rank-${rank}","reference_type":"AppSpend",
+          "transaction_id":"RWS-RANK","rank":${rank}}]}`,
+      });
+      expect(res.status, rank).toBe(400);
+      expect(res.body.status).toBe('error');
+      expect(res.body.errors.message).toMatch(/rank/);
+    }
+    const after = await post(`${V1}/user_points/all_balances`, { user_id: userId });
+    expect(after.body.payload.details).toEqual(before.body.payload.details);
+  });
+
   it('audit rows carry point_source_name, amount_spent, amount_expired and spend_weight', async () => {
     const log = await post(`${V2}/user_points/fetch_point_audit_logs`, {
       user_id: userId,
