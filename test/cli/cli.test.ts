@@ -264,7 +264,8 @@ describe('laurel CLI on the embedded database', () => {
     expect(clock.status).toBe(200);
     expect(clock.body.clock.simulated).toBe(true);
     expect((await s.stop()).code).toBe(0);
-  });
+    // Nine commands, each opening the embedded database and migrating it: more than the default limit.
+  }, 180_000);
 
   it('bad arguments fail with one line on stderr, a non-zero exit, and touch nothing', async () => {
     const dir = tempDir();
