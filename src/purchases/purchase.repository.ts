@@ -158,7 +158,7 @@ export async function findMemberId(
   retailerId: string,
   member: MemberKey,
 ): Promise<string | undefined> {
-  const rows = await db.query<{ id: string }>(MEMBER_BY[member.type].replaceAll('$5', '$2'), [
+  const rows = await db.query<{ id: string }>(MEMBER_BY[member.type].replaceAll('$4', '$2'), [
     retailerId,
     member.id,
   ]);
