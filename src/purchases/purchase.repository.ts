@@ -148,8 +148,8 @@ export interface SendContext {
 /** One lookup step each (migration 0011): the member's shard is then known. */
 const MEMBER_BY: Record<MemberKey['type'], string> = {
   SessionM_ID: `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = $4::uuid AND u.deleted_at IS NULL`,
-  external_id: `SELECT user_id FROM member_external_ids WHERE external_id = $4 AND retailer_id = $1`,
-  email: `SELECT user_id FROM member_emails WHERE email_key = lower($4) AND retailer_id = $1`,
+  external_id: `SELECT user_id AS id FROM member_external_ids WHERE external_id = $4 AND retailer_id = $1`,
+  email: `SELECT user_id AS id FROM member_emails WHERE email_key = lower($4) AND retailer_id = $1`,
 };
 
 /** The live member a key names in the retailer, as a till's transaction would find it. */
