@@ -182,7 +182,9 @@ describe('laurel verify and laurel sweep on the embedded database', () => {
       `laurel verify: spendable_escrow of user ${shop.userId} holds 1 but its unmatured lots hold 0`,
     );
     expect(lines.at(-1)).toBe(`laurel: ledger verification failed: ${lines.length - 1} problem(s)`);
-  });
+    // A server and seven commands, each opening and migrating the embedded database: more than the
+    // default limit, as in test/cli/cli.test.ts.
+  }, 180_000);
 
   it("the server's sweeper (LAUREL_SWEEP_INTERVAL) rolls matured lots by itself and logs what it did", async () => {
     const dir = tempDir();
