@@ -81,6 +81,23 @@ export async function partitionByMember(db: Database): Promise<void> {
       await tx.exec(`DROP TABLE ${table}__plain`);
       for (const k of keys) await tx.exec(`ALTER TABLE ${table} ADD CONSTRAINT ${k.name} ${k.def}`);
       for (const i of indexes) await tx.exec(i.def.replace(`${table}__plain`, table));
+      // Each partition's copy of a key or index is named after it with the partition's number, as
+      // Citus names a shard's (`name_102008`): a unique violation names the key the code looks for.
+      const copies = await tx.query<{ child: string; parent: string; part: string }>(
+        `SELECT ci.relname AS child, pi.relname AS parent, pc.relname AS part
+         FROM pg_inherits h
+         JOIN pg_class pi ON pi.oid = h.inhparent AND pi.relkind = 'I'
+         JOIN pg_class ci ON ci.oid = h.inhrelid
+         JOIN pg_index x ON x.indexrelid = ci.oid
+         JOIN pg_class pc ON pc.oid = x.indrelid
+         JOIN pg_index px ON px.indexrelid = pi.oid
+         WHERE px.indrelid = $1::regclass`,
+        [table],
+      );
+      for (const c of copies) {
+        const n = c.part.slice(table.length + 2);
+        await tx.exec(`ALTER INDEX ${c.child} RENAME TO ${c.parent}_p${n}`);
+      }
       // The same privileges as before: the ledger stays insert-only for the application's role.
       for (const grantee of new Set(grants.map((g) => g.grantee))) {
         await tx.exec(`REVOKE ALL ON ${table} FROM ${grantee}`);
