@@ -1,7 +1,7 @@
 import { MAX_LEDGER_AMOUNT } from '../domain/bounds.js';
 import { parseInstant } from '../domain/time.js';
 import { LaurelError } from '../errors.js';
-import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
+import { csvRecords, csvRowUnits } from './csv.js';
 import type { ImportFormat, SourceUnit } from './import.types.js';
 import { ndjsonUnits, type PhysicalLine } from './line-reader.js';
 
@@ -191,36 +191,6 @@ function unitOf(
   };
 }
 
-async function* balanceCsvUnits(
-  records: AsyncIterable<CsvRecord>,
-  cutover: Date,
-): AsyncGenerator<SourceUnit<BalanceRow>> {
-  let header: string[] | undefined;
-  for await (const r of records) {
-    if (!header) {
-      header = csvHeader(r, checkBalanceHeader);
-      continue;
-    }
-    if ('error' in r) {
-      yield malformedCsvUnit(r);
-      continue;
-    }
-    const base = { line: r.line, endLine: r.endLine, end: r.end };
-    if (r.fields.length !== header.length) {
-      const reason = `the row has ${r.fields.length} fields, the header ${header.length}`;
-      yield {
-        ...base,
-        row: r.fields,
-        rejects: [{ line: r.line, code: 'invalid_csv', reason, row: r.fields }],
-      };
-      continue;
-    }
-    const row = Object.fromEntries(header.map((h, i) => [h, r.fields[i]!]));
-    yield unitOf({ ...base, row }, row, cutover);
-  }
-  if (!header) throw new LaurelError('validation', 'the CSV file is empty: it needs a header line');
-}
-
 /** The rows of a balances file in `format`, read from `lines`, as of the cut-over. */
 export const balanceUnits = (
   format: ImportFormat,
@@ -228,5 +198,5 @@ export const balanceUnits = (
   cutover: Date,
 ): AsyncGenerator<SourceUnit<BalanceRow>> =>
   format === 'csv'
-    ? balanceCsvUnits(csvRecords(lines), cutover)
+    ? csvRowUnits(csvRecords(lines), checkBalanceHeader, (span) => unitOf(span, span.row, cutover))
     : ndjsonUnits(lines, (span, value) => unitOf({ ...span, row: value }, value, cutover));

@@ -1,6 +1,6 @@
 import { LaurelError } from '../errors.js';
 import type { RejectEntry, SourceUnit } from './import.types.js';
-import type { PhysicalLine } from './line-reader.js';
+import type { LineSpan, PhysicalLine } from './line-reader.js';
 
 /**
  * CSV records (RFC 4180: comma-separated, fields in double quotes may hold commas, quotes written
@@ -163,4 +163,39 @@ export function csvHeader(r: CsvRecord, check: (header: string[]) => void): stri
   const header = r.fields.map((h) => h.trim());
   check(header);
   return header;
+}
+
+/**
+ * The units of a CSV file whose rows are objects named by the header: reads and checks the header,
+ * turns an unreadable record or a row of another width into its reject, and hands every other row,
+ * as `{name: field}`, to `unit`. An empty file is refused: it needs a header line.
+ */
+export async function* csvRowUnits<T>(
+  records: AsyncIterable<CsvRecord>,
+  check: (header: string[]) => void,
+  unit: (span: LineSpan & { row: Record<string, string> }) => SourceUnit<T>,
+): AsyncGenerator<SourceUnit<T>> {
+  let header: string[] | undefined;
+  for await (const r of records) {
+    if (!header) {
+      header = csvHeader(r, check);
+      continue;
+    }
+    if ('error' in r) {
+      yield malformedCsvUnit(r);
+      continue;
+    }
+    const span = { line: r.line, endLine: r.endLine, end: r.end };
+    if (r.fields.length !== header.length) {
+      const reason = `the row has ${r.fields.length} fields, the header ${header.length}`;
+      yield {
+        ...span,
+        row: r.fields,
+        rejects: [{ line: r.line, code: 'invalid_csv', reason, row: r.fields }],
+      };
+      continue;
+    }
+    yield unit({ ...span, row: Object.fromEntries(header.map((h, i) => [h, r.fields[i]!])) });
+  }
+  if (!header) throw new LaurelError('validation', 'the CSV file is empty: it needs a header line');
 }

@@ -9,7 +9,7 @@ import {
 } from '../domain/profile.js';
 import { parseInstant } from '../domain/time.js';
 import { LaurelError } from '../errors.js';
-import { csvHeader, csvRecords, malformedCsvUnit, type CsvRecord } from './csv.js';
+import { csvRecords, csvRowUnits, type CsvRecord } from './csv.js';
 import type { ImportFormat, RowKey, SourceUnit } from './import.types.js';
 import { ndjsonUnits, type PhysicalLine } from './line-reader.js';
 import { checkUser } from './row-validation.js';
@@ -187,41 +187,13 @@ export async function* customerCsvUnits(
   records: AsyncIterable<CsvRecord>,
   now: () => Date,
 ): AsyncGenerator<SourceUnit<CustomerRow>> {
-  let header: string[] | undefined;
-  for await (const r of records) {
-    if (!header) {
-      header = csvHeader(r, checkCustomerHeader);
-      continue;
-    }
-    if ('error' in r) {
-      yield malformedCsvUnit(r);
-      continue;
-    }
-    const base = { line: r.line, endLine: r.endLine, end: r.end };
-    if (r.fields.length !== header.length) {
-      yield {
-        ...base,
-        row: r.fields,
-        rejects: [
-          {
-            line: r.line,
-            code: 'invalid_csv',
-            reason: `the row has ${r.fields.length} fields, the header ${header.length}`,
-            row: r.fields,
-          },
-        ],
-      };
-      continue;
-    }
-    const row = Object.fromEntries(header.map((h, i) => [h, r.fields[i]!]));
-    const user = customerFromCsv(row);
+  yield* csvRowUnits(records, checkCustomerHeader, (span) => {
+    const user = customerFromCsv(span.row);
     if (typeof user === 'string') {
-      yield { ...base, row, rejects: [{ line: r.line, code: 'validation', reason: user, row }] };
-      continue;
+      return { ...span, rejects: [{ line: span.line, code: 'validation', reason: user, row: span.row }] };
     }
-    yield unitOf({ ...base, row }, user, now());
-  }
-  if (!header) throw new LaurelError('validation', 'the CSV file is empty: it needs a header line');
+    return unitOf(span, user, now());
+  });
 }
 
 /** The rows of a customers NDJSON file: one `user` object (or `{"user": {...}}`) per line. */
