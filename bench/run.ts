@@ -329,8 +329,8 @@ async function main(): Promise<void> {
     const httpScenarios = async (s: Server, w: number, suffix: string) => {
       const extra = { workers: w };
       // 3. Member lookup, as a care agent or an app does it, over the whole population.
-      if (wanted('lookup')) {
-        const rand = prng(3);
+      const lookups = async (name: string, seed: number) => {
+        const rand = prng(seed);
         resetPeak(s.pid);
         const r = await load(s.base, scale.clients, scale.seconds, () => {
           const i = 1 + Math.floor(rand() * scale.members);
@@ -340,8 +340,9 @@ async function main(): Promise<void> {
             headers: { authorization: tenant.auth },
           };
         });
-        loadFigures(`lookup${suffix}`, r, s, selectOnly, 'requests/s', extra);
-      }
+        loadFigures(`${name}${suffix}`, r, s, selectOnly, 'requests/s', extra);
+      };
+      if (wanted('lookup')) await lookups('lookup', 3);
       // 3b. The same lookups with every member's stored standing stale, as after a write to each
       // (issue #15): each first read computes the standing from the ledger and stores it.
       if (wanted('lookup')) {
@@ -353,17 +354,7 @@ async function main(): Promise<void> {
         } finally {
           await stale.end();
         }
-        const rand = prng(4);
-        resetPeak(s.pid);
-        const r = await load(s.base, scale.clients, scale.seconds, () => {
-          const i = 1 + Math.floor(rand() * scale.members);
-          return {
-            method: 'GET',
-            path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=${memberTag(i)}%2B${i}%40bench.example&expand_incentives=true`,
-            headers: { authorization: tenant.auth },
-          };
-        });
-        loadFigures(`lookup_cold${suffix}`, r, s, selectOnly, 'requests/s', extra);
+        await lookups('lookup_cold', 4);
       }
       // 4. Purchase ingestion: many tills, over the spread and over the hot set.
       const ingest = async (name: string, members: number) => {
