@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ExternalIdParams, UserIdParams } from '../customers/customer.schema.js';
-import { adminAuth, appAuth, bodyRetailerOf, principalOf } from '../http/auth.js';
-import { ErrorRef } from '../http/envelope.js';
+import { adminAuth, adminRetailerOf, appAuth, bodyRetailerOf, principalOf } from '../http/auth.js';
+import { adminErrors, ErrorRef } from '../http/envelope.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import {
   createBehaviour,
@@ -73,7 +73,6 @@ export const behaviourIncentiveRoutes: FastifyPluginAsyncTypebox<RouteDeps> = as
   );
 };
 
-const adminErrors = { 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef };
 const adminTags = ['Admin'];
 
 /**
@@ -85,8 +84,6 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
   { db, clock, verifier },
 ) => {
   app.addHook('onRequest', adminAuth(verifier));
-  const retailerOf = (request: { adminPrincipal?: { retailer_id: string } | undefined }) =>
-    request.adminPrincipal!.retailer_id;
 
   app.get(
     '/behaviours',
@@ -99,7 +96,7 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await listBehaviours(db, retailerOf(request), await clock.now())),
+      ...(await listBehaviours(db, adminRetailerOf(request), await clock.now())),
     }),
   );
 
@@ -115,7 +112,7 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await getBehaviour(db, retailerOf(request), request.params.behaviour_id, await clock.now())),
+      ...(await getBehaviour(db, adminRetailerOf(request), request.params.behaviour_id, await clock.now())),
     }),
   );
 
@@ -131,7 +128,7 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await createBehaviour(db, retailerOf(request), request.body.behaviour, await clock.now())),
+      ...(await createBehaviour(db, adminRetailerOf(request), request.body.behaviour, await clock.now())),
     }),
   );
 
@@ -150,7 +147,7 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       status: 'ok' as const,
       ...(await updateBehaviour(
         db,
-        retailerOf(request),
+        adminRetailerOf(request),
         request.params.behaviour_id,
         request.body.behaviour,
         await clock.now(),
@@ -170,7 +167,12 @@ export const behaviourAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await deleteBehaviour(db, retailerOf(request), request.params.behaviour_id, await clock.now())),
+      ...(await deleteBehaviour(
+        db,
+        adminRetailerOf(request),
+        request.params.behaviour_id,
+        await clock.now(),
+      )),
     }),
   );
 };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiKeyParams, ExternalIdParams, UserIdParams } from '../customers/customer.schema.js';
-import { adminAuth, appAuth, principalOf } from '../http/auth.js';
-import { ErrorRef } from '../http/envelope.js';
+import { adminAuth, adminRetailerOf, appAuth, principalOf } from '../http/auth.js';
+import { adminErrors, ErrorRef } from '../http/envelope.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import {
   AdminCampaignResponse,
@@ -24,7 +24,6 @@ import {
   updateCampaign,
 } from './campaign.service.js';
 
-const adminErrors = { 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef };
 const adminTags = ['Admin'];
 
 /**
@@ -36,8 +35,6 @@ export const campaignAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   { db, clock, verifier },
 ) => {
   app.addHook('onRequest', adminAuth(verifier));
-  const retailerOf = (request: { adminPrincipal?: { retailer_id: string } | undefined }) =>
-    request.adminPrincipal!.retailer_id;
 
   app.get(
     '/campaigns',
@@ -50,7 +47,7 @@ export const campaignAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await listCampaigns(db, retailerOf(request), await clock.now())),
+      ...(await listCampaigns(db, adminRetailerOf(request), await clock.now())),
     }),
   );
 
@@ -66,7 +63,7 @@ export const campaignAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await getCampaign(db, retailerOf(request), request.params.campaign_id, await clock.now())),
+      ...(await getCampaign(db, adminRetailerOf(request), request.params.campaign_id, await clock.now())),
     }),
   );
 
@@ -82,7 +79,7 @@ export const campaignAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await createCampaign(db, retailerOf(request), request.body.campaign, await clock.now())),
+      ...(await createCampaign(db, adminRetailerOf(request), request.body.campaign, await clock.now())),
     }),
   );
 
@@ -101,7 +98,7 @@ export const campaignAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       status: 'ok' as const,
       ...(await updateCampaign(
         db,
-        retailerOf(request),
+        adminRetailerOf(request),
         request.params.campaign_id,
         request.body.campaign,
         await clock.now(),
@@ -123,7 +120,7 @@ export const campaignAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => ({
       status: 'ok' as const,
-      ...(await endCampaign(db, retailerOf(request), request.params.campaign_id, await clock.now())),
+      ...(await endCampaign(db, adminRetailerOf(request), request.params.campaign_id, await clock.now())),
     }),
   );
 };

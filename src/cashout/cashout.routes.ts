@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteDeps } from '../http/route-deps.js';
-import { adminAuth, appAuth, principalOf } from '../http/auth.js';
+import { adminAuth, adminRetailerOf, appAuth, principalOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import { coreTime } from '../domain/time.js';
 import { UserIdParams } from '../customers/customer.schema.js';
@@ -68,8 +68,6 @@ const wireReport = (r: CashOutReport) => ({
 export const cashOutAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, opts) => {
   const { db, clock, giftCardKey } = opts;
   app.addHook('onRequest', adminAuth(opts.verifier));
-  const retailerOf = (request: { adminPrincipal?: { retailer_id: string } | undefined }) =>
-    request.adminPrincipal!.retailer_id;
   const tags = ['Admin'];
 
   app.get(
@@ -85,7 +83,7 @@ export const cashOutAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
     async (request) => {
       const cards = await giftCardsOf(
         db,
-        retailerOf(request),
+        adminRetailerOf(request),
         request.params.user_id,
         await clock.now(),
         giftCardKey,
@@ -109,7 +107,7 @@ export const cashOutAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
     },
     async (request) => ({
       status: 'ok' as const,
-      cash_outs: (await cashOutReports(db, retailerOf(request), await clock.now())).map(wireReport),
+      cash_outs: (await cashOutReports(db, adminRetailerOf(request), await clock.now())).map(wireReport),
     }),
   );
 
@@ -126,7 +124,7 @@ export const cashOutAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
     async (request) => ({
       status: 'ok' as const,
       cash_out: wireReport(
-        await cashOutReport(db, retailerOf(request), request.params.period, await clock.now()),
+        await cashOutReport(db, adminRetailerOf(request), request.params.period, await clock.now()),
       ),
     }),
   );
@@ -142,7 +140,7 @@ export const cashOutAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       },
     },
     async (request) => {
-      const r = await runCashOutsNow(db, await clock.now(), retailerOf(request));
+      const r = await runCashOutsNow(db, await clock.now(), adminRetailerOf(request));
       return {
         status: 'ok' as const,
         runs: r.runs.map((x) => ({ period: x.period, members: x.members, completed: x.completed })),

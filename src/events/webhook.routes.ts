@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { adminAuth } from '../http/auth.js';
-import { ErrorRef } from '../http/envelope.js';
+import { adminAuth, adminRetailerOf } from '../http/auth.js';
+import { adminErrors } from '../http/envelope.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import { SecretBox } from './secret-box.js';
 import {
@@ -25,7 +25,6 @@ import {
   webhookView,
 } from './webhook.service.js';
 
-const adminErrors = { 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef };
 const tags = ['Admin'];
 
 /** Webhooks through the admin API (issue #17, docs/events.md), per retailer. */
@@ -35,8 +34,6 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 ) => {
   app.addHook('onRequest', adminAuth(verifier));
   const box = new SecretBox(giftCardKey);
-  const retailerOf = (request: { adminPrincipal?: { retailer_id: string } | undefined }) =>
-    request.adminPrincipal!.retailer_id;
 
   app.post(
     '/webhooks',
@@ -50,7 +47,13 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => ({
       status: 'ok' as const,
-      webhook: await createWebhook(db, box, retailerOf(request), request.body.webhook, await clock.now()),
+      webhook: await createWebhook(
+        db,
+        box,
+        adminRetailerOf(request),
+        request.body.webhook,
+        await clock.now(),
+      ),
     }),
   );
 
@@ -63,7 +66,10 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         response: { 200: WebhooksResponse, ...adminErrors },
       },
     },
-    async (request) => ({ status: 'ok' as const, webhooks: await listWebhooks(db, retailerOf(request)) }),
+    async (request) => ({
+      status: 'ok' as const,
+      webhooks: await listWebhooks(db, adminRetailerOf(request)),
+    }),
   );
 
   app.get(
@@ -78,7 +84,7 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => ({
       status: 'ok' as const,
-      webhook: webhookView(await getWebhookRow(db, retailerOf(request), request.params.webhook_id)),
+      webhook: webhookView(await getWebhookRow(db, adminRetailerOf(request), request.params.webhook_id)),
     }),
   );
 
@@ -93,7 +99,7 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request) => {
-      await deleteWebhook(db, retailerOf(request), request.params.webhook_id, await clock.now());
+      await deleteWebhook(db, adminRetailerOf(request), request.params.webhook_id, await clock.now());
       return { status: 'ok' as const };
     },
   );
@@ -113,7 +119,7 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       status: 'ok' as const,
       deliveries: await webhookDeliveries(
         db,
-        retailerOf(request),
+        adminRetailerOf(request),
         request.params.webhook_id,
         request.query.status,
         request.query.limit ?? 100,
@@ -136,7 +142,7 @@ export const webhookAdminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       status: 'ok' as const,
       queued: await replayWebhook(
         db,
-        retailerOf(request),
+        adminRetailerOf(request),
         request.params.webhook_id,
         request.body.since,
         new Date(),

@@ -86,6 +86,12 @@ export function principalOf(request: FastifyRequest): AppPrincipal {
   return request.appPrincipal;
 }
 
+/** The retailer of the admin token of a request that passed `adminAuth`. */
+export function adminRetailerOf(request: FastifyRequest): string {
+  if (!request.adminPrincipal) throw denied();
+  return request.adminPrincipal.retailer_id;
+}
+
 /**
  * The app's retailer for a body that carries `retailer_id` (the Incentives API): it must be the
  * app's own retailer (DESIGN §1), else 403 `access_denied`.

@@ -32,6 +32,9 @@ export const OkStatus = Type.Literal('ok', {
 /** Reference to the shared error schema, for route `response` maps. */
 export const ErrorRef = Type.Ref(ErrorResponse);
 
+/** The error answers every admin route may give. */
+export const adminErrors = { 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 413: ErrorRef };
+
 export const errorBody = (code: string, message: string, field?: string, user?: Record<string, string>) => ({
   status: 'error' as const,
   errors: { code, ...(user ? { user } : {}), message, ...(field ? { field } : {}) },

@@ -1,6 +1,6 @@
 import type { RouteDeps } from '../http/route-deps.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { adminAuth } from '../http/auth.js';
+import { adminAuth, adminRetailerOf } from '../http/auth.js';
 import { ErrorRef } from '../http/envelope.js';
 import type { ProgramVersionRow } from './program.repository.js';
 import { listProgramVersions } from './program.repository.js';
@@ -20,8 +20,6 @@ const wire = (row: ProgramVersionRow) => ({
 /** The retailer's program through the admin API (issue #3): read, replace (a new version), list versions. */
 export const programRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, clock, verifier }) => {
   app.addHook('onRequest', adminAuth(verifier));
-  const retailerOf = (request: { adminPrincipal?: { retailer_id: string } | undefined }) =>
-    request.adminPrincipal!.retailer_id;
 
   app.get(
     '/program',
@@ -34,7 +32,7 @@ export const programRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
     },
     async (request) => ({
       status: 'ok' as const,
-      program_version: wire(await getProgramVersionAt(db, retailerOf(request), await clock.now())),
+      program_version: wire(await getProgramVersionAt(db, adminRetailerOf(request), await clock.now())),
     }),
   );
 
@@ -51,7 +49,7 @@ export const programRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
     async (request) => ({
       status: 'ok' as const,
       program_version: wire(
-        await replaceProgram(db, retailerOf(request), request.body.program, await clock.now()),
+        await replaceProgram(db, adminRetailerOf(request), request.body.program, await clock.now()),
       ),
     }),
   );
@@ -67,7 +65,7 @@ export const programRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
     },
     async (request) => ({
       status: 'ok' as const,
-      versions: (await listProgramVersions(db, retailerOf(request))).map((v) => ({
+      versions: (await listProgramVersions(db, adminRetailerOf(request))).map((v) => ({
         version: v.version,
         effective_from: v.effective_from ? v.effective_from.toISOString() : null,
         created_at: v.created_at.toISOString(),
