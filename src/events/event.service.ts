@@ -78,11 +78,11 @@ export async function tierChangeEventsOf(
   }>(
     // One member (a write's own settlement) by value, so every table is read on its shard (issue #19).
     wanted.length === 1
-      ? `SELECT u.retailer_id, u.id, u.opted_in, u.opted_in_at, ${memberLedgerColumn('$3::uuid', '$2')} AS ledger
-         FROM users u WHERE u.id = ANY($1::uuid[]) AND u.id = $3::uuid`
+      ? `SELECT u.retailer_id, u.id, u.opted_in, u.opted_in_at, ${memberLedgerColumn('$1::uuid', '$2')} AS ledger
+         FROM users u WHERE u.id = $1::uuid`
       : `SELECT u.retailer_id, u.id, u.opted_in, u.opted_in_at, ${memberLedgerColumn('u.id', '$2')} AS ledger
-         FROM users u WHERE u.id = ANY($1::uuid[]) AND $3::uuid IS NULL`,
-    [wanted.map((m) => m.userId), now, wanted.length === 1 ? wanted[0]!.userId : null],
+         FROM users u WHERE u.id = ANY($1::uuid[])`,
+    [wanted.length === 1 ? wanted[0]!.userId : wanted.map((m) => m.userId), now],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   const programs = new Map<string, ProgramDocument>();
