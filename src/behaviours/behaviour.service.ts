@@ -15,7 +15,7 @@ import { isUuid, newId } from '../domain/ids.js';
 import type { Behaviour, BehaviourOutcome, ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
 import { underMemberLock } from '../incentives/incentives.service.js';
-import { insertJournal } from '../ledger/ledger.repository.js';
+import { insertJournals, type JournalInput } from '../ledger/ledger.repository.js';
 import { eventOf, tierChangeEvents } from '../events/event.service.js';
 import { insertEvents } from '../events/outbox.repository.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
@@ -204,7 +204,7 @@ async function applyOutcome(
   switch (outcome.type) {
     case 'award_points': {
       const journalId = newId(now.getTime());
-      await insertJournal(tx, {
+      const journal: JournalInput = {
         id: journalId,
         retailer_id: user.retailer_id,
         user_id: user.id,
@@ -221,20 +221,25 @@ async function applyOutcome(
           { account: outcome.account, amount: outcome.points },
           { account: 'program:issued', amount: -outcome.points },
         ],
-      });
-      // Issue #17: behaviour points are a deposit too; Tier Qualifying ones may move the tier now.
-      await insertEvents(tx, [
-        eventOf('points.deposited', user.retailer_id, user.id, now, {
-          account: outcome.account,
-          amount: outcome.points,
-          source: 'behaviour',
-          behaviour_id: behaviour.id,
-          event: event,
-        }),
-        ...(outcome.account === 'tier'
-          ? await tierChangeEvents(tx, user.retailer_id, user.id, [now], now)
-          : []),
-      ]);
+      };
+      // Issue #17: behaviour points are a deposit too, written with their event; Tier Qualifying
+      // ones may move the tier now, read once the journal is written.
+      await insertJournals(
+        tx,
+        [journal],
+        [
+          eventOf('points.deposited', user.retailer_id, user.id, now, {
+            account: outcome.account,
+            amount: outcome.points,
+            source: 'behaviour',
+            behaviour_id: behaviour.id,
+            event: event,
+          }),
+        ],
+      );
+      if (outcome.account === 'tier') {
+        await insertEvents(tx, await tierChangeEvents(tx, user.retailer_id, user.id, [now], now));
+      }
       return { answer: answer(true, undefined, outcome.points), row: { ...row, journal_id: journalId } };
     }
     case 'move_tier': {

@@ -53,10 +53,16 @@ export function outboxWrites(events: string, owners: string): string {
      )`;
 }
 
+/** The events' owners as values, so the member rows `outboxWrites` reads are found on their shards (issue #19). */
+export const eventOwners = (events: readonly EventInput[]): string[] => [
+  ...new Set(events.map((e) => e.user_id ?? e.retailer_id)),
+];
+
 /** Writes outbox rows in their own statement, inside the change's transaction. */
 export async function insertEvents(tx: Tx, events: readonly EventInput[]): Promise<void> {
   if (!events.length) return;
-  // The events' owners as values, so the member rows read are found on their shards (issue #19).
-  const owners = [...new Set(events.map((e) => e.user_id ?? e.retailer_id))];
-  await tx.query(`WITH ${outboxWrites('$1', '$2::uuid[]')} SELECT 1`, [eventsParam(events), owners]);
+  await tx.query(`WITH ${outboxWrites('$1', '$2::uuid[]')} SELECT 1`, [
+    eventsParam(events),
+    eventOwners(events),
+  ]);
 }

@@ -1,7 +1,7 @@
 import type { Database, Tx } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { eventOf, tierChangeEvents } from '../events/event.service.js';
-import { insertEvents } from '../events/outbox.repository.js';
+import { insertEvents, type EventInput } from '../events/outbox.repository.js';
 import { findUserById, lockUserById } from '../customers/customer.repository.js';
 import { jsonHash } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
@@ -21,7 +21,7 @@ import {
 } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
 import {
-  insertJournal,
+  insertJournals,
   readBalances,
   tierYearBalance,
   type JournalInput,
@@ -263,13 +263,15 @@ export async function deposit(
     );
     const ids = journalIds(now, lines.length);
     const details: DepositResult[] = [];
+    const journals: JournalInput[] = [];
+    const events: EventInput[] = [];
     for (const [i, l] of lines.entries()) {
       // A line without an id has no key: applied every time (issue #14 item 4).
       if (l.key !== null) assertSameLine(l.field, l.id!, done.get(l.key), l.hash);
       const applied = l.key === null || !done.has(l.key);
       if (applied) {
         if (l.key !== null) done.set(l.key, { line_hash: l.hash });
-        await insertJournal(tx, {
+        journals.push({
           id: ids[i]!,
           retailer_id: retailerId,
           user_id: user.id,
@@ -290,25 +292,24 @@ export async function deposit(
             { account: 'program:adjusted', amount: -l.amount },
           ],
         });
+        // Issue #17: one event per applied line, written with the journals.
+        events.push(
+          eventOf('points.deposited', retailerId, user.id, now, {
+            point_account_id: l.account.id,
+            account_name: l.account.name,
+            amount: l.amount,
+            idempotency_id: l.id,
+            reference_id: l.reference_id ?? null,
+          }),
+        );
       }
       details.push({ point_account_id: l.account.id, amount: l.amount, idempotency_id: l.id, applied });
     }
-    // Issue #17: one event per applied line; a Tier Qualifying deposit may move the tier now.
-    const applied = lines.filter((_, i) => details[i]!.applied);
-    await insertEvents(tx, [
-      ...applied.map((l) =>
-        eventOf('points.deposited', retailerId, user.id, now, {
-          point_account_id: l.account.id,
-          account_name: l.account.name,
-          amount: l.amount,
-          idempotency_id: l.id,
-          reference_id: l.reference_id ?? null,
-        }),
-      ),
-      ...(applied.some((l) => l.account.role === 'tier')
-        ? await tierChangeEvents(tx, retailerId, user.id, [now], now)
-        : []),
-    ]);
+    await insertJournals(tx, journals, events);
+    // A Tier Qualifying deposit may move the tier now: read once the journals are written.
+    if (journals.some((j) => j.postings[0]!.account === 'tier')) {
+      await insertEvents(tx, await tierChangeEvents(tx, retailerId, user.id, [now], now));
+    }
     return { user_id: user.id, details };
   });
 }
@@ -486,9 +487,9 @@ export async function spendMultiple(
       });
     }
     if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
-    for (const j of journals) await insertJournal(tx, j);
-    await insertEvents(
+    await insertJournals(
       tx,
+      journals,
       details
         .filter((d) => d.idempotency_summary === 'new' && d.amount_spent > 0)
         .map((d) =>

@@ -1,7 +1,13 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
 import { standingInvalidation } from '../tiers/standing-invalidation.js';
-import { eventsParam, outboxWrites, type EventInput } from '../events/outbox.repository.js';
+import {
+  eventOwners,
+  eventsParam,
+  insertEvents,
+  outboxWrites,
+  type EventInput,
+} from '../events/outbox.repository.js';
 
 /** Journal kinds (DESIGN §3); each names why points moved. */
 export type JournalKind =
@@ -116,10 +122,28 @@ export function journalWrites(journals: string, lines: string, owner?: string): 
  * trip). The postings must sum to zero; balances refuse to go below zero by constraint.
  */
 export async function insertJournal(tx: Tx, j: JournalInput): Promise<void> {
-  await tx.query(`WITH ${journalWrites('$1', '$2', '$3::uuid')} SELECT 1`, [
-    ...journalParams([j]),
-    j.user_id,
-  ]);
+  await insertJournals(tx, [j]);
+}
+
+/**
+ * Writes one member's journals with their postings and balances, and the outbox rows of the change
+ * (issue #17), in one statement: a deposit, a spend or a cash-out is one round trip (issue #15).
+ */
+export async function insertJournals(
+  tx: Tx,
+  journals: readonly JournalInput[],
+  events: readonly EventInput[] = [],
+): Promise<void> {
+  if (!journals.length) return insertEvents(tx, events);
+  const owner = journals[0]!.user_id;
+  if (journals.some((j) => j.user_id !== owner)) throw new Error('insertJournals writes one member');
+  const parts = [journalWrites('$1', '$2', '$3::uuid')];
+  const params: unknown[] = [...journalParams(journals), owner];
+  if (events.length) {
+    parts.push(outboxWrites('$4', '$5::uuid[]'));
+    params.push(eventsParam(events), eventOwners(events));
+  }
+  await tx.query(`WITH ${parts.join(', ')} SELECT 1`, params);
 }
 
 export interface BalanceRow {

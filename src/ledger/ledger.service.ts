@@ -18,7 +18,7 @@ import { insertEvents, type EventInput } from '../events/outbox.repository.js';
 import { getProgramAt } from '../program/program.service.js';
 import {
   balanceOf,
-  insertJournal,
+  insertJournals,
   lockLedgerOwners,
   rollOverDueLots,
   writeRollovers,
@@ -322,7 +322,7 @@ async function writeCashOut(
 ): Promise<void> {
   const journalId = newId(c.period.ends_at.getTime());
   const cardId = giftCardId(userId, c.period.period);
-  await insertJournal(tx, {
+  const journal: JournalInput = {
     id: journalId,
     retailer_id: retailerId,
     user_id: userId,
@@ -343,23 +343,28 @@ async function writeCashOut(
       { account: 'spendable', amount: -c.points },
       { account: 'program:cashed_out', amount: c.points },
     ],
-  });
-  await insertEvents(tx, [
-    eventOf(
-      'gift_card.issued',
-      retailerId,
-      userId,
-      now,
-      {
-        gift_card_id: cardId,
-        period: c.period.period,
-        points: c.points,
-        value_cents: c.value_cents,
-        currency: c.currency,
-      },
-      c.period.ends_at,
-    ),
-  ]);
+  };
+  // The gift card's event is written with its journal (issue #17), one round trip.
+  await insertJournals(
+    tx,
+    [journal],
+    [
+      eventOf(
+        'gift_card.issued',
+        retailerId,
+        userId,
+        now,
+        {
+          gift_card_id: cardId,
+          period: c.period.period,
+          points: c.points,
+          value_cents: c.value_cents,
+          currency: c.currency,
+        },
+        c.period.ends_at,
+      ),
+    ],
+  );
   await insertGiftCard(tx, {
     id: cardId,
     retailer_id: retailerId,

@@ -98,6 +98,17 @@ describeEachDatabase('Round trips per request', (target) => {
       t!.request('POST', '/api/2.0/send_transaction', { body: body(1, 'R-2') }),
     );
     const afterPurchase = await lookup();
+    const points = (path: string, extra: Record<string, unknown>) =>
+      t!.request('POST', `/incentives/api/1.0/user_points/${path}`, {
+        body: { retailer_id: t!.tenant.retailer_id, user_id: created.body.user.id, ...extra },
+      });
+    const balances = await points('all_balances', {});
+    const account = (
+      balances.body.payload.details as { account_name: string; point_account_id: string }[]
+    ).find((d) => d.account_name === 'ACME Spendable Account')!.point_account_id;
+    const line = (id: string) => ({ point_account_id: account, amount: 40, idempotency_id: id });
+    const deposit = await counted('deposit', () => points('deposit', { deposit_details: [line('D-1')] }));
+    const spend = await counted('spend', () => points('spend_multiple', { spend_details: [line('S-1')] }));
     // Each counts the simulated clock's read (a real clock costs none). The lookup: the email's
     // lookup table names the member (issue #19), then one statement reads the member with the
     // program in force and the stored standing (issue #15), or the member's ledger when the
@@ -108,14 +119,19 @@ describeEachDatabase('Round trips per request', (target) => {
     // context, then the stored answer on the owner's shard. A return covered by its lots: the
     // context, the stored-answer check and a purchase's transaction (20 before issue #8); the
     // program version it was priced by costs one more unless this process holds it, as it does
-    // here since the lookups read it.
-    expect({ cold, warm, afterPurchase, purchase, replay, ret }).toEqual({
+    // here since the lookups read it. A deposit: the program in force, BEGIN, the member's lock,
+    // what is due, the idempotency read, one write of the journals with their events (issue #17;
+    // 9 when the events had a statement of their own), COMMIT. A spend reads the balances and the
+    // tier year's points besides (11 before).
+    expect({ cold, warm, afterPurchase, purchase, replay, ret, deposit, spend }).toEqual({
       cold: 4,
       warm: 3,
       afterPurchase: 4,
       purchase: 8,
       replay: 3,
       ret: 8,
+      deposit: 8,
+      spend: 10,
     });
   });
 });
