@@ -73,23 +73,30 @@ describeEachDatabase('Group commit of the till', (target) => {
     const { app, transactions } = await start();
     configureGroupCommit(app.db, { maxSize: 4, windowMs: LONG, concurrency: 1 });
     const before = transactions();
-    // GC-4 sends GC-1's transaction id: whichever of the two the batch runs second is refused
-    // (DESIGN §4: a transaction belongs to one member), only after the batch has read its context.
+    // GC-2's request R-2 comes twice with two bodies. Both pass the checks before the batch (neither
+    // is stored yet); in the batch, the second finds the first's answer and is refused with 409
+    // (DESIGN §4), alone, after the batch has read and planned it. (A transaction id of another
+    // member is refused before the batch, at its claim: it never joins one.)
     const answers = await Promise.all([
       send(app, purchase('R-1', 'T-1', 'GC-1', [1])),
       send(app, purchase('R-2', 'T-2', 'GC-2', [2])),
       send(app, purchase('R-3', 'T-3', 'GC-3', [3])),
-      send(app, purchase('R-4', 'T-1', 'GC-4', [4])),
+      send(app, purchase('R-2', 'T-2', 'GC-2', [4])),
     ]);
     expect(transactions() - before).toBe(1);
     const refused = answers.filter((a) => a.status !== 200);
     expect(refused).toHaveLength(1);
-    expect(refused[0]!.status).toBe(400);
-    expect(refused[0]!.body.errors.message).toMatch(/transaction T-1 belongs to another member/);
-    expect(answers[1]!.status).toBe(200);
+    expect(refused[0]!.status).toBe(409);
+    expect(refused[0]!.body.errors.message).toMatch(/request_id R-2 was already used for transaction T-2/);
+    const kept = answers[1]!.status === 200 ? answers[1]! : answers[3]!;
+    expect(answers[0]!.status).toBe(200);
     expect(answers[2]!.status).toBe(200);
-    expect(points(answers[1]!)).toEqual([40, 40]);
+    expect(points(answers[0]!)).toEqual([20, 20]);
     expect(points(answers[2]!)).toEqual([60, 60]);
+    expect([
+      [40, 40],
+      [80, 80],
+    ]).toContainEqual(points(kept));
     const rows = await app.db.query<{ transaction_id: string; n: number }>(
       `SELECT transaction_id, count(*)::int AS n FROM purchases GROUP BY transaction_id ORDER BY transaction_id`,
     );
@@ -98,8 +105,12 @@ describeEachDatabase('Group commit of the till', (target) => {
       { transaction_id: 'T-2', n: 1 },
       { transaction_id: 'T-3', n: 1 },
     ]);
+    // The other member's transaction id is refused at its claim, before any batch.
+    const stolen = await send(app, purchase('R-5', 'T-1', 'GC-4', [1]));
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.errors.message).toMatch(/transaction T-1 belongs to another member/);
     expect((await verifyLedger(app.db)).problems).toEqual([]);
-  }, 180_000);
+  });
 
   it('sends of one member in one batch are applied in arrival order, each over what the one before left', async () => {
     const { app, transactions } = await start();
