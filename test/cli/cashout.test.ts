@@ -7,10 +7,11 @@ import {
   cleanUp,
   ensureBuilt,
   laurel,
+  migratedDataDir,
   oneLine,
   serve,
-  tempDir,
   type Server,
+  tempDir,
 } from '../support/cli.js';
 
 /** `laurel cashout report` and the gift-card key file, as an operator meets them (issue #5). */
@@ -44,7 +45,7 @@ const json = (r: { stdout: string }) =>
 
 describe('laurel cashout report', () => {
   it('reports a period once the cash-out is written; the key file keeps codes across restarts', async () => {
-    const dir = tempDir();
+    const dir = await migratedDataDir();
     const server = await openShop(dir, true);
     const shop = { server, key: server.field('api_key'), admin: `Bearer ${server.field('admin_token')}` };
     const auth = basic(shop.key, server.field('secret'));

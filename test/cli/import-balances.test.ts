@@ -8,11 +8,12 @@ import {
   cleanUp,
   ensureBuilt,
   laurel,
+  migratedDataDir,
   oneLine,
   schemaPerTest,
   serve,
-  tempDir,
   type Server,
+  tempDir,
 } from '../support/cli.js';
 
 /**
@@ -210,7 +211,7 @@ afterEach(cleanUp);
 
 describe('laurel import balances', () => {
   it('on the embedded database, through the server that holds it', async () => {
-    await scenario({}, ['--data-dir', join(tempDir(), 'data')]);
+    await scenario({}, ['--data-dir', await migratedDataDir()]);
   }, 600_000);
 });
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { basic, call, cleanUp, ensureBuilt, exited, laurel, serve, tempDir } from '../support/cli.js';
+import { basic, call, cleanUp, ensureBuilt, exited, laurel, migratedDataDir, serve } from '../support/cli.js';
 
 /**
  * Graceful shutdown (issue #7 item 6): SIGTERM stops accepting, lets the requests in flight finish,
@@ -17,7 +17,7 @@ const PURCHASES = 24;
 
 describe('graceful shutdown', () => {
   it('SIGTERM in the middle of a burst of purchases: every answer is whole, every acknowledged purchase stays', async () => {
-    const dir = join(tempDir(), 'data');
+    const dir = await migratedDataDir();
     const args = [
       '--data-dir',
       dir,

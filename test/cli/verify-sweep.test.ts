@@ -8,12 +8,13 @@ import {
   cleanUp,
   ensureBuilt,
   laurel,
+  migratedDataDir,
   oneLine,
+  type Result,
   schemaPerTest,
   serve,
-  tempDir,
-  type Result,
   type Server,
+  tempDir,
 } from '../support/cli.js';
 
 /** `laurel verify`, `laurel sweep` and the server's sweeper, as a user runs them. */
@@ -127,7 +128,7 @@ function swept(r: Result): string {
 
 describe('laurel verify and laurel sweep on the embedded database', () => {
   it('sweep rolls the due lots up to --now or the stored simulated clock; verify passes, then names a corrupted balance', async () => {
-    const dir = tempDir();
+    const dir = await migratedDataDir();
     const shop = await openShop(['--data-dir', dir, '--sweep-interval', '0', '--log-level', 'silent']);
     await twoPurchases(shop);
 
@@ -187,7 +188,7 @@ describe('laurel verify and laurel sweep on the embedded database', () => {
   }, 180_000);
 
   it("the server's sweeper (LAUREL_SWEEP_INTERVAL) rolls matured lots by itself and logs what it did", async () => {
-    const dir = tempDir();
+    const dir = await migratedDataDir();
     const shop = await openShop(['--data-dir', dir], { LAUREL_SWEEP_INTERVAL: '1' });
     await buy(shop, 'T-1', '2026-11-02T10:00:00Z', 120);
     await setClock(shop, '2026-12-03T00:00:00Z');
