@@ -337,8 +337,8 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
      ), upd AS (
        UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, shortfall = x.shortfall,
          updated_at = x.updated_at
-       FROM jsonb_to_record($2::jsonb)
-         AS x(id uuid, basket jsonb, award jsonb, revision integer, shortfall jsonb, updated_at timestamptz)
+       -- The purchases row type, not a column list: Citus cannot plan jsonb_to_record's (issue #19).
+       FROM jsonb_populate_record(NULL::purchases, $2::jsonb) x
        WHERE p.user_id = $15 AND p.id = x.id
      ), li AS (
        INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
