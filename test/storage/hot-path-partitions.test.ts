@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Tx } from '../../src/db/database.js';
 import { LOOKUP_TABLES, MEMBER_TABLES } from '../../src/db/distribution.js';
+import { claimDeliveries, dispatchEvents } from '../../src/events/delivery.repository.js';
 import { sweepOnce } from '../../src/jobs/sweeper.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { TEST_DATABASES } from '../support/databases.js';
@@ -21,6 +22,10 @@ const FAN_OUT: ReadonlyArray<{ why: string; sql: RegExp }> = [
   {
     why: 'the sweeper finds members with lots due',
     sql: /SELECT DISTINCT user_id FROM \(\s*SELECT user_id FROM lots/,
+  },
+  {
+    why: 'the event relay finds the members with events to fan out, or deliveries due',
+    sql: /^\s*(SELECT user_id FROM events WHERE dispatched_at IS NULL GROUP BY user_id|SELECT d\.user_id FROM event_deliveries d)/,
   },
   {
     why: "a cash-out run walks a retailer's members",
@@ -216,6 +221,19 @@ describe.runIf(PARTITIONED && target)('Hot paths touch one partition [postgres, 
       const r = await sweepOnce(t.db, t.clock, { wait: true });
       expect(r.failures).toEqual([]);
       expect(r.lots).toBeGreaterThan(0);
+      return { status: 200 };
+    });
+    // The event relay (issues #17, #19): fan-out and delivery claims lock rows of one member each;
+    // Citus refuses a row lock across shards, and a relay that asked for one dispatched nothing.
+    const hook = await t.request('POST', '/admin/v1/webhooks', {
+      auth: 'admin',
+      body: { webhook: { url: 'http://127.0.0.1:9/never-called', events: ['*'] } },
+    });
+    expect(hook.status).toBe(200);
+    await step('event relay: fan out, then claim deliveries', async () => {
+      const at = await t.clock.now();
+      expect(await dispatchEvents(t.db, 500, at)).toBeGreaterThan(0);
+      expect((await claimDeliveries(t.db, false, 32, at, 30_000)).length).toBeGreaterThan(0);
       return { status: 200 };
     });
     // The member's settlement (or the cash-out run) wrote the quarter's gift card.
