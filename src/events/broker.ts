@@ -1,6 +1,9 @@
 import {
   connect,
+  ErrorCode,
+  Events,
   nanos,
+  NatsError,
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
@@ -8,7 +11,7 @@ import {
 } from 'nats';
 import type { EventEnvelope } from '../domain/events.js';
 import { LaurelError } from '../errors.js';
-import type { EventPublisher } from './relay.js';
+import { BrokerUnavailable, type EventPublisher } from './relay.js';
 
 /**
  * The events broker (issue #17, docs/decisions/0008-events-broker.md): NATS JetStream. Every event
@@ -44,6 +47,8 @@ export function checkBrokerUrl(url: string): string[] {
 
 export class NatsPublisher implements EventPublisher {
   private connection: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
+  /** Whether the connection is up now: while it reconnects, a publish fails at once. */
+  private up = false;
 
   constructor(
     private readonly servers: string[],
@@ -61,17 +66,10 @@ export class NatsPublisher implements EventPublisher {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
       });
+      this.up = true;
+      void this.watch(nc).catch(() => undefined);
       try {
-        const jsm = await nc.jetstreamManager({ timeout: this.timeoutMs });
-        await jsm.streams.info(EVENTS_STREAM).catch(async () => {
-          await jsm.streams.add({
-            name: EVENTS_STREAM,
-            subjects: [`${SUBJECT_PREFIX}.>`],
-            storage: StorageType.File,
-            retention: RetentionPolicy.Limits,
-            duplicate_window: nanos(10 * 60_000),
-          });
-        });
+        await this.ensureStream(nc);
         return { nc, js: nc.jetstream({ timeout: this.timeoutMs }) };
       } catch (err) {
         await nc.close().catch(() => undefined);
@@ -84,16 +82,50 @@ export class NatsPublisher implements EventPublisher {
     return this.connection;
   }
 
-  async publish(event: EventEnvelope, body: string): Promise<void> {
-    const { nc, js } = await this.connected();
-    if (nc.isClosed()) {
-      this.connection = undefined;
-      throw new Error('broker connection closed');
+  /** Follows the connection's state, so a publish while it is down fails at once. */
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) this.up = false;
+      else if (s.type === Events.Reconnect) this.up = true;
     }
-    await js.publish(subjectOf(event), new TextEncoder().encode(body), {
-      msgID: event.id,
-      timeout: this.timeoutMs,
+  }
+
+  /** Creates the stream when it is missing. */
+  private async ensureStream(nc: NatsConnection): Promise<void> {
+    const jsm = await nc.jetstreamManager({ timeout: this.timeoutMs });
+    await jsm.streams.info(EVENTS_STREAM).catch(async () => {
+      await jsm.streams.add({
+        name: EVENTS_STREAM,
+        subjects: [`${SUBJECT_PREFIX}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        duplicate_window: nanos(10 * 60_000),
+      });
     });
+  }
+
+  async publish(event: EventEnvelope, body: string): Promise<void> {
+    let c: { nc: NatsConnection; js: JetStreamClient };
+    try {
+      c = await this.connected();
+    } catch (err) {
+      throw new BrokerUnavailable(`broker unreachable: ${reason(err)}`);
+    }
+    if (c.nc.isClosed()) {
+      this.connection = undefined;
+      throw new BrokerUnavailable('broker connection closed');
+    }
+    // Buffering the message until the connection is back would hold the relay for the whole
+    // timeout of every publish (issue #17: a broker that was down held back every webhook).
+    if (!this.up) throw new BrokerUnavailable('broker unreachable: reconnecting');
+    try {
+      await c.js.publish(subjectOf(event), new TextEncoder().encode(body), {
+        msgID: event.id,
+        timeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   async close(): Promise<void> {
@@ -102,3 +134,16 @@ export class NatsPublisher implements EventPublisher {
     if (c) await (await c.catch(() => undefined))?.nc.drain().catch(() => undefined);
   }
 }
+
+/** A failure of the broker rather than of one message: the relay stops its batch (src/events/relay.ts). */
+function unavailable(err: unknown): Error {
+  if (!(err instanceof NatsError)) return err instanceof Error ? err : new Error(String(err));
+  const whole = [ErrorCode.Timeout, ErrorCode.NoResponders, ErrorCode.Disconnect, ErrorCode.ConnectionClosed];
+  return whole.includes(err.code as ErrorCode)
+    ? new BrokerUnavailable(`broker unavailable: ${err.code}`)
+    : err;
+}
+
+/** Why a connection failed, by its code: never the URL, which may hold a password. */
+const reason = (err: unknown): string =>
+  err instanceof NatsError ? err.code : ((err as { code?: string }).code ?? 'connection failed');

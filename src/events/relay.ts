@@ -16,9 +16,17 @@ import {
 import { SecretBox } from './secret-box.js';
 import { findWebhooksByIds } from './webhook.repository.js';
 
+/**
+ * A publish that failed because the broker cannot be reached or does not answer, rather than
+ * because of the message: the relay does not try the rest of its batch.
+ */
+export class BrokerUnavailable extends Error {
+  override name = 'BrokerUnavailable';
+}
+
 /** A message broker the relay publishes every event to (src/events/broker.ts). */
 export interface EventPublisher {
-  /** Resolves once the broker has stored the message; throws when it has not. */
+  /** Resolves once the broker has stored the message; throws when it has not (BrokerUnavailable when it cannot be reached). */
   publish(event: EventEnvelope, body: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -59,15 +67,15 @@ export const eventBody = (e: EventEnvelope): string =>
 /**
  * The event relay of `laurel serve` (issue #17, docs/events.md): apart from the request path, it
  * fans committed outbox rows out into deliveries, then POSTs each due delivery to its webhook,
- * signed, and publishes to the broker when one is configured. Every instant here is the wall
- * clock: retries are an operational matter, not a program rule, and a simulated clock may stand
- * still. Failures of the database are logged and retried at the next tick.
+ * signed, and publishes to the broker when one is configured. Webhooks and the broker run in loops
+ * of their own, so a broker that is down or slow never holds back a webhook, nor a slow receiver
+ * the broker. Every instant here is the wall clock: retries are an operational matter, not a
+ * program rule, and a simulated clock may stand still. Failures of the database are logged and
+ * retried at the next round.
  */
 export class EventRelay {
   private readonly box: SecretBox;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loops: Loop[];
   private readonly secrets = new Map<string, { url: string; secret: string }>();
   /** Counters since start, for the bench and the log. */
   readonly stats = { dispatched: 0, delivered: 0, failedAttempts: 0, published: 0 };
@@ -77,53 +85,29 @@ export class EventRelay {
     private readonly opts: RelayOptions,
   ) {
     this.box = new SecretBox(opts.serverKey);
+    const idle = opts.idleMs ?? 250;
+    const failed = (err: unknown) =>
+      opts.log[isConnectionError(err) ? 'warn' : 'error']({ err }, 'events: relay tick failed');
+    this.loops = [
+      new Loop(() => this.deliverRound(), idle, failed),
+      ...(opts.broker ? [new Loop(() => this.publishRound(), idle, failed)] : []),
+    ];
   }
 
   start(): void {
-    if (this.stopped || this.timer || this.running) return;
-    this.schedule(0);
+    for (const l of this.loops) l.start();
   }
 
-  /** Ends the loop after the attempts in flight; what was not sent stays queued. */
+  /** Ends the loops after the attempts in flight; what was not sent stays queued. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await Promise.all(this.loops.map((l) => l.stop()));
     await this.opts.broker?.close().catch(() => undefined);
   }
 
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.tick()
-        .catch((err: unknown) => {
-          if (!this.stopped)
-            this.opts.log[isConnectionError(err) ? 'warn' : 'error']({ err }, 'events: relay tick failed');
-          return false;
-        })
-        .then((busy) => {
-          this.running = undefined;
-          if (!this.stopped) this.schedule(busy ? 0 : (this.opts.idleMs ?? 250));
-        });
-    }, ms);
-    this.timer.unref();
-  }
-
-  /** One round: fan out, then one batch of attempts of each kind. True when there may be more. */
+  /** One round of each loop at once. True when there may be more. */
   async tick(): Promise<boolean> {
-    const now = new Date();
-    const dispatched = await dispatchEvents(this.db, this.opts.dispatchBatch ?? 500, now);
-    this.stats.dispatched += dispatched;
-    const limit = this.opts.concurrency ?? 32;
-    const lease = this.opts.leaseMs ?? 30_000;
-    const hooks = await claimDeliveries(this.db, false, limit, now, lease);
-    const published = this.opts.broker ? await claimDeliveries(this.db, true, limit, now, lease) : [];
-    await Promise.all([
-      ...hooks.map((d) => this.attempt(d, () => this.post(d))),
-      this.publishInOrder(published),
-    ]);
-    return dispatched > 0 || hooks.length === limit || published.length === limit;
+    const busy = await Promise.all([this.deliverRound(), this.publishRound()]);
+    return busy.includes(true);
   }
 
   /** Runs ticks until nothing is due (tests and the bench). */
@@ -131,11 +115,52 @@ export class EventRelay {
     while (await this.tick());
   }
 
-  /** Broker messages go out one at a time in claim order (one per member's head at most). */
+  /** Fans out what is new; true when it found some. */
+  private async dispatch(now: Date): Promise<boolean> {
+    const dispatched = await dispatchEvents(this.db, this.opts.dispatchBatch ?? 500, now);
+    this.stats.dispatched += dispatched;
+    return dispatched > 0;
+  }
+
+  /** Fans out, then one batch of webhook attempts at once. True when there may be more. */
+  private async deliverRound(): Promise<boolean> {
+    const now = new Date();
+    const dispatched = await this.dispatch(now);
+    const limit = this.opts.concurrency ?? 32;
+    const hooks = await claimDeliveries(this.db, false, limit, now, this.opts.leaseMs ?? 30_000);
+    await Promise.all(hooks.map((d) => this.attempt(d, () => this.post(d))));
+    return dispatched || hooks.length === limit;
+  }
+
+  /**
+   * Fans out (the webhooks' loop may be waiting on a slow receiver), then one batch of broker
+   * messages. True when there may be more.
+   */
+  private async publishRound(): Promise<boolean> {
+    if (!this.opts.broker) return false;
+    const now = new Date();
+    const dispatched = await this.dispatch(now);
+    const limit = this.opts.concurrency ?? 32;
+    const claimed = await claimDeliveries(this.db, true, limit, now, this.opts.leaseMs ?? 30_000);
+    await this.publishInOrder(claimed);
+    return dispatched || claimed.length === limit;
+  }
+
+  /**
+   * Broker messages go out one at a time in claim order (one per member's head at most). Once the
+   * broker is unavailable, the rest of the batch is not tried: each would wait out its own timeout.
+   */
   private async publishInOrder(claimed: ClaimedDelivery[]): Promise<void> {
+    let unavailable: string | undefined;
     for (const d of claimed) {
       await this.attempt(d, async () => {
-        await this.opts.broker!.publish(d.event, eventBody(d.event));
+        if (unavailable !== undefined) return { code: null, error: unavailable };
+        try {
+          await this.opts.broker!.publish(d.event, eventBody(d.event));
+        } catch (err) {
+          if (err instanceof BrokerUnavailable) unavailable = err.message;
+          throw err;
+        }
         this.stats.published += 1;
         return { code: null };
       });
@@ -214,4 +239,46 @@ function describe(err: unknown): string {
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'no answer within the timeout';
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return (cause?.code ?? cause?.message ?? err.message).slice(0, 200);
+}
+
+/** A loop of rounds: the next round at once after a busy one, `idleMs` after an idle one. */
+class Loop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly round: () => Promise<boolean>,
+    private readonly idleMs: number,
+    private readonly failed: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.stopped || this.timer || this.running) return;
+    this.schedule(0);
+  }
+
+  /** No round after the one running, which it waits for. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.round()
+        .catch((err: unknown) => {
+          if (!this.stopped) this.failed(err);
+          return false;
+        })
+        .then((busy) => {
+          this.running = undefined;
+          if (!this.stopped) this.schedule(busy ? 0 : this.idleMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
 }

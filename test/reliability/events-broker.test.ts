@@ -7,8 +7,8 @@ import {
   expectDocumentedData,
   type RecordedEvent,
 } from '../support/event-shop.js';
-import { MACHINE_NATS, purgeStream, readStream, type BrokerMessage } from '../support/nats.js';
-import { eventually } from '../support/receiver.js';
+import { MACHINE_NATS, OwnNats, purgeStream, readStream, type BrokerMessage } from '../support/nats.js';
+import { eventually, Receiver } from '../support/receiver.js';
 
 /**
  * The events broker against a real NATS JetStream (issue #17, docs/events.md "The broker"), through
@@ -16,12 +16,15 @@ import { eventually } from '../support/receiver.js';
  * back from the stream `LAUREL_EVENTS` with an ordered consumer filtered to the test's retailer
  * (`laurel.events.<retailer_id>.>`). The stream's name is fixed and shared by everything that
  * publishes to a broker, so the test on the machine's NATS reads and purges only its own
- * retailer's subjects and never deletes the stream.
+ * retailer's subjects and never deletes the stream; the tests that stop the broker run a
+ * nats-server of their own.
  */
 
 const DATABASE_URL = process.env.DATABASE_URL;
 const STREAM = 'LAUREL_EVENTS';
 const MATURITY = '2026-10-31T14:00:00.000Z';
+/** Retries within a fraction of a second instead of 5 s (the schedule's first step). */
+const FAST_RETRY = { LAUREL_EVENTS_FIRST_RETRY_MS: '100' };
 
 beforeAll(ensureBuilt, 120_000);
 afterAll(cleanUp);
@@ -164,6 +167,75 @@ describe.skipIf(!DATABASE_URL)('Events broker: NATS JetStream through laurel ser
     } finally {
       await cleanUp();
       await purgeStream(MACHINE_NATS, STREAM, subjectsOf(shop)).catch(() => undefined);
+      await shop.close();
+    }
+  }, 60_000);
+
+  it('while the broker is down, publishes are retried and arrive once it is back, in order, once each', async () => {
+    const nats = await new OwnNats().start();
+    const shop = await EventShop.open(url, ['--events-broker', nats.url], FAST_RETRY);
+    try {
+      const members = ['BRK-D0', 'BRK-D1', 'BRK-D2', 'BRK-D3'];
+      const ids = [];
+      for (const m of members) ids.push(await shop.member(m));
+      expect((await shop.send('d0', 'T-D0', 'BRK-D0', 10)).status).toBe(200);
+      await published(shop, nats.url);
+
+      await nats.stop();
+      // Each member's later changes, made while the broker is down.
+      for (const [i, m] of members.entries()) {
+        expect((await shop.send(`d${i}-1`, `T-D${i}-1`, m, 11 + i)).status).toBe(200);
+        expect((await shop.deposit(ids[i]!, 5 + i, `brk-d${i}`)).status).toBe(200);
+        expect((await shop.send(`d${i}-2`, `T-D${i}-1`, m, 5)).status).toBe(200);
+      }
+      const recorded = await shop.events();
+      // The broker's attempts fail and are retried on the schedule, none given up.
+      await eventually(async () => (await shop.deliveries(true)).some((d) => d.attempts >= 3));
+      const meanwhile = await shop.deliveries(true);
+      expect(meanwhile.filter((d) => d.status === 'failed')).toEqual([]);
+      expect(meanwhile.filter((d) => d.status === 'pending').length).toBe(members.length * 3);
+      expect(meanwhile.find((d) => d.attempts >= 3)?.last_error).toMatch(/^broker unreachable/);
+
+      // Back with its storage (same directory), it gets every event once, each member's in order.
+      await nats.start();
+      const messages = await published(shop, nats.url);
+      expectPublishedAsRecorded(shop, messages, recorded);
+      await shop.server.stop();
+    } finally {
+      await cleanUp();
+      await nats.remove();
+      await shop.close();
+    }
+  }, 60_000);
+
+  it('bug: a broker that was down held back every webhook delivery (each publish waited out its 5 s timeout)', async () => {
+    const nats = await new OwnNats().start();
+    const receiver = await new Receiver().up();
+    const shop = await EventShop.open(url, ['--events-broker', nats.url], FAST_RETRY);
+    try {
+      await shop.webhook(receiver.url);
+      await nats.stop();
+      // Eight members, each the head of its own queue to the broker: the relay used to try them
+      // one after another, 5 s each, before its next round of webhook deliveries.
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        ids.push(await shop.member(`BRK-W${i}`));
+        expect((await shop.deposit(ids.at(-1)!, 5, `brk-w${i}`)).status).toBe(200);
+      }
+      const theirs = (await shop.events()).filter((e) => ids.includes(e.user_id)).map((e) => e.id);
+      expect(theirs).toHaveLength(8 * 3);
+      // The webhook hears all of it while the broker is still down, sooner than one publish timeout.
+      const heard = () => new Set(receiver.delivered().map((e) => e.id));
+      await eventually(() => theirs.every((id) => heard().has(id)), 100, 50);
+      const toBroker = (await shop.deliveries(true)).filter((d) => theirs.includes(d.event_id));
+      expect(toBroker.filter((d) => d.status === 'delivered')).toEqual([]);
+      await nats.start();
+      await published(shop, nats.url);
+      await shop.server.stop();
+    } finally {
+      await cleanUp();
+      await receiver.down();
+      await nats.remove();
       await shop.close();
     }
   }, 60_000);
