@@ -118,13 +118,23 @@ export class NatsPublisher implements EventPublisher {
     // Buffering the message until the connection is back would hold the relay for the whole
     // timeout of every publish (issue #17: a broker that was down held back every webhook).
     if (!this.up) throw new BrokerUnavailable('broker unreachable: reconnecting');
-    try {
-      await c.js.publish(subjectOf(event), new TextEncoder().encode(body), {
+    const send = () =>
+      c.js.publish(subjectOf(event), new TextEncoder().encode(body), {
         msgID: event.id,
         timeout: this.timeoutMs,
       });
+    try {
+      await send();
     } catch (err) {
-      throw unavailable(err);
+      // No stream takes the subject: it was deleted, or the broker came back without its storage.
+      // Create it again and publish once more (issue #17: publishes used to fail until a restart).
+      if (!(err instanceof NatsError && err.code === ErrorCode.NoResponders)) throw unavailable(err);
+      try {
+        await this.ensureStream(c.nc);
+        await send();
+      } catch (again) {
+        throw unavailable(again);
+      }
     }
   }
 

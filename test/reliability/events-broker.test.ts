@@ -7,7 +7,14 @@ import {
   expectDocumentedData,
   type RecordedEvent,
 } from '../support/event-shop.js';
-import { MACHINE_NATS, OwnNats, purgeStream, readStream, type BrokerMessage } from '../support/nats.js';
+import {
+  MACHINE_NATS,
+  OwnNats,
+  purgeStream,
+  readStream,
+  withNats,
+  type BrokerMessage,
+} from '../support/nats.js';
 import { eventually, Receiver } from '../support/receiver.js';
 
 /**
@@ -16,8 +23,8 @@ import { eventually, Receiver } from '../support/receiver.js';
  * back from the stream `LAUREL_EVENTS` with an ordered consumer filtered to the test's retailer
  * (`laurel.events.<retailer_id>.>`). The stream's name is fixed and shared by everything that
  * publishes to a broker, so the test on the machine's NATS reads and purges only its own
- * retailer's subjects and never deletes the stream; the tests that stop the broker run a
- * nats-server of their own.
+ * retailer's subjects and never deletes the stream; the tests that stop the broker, or delete the
+ * stream, run a nats-server of their own.
  */
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -235,6 +242,40 @@ describe.skipIf(!DATABASE_URL)('Events broker: NATS JetStream through laurel ser
     } finally {
       await cleanUp();
       await receiver.down();
+      await nats.remove();
+      await shop.close();
+    }
+  }, 60_000);
+
+  it('bug: a stream deleted while the server ran was never created again (publishes failed until a restart)', async () => {
+    const nats = await new OwnNats().start();
+    const shop = await EventShop.open(url, ['--events-broker', nats.url], FAST_RETRY);
+    try {
+      const a = await shop.member('BRK-S');
+      await published(shop, nats.url);
+      // An operator removes the stream (or the broker came back without its storage).
+      await withNats(nats.url, async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        expect(await jsm.streams.delete(STREAM)).toBe(true);
+        // Gone once nothing takes its subjects any more (the server tears it down after answering).
+        const js = nc.jetstream({ timeout: 1000 });
+        await eventually(() =>
+          js.publish(`laurel.events.${shop.retailerId}.probe`).then(
+            () => false,
+            (err: { code?: string }) => err.code === '503',
+          ),
+        );
+      });
+      const before = new Set((await shop.events()).map((e) => e.id));
+      expect((await shop.deposit(a, 7, 'brk-s-d1')).status).toBe(200);
+      expect((await shop.send('s1', 'T-S1', 'BRK-S', 12)).status).toBe(200);
+      const messages = await published(shop, nats.url);
+      const after = (await shop.events()).filter((e) => !before.has(e.id));
+      expect(after.map((e) => e.type)).toEqual(['points.deposited', 'purchase.posted']);
+      expectPublishedAsRecorded(shop, messages, after);
+      await shop.server.stop();
+    } finally {
+      await cleanUp();
       await nats.remove();
       await shop.close();
     }
