@@ -77,6 +77,8 @@ export class EventRelay {
   private readonly box: SecretBox;
   private readonly loops: Loop[];
   private readonly secrets = new Map<string, { url: string; secret: string }>();
+  /** Webhook attempts in flight. */
+  private readonly posting = new Set<Promise<void>>();
   /** Counters since start, for the bench and the log. */
   readonly stats = { dispatched: 0, delivered: 0, failedAttempts: 0, published: 0 };
 
@@ -101,12 +103,14 @@ export class EventRelay {
   /** Ends the loops after the attempts in flight; what was not sent stays queued. */
   async stop(): Promise<void> {
     await Promise.all(this.loops.map((l) => l.stop()));
+    await Promise.all(this.posting);
     await this.opts.broker?.close().catch(() => undefined);
   }
 
-  /** One round of each loop at once. True when there may be more. */
+  /** One round of each loop at once, waiting for its attempts. True when there may be more. */
   async tick(): Promise<boolean> {
     const busy = await Promise.all([this.deliverRound(), this.publishRound()]);
+    await Promise.all(this.posting);
     return busy.includes(true);
   }
 
@@ -122,14 +126,27 @@ export class EventRelay {
     return dispatched > 0;
   }
 
-  /** Fans out, then one batch of webhook attempts at once. True when there may be more. */
+  /**
+   * Fans out, then starts attempts for as many due webhook deliveries as there are free places
+   * (`concurrency` in flight at most), without waiting for them: a receiver that takes its whole
+   * timeout holds only its own place, never the next round (issue #17: every delivery used to wait
+   * for the slowest of its round). When every place is taken it waits for one. True when there
+   * may be more.
+   */
   private async deliverRound(): Promise<boolean> {
+    const limit = this.opts.concurrency ?? 32;
+    while (this.posting.size >= limit) await Promise.race(this.posting);
     const now = new Date();
     const dispatched = await this.dispatch(now);
-    const limit = this.opts.concurrency ?? 32;
-    const hooks = await claimDeliveries(this.db, false, limit, now, this.opts.leaseMs ?? 30_000);
-    await Promise.all(hooks.map((d) => this.attempt(d, () => this.post(d))));
-    return dispatched || hooks.length === limit;
+    const free = limit - this.posting.size;
+    const hooks = await claimDeliveries(this.db, false, free, now, this.opts.leaseMs ?? 30_000);
+    for (const d of hooks) {
+      const attempt: Promise<void> = this.attempt(d, () => this.post(d))
+        .catch((err: unknown) => this.opts.log.warn({ err }, 'events: an attempt could not be recorded'))
+        .finally(() => this.posting.delete(attempt));
+      this.posting.add(attempt);
+    }
+    return dispatched || hooks.length === free;
   }
 
   /**

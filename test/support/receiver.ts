@@ -5,17 +5,21 @@ import type { AddressInfo } from 'node:net';
 export interface Received {
   headers: IncomingHttpHeaders;
   body: string;
-  /** What it answered. */
+  /** What it answered; 0 for a request it held until the sender gave up or died. */
   status: number;
 }
 
 /**
  * A real webhook receiver on loopback (issue #17 tests): records every request and answers what
- * `answer` says (200 by default). `down()` closes its port and `up()` opens the same port again.
+ * `answer` says (200 by default), or, for `'hold'`, never answers: the request is recorded with
+ * status 0 once the sender closes the connection. `down()` closes its port and `up()` opens the
+ * same port again.
  */
 export class Receiver {
   readonly got: Received[] = [];
-  answer: (body: string, n: number) => number = () => 200;
+  answer: (body: string, n: number) => number | 'hold' = () => 200;
+  /** Requests held unanswered right now. */
+  holding = 0;
   private server: Server | undefined;
   port = 0;
 
@@ -30,6 +34,14 @@ export class Receiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const status = this.answer(body, this.got.length);
+        if (status === 'hold') {
+          this.holding += 1;
+          res.once('close', () => {
+            this.holding -= 1;
+            this.got.push({ headers: req.headers, body, status: 0 });
+          });
+          return;
+        }
         this.got.push({ headers: req.headers, body, status });
         res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' }).end('ok');
       });
@@ -50,7 +62,7 @@ export class Receiver {
 
   /** The events it answered 2xx, parsed, in arrival order. */
   delivered(): { id: string; type: string; data: Record<string, unknown> }[] {
-    return this.got.filter((g) => g.status < 300).map((g) => JSON.parse(g.body));
+    return this.got.filter((g) => g.status >= 200 && g.status < 300).map((g) => JSON.parse(g.body));
   }
 }
 
