@@ -12,6 +12,7 @@ import {
   OwnNats,
   purgeStream,
   readStream,
+  removeAllNats,
   withNats,
   type BrokerMessage,
 } from '../support/nats.js';
@@ -34,7 +35,10 @@ const MATURITY = '2026-10-31T14:00:00.000Z';
 const FAST_RETRY = { LAUREL_EVENTS_FIRST_RETRY_MS: '100' };
 
 beforeAll(ensureBuilt, 120_000);
-afterAll(cleanUp);
+afterAll(async () => {
+  await cleanUp();
+  await removeAllNats();
+});
 
 const subjectsOf = (shop: EventShop) => `laurel.events.${shop.retailerId}.>`;
 

@@ -79,6 +79,10 @@ export class OwnNats {
   port = 0;
   private child: ChildProcess | undefined;
 
+  constructor() {
+    created.add(this);
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
@@ -127,5 +131,16 @@ export class OwnNats {
   async remove(): Promise<void> {
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
+    created.delete(this);
   }
+}
+
+const created = new Set<OwnNats>();
+
+/**
+ * Removes every nats-server a test of this file started and did not remove: register in afterAll,
+ * so a test that timed out leaves no server running (it outlives the test process).
+ */
+export async function removeAllNats(): Promise<void> {
+  for (const n of [...created]) await n.remove();
 }
