@@ -35,6 +35,7 @@ import {
 } from './lib.js';
 import { cloneMember } from './seed.js';
 import { printTable } from './table.js';
+import { WebhookBench } from './webhook.js';
 
 interface Scale {
   /** Members the lookup runs over (copies of two templates). */
@@ -323,6 +324,49 @@ async function main(): Promise<void> {
     );
     const memberTag = (i: number) => (i <= scale.purchasers ? `a` : `b`);
 
+    /**
+     * 4b, run right after `ingest_spread` (below). Ingestion with one webhook subscribed to `*`
+     * (issue #17; goal: within 10% of `ingest_spread`), the relay delivering to the bench's
+     * receiver beside the load; then the delivery rate: events answered by the receiver from the
+     * load's start until the backlog is empty. The webhook is deleted afterwards, so later
+     * scenarios run as before.
+     */
+    const webhookScenario = async (s: Server, plain: LoadResult, run: () => Promise<LoadResult>) => {
+      const hook = await WebhookBench.start(s, tenant.admin, env.DATABASE_URL);
+      try {
+        const startedAt = process.hrtime.bigint();
+        const r = await run();
+        const endedAt = process.hrtime.bigint();
+        const ratio = round(r.perSecond / plain.perSecond, 4);
+        loadFigures('ingest_spread_webhook', r, s, tpcb, 'purchases/s', {
+          workers,
+          ratio_to_ingest_spread: ratio,
+        });
+        log(`ingest_spread_webhook is ${ratio} × ingest_spread (goal: at least 0.9)`);
+        const d = await hook.drain(startedAt, endedAt, 120_000 + 10_000 * scale.seconds);
+        if (!d.events) throw new Error('webhook_delivery: the receiver got no event');
+        figure('webhook_delivery', round(d.events / d.seconds, 1), 'events/s', {
+          events: d.events,
+          posts: d.posts,
+          purchases: r.requests,
+          delivered: d.delivered,
+          pending: d.pending,
+          failed: d.failed,
+          seconds: round(d.seconds),
+          after_load: d.afterLoad,
+          drain_seconds: round(d.drainSeconds),
+          ...(d.afterLoad && d.drainSeconds
+            ? { drain_per_second: round(d.afterLoad / d.drainSeconds, 1) }
+            : {}),
+          workers,
+          load_average_1m: round(loadavg()[0]!),
+        });
+        if (!d.emptied) log(`webhook_delivery: ${d.pending} deliveries still pending when the wait ended`);
+      } finally {
+        await hook.close();
+      }
+    };
+
     // 3–4. Lookup and ingestion with the server's workers; then again with each `--also-workers`
     // count, named `<figure>_workers_<n>`, in the same run so the two compare.
     const sent: string[] = [];
@@ -356,11 +400,12 @@ async function main(): Promise<void> {
         }
         await lookups('lookup_cold', 4);
       }
-      // 4. Purchase ingestion: many tills, over the spread and over the hot set.
-      const ingest = async (name: string, members: number) => {
-        const rand = prng(name.length);
+      // 4. Purchase ingestion: many tills, over the spread and over the hot set. The purchases of
+      // the main server's runs are kept for the returns (`keep`).
+      const ingest = async (name: string, members: number, seed = name.length, keep = !suffix) => {
+        const rand = prng(seed);
         resetPeak(s.pid);
-        const r = await load(s.base, scale.clients, scale.seconds, (i) => {
+        return load(s.base, scale.clients, scale.seconds, (i) => {
           const m = 1 + Math.floor(rand() * members);
           const at = new Date(T0.getTime() - 30_000);
           const body = purchaseBody(
@@ -370,7 +415,7 @@ async function main(): Promise<void> {
             1 + Math.floor(rand() * 3),
             rand,
           );
-          if (!suffix && sent.length < 100_000) sent.push(body);
+          if (keep && sent.length < 100_000) sent.push(body);
           return {
             method: 'POST',
             path: '/api/2.0/send_transaction',
@@ -378,13 +423,26 @@ async function main(): Promise<void> {
             body,
           };
         });
-        loadFigures(name, r, s, tpcb, 'purchases/s', extra);
       };
+      const spread = Math.min(scale.spread, scale.members);
+      // The webhook scenario is read against `ingest_spread` of the same run, so it runs that too.
+      const withWebhook = !suffix && wanted('webhook');
+      if (wanted('ingest') || withWebhook) {
+        const plain = await ingest(`ingest_spread${suffix}`, spread);
+        loadFigures(`ingest_spread${suffix}`, plain, s, tpcb, 'purchases/s', extra);
+        // 4b. Right after it, its very requests (same seed, new transaction ids) with a webhook
+        // subscribed to `*`; not kept for the returns, whose work stays as it was.
+        if (withWebhook)
+          await webhookScenario(s, plain, () =>
+            ingest('ingest_spread_webhook', spread, 'ingest_spread'.length, false),
+          );
+      }
       if (wanted('ingest')) {
-        await ingest(`ingest_spread${suffix}`, Math.min(scale.spread, scale.members));
-        await ingest(`ingest_hot${suffix}`, scale.hot);
+        const hot = `ingest_hot${suffix}`;
+        loadFigures(hot, await ingest(hot, scale.hot), s, tpcb, 'purchases/s', extra);
       }
     };
+
     await httpScenarios(server, workers, '');
 
     // 5. Returns: a purchase re-sent with its first line at quantity 0 (a void when it had one line).

@@ -14,6 +14,8 @@ const FIGURES = [
   'lookup',
   'ingest_spread',
   'ingest_hot',
+  'ingest_spread_webhook',
+  'webhook_delivery',
   'returns',
   'sweep',
   'import_customers_rate',
@@ -37,16 +39,43 @@ describe.skipIf(!url)('npm run bench --scale tiny [postgres]', () => {
     const lines = run.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { figure: string; value: number; ratio_to_baseline?: number });
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            figure: string;
+            value: number;
+            ratio_to_baseline?: number;
+            ratio_to_ingest_spread?: number;
+            events?: number;
+            purchases?: number;
+            delivered?: number;
+            pending?: number;
+          },
+      );
     const byName = new Map(lines.map((f) => [f.figure, f]));
     for (const name of FIGURES) {
       const f = byName.get(name);
       expect(f, `figure ${name}`).toBeDefined();
       expect(f!.value, name).toBeGreaterThan(0);
     }
-    for (const name of ['lookup', 'ingest_spread', 'ingest_hot', 'returns', 'sweep']) {
+    for (const name of [
+      'lookup',
+      'ingest_spread',
+      'ingest_hot',
+      'ingest_spread_webhook',
+      'returns',
+      'sweep',
+    ]) {
       expect(byName.get(name)!.ratio_to_baseline, name).toBeGreaterThan(0);
     }
+    // The webhook scenario (issue #17): compared with ingestion without it, and every event of its
+    // purchases (at least purchase.posted each) delivered, none left pending.
+    expect(byName.get('ingest_spread_webhook')!.ratio_to_ingest_spread).toBeGreaterThan(0);
+    const delivery = byName.get('webhook_delivery')!;
+    expect(delivery.events).toBeGreaterThanOrEqual(delivery.purchases!);
+    expect(delivery.delivered).toBe(delivery.events);
+    expect(delivery.pending).toBe(0);
+    expect(run.stderr).toMatch(/ingest_spread_webhook is [\d.]+ × ingest_spread/);
     // Conservation after every scenario: `laurel verify` ran and found nothing wrong.
     expect(run.stderr).toMatch(/ledger verified: \d+ journals/);
     // The closing table names every figure.
