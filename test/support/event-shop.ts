@@ -33,39 +33,28 @@ export const bodyOf = (e: RecordedEvent): string =>
     data: e.data,
   });
 
+/** What both purchase events carry. */
+const PURCHASE_DATA = [
+  'purchase_id',
+  'transaction_id',
+  'store_id',
+  'purchase_time',
+  'revision',
+  'voided',
+  'awarded',
+  'eligible_cents',
+  'points',
+  'matures_at',
+];
+
 /**
  * The `data` of each type, besides the member's `user_id` and `external_id`: docs/events.md's table
  * (`reason` only when a purchase earned nothing).
  */
 export const DOCUMENTED_DATA: Record<string, string[]> = {
   'member.created': ['opted_in'],
-  'purchase.posted': [
-    'purchase_id',
-    'transaction_id',
-    'store_id',
-    'purchase_time',
-    'revision',
-    'voided',
-    'awarded',
-    'eligible_cents',
-    'points',
-    'matures_at',
-  ],
-  'purchase.adjusted': [
-    'purchase_id',
-    'transaction_id',
-    'store_id',
-    'purchase_time',
-    'revision',
-    'voided',
-    'awarded',
-    'eligible_cents',
-    'points',
-    'matures_at',
-    'points_changed',
-    'shortfall',
-    'shortfall_repaid',
-  ],
+  'purchase.posted': PURCHASE_DATA,
+  'purchase.adjusted': [...PURCHASE_DATA, 'points_changed', 'shortfall', 'shortfall_repaid'],
   'points.deposited': ['point_account_id', 'account_name', 'amount', 'idempotency_id', 'reference_id'],
   'points.spent': ['point_account_id', 'account_name', 'amount', 'idempotency_id', 'reference_id'],
   'points.rolled_over': ['purchase_id', 'matured_at', 'points'],
