@@ -12,6 +12,7 @@ const FIGURES = [
   'pgbench_tpcb',
   'pgbench_select_only',
   'lookup',
+  'lookup_cold',
   'ingest_spread',
   'ingest_hot',
   'ingest_spread_webhook',
@@ -60,6 +61,7 @@ describe.skipIf(!url)('npm run bench --scale tiny [postgres]', () => {
     }
     for (const name of [
       'lookup',
+      'lookup_cold',
       'ingest_spread',
       'ingest_hot',
       'ingest_spread_webhook',
