@@ -51,6 +51,8 @@ export interface RelayOptions {
   leaseMs?: number;
   timeoutMs?: number;
   broker?: EventPublisher;
+  /** Claim member by member, each claim on one shard: on Citus (issue #19; `dispatchEvents`). */
+  perMember?: boolean;
 }
 
 /** The JSON body of an event: built from the stored row, so every attempt sends the same bytes. */
@@ -121,7 +123,12 @@ export class EventRelay {
 
   /** Fans out what is new; true when it found some. */
   private async dispatch(now: Date): Promise<boolean> {
-    const dispatched = await dispatchEvents(this.db, this.opts.dispatchBatch ?? 500, now);
+    const dispatched = await dispatchEvents(
+      this.db,
+      this.opts.dispatchBatch ?? 500,
+      now,
+      this.opts.perMember,
+    );
     this.stats.dispatched += dispatched;
     return dispatched > 0;
   }
@@ -139,7 +146,14 @@ export class EventRelay {
     const now = new Date();
     const dispatched = await this.dispatch(now);
     const free = limit - this.posting.size;
-    const hooks = await claimDeliveries(this.db, false, free, now, this.opts.leaseMs ?? 30_000);
+    const hooks = await claimDeliveries(
+      this.db,
+      false,
+      free,
+      now,
+      this.opts.leaseMs ?? 30_000,
+      this.opts.perMember,
+    );
     for (const d of hooks) {
       const attempt: Promise<void> = this.attempt(d, () => this.post(d))
         .catch((err: unknown) => this.opts.log.warn({ err }, 'events: an attempt could not be recorded'))
@@ -158,7 +172,14 @@ export class EventRelay {
     const now = new Date();
     const dispatched = await this.dispatch(now);
     const limit = this.opts.concurrency ?? 32;
-    const claimed = await claimDeliveries(this.db, true, limit, now, this.opts.leaseMs ?? 30_000);
+    const claimed = await claimDeliveries(
+      this.db,
+      true,
+      limit,
+      now,
+      this.opts.leaseMs ?? 30_000,
+      this.opts.perMember,
+    );
     await this.publishInOrder(claimed);
     return dispatched || claimed.length === limit;
   }
