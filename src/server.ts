@@ -8,7 +8,7 @@ import { migrate } from './db/migrate.js';
 import { createDemoPopulation, type DemoPopulation } from './demo/simulate.js';
 import { LaurelError } from './errors.js';
 import { Sweeper } from './jobs/sweeper.js';
-import { envFirstRetryMs } from './config.js';
+import { envEventsLeaseMs, envFirstRetryMs } from './config.js';
 import { DEFAULT_RETRY } from './domain/events.js';
 import { checkBrokerUrl, NatsPublisher } from './events/broker.js';
 import { registerBroker } from './events/delivery.repository.js';
@@ -104,6 +104,7 @@ export async function startRelay(
     log: app.log.child({ job: 'events' }),
     broker,
     retry: firstRetryMs ? { ...DEFAULT_RETRY, firstRetryMs } : DEFAULT_RETRY,
+    leaseMs: envEventsLeaseMs(),
     // Citus refuses row locks across shards: there the relay claims member by member (issue #19).
     perMember: db.kind === 'postgres' && (await hasCitus(db)),
   });
