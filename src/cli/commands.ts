@@ -4,7 +4,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { VERSION } from '../app.js';
 import { openApiDocument } from '../openapi.js';
 import { SimulatedClock } from '../clock.js';
-import { DEFAULT_SWEEP_INTERVAL, envDatabaseUrl, envDataDir, type ServeConfig } from '../config.js';
+import {
+  DEFAULT_SWEEP_INTERVAL,
+  envDatabaseUrl,
+  envDataDir,
+  envEventsLeaseMs,
+  envFirstRetryMs,
+  type ServeConfig,
+} from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { parseInstant } from '../domain/time.js';
@@ -170,6 +177,9 @@ export function buildCli(): Command {
         sweepInterval: o.sweepInterval,
         eventsBroker: o.eventsBroker,
       };
+      // The relay's settings are read when it starts; a bad one is refused before anything starts.
+      envFirstRetryMs();
+      envEventsLeaseMs();
       // A worker of `--workers N` (src/cluster/): the primary prints the banner and handles signals.
       if (cluster.isWorker) return runWorker(cfg);
       const workers = serveWorkers(o.workers as number | undefined, Boolean(cfg.databaseUrl));

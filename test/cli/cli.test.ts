@@ -286,6 +286,13 @@ describe('laurel CLI on the embedded database', () => {
       { args: ['serve'], env: { PORT: 'abc' }, mentions: "'PORT'" },
       { args: ['serve'], env: { PORT: '-1' }, mentions: "'PORT'" },
       { args: ['serve'], env: { LOG_LEVEL: 'loud' }, mentions: "'LOG_LEVEL'" },
+      // Bug: a bad relay setting was refused only after the server listened and its sweeper ran.
+      { args: ['serve'], env: { LAUREL_EVENTS_LEASE_MS: '5' }, mentions: 'LAUREL_EVENTS_LEASE_MS' },
+      {
+        args: ['serve'],
+        env: { LAUREL_EVENTS_FIRST_RETRY_MS: 'soon' },
+        mentions: 'LAUREL_EVENTS_FIRST_RETRY_MS',
+      },
     ];
     const results = await Promise.all(cases.map((c) => laurel([...c.args, '--data-dir', dir], c.env)));
     results.forEach((r, i) => {
