@@ -39,13 +39,8 @@ export function envFirstRetryMs(): number | undefined {
  * server may make it again (default 30000, docs/events.md). It should exceed an attempt's 10 s
  * timeout, or a slow attempt may be made twice at once (still at least once); tests shorten it.
  */
-export function envEventsLeaseMs(): number | undefined {
-  const v = process.env.LAUREL_EVENTS_LEASE_MS;
-  if (!v) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1000 || n > 3_600_000)
-    throw new Error('LAUREL_EVENTS_LEASE_MS must be a whole number of milliseconds from 1000 to 3600000');
-  return n;
+export function envEventsLeaseMs(): number {
+  return envInteger('LAUREL_EVENTS_LEASE_MS', 30_000, 1000, 3_600_000);
 }
 
 /** `--sweep-interval` / `LAUREL_SWEEP_INTERVAL` when neither is given. */
