@@ -9,7 +9,7 @@ import { normalizeProfile } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
 import { findAnswer } from '../purchases/purchase.repository.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
-import { sendTransaction } from '../purchases/purchase.service.js';
+import { BeforeOpeningError, sendTransaction } from '../purchases/purchase.service.js';
 import {
   emptyCounts,
   fileIdentity,
@@ -200,7 +200,12 @@ async function applyTransaction(
   const transactionId = String(body.request_payload.transaction_id).trim();
   const prior = await findAnswer(db, retailerId, body.request_id, transactionId);
   if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
-  const r = await sendTransaction(db, retailerId, body, now, { historyOnly });
+  // Without --history-only a purchase earns: one from before the member's opening position would
+  // earn points that position holds already (docs/import.md, "Opening balances").
+  const r = await sendTransaction(db, retailerId, body, now, {
+    historyOnly,
+    refuseBeforeOpening: !historyOnly,
+  });
   const notAwarded = !r.awarded ? r.reason : historyOnly && r.revision === 1 ? 'history_only' : null;
   return { status: 'imported', notAwarded, edit: r.revision > 1 };
 }
@@ -378,6 +383,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
                 opts.historyOnly ?? false,
               );
       } catch (err) {
+        if (err instanceof BeforeOpeningError) return rejected('before_cutover', err.message);
         if (err instanceof LaurelError) return rejected(err.code, err.message);
         const code = (err as { code?: string }).code ?? '';
         const transient = TRANSIENT_CODES.has(code) || isConnectionError(err);

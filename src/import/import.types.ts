@@ -7,7 +7,7 @@ export type ImportFormat = 'csv' | 'ndjson';
  * Codes of rejected rows that no API request can produce: the rest are the API's own error codes
  * (docs/errors.md), as the same row sent as a request would have been answered.
  */
-export type ImportRejectCode = 'invalid_csv' | 'duplicate_row';
+export type ImportRejectCode = 'invalid_csv' | 'duplicate_row' | 'before_cutover';
 
 /** One line of the rejects file. */
 export interface RejectEntry {

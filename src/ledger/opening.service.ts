@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../db/database.js';
+import type { Database, Queryable, Tx } from '../db/database.js';
 import { sameJson } from '../domain/canonical.js';
 import { newId } from '../domain/ids.js';
 import { openingPostings, type OpeningPosition } from '../domain/opening.js';
@@ -176,4 +176,17 @@ async function findOpening(tx: Tx, userId: string): Promise<OpeningPosition | un
     [userId, OPENING_KEY],
   );
   return rows[0]?.position;
+}
+
+/**
+ * The instant of the member's opening position, if one was imported: the member's purchases before
+ * it earned their points on the old platform and are in that position (docs/import.md).
+ */
+export async function findOpeningCutover(db: Queryable, userId: string): Promise<Date | undefined> {
+  const rows = await db.query<{ effective_at: Date | string }>(
+    `SELECT effective_at FROM journals WHERE user_id = $1 AND idempotency_key = $2`,
+    [userId, OPENING_KEY],
+  );
+  const at = rows[0]?.effective_at;
+  return at === undefined ? undefined : new Date(at);
 }

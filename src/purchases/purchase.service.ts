@@ -22,6 +22,7 @@ import { groupCommitOf } from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
+import { findOpeningCutover } from '../ledger/opening.service.js';
 import { tierStandingAt } from '../tiers/tier.service.js';
 import {
   claimTransaction,
@@ -296,6 +297,34 @@ function purchaseEvents(o: Sent, answer: TransactionResult, now: Date): EventInp
   ];
 }
 
+/** How the bulk import sends (issue #16); the API's sends give none of these. */
+export interface SendOptions {
+  /** The old platform's history: a new purchase is recorded, earning nothing again. */
+  historyOnly?: boolean;
+  /** Refuse a new purchase dated before the member's opening position (`BeforeOpeningError`). */
+  refuseBeforeOpening?: boolean;
+}
+
+/**
+ * A new purchase dated before the member's opening position, imported to earn: its points are in
+ * that position already (issue #16), so the import refuses it rather than award them twice.
+ */
+export class BeforeOpeningError extends LaurelError {
+  constructor(message: string) {
+    super('validation', message, { field: 'request_payload.open_time' });
+  }
+}
+
+async function refuseBeforeOpening(db: Queryable, memberId: string, purchaseTime: Date): Promise<void> {
+  const cutover = await findOpeningCutover(db, memberId);
+  if (cutover && purchaseTime < cutover) {
+    throw new BeforeOpeningError(
+      `the purchase at ${purchaseTime.toISOString()} is before the member's opening balance at the cut-over ` +
+        `${cutover.toISOString()}, which holds its points already: import it with --history-only`,
+    );
+  }
+}
+
 /** A send checked and read before its transaction: what `applySend` needs under the member's lock. */
 export interface PreparedSend {
   retailerId: string;
@@ -328,7 +357,7 @@ export async function prepareSend(
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
-  opts: { historyOnly?: boolean } = {},
+  opts: SendOptions = {},
 ): Promise<{ answer: TransactionResult } | { send: PreparedSend }> {
   const hash = jsonHash(body);
   const payload = body.request_payload;
@@ -365,6 +394,9 @@ export async function prepareSend(
       payload.is_voided ?? false,
       payload.channel,
     );
+    if (opts.refuseBeforeOpening && !ctx.claim && ctx.memberId) {
+      await refuseBeforeOpening(db, ctx.memberId, purchaseTime);
+    }
     const claimedBy = ctx.claim && !isAnonymous(ctx.claim) ? ctx.claim.user_id : undefined;
     if (claimedBy && ctx.memberId && claimedBy !== ctx.memberId) {
       throw validationError(
@@ -483,7 +515,7 @@ export async function sendTransaction(
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
-  opts: { historyOnly?: boolean } = {},
+  opts: SendOptions = {},
 ): Promise<TransactionResult> {
   for (let attempt = 0; ; attempt++) {
     const prepared = await prepareSend(db, retailerId, body, now, opts);
