@@ -1,6 +1,7 @@
 import { validationError } from '../errors.js';
 import { MAX_PURCHASE_POINTS } from './bounds.js';
 import type { Campaign, ProgramDocument } from './program.js';
+import { scaleOf, toMinor, type Precision } from './precision.js';
 
 /**
  * What a basket earns (DESIGN §2 base earning, §4 purchases; issue #5 campaigns): pure. Amounts are
@@ -54,6 +55,12 @@ export interface Award {
   tier?: string | null;
   /** Eligible campaigns that gave nothing because the member had reached their limit. */
   limited_campaigns?: CampaignRef[];
+  /**
+   * The Spendable pair's precision when its points were first posted (issue #14 item 3): absent for
+   * whole points. `spendable` stays in points; the ledger holds `spendable × 10^precision`. Recorded
+   * so a re-send posts in the units its first send did, whichever version priced it.
+   */
+  spendable_precision?: 2;
 }
 
 /** Which campaigns a basket is priced with. */
@@ -165,6 +172,30 @@ export function toCents(amount: number): number | null {
   const cents = Math.round(amount * 100);
   return Math.abs(amount * 100 - cents) < 1e-6 ? cents : null;
 }
+
+/**
+ * The award with the Spendable pair's precision recorded (issue #14 item 3), refused when its
+ * Spendable points in minor units pass what one purchase may credit an account: the bound holds
+ * in the ledger's units (DESIGN §3), so an account of precision 2 takes at most a hundredth of it.
+ */
+export function inPrecision(award: Award, precision: Precision): Award {
+  if (precision === 0) return award;
+  if (award.spendable * scaleOf(precision) > MAX_PURCHASE_POINTS) {
+    const most = MAX_PURCHASE_POINTS / scaleOf(precision);
+    throw validationError(
+      `request_payload.items would award ${award.spendable.toLocaleString('en-US')} points; ` +
+        `a purchase awards at most ${most.toLocaleString('en-US')} to an account of precision ${precision}`,
+      'request_payload.items',
+    );
+  }
+  return { ...award, spendable_precision: 2 };
+}
+
+/** What an award puts in one escrow account, in its minor units (issue #14 item 3). */
+export const escrowMinor = (award: Award, role: 'spendable_escrow' | 'tier_escrow'): number =>
+  role === 'spendable_escrow'
+    ? toMinor(award.spendable, award.spendable_precision ?? 0)
+    : award.tier_qualifying;
 
 /**
  * Refuses an award beyond what one purchase may credit an account (issue #13 item 2): a basket

@@ -20,15 +20,20 @@ export interface OpeningPosition {
  * The postings of an opening journal: Spendable credited its lifetime value and debited what was
  * used of it (so its balance and `life_time_value`, the sum of its credits, read as the old
  * platform's), and the Tier Qualifying Account credited this period's points, all against
- * `program:opening`.
+ * `program:opening`. The position is in points; a Spendable account of precision 2 is posted its
+ * hundredths (`spendableScale` 100; issue #14 item 3).
  */
-export function openingPostings(p: OpeningPosition): { account: string; amount: number }[] {
-  const used = p.life_time_value - p.balance;
+export function openingPostings(
+  p: OpeningPosition,
+  spendableScale = 1,
+): { account: string; amount: number }[] {
+  const lifetime = p.life_time_value * spendableScale;
+  const used = (p.life_time_value - p.balance) * spendableScale;
   const postings = [
-    { account: 'spendable', amount: p.life_time_value },
+    { account: 'spendable', amount: lifetime },
     { account: 'spendable', amount: -used },
     { account: 'tier', amount: p.tier_points },
-    { account: 'program:opening', amount: -(p.life_time_value + p.tier_points) },
+    { account: 'program:opening', amount: -(lifetime + p.tier_points) },
     { account: 'program:opening', amount: used },
   ];
   return postings.filter((x) => x.amount !== 0);

@@ -13,6 +13,11 @@ export interface PointAccount {
   role: AccountRole;
   name: string;
   grouping_label: string;
+  /**
+   * Decimals the account holds (issue #14 item 3): absent or 0, whole points; 2, hundredths, stored
+   * as integer minor units (`precision.ts`). Only the Spendable pair may declare 2.
+   */
+  precision?: 0 | 2;
 }
 
 export type TierExpiry = 'never' | 'end_of_following_calendar_year' | `rolling_months:${number}`;
