@@ -1,3 +1,4 @@
+import { groupCommitOf } from './ledger/group-commit.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -101,6 +102,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       void (reply as FastifyReply).code(status).send(errorBody(code, err.message));
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // The group commit asks once whether the database is one server or Citus (issue #15): before the
+  // first request, so no request pays for it. A database not answering yet is asked again later.
+  await groupCommitOf(opts.db)
+    .oneServer()
+    .catch(() => undefined);
 
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>

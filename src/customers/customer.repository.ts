@@ -163,6 +163,26 @@ export async function lockOwner(
   return { row, deleted };
 }
 
+/** A ledger owner under its lock: its row, and whether the profile was erased. */
+export interface LockedMember {
+  row: UserRow;
+  deleted: boolean;
+}
+
+/**
+ * Locks many ledger owners in one statement, in id order (DESIGN §9: two lockers of overlapping
+ * sets never deadlock), deleted ones too, as `lockOwner` locks one; by id. For one PostgreSQL
+ * server: on Citus a lock never spans two members' shards (issue #19).
+ */
+export async function lockMembersAtOnce(tx: Tx, ids: readonly string[]): Promise<Map<string, LockedMember>> {
+  const rows = await tx.query<UserRow & { deleted: boolean }>(
+    `SELECT ${COLUMNS}, u.deleted_at IS NOT NULL AS deleted FROM users u
+     WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE`,
+    [ids],
+  );
+  return new Map(rows.map(({ deleted, ...row }) => [row.id, { row, deleted }]));
+}
+
 export async function findUserIdByExternalId(
   db: Queryable,
   retailerId: string,

@@ -1,5 +1,7 @@
 import { envGroupCommit, type GroupCommitConfig } from '../config.js';
 import { isConnectionError, type Database, type Tx } from '../db/database.js';
+import { hasCitus } from '../db/distribution.js';
+import { lockMembersAtOnce, type LockedMember } from '../customers/customer.repository.js';
 import { lockLedgerOwners } from './ledger.repository.js';
 
 /**
@@ -22,9 +24,10 @@ export interface BatchJob<T> {
    * The job inside the batch's transaction, under its members' locks. It calls `beforeWrite` just
    * before its first statement that writes what it answers about; until then a failure of its own
    * (a validation, a rule) is answered to it alone and the batch goes on. `shared` is the batch's
-   * scratch space, where jobs note what they wrote for the jobs after them.
+   * scratch space, where jobs note what they wrote for the jobs after them. `batch` carries what
+   * the batch read for the job and takes the writes it leaves to the batch.
    */
-  apply(tx: Tx, beforeWrite: () => void, shared: Map<string, unknown>): Promise<T>;
+  apply(tx: Tx, beforeWrite: () => void, shared: Map<string, unknown>, batch: BatchContext): Promise<T>;
   /** The same request in a transaction of its own: what runs when the batch's transaction fails. */
   alone(): Promise<T>;
   /**
@@ -33,6 +36,36 @@ export interface BatchJob<T> {
    * alone, whatever it wrote. Two more round trips; none in a batch of one.
    */
   savepoint?: boolean;
+  /**
+   * What the job reads under its locks, read for the whole batch in one statement after the
+   * members' locks (issue #15): `read` is called once with the `item` of every job of the batch
+   * that is the first of its key, and answers one result per item, in order.
+   */
+  prefetch?: { read: BatchReader; item: unknown };
+}
+
+/** Reads, in one statement, what several jobs of a batch need; one answer per item, in order. */
+export type BatchReader = (tx: Tx, items: unknown[]) => Promise<unknown[]>;
+
+/** Writes, in one statement, what several jobs of a batch left to it. */
+export type BatchWriter = (tx: Tx, items: unknown[]) => Promise<void>;
+
+/** What a job's `apply` gets from its batch besides the transaction (issue #15). */
+export interface BatchContext {
+  /**
+   * The members the batch locked, each with its row, by id: in a batch of more than one request
+   * on one PostgreSQL server, where one statement locks them all. Undefined otherwise: the job
+   * locks its own.
+   */
+  owners: ReadonlyMap<string, LockedMember> | undefined;
+  /** What the job's `prefetch` read; undefined when nothing was read for it (it reads its own). */
+  prefetched: unknown;
+  /**
+   * Leaves a write to the batch: written with every other item of the same writer in one
+   * statement, before the next job of the same key runs and before COMMIT. The job must have
+   * called `beforeWrite`: a failure of that statement fails the whole batch.
+   */
+  defer(writer: BatchWriter, item: unknown): void;
 }
 
 interface Queued {
@@ -67,7 +100,29 @@ export class GroupCommit {
   constructor(
     private readonly db: Database,
     private readonly opts: GroupCommitConfig,
-  ) {}
+  ) {
+    // Asked once, ahead of the first batch, outside its transaction.
+    this.oneServer().catch(() => undefined);
+  }
+
+  /** Whether one statement may lock and read many members: not on Citus (issue #19). */
+  private spread: Promise<boolean> | undefined;
+
+  /**
+   * Whether the database is one server, where one statement may lock, read and write many
+   * members (issue #15), and not Citus, where a statement stays on one member's shard (issue #19).
+   * Asked once.
+   */
+  oneServer(): Promise<boolean> {
+    this.spread ??= hasCitus(this.db).then(
+      (citus) => !citus,
+      (err: unknown) => {
+        this.spread = undefined;
+        throw err;
+      },
+    );
+    return this.spread;
+  }
 
   /** Requests waiting for their batch to start. */
   get waiting(): number {
@@ -138,18 +193,44 @@ export class GroupCommit {
         } as Tx;
         // Every member of the batch locked first, in id order (DESIGN §9): two batches, on one
         // server or two, lock overlapping members in the same order and so never deadlock. A batch
-        // of one leaves it to its job, which locks its own member (no extra round trip).
+        // of one leaves it to its job, which locks its own member (no extra round trip). On one
+        // PostgreSQL server one statement locks them all and reads their rows, and one statement per
+        // reader reads what the jobs need under those locks (issue #15); on Citus a lock never spans
+        // two members' shards (issue #19), and each job reads its own.
         const members = [...new Set(ordered.flatMap((q) => q.job.members))].sort();
-        if (ordered.length > 1 && members.length) await lockLedgerOwners(guarded, members);
+        const spread = ordered.length > 1 && (await this.oneServer());
+        let owners: Map<string, LockedMember> | undefined;
+        if (spread) owners = members.length ? await lockMembersAtOnce(guarded, members) : new Map();
+        else if (ordered.length > 1 && members.length) await lockLedgerOwners(guarded, members);
+        const prefetched = spread ? await prefetch(guarded, ordered) : new Map<Queued, unknown>();
+        const pending = new Map<BatchWriter, unknown[]>();
+        const pendingKeys = new Set<string>();
+        const flush = async () => {
+          for (const [write, items] of pending) await write(guarded, items);
+          pending.clear();
+          pendingKeys.clear();
+        };
         const shared = new Map<string, unknown>();
         const out: Outcome[] = [];
         const single = ordered.length === 1;
         for (const q of ordered) {
           const savepoint = q.job.savepoint === true && !single;
           let writing = false;
+          // A job reads what an earlier job of its key left: that is written first.
+          if (pendingKeys.has(q.job.key)) await flush();
+          const context: BatchContext = {
+            owners,
+            prefetched: prefetched.get(q),
+            defer: (write, item) => {
+              const items = pending.get(write);
+              if (items) items.push(item);
+              else pending.set(write, [item]);
+              pendingKeys.add(q.job.key);
+            },
+          };
           try {
             if (savepoint) await tx.query('SAVEPOINT laurel_job');
-            const value = await q.job.apply(guarded, () => (writing = true), shared);
+            const value = await q.job.apply(guarded, () => (writing = true), shared, context);
             if (savepoint) await tx.query('RELEASE SAVEPOINT laurel_job');
             out.push({ ok: true, value });
           } catch (error) {
@@ -165,6 +246,7 @@ export class GroupCommit {
             out.push({ ok: false, error });
           }
         }
+        await flush();
         return out;
       });
     } catch (err) {
@@ -188,6 +270,32 @@ export class GroupCommit {
       else q.reject(o.error);
     });
   }
+}
+
+/**
+ * The first job of each key with a prefetch, read per reader in one statement: a later job of the
+ * same key reads its own, after the earlier one's writes.
+ */
+async function prefetch(tx: Tx, ordered: readonly Queued[]): Promise<Map<Queued, unknown>> {
+  const byReader = new Map<BatchReader, Queued[]>();
+  const seen = new Set<string>();
+  for (const q of ordered) {
+    const first = !seen.has(q.job.key);
+    seen.add(q.job.key);
+    if (!first || !q.job.prefetch) continue;
+    const list = byReader.get(q.job.prefetch.read);
+    if (list) list.push(q);
+    else byReader.set(q.job.prefetch.read, [q]);
+  }
+  const out = new Map<Queued, unknown>();
+  for (const [read, jobs] of byReader) {
+    const results = await read(
+      tx,
+      jobs.map((q) => q.job.prefetch!.item),
+    );
+    jobs.forEach((q, i) => out.set(q, results[i]));
+  }
+  return out;
 }
 
 const batchers = new WeakMap<Database, GroupCommit>();

@@ -14,7 +14,7 @@ import {
   type JsonLot,
   type LotRow,
 } from '../ledger/ledger.repository.js';
-import { eventsParam, outboxWrites, type EventInput } from '../events/outbox.repository.js';
+import { eventOwners, eventsParam, outboxWrites, type EventInput } from '../events/outbox.repository.js';
 import {
   programAtColumn,
   programOf,
@@ -239,35 +239,97 @@ export async function lockPurchaseWithDue(
   ownerId: string,
   at: Date,
 ): Promise<LockedPurchase> {
-  const rows = await tx.query<
-    {
-      purchase:
-        | (Omit<PurchaseRow, 'purchase_time' | 'created_at' | 'updated_at'> & {
-            purchase_ms: number;
-            created_ms: number;
-            updated_ms: number;
-          })
-        | null;
-      lots: JsonLot[];
-    } & DueStateJson
-  >(
+  const rows = await tx.query<LockedPurchaseJson>(
     `WITH p AS (
        SELECT * FROM purchases WHERE user_id = $3 AND retailer_id = $1 AND transaction_id = $2 FOR UPDATE
      )
-     SELECT
-       (SELECT json_build_object('id', id, 'retailer_id', retailer_id, 'transaction_id', transaction_id,
-                 'user_id', user_id, 'store_id', store_id, 'program_version', program_version, 'basket', basket,
-                 'award', award, 'not_awarded_reason', not_awarded_reason, 'revision', revision, 'shortfall', shortfall,
-                 'earned_elsewhere', earned_elsewhere,
-                 'purchase_ms', (extract(epoch FROM purchase_time) * 1000)::bigint,
-                 'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
-                 'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint) FROM p) AS purchase,
-       (SELECT coalesce(json_agg(${LOT_JSON}), '[]') FROM lots
-        WHERE user_id = $3 AND purchase_id = (SELECT id FROM p)) AS lots,
-       ${dueStateColumns('$3', '$4')}`,
+     SELECT ${lockedPurchaseColumns('(SELECT json_build_object(' + PURCHASE_JSON + ') FROM p)', '(SELECT id FROM p)', '$3', '$4')}`,
     [retailerId, transactionId, ownerId, at],
   );
-  const r = rows[0]!;
+  return lockedPurchaseOf(rows[0]!);
+}
+
+/** What a send locks and reads, one item of `lockPurchasesWithDue`. */
+export interface PurchaseToLock {
+  retailerId: string;
+  transactionId: string;
+  ownerId: string;
+  at: Date;
+}
+
+/**
+ * `lockPurchaseWithDue` for many sends of a batch in one statement (issue #15), the purchases
+ * locked in (owner, id) order; one answer per send, in order. For one PostgreSQL server, with
+ * every member owner already locked: on Citus it would span shards (issue #19). Each owner at
+ * most once.
+ */
+export async function lockPurchasesWithDue(
+  tx: Tx,
+  sends: readonly PurchaseToLock[],
+): Promise<LockedPurchase[]> {
+  const rows = await tx.query<LockedPurchaseJson>(
+    `WITH k AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS k(i int, retailer_id uuid, transaction_id text, owner uuid,
+         at timestamptz)
+     ), p AS MATERIALIZED (
+       SELECT pu.* FROM purchases pu
+       WHERE pu.user_id = ANY($2::uuid[])
+         AND (pu.user_id, pu.retailer_id, pu.transaction_id) IN (SELECT owner, retailer_id, transaction_id FROM k)
+       ORDER BY pu.user_id, pu.id
+       FOR UPDATE
+     )
+     SELECT ${lockedPurchaseColumns(
+       `(SELECT json_build_object(${PURCHASE_JSON}) FROM p WHERE p.user_id = k.owner AND p.transaction_id = k.transaction_id)`,
+       '(SELECT p.id FROM p WHERE p.user_id = k.owner AND p.transaction_id = k.transaction_id)',
+       'k.owner',
+       'k.at',
+     )}
+     FROM k ORDER BY k.i`,
+    [
+      JSON.stringify(
+        sends.map((s, i) => ({
+          i,
+          retailer_id: s.retailerId,
+          transaction_id: s.transactionId,
+          owner: s.ownerId,
+          at: s.at,
+        })),
+      ),
+      sends.map((s) => s.ownerId),
+    ],
+  );
+  return rows.map(lockedPurchaseOf);
+}
+
+/** A purchase row as `json_build_object` arguments, over a relation with purchases' columns. */
+const PURCHASE_JSON = `'id', id, 'retailer_id', retailer_id, 'transaction_id', transaction_id,
+  'user_id', user_id, 'store_id', store_id, 'program_version', program_version, 'basket', basket,
+  'award', award, 'not_awarded_reason', not_awarded_reason, 'revision', revision, 'shortfall', shortfall,
+  'earned_elsewhere', earned_elsewhere,
+  'purchase_ms', (extract(epoch FROM purchase_time) * 1000)::bigint,
+  'created_ms', (extract(epoch FROM created_at) * 1000)::bigint,
+  'updated_ms', (extract(epoch FROM updated_at) * 1000)::bigint`;
+
+type LockedPurchaseJson = {
+  purchase:
+    | (Omit<PurchaseRow, 'purchase_time' | 'created_at' | 'updated_at'> & {
+        purchase_ms: number;
+        created_ms: number;
+        updated_ms: number;
+      })
+    | null;
+  lots: JsonLot[];
+} & DueStateJson;
+
+/** The select-list of a locked purchase: the purchase (JSON), its lots, what is due to the owner. */
+function lockedPurchaseColumns(purchase: string, purchaseId: string, owner: string, at: string): string {
+  return `${purchase} AS purchase,
+       (SELECT coalesce(json_agg(${LOT_JSON}), '[]') FROM lots
+        WHERE user_id = ${owner} AND purchase_id = ${purchaseId}) AS lots,
+       ${dueStateColumns(owner, at)}`;
+}
+
+function lockedPurchaseOf(r: LockedPurchaseJson): LockedPurchase {
   const p = r.purchase;
   return {
     purchase: p
@@ -307,6 +369,12 @@ export interface PurchaseWrite {
   journal?: JournalInput;
   /** The send's outbox rows (`purchase.posted`, `purchase.adjusted`; issue #17), in the same statement. */
   events?: EventInput[];
+  /**
+   * A first send's claim of its transaction id, written with its purchase (issue #15), on one
+   * PostgreSQL server: a claim made concurrently fails the statement by the claim's key. On Citus
+   * the claim is on the lookup table's shard and is written before, in a statement of its own.
+   */
+  claim?: TransactionClaim & { retailer_id: string; transaction_id: string; created_at: Date };
   /** The stored answer for the request id (DESIGN §4 idempotency, by constraint), with the owner. */
   request: {
     user_id: string;
@@ -328,7 +396,7 @@ export interface PurchaseWrite {
 export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
   const j = w.journal;
   await tx.query(
-    `WITH ins AS (
+    `WITH ${w.claim ? `${CLAIM_WRITE('$17')}, ` : ''}ins AS (
        INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
          basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at)
        SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
@@ -371,6 +439,67 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
       w.request.transaction_id,
       w.request.user_id,
       eventsParam(w.events ?? []),
+      ...(w.claim ? [JSON.stringify([w.claim])] : []),
+    ],
+  );
+}
+
+/** The `WITH` part that writes claims of transaction ids (`PurchaseWrite.claim`), from a JSON array. */
+const CLAIM_WRITE = (claims: string) => `claims AS (
+       INSERT INTO transaction_keys (retailer_id, transaction_id, user_id, purchase_id, created_at)
+       SELECT retailer_id, transaction_id, user_id, purchase_id, created_at
+       FROM jsonb_populate_recordset(NULL::transaction_keys, ${claims}::jsonb)
+     )`;
+
+/**
+ * Many sends' writes in one statement (issue #15): what `writePurchase` writes for one, for the
+ * sends of a batch, each of another owner (a batch writes before the next send of the same
+ * owner). For one PostgreSQL server: on Citus the statement would span shards (issue #19).
+ */
+export async function writePurchases(tx: Tx, writes: readonly PurchaseWrite[]): Promise<void> {
+  if (writes.length === 1) return writePurchase(tx, writes[0]!);
+  const owner = (w: PurchaseWrite) => w.journal?.user_id ?? w.request.user_id;
+  const events = writes.flatMap((w) => w.events ?? []);
+  await tx.query(
+    `WITH ${CLAIM_WRITE('$11')}, ins AS (
+       INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
+         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at)
+       SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
+         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at
+       FROM jsonb_populate_recordset(NULL::purchases, $1::jsonb)
+     ), upd AS (
+       UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, shortfall = x.shortfall,
+         updated_at = x.updated_at
+       FROM jsonb_populate_recordset(NULL::purchases, $2::jsonb) x
+       WHERE p.user_id = ANY($7::uuid[]) AND p.user_id = x.user_id AND p.id = x.id
+     ), li AS (
+       INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
+       SELECT id, retailer_id, user_id, purchase_id, account, amount, amount, matures_at, created_at
+       FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
+         account text, amount bigint, matures_at timestamptz, created_at timestamptz)
+     ), lc AS (
+       UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
+       FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, user_id uuid, purchase_id uuid, delta bigint)
+       WHERE l.user_id = ANY($7::uuid[]) AND l.user_id = x.user_id AND l.purchase_id = x.purchase_id AND l.id = x.id
+     ), ${journalWrites('$5', '$6', 'ANY($7::uuid[])')}, ${outboxWrites('$8', '$9::uuid[]')}
+     INSERT INTO pos_requests (user_id, retailer_id, request_id, transaction_id, body_hash, response, created_at)
+     SELECT user_id, retailer_id, request_id, transaction_id, body_hash, response, created_at
+     FROM jsonb_populate_recordset(NULL::pos_requests, $10::jsonb)`,
+    [
+      JSON.stringify(writes.flatMap((w) => (w.insert ? [w.insert] : []))),
+      JSON.stringify(writes.flatMap((w) => (w.update ? [{ ...w.update, user_id: owner(w) }] : []))),
+      JSON.stringify(writes.flatMap((w) => w.lotInserts)),
+      JSON.stringify(
+        writes.flatMap((w) =>
+          w.lotChanges.map((c) => ({ ...c, user_id: owner(w), purchase_id: (w.insert ?? w.update)?.id })),
+        ),
+      ),
+      ...journalParams(writes.flatMap((w) => (w.journal ? [w.journal] : []))),
+      [...new Set(writes.map(owner))],
+      eventsParam(events),
+      eventOwners(events),
+      JSON.stringify(writes.map((w) => w.request)),
+      JSON.stringify(writes.flatMap((w) => (w.claim ? [w.claim] : []))),
     ],
   );
 }

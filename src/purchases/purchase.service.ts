@@ -16,9 +16,14 @@ import { planAwardChange, SETTLED_OF, type EscrowRole, type SettledRole } from '
 import { isUuid, newId } from '../domain/ids.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
-import { lockOwner, type UserRow } from '../customers/customer.repository.js';
+import { lockOwner, type LockedMember, type UserRow } from '../customers/customer.repository.js';
 import { balanceOf, tierYearBalance, type LotRow, type Posting } from '../ledger/ledger.repository.js';
-import { groupCommitOf } from '../ledger/group-commit.js';
+import {
+  groupCommitOf,
+  type BatchContext,
+  type BatchReader,
+  type BatchWriter,
+} from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
@@ -28,11 +33,14 @@ import {
   claimTransaction,
   countPurchasesHoldingCampaign,
   findPosRequest,
+  lockPurchasesWithDue,
   lockPurchaseWithDue,
   memberOf,
   readSendContext,
   writePurchase,
+  writePurchases,
   type LockedPurchase,
+  type PurchaseToLock,
   type MemberKey,
   type PosRequestRow,
   type PurchaseRow,
@@ -303,6 +311,12 @@ export interface SendOptions {
   historyOnly?: boolean;
   /** Refuse a new purchase dated before the member's opening position (`BeforeOpeningError`). */
   refuseBeforeOpening?: boolean;
+  /**
+   * A first send's claim is written with its purchase, in the batch's statement (issue #15): on
+   * one PostgreSQL server, where that statement may write both. Otherwise it is written first,
+   * in a statement of its own, on the lookup table's shard (issue #19).
+   */
+  claimWithPurchase?: boolean;
 }
 
 /**
@@ -334,6 +348,8 @@ export interface PreparedSend {
   key: MemberKey | undefined;
   /** The transaction id's claim: the purchase's id and owner (issue #19). */
   claim: TransactionClaim;
+  /** The claim is new and not yet written: it is written with the purchase (issue #15). */
+  claimPending?: boolean;
   current: ProgramVersionRow;
   purchaseTime: Date;
   basket: Basket;
@@ -405,13 +421,15 @@ export async function prepareSend(
       );
     }
     let claim = ctx.claim;
+    const claimPending = !claim && opts.claimWithPurchase === true;
     if (!claim) {
       // A first send claims its transaction id for its purchase and owner, in a statement of its
       // own (issue #19): the rest of the send then runs on the owner's shard. A purchase of no
-      // known member owns itself, so anonymous purchases spread over the shards.
+      // known member owns itself, so anonymous purchases spread over the shards. On one server
+      // the claim is written with the purchase instead: one commit fewer (issue #15).
       const id = newId(now.getTime());
       claim = { user_id: ctx.memberId ?? id, purchase_id: id };
-      if (!(await claimTransaction(db, retailerId, transactionId, claim, now))) {
+      if (!claimPending && !(await claimTransaction(db, retailerId, transactionId, claim, now))) {
         // Claimed concurrently: the next context read finds that claim.
         if (attempt < 3) continue;
         throw new Error(`transaction ${transactionId} was claimed but its claim cannot be read`);
@@ -425,6 +443,7 @@ export async function prepareSend(
         transactionId,
         key,
         claim,
+        ...(claimPending ? { claimPending } : {}),
         current,
         purchaseTime,
         basket,
@@ -450,9 +469,13 @@ export async function applySend(
   tx: Tx,
   s: PreparedSend,
   beforeWrite?: () => void,
+  batch?: BatchContext,
 ): Promise<TransactionResult> {
   const { retailerId, transactionId, body, now, claim } = s;
-  const existing = await lockPurchaseAndOwner(tx, retailerId, transactionId, claim, now);
+  const existing =
+    batch?.prefetched !== undefined && batch.owners
+      ? lockedInBatch(s, batch.owners, batch.prefetched as LockedPurchase)
+      : await lockPurchaseAndOwner(tx, retailerId, transactionId, claim, now);
   // Start from the as-of state: lots matured by now roll over before anything is priced.
   let purchaseLots = existing.locked.lots;
   if (existing.ownerId) {
@@ -480,8 +503,15 @@ export async function applySend(
       });
   const answer = result(outcome);
   beforeWrite?.();
-  await writePurchase(tx, {
+  // An old purchase (an import, a till that was offline) may have matured already: settled after
+  // its write, so that write cannot wait for the batch's.
+  const member = memberOf(outcome.purchase);
+  const settleAfter = member && existing.ownerId && maturesAt(outcome.purchase, outcome.program) <= now;
+  const write: PurchaseWrite = {
     ...outcome.writes,
+    ...(s.claimPending && outcome.writes.insert
+      ? { claim: { ...claim, retailer_id: retailerId, transaction_id: transactionId, created_at: now } }
+      : {}),
     events: purchaseEvents(outcome, answer, now),
     request: {
       user_id: claim.user_id,
@@ -492,12 +522,13 @@ export async function applySend(
       response: answer,
       created_at: now,
     },
-  });
-  // An old purchase (an import, a till that was offline) may have matured already.
-  const member = memberOf(outcome.purchase);
-  if (member && existing.ownerId && maturesAt(outcome.purchase, outcome.program) <= now) {
-    await settleMember(tx, retailerId, member, now);
+  };
+  if (batch && !settleAfter) {
+    batch.defer(writeBatchedPurchases, write);
+    return answer;
   }
+  await writePurchase(tx, write);
+  if (settleAfter) await settleMember(tx, retailerId, member, now);
   return answer;
 }
 
@@ -546,15 +577,27 @@ export async function sendTransactionBatched(
   body: SendTransactionBody,
   now: Date,
 ): Promise<TransactionResult> {
-  const prepared = await prepareSend(db, retailerId, body, now);
+  const batches = groupCommitOf(db);
+  const prepared = await prepareSend(db, retailerId, body, now, {
+    claimWithPurchase: await batches.oneServer(),
+  });
   if ('answer' in prepared) return prepared.answer;
   const s = prepared.send;
   const owner = sendOwner(s);
-  return groupCommitOf(db).submit({
+  return batches.submit({
     members: owner ? [owner] : [],
     // A purchase of nobody is locked by its transaction id: in that order within a batch.
     key: owner ?? `purchase:${s.transactionId}`,
-    apply: (tx, beforeWrite, shared) => applyInBatch(tx, s, beforeWrite, shared),
+    prefetch: {
+      read: readBatchedPurchases,
+      item: {
+        retailerId: s.retailerId,
+        transactionId: s.transactionId,
+        ownerId: s.claim.user_id,
+        at: s.now,
+      } satisfies PurchaseToLock,
+    },
+    apply: (tx, beforeWrite, shared, batch) => applyInBatch(tx, s, beforeWrite, shared, batch),
     alone: () => sendTransaction(db, retailerId, body, now),
   });
 }
@@ -572,14 +615,20 @@ async function applyInBatch(
   first: PreparedSend,
   beforeWrite: () => void,
   shared: Map<string, unknown>,
+  batch: BatchContext,
 ): Promise<TransactionResult> {
   let s = first;
   if (shared.has(requestKey(s))) {
-    const again = await prepareSend(tx, s.retailerId, s.body, s.now, { historyOnly: s.historyOnly });
+    const again = await prepareSend(tx, s.retailerId, s.body, s.now, {
+      historyOnly: s.historyOnly,
+      claimWithPurchase: s.claimPending === true,
+    });
     if ('answer' in again) return again.answer;
     s = again.send;
+    // Read again too: the claim may name what the earlier send wrote.
+    batch = { ...batch, prefetched: undefined };
   }
-  const answer = await applySend(tx, s, beforeWrite);
+  const answer = await applySend(tx, s, beforeWrite, batch);
   shared.set(requestKey(s), true);
   return answer;
 }
@@ -628,6 +677,29 @@ async function lockPurchaseAndOwner(
   }
   const locked = await lockPurchaseWithDue(tx, retailerId, transactionId, claim.user_id, now);
   return { locked, member, ownerId };
+}
+
+/** The sends of a batch locked and read in one statement (issue #15): the batch's prefetch. */
+const readBatchedPurchases: BatchReader = (tx, items) => lockPurchasesWithDue(tx, items as PurchaseToLock[]);
+
+/** The sends of a batch written in one statement (issue #15): the batch's deferred write. */
+const writeBatchedPurchases: BatchWriter = (tx, items) => writePurchases(tx, items as PurchaseWrite[]);
+
+/**
+ * What `lockPurchaseAndOwner` answers, from what the batch locked and read: the owner's row from
+ * the batch's lock of its members, the purchase from its prefetch.
+ */
+function lockedInBatch(
+  s: PreparedSend,
+  owners: ReadonlyMap<string, LockedMember>,
+  locked: LockedPurchase,
+): { locked: LockedPurchase; member: UserRow | undefined; ownerId: string | undefined } {
+  const owner = isAnonymous(s.claim) ? undefined : owners.get(s.claim.user_id);
+  return {
+    locked,
+    member: owner && !owner.deleted ? owner.row : undefined,
+    ownerId: owner ? s.claim.user_id : undefined,
+  };
 }
 
 interface Sent extends Outcome {

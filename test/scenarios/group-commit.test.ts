@@ -11,20 +11,33 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * batch starts when the N-th request joins it, whatever the machine's speed.
  */
 
-/** Counts the transactions the app runs: a batch is one. */
-function countingTransactions(db: Database): { db: Database; count: () => number } {
+/** Counts the transactions the app runs (a batch is one), and the statements sent inside them. */
+function countingTransactions(db: Database): { db: Database; count: () => number; statements: () => number } {
   let n = 0;
+  let statements = 0;
   const wrapped: Database = {
     kind: db.kind,
     query: (sql, params) => db.query(sql, params),
     transaction: (fn) => {
       n++;
-      return db.transaction(fn);
+      return db.transaction((tx) =>
+        fn({
+          inTransaction: true,
+          query: (sql, params) => {
+            statements++;
+            return tx.query(sql, params);
+          },
+          exec: (sql) => {
+            statements++;
+            return tx.exec(sql);
+          },
+        } as typeof tx),
+      );
     },
     exec: (sql) => db.exec(sql),
     close: () => db.close(),
   };
-  return { db: wrapped, count: () => n };
+  return { db: wrapped, count: () => n, statements: () => statements };
 }
 
 const LONG = 60_000;
@@ -63,7 +76,7 @@ describeEachDatabase('Group commit of the till', (target) => {
       expect(r.status).toBe(200);
       ids[m] = r.body.user.id;
     }
-    return { app: t, transactions: counter.current!.count, ids };
+    return { app: t, transactions: counter.current!.count, statements: counter.current!.statements, ids };
   };
   const send = (app: TestApp, body: unknown) => app.request('POST', '/api/2.0/send_transaction', { body });
   const points = (answer: { body: { payload: { points_awarded: { amount: number }[] } } }) =>
@@ -109,6 +122,46 @@ describeEachDatabase('Group commit of the till', (target) => {
     const stolen = await send(app, purchase('R-5', 'T-1', 'GC-4', [1]));
     expect(stolen.status).toBe(400);
     expect(stolen.body.errors.message).toMatch(/transaction T-1 belongs to another member/);
+    expect((await verifyLedger(app.db)).problems).toEqual([]);
+  });
+
+  it('a batch of four members locks them in one statement, reads their purchases in one and writes them in one', async () => {
+    const { app, transactions, statements } = await start();
+    configureGroupCommit(app.db, { maxSize: 4, windowMs: LONG, concurrency: 1 });
+    const members = ['GC-1', 'GC-2', 'GC-3', 'GC-4'];
+    // New purchases, then their returns (a re-send with its first line at 0): each batch's statements
+    // are the members' lock, the purchases' lock with their lots and what is due, and one write
+    // (issue #15), whatever the batch's size: 3, where each send took 3 of its own before. The
+    // returns read besides, once, the program version their purchases were priced by: the process
+    // holds it from then on.
+    for (const [round, lines] of [
+      [1, (k: number) => [k + 1, 1]],
+      [2, (_k: number) => [0, 1]],
+    ] as const) {
+      const [t0, s0] = [transactions(), statements()];
+      const answers = await Promise.all(
+        members.map((m, k) => send(app, purchase(`R-${round}-${k}`, `T-${k}`, m, lines(k)))),
+      );
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      expect(transactions() - t0).toBe(1);
+      expect(statements() - s0).toBe(round === 1 ? 3 : 4);
+      if (round === 1)
+        expect(answers.map(points)).toEqual(members.map((_m, k) => [20 * (k + 2), 20 * (k + 2)]));
+      else expect(answers.map(points)).toEqual(members.map((_m, k) => [-20 * (k + 1), -20 * (k + 1)]));
+    }
+    // What the batches wrote reads back as the till's path writes it, one member at a time.
+    const balances = await app.db.query<{ external_id: string; account: string; balance: number }>(
+      `SELECT u.external_id, b.account, b.balance::int AS balance FROM balances b JOIN users u ON u.id = b.user_id
+       WHERE b.account LIKE '%escrow%' ORDER BY 1, 2`,
+    );
+    expect(balances.map((b) => [b.external_id, b.balance])).toEqual(
+      members.flatMap((m) => [
+        [m, 20],
+        [m, 20],
+      ]),
+    );
+    const requests = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM pos_requests');
+    expect(requests[0]!.n).toBe(8);
     expect((await verifyLedger(app.db)).problems).toEqual([]);
   });
 
