@@ -9,7 +9,7 @@ import { normalizeProfile } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
 import { findAnswer } from '../purchases/purchase.repository.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
-import { BeforeOpeningError, sendTransaction } from '../purchases/purchase.service.js';
+import { BeforeOpeningError, sendTransactionBatched } from '../purchases/purchase.service.js';
 import {
   emptyCounts,
   fileIdentity,
@@ -29,7 +29,7 @@ import { importOpening } from '../ledger/opening.service.js';
 
 /**
  * Bulk import (issue #6 item 4): customers through `createUser` and purchases through
- * `sendTransaction`, the API's own rules, streamed from a file with a bounded number of rows in
+ * `sendTransactionBatched`, the API's own rules and group commit, streamed from a file with a bounded number of rows in
  * flight. Every row is idempotent by itself (an existing customer with the same data, a purchase's
  * request id derived from its content), so a re-run or a resume after a crash imports nothing twice;
  * the checkpoint only lets a resume skip the rows already done without asking the database.
@@ -202,7 +202,9 @@ async function applyTransaction(
   if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
   // Without --history-only a purchase earns: one from before the member's opening position would
   // earn points that position holds already (docs/import.md, "Opening balances").
-  const r = await sendTransaction(db, retailerId, body, now, {
+  // Through the till's group commit (issue #15): the import's concurrent sends of different members
+  // share batches, a lock, a read and a write each.
+  const r = await sendTransactionBatched(db, retailerId, body, now, {
     historyOnly,
     refuseBeforeOpening: !historyOnly,
   });

@@ -576,9 +576,11 @@ export async function sendTransactionBatched(
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
+  opts: SendOptions = {},
 ): Promise<TransactionResult> {
   const batches = groupCommitOf(db);
   const prepared = await prepareSend(db, retailerId, body, now, {
+    ...opts,
     claimWithPurchase: await batches.oneServer(),
   });
   if ('answer' in prepared) return prepared.answer;
@@ -598,7 +600,7 @@ export async function sendTransactionBatched(
       } satisfies PurchaseToLock,
     },
     apply: (tx, beforeWrite, shared, batch) => applyInBatch(tx, s, beforeWrite, shared, batch),
-    alone: () => sendTransaction(db, retailerId, body, now),
+    alone: () => sendTransaction(db, retailerId, body, now, opts),
   });
 }
 
