@@ -16,6 +16,7 @@ import type { Behaviour, BehaviourOutcome, ProgramDocument } from '../domain/pro
 import { LaurelError, validationError } from '../errors.js';
 import { underMemberLock } from '../incentives/incentives.service.js';
 import { insertJournals, type JournalInput } from '../ledger/ledger.repository.js';
+import { precisionOf, toMinor } from '../domain/precision.js';
 import { eventOf, tierChangeEvents } from '../events/event.service.js';
 import { insertEvents } from '../events/outbox.repository.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
@@ -204,6 +205,8 @@ async function applyOutcome(
   switch (outcome.type) {
     case 'award_points': {
       const journalId = newId(now.getTime());
+      // Stated in points, posted in the account's minor units (issue #14 item 3).
+      const minor = toMinor(outcome.points, precisionOf(program, outcome.account));
       const journal: JournalInput = {
         id: journalId,
         retailer_id: user.retailer_id,
@@ -218,8 +221,8 @@ async function applyOutcome(
         point_source_id: `behaviour:${behaviour.id}`,
         details: { event_id: eventId, behaviour_id: behaviour.id, outcome_id: outcome.id },
         postings: [
-          { account: outcome.account, amount: outcome.points },
-          { account: 'program:issued', amount: -outcome.points },
+          { account: outcome.account, amount: minor },
+          { account: 'program:issued', amount: -minor },
         ],
       };
       // Issue #17: behaviour points are a deposit too, written with their event; Tier Qualifying

@@ -15,8 +15,11 @@ const giftCardFields = (issuedAt: string) => ({
   status: Type.Union([Type.Literal('active'), Type.Literal('redeemed'), Type.Literal('void')], {
     description: 'active, redeemed or void; Laurel issues every card active and nothing changes it yet.',
   }),
-  points: Type.Integer({ description: 'Spendable points converted into the card.' }),
-  points_left: Type.Integer({ description: 'Spendable points the member kept at the cash-out.' }),
+  points: Type.Number({
+    description:
+      'Spendable points converted into the card (up to two decimals on an account of precision 2).',
+  }),
+  points_left: Type.Number({ description: 'Spendable points the member kept at the cash-out.' }),
   issued_at: Type.String({ description: issuedAt }),
 });
 
@@ -46,11 +49,11 @@ export const CashOutReport = Type.Object(
       description: "The gift cards' currency (the program's when there are none), e.g. USD.",
     }),
     members: Type.Integer({ description: 'Members who received a gift card for the period.' }),
-    points_converted: Type.Integer({ description: 'Spendable points converted into those gift cards.' }),
+    points_converted: Type.Number({ description: 'Spendable points converted into those gift cards.' }),
     gift_card_value: Type.Number({
       description: 'Total value of the period’s gift cards, in currency units.',
     }),
-    points_left: Type.Integer({ description: 'Spendable points those members kept.' }),
+    points_left: Type.Number({ description: 'Spendable points those members kept.' }),
     run: Type.Union(
       [
         Type.Object({

@@ -1,3 +1,5 @@
+import type { ProgramDocument } from '../domain/program.js';
+import { majorOf } from '../domain/precision.js';
 import { isConnectionError, type Database, type Queryable } from '../db/database.js';
 import { giftCardCode, giftCardId, maskedCode, periodAt, periodNamed } from '../domain/cashout.js';
 import { isUuid, newId } from '../domain/ids.js';
@@ -54,6 +56,8 @@ export async function giftCardsOf(
     balancesAsOf(db, user, program, now),
   ]);
   const code = (id: string) => (reveal ? giftCardCode(key, id) : maskedCode(giftCardCode(key, id)));
+  // Minor units in the ledger and the gift card rows, points in answers (issue #14 item 3).
+  const major = (minor: number) => majorOf(program, 'spendable', minor);
   const pending: GiftCardView[] = standing.pending_cash_outs.map((c) => {
     const id = giftCardId(user.id, c.period.period);
     return {
@@ -63,8 +67,8 @@ export async function giftCardsOf(
       currency: c.currency,
       period: c.period.period,
       status: 'active',
-      points: c.points,
-      points_left: c.left,
+      points: major(c.points),
+      points_left: major(c.left),
       issued_at: c.period.ends_at,
     };
   });
@@ -75,8 +79,8 @@ export async function giftCardsOf(
     currency: g.currency,
     period: g.period,
     status: g.status,
-    points: g.points,
-    points_left: g.points_left,
+    points: major(g.points),
+    points_left: major(g.points_left),
     issued_at: g.issued_at,
   }));
   return [...pending.reverse(), ...stored];
@@ -140,6 +144,7 @@ export interface CashOutReport {
 }
 
 function reportOf(
+  program: ProgramDocument,
   period: string,
   periodEnd: Date,
   currency: string,
@@ -151,9 +156,10 @@ function reportOf(
     period_end: periodEnd,
     currency,
     members: totals?.members ?? 0,
-    points_converted: totals?.points_converted ?? 0,
+    // Summed in minor units, answered in points (issue #14 item 3).
+    points_converted: majorOf(program, 'spendable', totals?.points_converted ?? 0),
     gift_card_value: (totals?.value_cents ?? 0) / 100,
-    points_left: totals?.points_left ?? 0,
+    points_left: majorOf(program, 'spendable', totals?.points_left ?? 0),
     run: run
       ? {
           started_at: run.started_at,
@@ -181,7 +187,7 @@ export async function cashOutReport(
     periodTotals(db, retailerId, p.period),
     findRun(db, retailerId, p.period),
   ]);
-  return reportOf(p.period, p.ends_at, totals[0]?.currency ?? program.currency, totals[0], run);
+  return reportOf(program, p.period, p.ends_at, totals[0]?.currency ?? program.currency, totals[0], run);
 }
 
 /** Every period with a run or a gift card, newest first. */
@@ -196,6 +202,7 @@ export async function cashOutReports(db: Queryable, retailerId: string, now: Dat
     .map(([period, end]) => {
       const t = totals.find((x) => x.period === period);
       return reportOf(
+        program,
         period,
         end,
         t?.currency ?? program.currency,

@@ -32,6 +32,7 @@ import { getProgramVersionAt } from '../program/program.service.js';
 import { findRetailer } from '../tenancy/tenancy.repository.js';
 import { memberStandingAt, tierHistoryAt } from '../tiers/tier.service.js';
 import { auditReason } from '../domain/point-audit.js';
+import { majorOf, precisionOf } from '../domain/precision.js';
 import { startOfLocalDay } from '../domain/calendar.js';
 import type { Award, Basket } from '../domain/earning.js';
 import {
@@ -338,6 +339,26 @@ const isLocalDate = (s: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Nu
 const nextDay = (d: string): string =>
   new Date(Date.parse(`${d}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
+/**
+ * A history row with its amounts in points: the ledger's minor units of a Spendable pair of
+ * precision 2 shown as 12.5 (issue #14 item 3), as the point audit log shows them.
+ */
+function inPoints(program: ProgramDocument, e: HistoryEventRow): HistoryEventRow {
+  if (precisionOf(program, 'spendable') === 0) return e;
+  const shortfall = e.details.shortfall as Partial<Record<string, number>> | undefined;
+  return {
+    ...e,
+    spendable: majorOf(program, 'spendable', Number(e.spendable)),
+    spendable_escrow: majorOf(program, 'spendable_escrow', Number(e.spendable_escrow)),
+    details: shortfall?.spendable
+      ? {
+          ...e.details,
+          shortfall: { ...shortfall, spendable: majorOf(program, 'spendable', shortfall.spendable) },
+        }
+      : e.details,
+  };
+}
+
 /** A history row's sentence: the point audit log's reason, for the event as a whole. */
 function eventReason(e: HistoryEventRow): { reason: string; campaigns: string[] } {
   const tx = e.transaction_id;
@@ -427,7 +448,8 @@ export async function memberHistory(
           referenceType: h.cause,
         }))
     : [];
-  const ledgerEntries: HistoryEntry[] = events.map((e) => {
+  const ledgerEntries: HistoryEntry[] = events.map((row) => {
+    const e = inPoints(program, row);
     const { reason, campaigns } = eventReason(e);
     return {
       key: e.event_key,
@@ -506,7 +528,8 @@ export async function purchaseView(
       },
     ),
   ]);
-  const events = history.reverse().map((e) => {
+  const events = history.reverse().map((row) => {
+    const e = inPoints(program, row);
     const { reason, campaigns } = eventReason(e);
     return {
       key: e.event_key,

@@ -1285,7 +1285,9 @@ export function programView(p: ProgramPage): Html {
                   html`<tr>
                     <th scope="row">${a.name}</th>
                     <td data-label="Group">${a.grouping_label || '—'}</td>
-                    <td data-label="Holds">${roleText[a.role] ?? a.role}</td>
+                    <td data-label="Holds">
+                      ${roleText[a.role] ?? a.role}${a.precision === 2 ? ', with cents (precision 2)' : ''}
+                    </td>
                     <td data-label="Id" class="mono">${a.id}</td>
                   </tr>`,
               )}

@@ -7,6 +7,7 @@ import {
   type TierLevel,
 } from './program.js';
 import { coreTime, isoLocalTime } from './time.js';
+import { precisionOf, sumMajor, toMajor } from './precision.js';
 
 /**
  * The loyalty part of the user object (seed Step 2, DESIGN §6): pure, from a program and a member's
@@ -96,7 +97,8 @@ export function loyaltyFields(program: ProgramDocument, s: MemberStanding): Loya
   const level = currentLevel(program, s);
   const next = level ? nextLevel(program, level) : null;
   return {
-    available_points: available,
+    // The Spendable pair shares one precision: minor units in the ledger, major units here (issue #14).
+    available_points: toMajor(available, precisionOf(program, 'spendable')),
     tier: level?.name ?? UNENROLLED,
     tier_system: program.tier_system.name,
     tier_points: tierPoints,
@@ -213,25 +215,29 @@ const ESCROW: ReadonlySet<AccountRole> = new Set(['spendable_escrow', 'tier_escr
  * settles in, not again on its way through escrow (issue #13 item 5).
  */
 export function pointAccountBalances(program: ProgramDocument, s: MemberStanding) {
+  const parts: { minor: number; lifetime: number; precision: 0 | 2 }[] = [];
   const details = program.point_accounts.map((a) => {
     const b = balanceOf(s, a.role);
     const escrow = ESCROW.has(a.role);
+    // Minor units in the ledger, the account's major units in the answer (issue #14 item 3).
+    const precision = a.precision ?? 0;
+    parts.push({ minor: b.balance, lifetime: escrow ? 0 : b.life_time_value, precision });
     return {
       account_name: a.name,
       // Empty until the member's settled account is first used; always empty for escrow (the seed).
       user_point_account_id: !escrow && s.used.has(a.role) ? userPointAccountId(s.user_id, a.id) : '',
       point_account_id: a.id,
       grouping_label: a.grouping_label,
-      available_balance: b.balance,
-      life_time_value: escrow ? 0 : b.life_time_value,
+      available_balance: toMajor(b.balance, precision),
+      life_time_value: escrow ? 0 : toMajor(b.life_time_value, precision),
     };
   });
   return {
     retailer_id: s.retailer_id,
     user_id: s.user_id,
     summary: {
-      total_points: details.reduce((n, d) => n + d.available_balance, 0),
-      life_time_points: details.reduce((n, d) => n + d.life_time_value, 0),
+      total_points: sumMajor(parts),
+      life_time_points: sumMajor(parts.map((p) => ({ minor: p.lifetime, precision: p.precision }))),
     },
     details,
   };

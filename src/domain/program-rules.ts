@@ -11,6 +11,7 @@ import {
   type ProgramDocument,
   type TierExpiry,
 } from './program.js';
+import { PRECISIONS, type Precision } from './precision.js';
 import { validationError } from '../errors.js';
 import type { ProgramInput } from '../program/program.schema.js';
 
@@ -39,8 +40,25 @@ export function normalizeProgram(
     if (a.id && a.id.toLowerCase() !== stable) {
       throw validationError(`point account ${a.role} keeps its id ${stable}`, 'point_accounts');
     }
-    return { id: stable, role: a.role, name: a.name, grouping_label: a.grouping_label };
+    const precision = accountPrecision(a, input.point_accounts.indexOf(a));
+    return {
+      id: stable,
+      role: a.role,
+      name: a.name,
+      grouping_label: a.grouping_label,
+      // Left out when 0, so documents written before precision existed read back unchanged.
+      ...(precision ? { precision } : {}),
+    };
   });
+  const spendable = point_accounts.find((a) => a.role === 'spendable')!;
+  const spendableEscrow = point_accounts.find((a) => a.role === 'spendable_escrow')!;
+  if ((spendable.precision ?? 0) !== (spendableEscrow.precision ?? 0)) {
+    throw validationError(
+      `point_accounts: ${spendableEscrow.name} has precision ${spendableEscrow.precision ?? 0} but ${spendable.name} has ${spendable.precision ?? 0}; ` +
+        'an escrow account holds what rolls over into its settled account, so both have the same precision',
+      `point_accounts[${input.point_accounts.findIndex((a) => a.role === 'spendable_escrow')}].precision`,
+    );
+  }
 
   const levels = [...input.tier_system.levels].sort((a, b) => a.rank - b.rank);
   const names = new Set<string>();
@@ -121,6 +139,30 @@ export function normalizeProgram(
     // Left out when empty, so documents written before behaviours existed read back unchanged.
     ...(behaviours.length ? { behaviours } : {}),
   };
+}
+
+/**
+ * An account's declared precision (issue #14 item 3; docs/decisions/0010-account-precision.md): 0
+ * or 2, and 2 only on the Spendable pair. The Tier Qualifying accounts count whole points against
+ * the ladder's whole-point thresholds, so they stay whole.
+ */
+function accountPrecision(a: ProgramInput['point_accounts'][number], i: number): Precision {
+  const field = `point_accounts[${i}].precision`;
+  const precision = a.precision ?? 0;
+  if (!(PRECISIONS as readonly number[]).includes(precision)) {
+    throw validationError(
+      `point_accounts: ${a.name} has precision ${precision}; an account holds 0 (whole points) or 2 decimals`,
+      field,
+    );
+  }
+  if (precision !== 0 && a.role !== 'spendable' && a.role !== 'spendable_escrow') {
+    throw validationError(
+      `point_accounts: ${a.name} (${a.role}) holds whole points; only the spendable accounts may have precision 2 ` +
+        '(tier thresholds count whole points)',
+      field,
+    );
+  }
+  return precision as Precision;
 }
 
 /**

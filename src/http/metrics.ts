@@ -182,7 +182,7 @@ export class Metrics {
     new Gauge({
       name: 'laurel_points',
       aggregator: 'max',
-      help: 'Points held, by account type (spendable, tier, their escrows; refreshed at most every 30 s).',
+      help: 'Points held, by account type (spendable, tier, their escrows), in ledger units: hundredths on an account of precision 2 (refreshed at most every 30 s).',
       labelNames: ['account'] as const,
       registers,
       async collect() {

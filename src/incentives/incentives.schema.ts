@@ -25,8 +25,19 @@ const Text = (max: number, description?: string) =>
 const Nullable = <T extends TSchema>(t: T, description?: string) =>
   Type.Union([t, Type.Null()], description ? { description } : {});
 
+/**
+ * A line's amount in the account's major units (issue #14 item 3): whole points on an account of
+ * precision 0, up to two decimals on one of precision 2; the service refuses more decimals than
+ * the account holds (400 validation naming the field).
+ */
 const Points = (description: string) =>
-  Type.Integer({ minimum: 1, maximum: MAX_POINTS_PER_LINE, description });
+  Type.Number({ exclusiveMinimum: 0, maximum: MAX_POINTS_PER_LINE, description });
+
+/** An amount answered in the account's major units: an integer unless the account has precision 2. */
+const Amount = (description: string) =>
+  Type.Number({
+    description: `${description} In the account's points: whole unless the program gives it precision 2 (then up to two decimals, e.g. 12.5).`,
+  });
 
 const MemberBody = {
   retailer_id: Text(64, "Must be the app's retailer."),
@@ -67,10 +78,10 @@ const BalanceDetail = Type.Object({
   user_point_account_id: Type.String({ description: 'Empty until the member first uses the account.' }),
   point_account_id: PointAccountId,
   grouping_label: Type.String({ description: "The account's grouping label, e.g. Spend, Tier or empty." }),
-  available_balance: Type.Integer({
-    description: 'Whole points now; for the Tier Qualifying Account, those of the current qualifying year.',
-  }),
-  life_time_value: Type.Integer({ description: 'Every point ever credited to the account.' }),
+  available_balance: Amount(
+    'Points now; for the Tier Qualifying Account, those of the current qualifying year.',
+  ),
+  life_time_value: Amount('Every point ever credited to the account.'),
 });
 
 export const BalanceResponse = Type.Object({
@@ -95,10 +106,8 @@ export const AllBalancesResponse = Type.Object({
       user_id: MemberId,
       summary: Type.Object(
         {
-          total_points: Type.Integer({
-            description: 'Sum over every account, tier-qualifying ones included.',
-          }),
-          life_time_points: Type.Integer({ description: 'Sum of life_time_value over every account.' }),
+          total_points: Amount('Sum over every account, tier-qualifying ones included, exact.'),
+          life_time_points: Amount('Sum of life_time_value over every account, exact.'),
         },
         { description: 'Totals over the accounts.' },
       ),
@@ -114,7 +123,9 @@ const DepositLine = Type.Object(
   {
     point_source_id: PointSourceId,
     point_account_id: Text(64, 'The Spendable or Tier Qualifying account; escrow accounts take no deposits.'),
-    amount: Points('Whole points, 1 to 10,000,000. A deduction is a spend.'),
+    amount: Points(
+      'Points, more than 0 and at most 10,000,000: whole, or with up to two decimals (12.5) on an account of precision 2. A deduction is a spend.',
+    ),
     reference_id: Type.Optional(
       Text(
         128,
@@ -159,7 +170,7 @@ export type DepositBody = Static<typeof DepositBody>;
 
 const DepositResult = Type.Object({
   point_account_id: Type.String({ description: "The line's point account." }),
-  amount: Type.Integer({ description: "The line's amount, in whole points (also when not applied)." }),
+  amount: Amount("The line's amount (also when not applied)."),
   idempotency_id: Nullable(
     Type.String(),
     "The line's idempotency_id, else its reference_id; null when it has neither.",
@@ -182,7 +193,9 @@ export type DepositPayload = Static<typeof DepositResponse>['payload'];
 
 const SpendLine = Type.Object(
   {
-    amount: Points('Whole points, 1 to 10,000,000.'),
+    amount: Points(
+      'Points, more than 0 and at most 10,000,000: whole, or with up to two decimals (12.5) on an account of precision 2.',
+    ),
     point_account_ids: Type.Optional(
       Type.Array(Text(64), {
         maxItems: 1,
@@ -239,10 +252,8 @@ const AuditRow = Type.Object({
   user_point_account_id: Type.String({
     description: "The member's own account id (stable); empty for a tier change.",
   }),
-  modification: Type.Integer({ description: 'Signed change of the account.' }),
-  amount_spent: Type.Integer({
-    description: 'Points this row redeemed (a spend or a cash-out: the debit, unsigned); else 0.',
-  }),
+  modification: Amount('Signed change of the account.'),
+  amount_spent: Amount('Points this row redeemed (a spend or a cash-out: the debit, unsigned); else 0.'),
   amount_expired: Type.Integer({
     description: 'Points this row expired; always 0: points do not expire in Laurel (docs/audit-log.md).',
   }),
@@ -298,8 +309,8 @@ const SpendResult = Type.Object({
   account_name: Type.String({ description: 'The account spent from.' }),
   user_point_account_id: UserPointAccountId,
   point_account_id: PointAccountId,
-  amount_spent: Type.Integer({ description: 'Points the line spent; 0 when it failed.' }),
-  remaining_balance: Type.Integer({ description: "The account's balance after this line." }),
+  amount_spent: Amount('Points the line spent; 0 when it failed.'),
+  remaining_balance: Amount("The account's balance after this line."),
   reference_id: Nullable(Type.String(), 'As sent; null when absent.'),
   reference_type: Nullable(Type.String(), 'As sent; null when absent.'),
   tracking_id: Nullable(
@@ -331,8 +342,8 @@ export const SpendResponse = Type.Object({
       details: Type.Array(SpendResult, { description: 'One result per line, in order.' }),
       summary: Type.Object(
         {
-          amount_spent: Type.Integer({ description: 'Points this request spent (repeats spend nothing).' }),
-          remaining_balance: Type.Integer({ description: 'Spendable balance after the request.' }),
+          amount_spent: Amount('Points this request spent (repeats spend nothing).'),
+          remaining_balance: Amount('Spendable balance after the request.'),
         },
         { description: 'Totals of the request.' },
       ),

@@ -19,6 +19,14 @@ import {
   type PointAccount,
   type ProgramDocument,
 } from '../domain/program.js';
+import {
+  formatMajor,
+  parseAmount,
+  precisionOf,
+  sumMajor,
+  toMajor,
+  type Precision,
+} from '../domain/precision.js';
 import { LaurelError, validationError } from '../errors.js';
 import {
   insertJournals,
@@ -117,6 +125,16 @@ function accountById(program: ProgramDocument, id: string, field: string): Point
   const account = program.point_accounts.find((a) => a.id === id.toLowerCase());
   if (!account) throw validationError(`${field} ${id} is not a point account of this program`, field);
   return account;
+}
+
+/**
+ * A line's amount in the account's minor units (issue #14 item 3): exact from its decimal text,
+ * refused whole (400 validation naming the field) when it has more decimals than the account holds.
+ */
+function minorAmount(account: PointAccount, amount: number, field: string): number {
+  const parsed = parseAmount(amount, account.precision ?? 0);
+  if ('error' in parsed) throw validationError(`${field}: ${parsed.error} (${account.name})`, field);
+  return parsed.minor;
 }
 
 function settledAccountById(program: ProgramDocument, id: string, field: string, verb: string): PointAccount {
@@ -245,10 +263,11 @@ export async function deposit(
       `${field}.point_account_id`,
       'deposited to',
     );
+    const minor = minorAmount(account, l.amount, `${field}.amount`);
     const id = l.idempotency_id ?? l.reference_id ?? null;
     const hash = lineHash(account, l);
     const key = id === null ? null : DEPOSIT_KEY + id;
-    return { ...l, account, id, field: `${field}.idempotency_id`, hash, key };
+    return { ...l, account, minor, id, field: `${field}.idempotency_id`, hash, key };
   });
 
   return inMemberBatch(db, retailerId, userId, now, async (tx, user) => {
@@ -288,8 +307,8 @@ export async function deposit(
             ...(actor ? { actor } : {}),
           },
           postings: [
-            { account: l.account.role, amount: l.amount },
-            { account: 'program:adjusted', amount: -l.amount },
+            { account: l.account.role, amount: l.minor },
+            { account: 'program:adjusted', amount: -l.minor },
           ],
         });
         // Issue #17: one event per applied line, written with the journals.
@@ -297,13 +316,19 @@ export async function deposit(
           eventOf('points.deposited', retailerId, user.id, now, {
             point_account_id: l.account.id,
             account_name: l.account.name,
-            amount: l.amount,
+            // Major units, as the API reads and answers them (issue #14 item 3).
+            amount: toMajor(l.minor, l.account.precision ?? 0),
             idempotency_id: l.id,
             reference_id: l.reference_id ?? null,
           }),
         );
       }
-      details.push({ point_account_id: l.account.id, amount: l.amount, idempotency_id: l.id, applied });
+      details.push({
+        point_account_id: l.account.id,
+        amount: toMajor(l.minor, l.account.precision ?? 0),
+        idempotency_id: l.id,
+        applied,
+      });
     }
     await insertJournals(tx, journals, events);
     // A Tier Qualifying deposit may move the tier now: read once the journals are written.
@@ -383,6 +408,7 @@ export async function spendMultiple(
     return {
       ...l,
       account,
+      minor: minorAmount(account, l.amount, `spend_details.${i}.amount`),
       hash,
       field: `spend_details.${i}.idempotency_id`,
       key: SPEND_KEY + l.idempotency_id,
@@ -409,7 +435,7 @@ export async function spendMultiple(
     const ids = journalIds(now, lines.length);
     const journals: JournalInput[] = [];
     const details: SpendResult[] = [];
-    let spent = 0;
+    const spent: { minor: number; precision: Precision }[] = [];
     let failure: string | undefined;
     // An id binds its first line in this request even when that line spent nothing: otherwise a
     // later line with the id and another amount spends, and a retry of this very request is a 409.
@@ -424,6 +450,9 @@ export async function spendMultiple(
         details.push({ ...replayedResult(stored), idempotency_summary: 'duplicate' });
         continue;
       }
+      // Minor units in the ledger; answers and messages in the account's major units (issue #14 item 3).
+      const precision = l.account.precision ?? 0;
+      const major = (minor: number) => toMajor(minor, precision);
       const have = available.get(l.account.role)!;
       const line = {
         account_name: l.account.name,
@@ -434,13 +463,13 @@ export async function spendMultiple(
         idempotency_id: l.idempotency_id,
         idempotency_summary: 'new' as const,
       };
-      if (have < l.amount) {
-        const message = `${l.amount} points needed, ${have} available in ${l.account.name}`;
+      if (have < l.minor) {
+        const message = `${formatMajor(l.minor, precision)} points needed, ${formatMajor(have, precision)} available in ${l.account.name}`;
         failure ??= `spend_details.${i}: ${message}; nothing was spent`;
         details.push({
           ...line,
           amount_spent: 0,
-          remaining_balance: have,
+          remaining_balance: major(have),
           tracking_id: null,
           error_status: SPEND_LINE_ERROR.insufficient_points,
           error_response: { error: 'insufficient_points' },
@@ -448,12 +477,12 @@ export async function spendMultiple(
         });
         continue;
       }
-      available.set(l.account.role, have - l.amount);
-      spent += l.amount;
+      available.set(l.account.role, have - l.minor);
+      spent.push({ minor: l.minor, precision });
       const result: SpendResult = {
         ...line,
-        amount_spent: l.amount,
-        remaining_balance: have - l.amount,
+        amount_spent: major(l.minor),
+        remaining_balance: major(have - l.minor),
         tracking_id: ids[i]!,
         error_status: SPEND_LINE_ERROR.none,
         error_response: null,
@@ -481,8 +510,8 @@ export async function spendMultiple(
           ...(actor ? { actor } : {}),
         },
         postings: [
-          { account: l.account.role, amount: -l.amount },
-          { account: 'program:redeemed', amount: l.amount },
+          { account: l.account.role, amount: -l.minor },
+          { account: 'program:redeemed', amount: l.minor },
         ],
       });
     }
@@ -506,7 +535,10 @@ export async function spendMultiple(
       retailer_id: retailerId,
       user_id: user.id,
       details,
-      summary: { amount_spent: spent, remaining_balance: available.get('spendable')! },
+      summary: {
+        amount_spent: sumMajor(spent),
+        remaining_balance: toMajor(available.get('spendable')!, precisionOf(program, 'spendable')),
+      },
       // The rows fetch_point_audit_logs shows for what this request wrote (issue #14 item 12).
       audits: journals.map((j) => auditRow(program, user, writtenPosting(j))),
       time_of_occurrence: now.toISOString(),
@@ -633,7 +665,13 @@ function campaignFacts(r: AuditPostingRow): { names: string[]; change?: AwardCha
 function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): AuditRow {
   const account = program.point_accounts.find((a) => a.role === r.account);
   const pointAccountId = account?.id ?? '';
-  const shortfall = (r.details.shortfall as Partial<Record<string, number>> | undefined)?.[r.account] ?? 0;
+  // Minor units in the ledger, major units in the row (issue #14 item 3).
+  const precision = precisionOf(program, r.account);
+  const modification = toMajor(r.amount, precision);
+  const shortfall = toMajor(
+    (r.details.shortfall as Partial<Record<string, number>> | undefined)?.[r.account] ?? 0,
+    precision,
+  );
   const { names: campaigns, change } = campaignFacts(r);
   const key = r.idempotency_key;
   return {
@@ -643,12 +681,12 @@ function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): 
     account_name: account?.name ?? r.account,
     point_account_id: pointAccountId,
     user_point_account_id: account ? userPointAccountId(user.id, account.id) : '',
-    modification: r.amount,
-    amount_spent: amountSpent(r.kind, r.amount),
+    modification,
+    amount_spent: amountSpent(r.kind, modification),
     amount_expired: 0,
     // A deposit's or spend's rank as sent (issue #14 item 13).
     spend_weight: typeof r.details.rank === 'number' ? r.details.rank : 0,
-    audit_type: auditType(r.kind, r.amount),
+    audit_type: auditType(r.kind, modification),
     modification_type: r.kind,
     modification_entity_id: r.purchase_id,
     point_source_id: r.point_source_id,
@@ -662,7 +700,7 @@ function auditRow(program: ProgramDocument, user: UserRow, r: AuditPostingRow): 
     transaction_id: r.transaction_id,
     reason: auditReason({
       kind: r.kind,
-      modification: r.amount,
+      modification,
       reference_id: r.reference_id,
       reference_type: r.reference_type,
       transaction_id: r.transaction_id,

@@ -229,6 +229,11 @@ export interface LotRow {
   remaining: number;
   matures_at: Date;
   rolled_over_at: Date | null;
+  /**
+   * A due Spendable Escrow lot's purchase's recorded precision (`dueStateColumns` reads it, for
+   * the `points.rolled_over` event in points; issue #14 item 3); null or absent: whole points.
+   */
+  spendable_precision?: number | null;
 }
 
 /** A lot as `LOT_JSON` carries it inside a JSON answer: instants as epoch milliseconds. */
@@ -278,7 +283,10 @@ export interface DueStateJson {
  * expressions. Read under the member's lock, which every change of those lots holds.
  */
 export function dueStateColumns(userId: string, at: string): string {
-  return `(SELECT coalesce(json_agg(${LOT_JSON} ORDER BY matures_at, id), '[]') FROM lots
+  // A Spendable Escrow lot carries its purchase's precision (issue #14 item 3), read on the member's shard.
+  return `(SELECT coalesce(json_agg(${LOT_JSON}::jsonb || jsonb_build_object('spendable_precision',
+            CASE WHEN account = 'spendable_escrow' THEN (SELECT (p.award->>'spendable_precision')::int FROM purchases p
+              WHERE p.user_id = ${userId} AND p.id = lots.purchase_id) END) ORDER BY matures_at, id), '[]') FROM lots
           WHERE user_id = ${userId} AND rolled_over_at IS NULL AND matures_at <= ${at}) AS due,
           ${cashOutColumn(userId)} AS cash_out`;
 }
@@ -409,10 +417,15 @@ export async function rollOverDueLots(
      )}, outbox_rolled AS (
        -- One points.rolled_over event per purchase (issue #17), in the statement of the rollover.
        INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data)
+       -- In points: a purchase whose award records precision 2 posted hundredths (issue #14 item 3).
        SELECT pj.user_id, ${sqlIdAt('$2::timestamptz')}, pj.retailer_id, 'points.rolled_over', $2, pj.matures_at,
               jsonb_build_object('user_id', pj.user_id, 'purchase_id', pj.purchase_id,
                 'matured_at', to_char(pj.matures_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                'points', jsonb_build_object('spendable', pj.s, 'tier_qualifying', pj.t))
+                'points', jsonb_build_object('spendable',
+                  CASE WHEN pj.s <> 0 AND (SELECT pu.award->>'spendable_precision' FROM purchases pu
+                         WHERE pu.user_id = ANY($1::uuid[]) AND pu.user_id = pj.user_id AND pu.id = pj.purchase_id) = '2'
+                       THEN to_jsonb(trim_scale(pj.s / 100.0)) ELSE to_jsonb(pj.s) END,
+                  'tier_qualifying', pj.t))
               || coalesce((SELECT jsonb_build_object('external_id', u.external_id) FROM users u
                            WHERE u.id = ANY($1::uuid[]) AND u.id = pj.user_id AND u.external_id IS NOT NULL), '{}'::jsonb)
        FROM pj ORDER BY pj.user_id, pj.matures_at, pj.purchase_id
@@ -435,6 +448,23 @@ export async function balanceOf(tx: Tx, userId: string, account: string): Promis
     [userId, account],
   );
   return rows[0]?.balance ?? 0;
+}
+
+/**
+ * Whether any member of the retailer has used one of `accounts` (a balance row is written with the
+ * account's first posting and never removed): an account's precision may change only before then
+ * (issue #14 item 3). Rare, an admin's program change, so a scan is acceptable.
+ */
+export async function retailerUsedAccounts(
+  db: Queryable,
+  retailerId: string,
+  accounts: readonly string[],
+): Promise<boolean> {
+  const rows = await db.query<{ used: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM balances WHERE retailer_id = $1 AND account = ANY($2::text[])) AS used',
+    [retailerId, accounts],
+  );
+  return rows[0]?.used === true;
 }
 
 /**

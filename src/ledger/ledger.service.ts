@@ -9,6 +9,7 @@ import {
   type PlannedCashOut,
 } from '../domain/cashout.js';
 import { SETTLED_OF } from '../domain/escrow.js';
+import { majorOf, precisionOf, scaleOf, toMajor } from '../domain/precision.js';
 import { newId } from '../domain/ids.js';
 import type { AccountBalance } from '../domain/loyalty-view.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
@@ -119,7 +120,14 @@ async function planPending(
   if (spendable + lots.reduce((n, l) => n + l.remaining, 0) <= 0) return [];
   const rules = new Map<string, ProgramDocument>();
   for (const p of periods) rules.set(p.period, await getProgramAt(db, retailerId, p.ends_at));
-  return planCashOuts(spendable, lots, periods, (p) => rules.get(p.period)!.cash_out).map((c) => ({
+  // The rate is stated in points; the balance is in the Spendable pair's minor units, so the rate is
+  // scaled by the precision in force (issue #14 item 3): 100 points = 1 USD is 10,000 hundredths.
+  const scale = scaleOf(precisionOf(program, 'spendable'));
+  const ruleOf = (p: CashOutPeriod) => {
+    const rule = rules.get(p.period)!.cash_out;
+    return scale === 1 ? rule : { ...rule, points_per_currency_unit: rule.points_per_currency_unit * scale };
+  };
+  return planCashOuts(spendable, lots, periods, ruleOf).map((c) => ({
     ...c,
     currency: rules.get(c.period.period)!.currency,
   }));
@@ -170,7 +178,7 @@ export async function settleMember(
       rolledOverEvents(lots, retailerId, userId, now),
       userId,
     );
-  for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now);
+  for (const c of cashOuts) await writeCashOut(tx, retailerId, userId, c, now, program!);
   if (periods.length) await setCashedOutThrough(tx, userId, periods[periods.length - 1]!.ends_at);
   // What this settlement made real may have moved the tier: crossings at maturation instants,
   // expiries at period ends (issue #17), each emitted with its own instant.
@@ -239,7 +247,9 @@ function rolledOverEvents(
   for (const l of lots) {
     if (l.remaining <= 0) continue;
     const p = byPurchase.get(l.purchase_id) ?? { matured_at: l.matures_at, spendable: 0, tier_qualifying: 0 };
-    if (l.account === 'spendable_escrow') p.spendable += l.remaining;
+    // In points: the purchase's recorded precision says what the lot holds (issue #14 item 3).
+    if (l.account === 'spendable_escrow')
+      p.spendable += toMajor(l.remaining, l.spendable_precision === 2 ? 2 : 0);
     else p.tier_qualifying += l.remaining;
     byPurchase.set(l.purchase_id, p);
   }
@@ -319,6 +329,8 @@ async function writeCashOut(
   userId: string,
   c: PendingCashOut,
   now: Date,
+  /** The version in force now: its precision says what the points are (issue #14 item 3). */
+  program: ProgramDocument,
 ): Promise<void> {
   const journalId = newId(c.period.ends_at.getTime());
   const cardId = giftCardId(userId, c.period.period);
@@ -357,7 +369,7 @@ async function writeCashOut(
         {
           gift_card_id: cardId,
           period: c.period.period,
-          points: c.points,
+          points: majorOf(program, 'spendable', c.points),
           value_cents: c.value_cents,
           currency: c.currency,
         },

@@ -2,6 +2,8 @@ import type { Database, Queryable, Tx } from '../db/database.js';
 import { sameJson } from '../domain/canonical.js';
 import { newId } from '../domain/ids.js';
 import { openingPostings, type OpeningPosition } from '../domain/opening.js';
+import { precisionOf, scaleOf } from '../domain/precision.js';
+import { MAX_LEDGER_AMOUNT } from '../domain/bounds.js';
 import type { ProgramDocument } from '../domain/program.js';
 import { LaurelError, validationError } from '../errors.js';
 import { lockUserById } from '../customers/customer.repository.js';
@@ -74,6 +76,17 @@ export async function importOpening(
 ): Promise<OpeningOutcome> {
   const program = await getProgramAt(db, retailerId, cutover);
   checkAccount(program, r.account);
+  // Posted in the precision in force now, whichever version the cut-over falls in: a stored amount
+  // keeps the units its account had when written (issue #14 item 3).
+  const scale = scaleOf(
+    precisionOf(cutover < now ? await getProgramAt(db, retailerId, now) : program, 'spendable'),
+  );
+  if (r.life_time_value * scale > MAX_LEDGER_AMOUNT) {
+    throw validationError(
+      `life_time_value ${r.life_time_value} is beyond what the Spendable account holds in hundredths ` +
+        `(at most ${(MAX_LEDGER_AMOUNT / scale).toLocaleString('en-US')} points)`,
+    );
+  }
   const level = levelOf(program, r.tier);
   const floor = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank)[0]!;
   const memberId = await findMemberId(db, retailerId, r.member);
@@ -137,7 +150,8 @@ export async function importOpening(
       reference_id: cutover.toISOString(),
       reference_type: 'Opening balance',
       details: { position },
-      postings: openingPostings(position),
+      // The file's points, in the Spendable account's minor units (issue #14 item 3).
+      postings: openingPostings(position, scale),
     });
     if (moved) {
       const entered = r.tier_entered_at ?? cutover;

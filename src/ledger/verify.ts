@@ -155,9 +155,12 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
        SELECT pu.id, r.role,
               -- A purchase of imported history (issue #16) earned its points elsewhere: its journals
               -- post only the change of award since.
+              -- The award is in points; a Spendable pair of precision 2 posted it in hundredths
+              -- (issue #14 item 3: the award records the precision it was posted in).
               CASE WHEN pu.not_awarded_reason IS NOT NULL THEN 0
-                   ELSE coalesce((pu.award->>(CASE r.role WHEN 'spendable' THEN 'spendable' ELSE 'tier_qualifying' END))::bigint, 0)
-                        - coalesce((pu.earned_elsewhere->>r.role)::bigint, 0)
+                   ELSE (coalesce((pu.award->>(CASE r.role WHEN 'spendable' THEN 'spendable' ELSE 'tier_qualifying' END))::bigint, 0)
+                        - coalesce((pu.earned_elsewhere->>r.role)::bigint, 0))
+                        * CASE WHEN r.role = 'spendable' AND pu.award->>'spendable_precision' = '2' THEN 100 ELSE 1 END
               END AS award,
               coalesce(CASE r.role WHEN 'spendable' THEN n.spendable ELSE n.tier END, 0) AS net,
               coalesce((pu.shortfall->>r.role)::bigint, 0) AS owed

@@ -38,6 +38,14 @@ export const PointAccountSchema = Type.Object(
       maxLength: 50,
       description: 'Shown in balances, e.g. Spend, Tier or empty.',
     }),
+    precision: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 2,
+        description:
+          'Decimals the account holds: 0 (whole points, the default) or 2 (hundredths: amounts such as 12.5 on the wire, stored exactly as integer hundredths). Only spendable and spendable_escrow may declare 2, both the same; it cannot change once the accounts hold points (docs/ledger.md).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

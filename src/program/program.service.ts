@@ -1,5 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
-import type { ProgramDocument } from '../domain/program.js';
+import { accountByRole, type ProgramDocument } from '../domain/program.js';
+import { precisionOf } from '../domain/precision.js';
+import { retailerUsedAccounts } from '../ledger/ledger.repository.js';
 import { normalizeProgram } from '../domain/program-rules.js';
 import { validationError } from '../errors.js';
 import { sameJson } from '../domain/canonical.js';
@@ -109,6 +111,7 @@ export async function reviseProgram(
     const input = edit(latest.document);
     if (input === null) return { row: latest, written: false };
     const document = normalizeProgram(input, retailerId, latest.document);
+    await assertPrecisionKept(tx, retailerId, latest.document, document);
     const row: ProgramVersionRow = {
       retailer_id: retailerId,
       version: latest.version + 1,
@@ -120,6 +123,31 @@ export async function reviseProgram(
     await insertEvents(tx, campaignEvents(latest.document, document, retailerId, row.version, now));
     return { row, written: true };
   });
+}
+
+/**
+ * A stored amount is never read in another precision (issue #14 item 3; DESIGN §3 exact amounts):
+ * the Spendable pair's precision may change only while no member of the retailer has used them.
+ * Under the lock on the newest version; a purchase racing the very first change is the operator's
+ * to avoid (docs/decisions/0010-account-precision.md: set the precision before taking traffic).
+ */
+async function assertPrecisionKept(
+  tx: Queryable,
+  retailerId: string,
+  before: ProgramDocument,
+  after: ProgramDocument,
+): Promise<void> {
+  const was = precisionOf(before, 'spendable');
+  const now = precisionOf(after, 'spendable');
+  if (was === now) return;
+  if (await retailerUsedAccounts(tx, retailerId, ['spendable', 'spendable_escrow'])) {
+    const i = after.point_accounts.findIndex((a) => a.role === 'spendable');
+    throw validationError(
+      `point_accounts: ${accountByRole(after, 'spendable').name} already holds points in precision ${was}; ` +
+        `its precision cannot change to ${now} (stored amounts would be read as other amounts)`,
+      `point_accounts[${i}].precision`,
+    );
+  }
 }
 
 /**

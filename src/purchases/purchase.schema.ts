@@ -131,7 +131,10 @@ export type SendTransactionBody = Static<typeof SendTransactionBody>;
 const AccountAmount = Type.Object({
   account_name: Type.String({ description: "The point account's name in the program." }),
   point_account_id: Type.String({ description: "The program's point account id." }),
-  amount: Type.Integer({ description: 'Whole points; negative where points were taken back.' }),
+  amount: Type.Number({
+    description:
+      'Points; negative where points were taken back. Whole, but for an account of precision 2 where this request moved them (up to two decimals).',
+  }),
 });
 const CampaignId = Type.String({ description: 'The campaign id (a UUID).' });
 const CampaignName = Type.String({ description: 'The campaign name.' });
@@ -172,11 +175,11 @@ export const TransactionResult = Type.Object(
     ),
     points_awarded: Type.Array(AccountAmount, { description: 'What this request changed, per account.' }),
     purchase_points: Type.Array(AccountAmount, { description: "The purchase's award as it now stands." }),
-    shortfall: Type.Integer({
+    shortfall: Type.Number({
       description: 'Points a late return could not take back (policy: down to zero).',
     }),
     shortfall_repaid: Type.Optional(
-      Type.Integer({
+      Type.Number({
         description:
           'Points of this change that repaid what an earlier return of the purchase could not take ' +
           'back, instead of being credited again (a re-ring after a void, an edit upwards).',

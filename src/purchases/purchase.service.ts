@@ -7,6 +7,8 @@ import {
   assertAwardWithinBounds,
   computeAward,
   eligibleCents,
+  escrowMinor,
+  inPrecision,
   type Award,
   type AwardTerms,
   type Basket,
@@ -15,6 +17,7 @@ import {
 import { planAwardChange, SETTLED_OF, type EscrowRole, type SettledRole } from '../domain/escrow.js';
 import { isUuid, newId } from '../domain/ids.js';
 import type { AccountRole, ProgramDocument } from '../domain/program.js';
+import { precisionOf, sumMajor, toMajor, type Precision } from '../domain/precision.js';
 import { LaurelError, validationError } from '../errors.js';
 import { lockOwner, type LockedMember, type UserRow } from '../customers/customer.repository.js';
 import { balanceOf, tierYearBalance, type LotRow, type Posting } from '../ledger/ledger.repository.js';
@@ -87,14 +90,39 @@ function memberRef(p: SendTransactionBody['request_payload']): MemberRef | null 
 
 const EMPTY_AWARD: Award = { eligible_cents: 0, base: 0, campaigns: [], spendable: 0, tier_qualifying: 0 };
 
-const awardFor = (award: Award, role: EscrowRole): number =>
-  role === 'spendable_escrow' ? award.spendable : award.tier_qualifying;
+/** What an award puts in an escrow account, in the ledger's minor units (issue #14 item 3). */
+const awardFor = (award: Award, role: EscrowRole): number => escrowMinor(award, role);
 
-function accountAmounts(program: ProgramDocument, amounts: Partial<Record<AccountRole, number>>) {
+/**
+ * The precision a purchase's points were posted in, per account (issue #14 item 3): the award
+ * records it for the Spendable pair; the Tier Qualifying pair holds whole points.
+ */
+const postedPrecision = (award: Award, role: string): Precision =>
+  role === 'spendable' || role === 'spendable_escrow' ? (award.spendable_precision ?? 0) : 0;
+
+/**
+ * Amounts per account, answered in points: from the ledger's minor units when `award` says in which
+ * precision they were posted, else already in points.
+ */
+function accountAmounts(
+  program: ProgramDocument,
+  amounts: Partial<Record<AccountRole, number>>,
+  award?: Award,
+) {
   return program.point_accounts
     .filter((a) => (amounts[a.role] ?? 0) !== 0)
-    .map((a) => ({ account_name: a.name, point_account_id: a.id, amount: amounts[a.role]! }));
+    .map((a) => ({
+      account_name: a.name,
+      point_account_id: a.id,
+      amount: award ? toMajor(amounts[a.role]!, postedPrecision(award, a.role)) : amounts[a.role]!,
+    }));
 }
+
+/** Points per role from minor units: events and answers speak points (issue #14 item 3). */
+const majorAmounts = (award: Award, amounts: Partial<Record<AccountRole, number>>) =>
+  Object.fromEntries(
+    Object.entries(amounts).map(([role, minor]) => [role, toMajor(minor ?? 0, postedPrecision(award, role))]),
+  ) as Partial<Record<AccountRole, number>>;
 
 /**
  * What a clawback may take from a settled account: the Spendable balance, or the Tier Qualifying
@@ -137,7 +165,7 @@ function result(o: Outcome): TransactionResult {
     base_points: p.award.base,
     campaigns: p.award.campaigns,
     limited_campaigns: p.award.limited_campaigns ?? [],
-    points_awarded: accountAmounts(program, o.changed),
+    points_awarded: accountAmounts(program, o.changed, p.award),
     purchase_points: accountAmounts(program, {
       spendable_escrow: p.award.spendable,
       tier_escrow: p.award.tier_qualifying,
@@ -271,7 +299,14 @@ async function postAwardChange(
       postings,
     };
   }
-  const sum = (r: Partial<Record<SettledRole, number>>) => Object.values(r).reduce((n, v) => n + (v ?? 0), 0);
+  // Answered in points: an exact sum over the settled accounts' precisions (issue #14 item 3).
+  const sum = (r: Partial<Record<SettledRole, number>>) =>
+    sumMajor(
+      Object.entries(r).map(([role, minor]) => ({
+        minor: minor ?? 0,
+        precision: postedPrecision(after, role),
+      })),
+    );
   return { changed, shortfall: sum(shortfall), repaid: sum(repaid), owed, writes };
 }
 
@@ -296,7 +331,13 @@ function purchaseEvents(o: Sent, answer: TransactionResult, now: Date): EventInp
     eligible_cents: p.award.eligible_cents,
     points: { spendable: p.award.spendable, tier_qualifying: p.award.tier_qualifying },
     matures_at: answer.matures_at,
-    ...(first ? {} : { points_changed: o.changed, shortfall: o.shortfall, shortfall_repaid: o.repaid }),
+    ...(first
+      ? {}
+      : {
+          points_changed: majorAmounts(p.award, o.changed),
+          shortfall: o.shortfall,
+          shortfall_repaid: o.repaid,
+        }),
   };
   return [
     first
@@ -737,9 +778,14 @@ async function firstSend(
       ? 'member_not_enrolled'
       : null;
   const id = a.claim.purchase_id;
+  // Posted in the precision in force now, not the pricing version's: a stored amount keeps the units
+  // the Spendable pair had when it was written (issue #14 item 3).
   const award = reason
     ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(a.basket) }
-    : await limitedAward(tx, program, a.basket, await firstSendTerms(tx, program, a), a.member!.id, id, []);
+    : inPrecision(
+        await limitedAward(tx, program, a.basket, await firstSendTerms(tx, program, a), a.member!.id, id, []),
+        precisionOf(a.current.document, 'spendable'),
+      );
   const purchase: PurchaseRow = {
     id,
     retailer_id: a.retailerId,
@@ -802,14 +848,17 @@ async function resend(
   };
   const award = purchase.not_awarded_reason
     ? { ...EMPTY_AWARD, eligible_cents: eligibleCents(basket) }
-    : await limitedAward(
-        tx,
-        program,
-        basket,
-        terms,
-        purchase.user_id,
-        purchase.id,
-        prior.campaigns.map((c) => c.campaign_id),
+    : inPrecision(
+        await limitedAward(
+          tx,
+          program,
+          basket,
+          terms,
+          purchase.user_id,
+          purchase.id,
+          prior.campaigns.map((c) => c.campaign_id),
+        ),
+        prior.spendable_precision ?? 0,
       );
   const next: PurchaseRow = { ...purchase, basket, award, revision: purchase.revision + 1, updated_at: now };
   const update = {

@@ -198,7 +198,7 @@ describeEachDatabase('Compat: the C# POS burn service decodes spend answers and 
 
   it('a burn of a subtotal with cents (12.5) on a whole-point account answers 400 and spends nothing', async () => {
     // The client sends its basket subtotal as a double; the ACME accounts hold whole points
-    // (issue #14 item 3: refused as before; accounts with decimal precision are not built yet).
+    // (issue #14 item 3: refused as before; a program of precision 2 takes it: points-decimal-precision.test.ts).
     const res = await burn(12.5, 'RWS-T-3', '6f1c7a52-3e0b-4d7e-9d43-0c1c3f3f2a03');
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ status: 'error', errors: { code: 'validation' } });
