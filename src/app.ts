@@ -105,9 +105,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // The group commit asks once whether the database is one server or Citus (issue #15): before the
   // first request, so no request pays for it. A database not answering yet is asked again later.
-  await groupCommitOf(opts.db)
-    .oneServer()
-    .catch(() => undefined);
+  try {
+    await groupCommitOf(opts.db).oneServer();
+  } catch {
+    // Asked again by the first batch.
+  }
 
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>

@@ -76,6 +76,39 @@ export async function hasCitus(db: Queryable): Promise<boolean> {
   return rows[0]?.citus ?? false;
 }
 
+const oneServerOf = new WeakMap<object, Promise<boolean>>();
+
+/**
+ * Whether the members live whole on one server, where one statement may read and write many
+ * members and reach a member through its lookup table (issue #15): not on Citus, where a
+ * statement stays on one shard (issue #19), nor where `users` is partitioned the way Citus
+ * distributes it (test/support/partitioned.ts), which is held to the same rules. Asked once per
+ * database handle; asked again after a failure.
+ */
+export function isOneServer(db: Queryable): Promise<boolean> {
+  let known = oneServerOf.get(db);
+  if (!known) {
+    // Never a synchronous throw: a handle that cannot query answers a rejected promise.
+    known = Promise.resolve()
+      .then(() =>
+        db.query<{ spread: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
+             OR EXISTS (SELECT 1 FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid
+                        WHERE c.relname = 'users' AND c.relnamespace = current_schema()::regnamespace) AS spread`,
+        ),
+      )
+      .then(
+        (rows) => rows[0]?.spread !== true,
+        (err: unknown) => {
+          oneServerOf.delete(db);
+          throw err;
+        },
+      );
+    oneServerOf.set(db, known);
+  }
+  return known;
+}
+
 /**
  * Distributes the schema's tables on Citus (docs/scaling.md): reference tables first, then the
  * members (`users` by id, every member table co-located with it by `user_id`), then the lookup

@@ -1,6 +1,6 @@
 import { envGroupCommit, type GroupCommitConfig } from '../config.js';
 import { isConnectionError, type Database, type Tx } from '../db/database.js';
-import { hasCitus } from '../db/distribution.js';
+import { isOneServer } from '../db/distribution.js';
 import { lockMembersAtOnce, type LockedMember } from '../customers/customer.repository.js';
 import { lockLedgerOwners } from './ledger.repository.js';
 
@@ -63,9 +63,10 @@ export interface BatchContext {
   /**
    * Leaves a write to the batch: written with every other item of the same writer in one
    * statement, before the next job of the same key runs and before COMMIT. The job must have
-   * called `beforeWrite`: a failure of that statement fails the whole batch.
+   * called `beforeWrite`: a failure of that statement fails the whole batch. On Citus the item is
+   * written at once, alone: one statement stays on one member's shard (issue #19).
    */
-  defer(writer: BatchWriter, item: unknown): void;
+  defer(writer: BatchWriter, item: unknown): Promise<void>;
 }
 
 interface Queued {
@@ -105,23 +106,12 @@ export class GroupCommit {
     this.oneServer().catch(() => undefined);
   }
 
-  /** Whether one statement may lock and read many members: not on Citus (issue #19). */
-  private spread: Promise<boolean> | undefined;
-
   /**
    * Whether the database is one server, where one statement may lock, read and write many
    * members (issue #15), and not Citus, where a statement stays on one member's shard (issue #19).
-   * Asked once.
    */
   oneServer(): Promise<boolean> {
-    this.spread ??= hasCitus(this.db).then(
-      (citus) => !citus,
-      (err: unknown) => {
-        this.spread = undefined;
-        throw err;
-      },
-    );
-    return this.spread;
+    return isOneServer(this.db);
   }
 
   /** Requests waiting for their batch to start. */
@@ -221,7 +211,8 @@ export class GroupCommit {
           const context: BatchContext = {
             owners,
             prefetched: prefetched.get(q),
-            defer: (write, item) => {
+            defer: async (write, item) => {
+              if (!spread) return write(guarded, [item]);
               const items = pending.get(write);
               if (items) items.push(item);
               else pending.set(write, [item]);

@@ -565,7 +565,7 @@ export async function applySend(
     },
   };
   if (batch && !settleAfter) {
-    batch.defer(writeBatchedPurchases, write);
+    await batch.defer(writeBatchedPurchases, write);
     return answer;
   }
   await writePurchase(tx, write);
