@@ -1,3 +1,4 @@
+import { isOneServer } from '../db/distribution.js';
 import type { Queryable, Tx } from '../db/database.js';
 import type { Identifier, PhoneNumber } from '../domain/profile.js';
 import { standingInvalidation } from '../tiers/standing-invalidation.js';
@@ -257,10 +258,24 @@ async function candidateIds(
   return [...new Set(first)].filter((id) => rest.every((l) => l.includes(id)));
 }
 
+/** The lookup tables that name a member by a unique key, `$2` (issue #19). */
+const MEMBER_BY_KEY = {
+  email: 'SELECT user_id FROM member_emails WHERE email_key = lower($2) AND retailer_id = $1',
+  external_id: 'SELECT user_id FROM member_external_ids WHERE external_id = $2 AND retailer_id = $1',
+} as const;
+
+/** The one unique key a search names, when it names nothing else (most searches). */
+function soleKey(c: SearchCriteria): keyof typeof MEMBER_BY_KEY | undefined {
+  const named = (['id', 'email', 'external_id', 'phone_key'] as const).filter((k) => c[k] !== undefined);
+  const [only] = named;
+  return named.length === 1 && (only === 'email' || only === 'external_id') ? only : undefined;
+}
+
 /**
  * Exact-match search; every given criterion must hold. Phones are not unique, so of several
- * matches the most recently updated profile answers. Two steps (issue #19): the lookup tables name
- * the member, then one statement on the member's shard reads it.
+ * matches the most recently updated profile answers. On Citus, two steps (issue #19): the lookup
+ * tables name the member, then one statement on the member's shard reads it. On one server, a
+ * search by email or by external id alone is one statement, the lookup table inside it (issue #15).
  */
 export async function searchUser<X extends object = object>(
   db: Queryable,
@@ -268,29 +283,37 @@ export async function searchUser<X extends object = object>(
   c: SearchCriteria,
   /**
    * More columns (and joins) to read in the same statement about the member found, who is `f`
-   * (`f.id`, `f.retailer_id`); the member's id is also `$2` and the retailer's `$1`, constants that
-   * keep every part on the member's shard. Their parameters are numbered from `first` (issue #8:
-   * the member and its standing in one statement).
+   * (`f.id`, `f.retailer_id`); `member` is an SQL expression of the member's id and `$1` is the
+   * retailer's, which keep every part on the member's shard. Their parameters are numbered from
+   * `first` (issue #8: the member and its standing in one statement).
    */
-  also?: (first: number) => { columns: string; params: unknown[]; joins?: string },
+  also?: (first: number, member: string) => { columns: string; params: unknown[]; joins?: string },
 ): Promise<(UserRow & X) | undefined> {
-  const ids = c.id !== undefined ? [c.id] : await candidateIds(db, retailerId, c);
-  let id = ids[0];
-  if (ids.length > 1) {
-    const rows = await db.query<{ id: string }>(
-      `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = ANY($2::uuid[]) AND u.deleted_at IS NULL
-       ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
-      [retailerId, ids],
-    );
-    id = rows[0]?.id;
+  const sole = soleKey(c);
+  let member = '$2::uuid';
+  let key: string | undefined;
+  if (sole && (await isOneServer(db))) {
+    member = `(${MEMBER_BY_KEY[sole]})`;
+    key = c[sole];
+  } else {
+    const ids = c.id !== undefined ? [c.id] : await candidateIds(db, retailerId, c);
+    key = ids[0];
+    if (ids.length > 1) {
+      const rows = await db.query<{ id: string }>(
+        `SELECT u.id FROM users u WHERE u.retailer_id = $1 AND u.id = ANY($2::uuid[]) AND u.deleted_at IS NULL
+         ORDER BY u.updated_at DESC, u.id DESC LIMIT 1`,
+        [retailerId, ids],
+      );
+      key = rows[0]?.id;
+    }
+    if (key === undefined) return undefined;
   }
-  if (id === undefined) return undefined;
-  const found = `SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = $2::uuid AND u.deleted_at IS NULL`;
-  if (!also) return (await db.query<UserRow & X>(found, [retailerId, id]))[0];
-  const more = also(3);
+  const found = `SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = ${member} AND u.deleted_at IS NULL`;
+  if (!also) return (await db.query<UserRow & X>(found, [retailerId, key]))[0];
+  const more = also(3, member);
   const rows = await db.query<UserRow & X>(
     `SELECT f.*, ${more.columns} FROM (${found}) f ${more.joins ?? ''}`,
-    [retailerId, id, ...more.params],
+    [retailerId, key, ...more.params],
   );
   return rows[0];
 }

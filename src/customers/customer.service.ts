@@ -173,8 +173,8 @@ async function findStanding(
   criteria: SearchCriteria,
   at: Date,
 ): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
-  const found = await searchUser<StandingReadJson>(db, retailerId, criteria, (first) => ({
-    ...standingRead(`$${first}::timestamptz`, `$${first + 1}::int`, '$2::uuid', '$1'),
+  const found = await searchUser<StandingReadJson>(db, retailerId, criteria, (first, member) => ({
+    ...standingRead(`$${first}::timestamptz`, `$${first + 1}::int`, member, '$1'),
     params: [at, heldProgramVersion(retailerId)],
   }));
   if (!found) throw notFound();
