@@ -350,7 +350,7 @@ function purchaseEvents(o: Sent, answer: TransactionResult, now: Date): EventInp
 export interface SendOptions {
   /** The old platform's history: a new purchase is recorded, earning nothing again. */
   historyOnly?: boolean;
-  /** Refuse a new purchase dated before the member's opening position (`BeforeOpeningError`). */
+  /** Refuse a new purchase whose points the member's opening position holds (`BeforeOpeningError`). */
   refuseBeforeOpening?: boolean;
   /**
    * A first send's claim is written with its purchase, in the batch's statement (issue #15): on
@@ -361,8 +361,8 @@ export interface SendOptions {
 }
 
 /**
- * A new purchase dated before the member's opening position, imported to earn: its points are in
- * that position already (issue #16), so the import refuses it rather than award them twice.
+ * A new purchase whose points are in the member's opening position already, imported to earn
+ * (issue #16): the import refuses it rather than award them twice.
  */
 export class BeforeOpeningError extends LaurelError {
   constructor(message: string) {
@@ -370,12 +370,28 @@ export class BeforeOpeningError extends LaurelError {
   }
 }
 
-async function refuseBeforeOpening(db: Queryable, memberId: string, purchaseTime: Date): Promise<void> {
+/**
+ * The opening position holds the settled accounts at the cut-over (Spendable, Tier Qualifying): a
+ * purchase whose escrow period ended by then is in it. One still in its return period then had its
+ * points in escrow, not in the position, so it earns here, into lots maturing at its own time.
+ */
+async function refuseBeforeOpening(
+  db: Queryable,
+  retailerId: string,
+  memberId: string,
+  current: ProgramVersionRow,
+  purchaseTime: Date,
+): Promise<void> {
   const cutover = await findOpeningCutover(db, memberId);
-  if (cutover && purchaseTime < cutover) {
+  if (!cutover || purchaseTime >= cutover) return;
+  const inForce = current.effective_from === null || current.effective_from <= purchaseTime;
+  const program = (inForce ? current : await getProgramVersionAt(db, retailerId, purchaseTime)).document;
+  const matured = new Date(purchaseTime.getTime() + program.escrow_days * DAY_MS);
+  if (matured <= cutover) {
     throw new BeforeOpeningError(
-      `the purchase at ${purchaseTime.toISOString()} is before the member's opening balance at the cut-over ` +
-        `${cutover.toISOString()}, which holds its points already: import it with --history-only`,
+      `the purchase at ${purchaseTime.toISOString()} matured at ${matured.toISOString()}, by the member's ` +
+        `opening balance at the cut-over ${cutover.toISOString()}, which holds its points already: ` +
+        'import it with --history-only',
     );
   }
 }
@@ -452,7 +468,7 @@ export async function prepareSend(
       payload.channel,
     );
     if (opts.refuseBeforeOpening && !ctx.claim && ctx.memberId) {
-      await refuseBeforeOpening(db, ctx.memberId, purchaseTime);
+      await refuseBeforeOpening(db, retailerId, ctx.memberId, current, purchaseTime);
     }
     const claimedBy = ctx.claim && !isAnonymous(ctx.claim) ? ctx.claim.user_id : undefined;
     if (claimedBy && ctx.memberId && claimedBy !== ctx.memberId) {

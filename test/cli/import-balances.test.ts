@@ -90,8 +90,12 @@ async function scenario(env: Record<string, string>, dataArgs: string[]) {
       `${[
         // A return of the socks of H-1, bought on the old platform: 50 points clawed back.
         sale('H-1', '2026-11-02T15:00:00Z', [item(1, 100), item(2, 50, 0)]),
-        // A purchase of the old platform's, imported to earn: its points are in the opening balance.
-        sale('H-3', '2026-12-14T15:00:00Z', [item(1, 70)]),
+        // A purchase of the old platform's, matured by the cut-over, imported to earn: its points
+        // are in the opening balance, so it is refused.
+        sale('H-3', '2026-11-10T15:00:00Z', [item(1, 70)]),
+        // One still in its return period at the cut-over: its points were in escrow there, not in the
+        // opening balance, so it earns into escrow, maturing at its own time.
+        sale('H-4', '2026-12-14T15:00:00Z', [item(1, 40)]),
         sale('N-1', '2026-12-18T15:00:00Z', [item(1, 30)]),
       ].join('\n')}\n`,
     );
@@ -170,20 +174,30 @@ async function scenario(env: Record<string, string>, dataArgs: string[]) {
     expect(spendable).toMatchObject({ available_balance: 1500, life_time_value: 4200 });
 
     const after = await json('transactions', 'after.ndjson');
-    expect(after.counts).toMatchObject({ imported: 2, edits: 1, rejected: 1 });
+    expect(after.counts).toMatchObject({ imported: 3, edits: 1, rejected: 1 });
     const refused = readFileSync(path('after.ndjson.rejects.ndjson'), 'utf8').trim().split('\n');
     expect(refused.map((l) => JSON.parse(l) as { line: number; code: string; reason: string })).toEqual([
       {
         line: 2,
         code: 'before_cutover',
         reason:
-          "the purchase at 2026-12-14T15:00:00.000Z is before the member's opening balance at the cut-over " +
-          '2026-12-15T05:00:00.000Z, which holds its points already: import it with --history-only',
+          "the purchase at 2026-11-10T15:00:00.000Z matured at 2026-12-10T15:00:00.000Z, by the member's " +
+          'opening balance at the cut-over 2026-12-15T05:00:00.000Z, which holds its points already: ' +
+          'import it with --history-only',
         row: expect.objectContaining({ transaction_id: 'H-3' }),
       },
     ]);
-    // DESIGN §4: the socks' 50 points come back from the settled accounts; N-1 waits in escrow.
+    // DESIGN §4: the socks' 50 points come back from the settled accounts; H-4 and N-1 wait in escrow.
     expect(await user()).toMatchObject({ tier: 'SILVER', tier_points: 750, available_points: 1450 });
+    const escrow = await call(server.base, 'POST', '/incentives/api/1.0/user_points/all_balances', auth, {
+      retailer_id: creds.retailer_id,
+      user_id: (await user()).id,
+    });
+    expect(
+      (escrow.body.payload.details as { account_name: string; available_balance: number }[]).find(
+        (d) => d.account_name === 'ACME Spendable Escrow Account',
+      ),
+    ).toMatchObject({ available_balance: 70 });
 
     const audit = await call(
       server.base,
