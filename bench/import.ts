@@ -55,7 +55,9 @@ const DAY = 86_400_000;
 async function writeCustomers(path: string, n: number): Promise<void> {
   const rand = prng(1);
   const w = new LineWriter(createWriteStream(path));
-  await w.line('external_id,email,first_name,last_name,phone_numbers,dob,country,opted_in');
+  await w.line('external_id,email,first_name,last_name,phone_numbers,dob,country,opted_in,enrolled_at');
+  // Enrolled before the first purchase of the history (DESIGN §4: earlier ones would earn nothing).
+  const enrolledAt = new Date(Date.now() - 402 * DAY).toISOString();
   for (let i = 1; i <= n; i++) {
     const year = 1950 + Math.floor(rand() * 55);
     const dob = `${year}-${String(1 + Math.floor(rand() * 12)).padStart(2, '0')}-${String(1 + Math.floor(rand() * 28)).padStart(2, '0')}`;
@@ -68,7 +70,7 @@ async function writeCustomers(path: string, n: number): Promise<void> {
         `617${String(1_000_000 + i).slice(-7)}`,
         dob,
         'USA',
-        rand() < 0.05 ? 'false' : 'true',
+        ...(rand() < 0.05 ? ['false', ''] : ['true', enrolledAt]),
       ].join(','),
     );
   }

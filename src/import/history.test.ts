@@ -235,6 +235,8 @@ describeEachDatabase('Imported history', (target) => {
       ['2026-06-10T12:00:00Z', 900],
       ['2026-07-15T12:00:00Z', 1100],
       ['2026-09-02T12:00:00Z', 836],
+      // Before the member enrolled: recorded, earning nothing (DESIGN §4; it earned, issue #16).
+      ['2026-05-25T12:00:00Z', 500],
     ].map(([open_time, unit_price], i) => ({
       store_id: 'BOS-01',
       request_payload: {
@@ -246,7 +248,15 @@ describeEachDatabase('Imported history', (target) => {
       },
     }));
     await run(bulk, { kind: 'customers', file: file('june.ndjson', ndjson(customers)) });
-    await run(bulk, { kind: 'transactions', file: file('june-sends.ndjson', ndjson(sends)) });
+    const imported = await run(bulk, {
+      kind: 'transactions',
+      file: file('june-sends.ndjson', ndjson(sends)),
+    });
+    expect(imported.counts).toMatchObject({
+      imported: 4,
+      rejected: 0,
+      not_awarded: { member_not_enrolled: 1 },
+    });
     const s = await standing(bulk, 'J-1');
     expect(s.tier).toBe('SILVER');
     expect(s.tier_points).toBe(2836);

@@ -28,6 +28,15 @@ const CUSTOMERS = [
   { external_id: 'M-3', email: 'm3@example.com', opted_in: false },
 ];
 
+/**
+ * The customers enrolled before every purchase below (DESIGN §4: a purchase of a day before the
+ * enrollment earns nothing): the till's through the API at this instant, the import's with it as
+ * `enrolled_at`.
+ */
+const ENROLLED = '2026-10-01T12:00:00Z';
+const enrolled = (u: (typeof CUSTOMERS)[number]) =>
+  u.opted_in === false ? u : { ...u, enrolled_at: ENROLLED };
+
 const item = (line_id: number, unit_price: number, quantity = 1) => ({
   line_id,
   item_id: `SKU-${line_id}`,
@@ -122,7 +131,7 @@ describeEachDatabase('Bulk import', (target) => {
       .map((l) => JSON.parse(l) as { line: number; code: string; reason: string });
 
   beforeAll(async () => {
-    t = await startTestApp(target, new Date(NOW));
+    t = await startTestApp(target, new Date(ENROLLED));
     dir = mkdtempSync(join(tmpdir(), 'laurel-import-'));
   });
   afterAll(async () => {
@@ -137,6 +146,7 @@ describeEachDatabase('Bulk import', (target) => {
     for (const user of CUSTOMERS) {
       expect((await t.request('POST', `${t.core}/users`, { body: { user } })).status).toBe(200);
     }
+    await t.setNow(NOW);
     for (const [i, body] of PURCHASES.entries()) {
       const res = await t.request('POST', '/api/2.0/send_transaction', {
         body: { ...body, request_id: `till-${i}` },
@@ -147,7 +157,7 @@ describeEachDatabase('Bulk import', (target) => {
 
     const customers = await run(viaImport, {
       kind: 'customers',
-      file: file('customers.ndjson', ndjson(CUSTOMERS)),
+      file: file('customers.ndjson', ndjson(CUSTOMERS.map(enrolled))),
     });
     expect(customers.counts).toMatchObject({ rows: 3, imported: 3, present: 0, rejected: 0 });
     const purchases = await run(viaImport, {
@@ -194,13 +204,13 @@ describeEachDatabase('Bulk import', (target) => {
     const customersFile = file(
       'customers.ndjson',
       [
-        JSON.stringify({ user: CUSTOMERS[0] }),
+        JSON.stringify({ user: enrolled(CUSTOMERS[0]!) }),
         '{"external_id": "M-9", "email":',
         JSON.stringify({ external_id: 'M-8', email: 'not-an-email' }),
         '',
         JSON.stringify({ first_name: 'Nobody' }),
         JSON.stringify({ ...CUSTOMERS[0], email: 'other@example.com' }),
-        JSON.stringify(CUSTOMERS[1]),
+        JSON.stringify(enrolled(CUSTOMERS[1]!)),
       ].join('\n'),
     );
     const first = await run(tenant, { kind: 'customers', file: customersFile });
@@ -281,7 +291,7 @@ describeEachDatabase('Bulk import', (target) => {
 
   it('a stopped import resumes after its checkpoint and ends with every row in once', async () => {
     const tenant = await t.newTenant();
-    await run(tenant, { kind: 'customers', file: file('customers.ndjson', ndjson(CUSTOMERS)) });
+    await run(tenant, { kind: 'customers', file: file('customers.ndjson', ndjson(CUSTOMERS.map(enrolled))) });
     const rows = Array.from({ length: 40 }, (_, i) =>
       purchase(
         `R-${i}`,

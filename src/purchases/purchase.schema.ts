@@ -145,7 +145,9 @@ export const TransactionResult = Type.Object(
     user_id: Type.Union([Type.String(), Type.Null()], {
       description: "Laurel's user id of the member; null when no member was found.",
     }),
-    awarded: Type.Boolean({ description: 'False when the member is unknown or not enrolled.' }),
+    awarded: Type.Boolean({
+      description: 'False when the member is unknown, or not enrolled now or on the day of the purchase.',
+    }),
     reason: Type.Union([Type.String(), Type.Null()], {
       description: 'Why nothing was awarded: member_not_found or member_not_enrolled.',
     }),

@@ -1,6 +1,6 @@
 import type { Database, Queryable, Tx } from '../db/database.js';
 import { readBasket } from '../domain/basket.js';
-import { parseZonedTime, startOfLocalYearAt } from '../domain/calendar.js';
+import { localDate, parseZonedTime, startOfLocalDay, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
 import { runningCampaigns, targetingAdmits, targetsTiers } from '../domain/campaigns.js';
 import {
@@ -765,6 +765,18 @@ interface Sent extends Outcome {
   writes: Omit<PurchaseWrite, 'request'>;
 }
 
+/**
+ * Whether the member's current enrollment began after the purchase's day (DESIGN §4: unenrolled
+ * customers earn nothing; §6: only the current enrollment counts). A purchase of the day the member
+ * enrolled earns, in the program's time zone: a customer who joins at the register earns for the
+ * basket the till opened before, and the till's clock is not Laurel's.
+ */
+function enrolledAfter(member: UserRow, purchaseTime: Date, timeZone: string): boolean {
+  // The usual case, a purchase after the enrollment, needs no calendar.
+  if (!member.opted_in_at || purchaseTime >= member.opted_in_at) return false;
+  return purchaseTime < startOfLocalDay(localDate(member.opted_in_at, timeZone), timeZone);
+}
+
 async function firstSend(
   tx: Tx,
   a: {
@@ -790,7 +802,7 @@ async function firstSend(
   const program = version.document;
   const reason: NotAwardedReason | null = !a.member
     ? 'member_not_found'
-    : !a.member.opted_in
+    : !a.member.opted_in || enrolledAfter(a.member, a.purchaseTime, program.time_zone)
       ? 'member_not_enrolled'
       : null;
   const id = a.claim.purchase_id;

@@ -24,7 +24,8 @@ describeEachDatabase('Compat: the POS user lookup', (target) => {
   ) => payload.point_account_balances.details.find((d) => d.account_name === name)!.available_balance;
 
   beforeAll(async () => {
-    t = await startTestApp(target);
+    // Enrolled before the purchase of 24 November it makes (DESIGN §4).
+    t = await startTestApp(target, new Date('2026-11-20T12:00:00Z'));
     const res = await t.request('POST', `${t.core}/users`, {
       body: {
         user: {
@@ -38,6 +39,7 @@ describeEachDatabase('Compat: the POS user lookup', (target) => {
     });
     expect(res.status).toBe(200);
     userId = res.body.user.id;
+    await t.setNow('2026-11-25T12:00:00Z');
     const sale = await t.request('POST', '/api/2.0/send_transaction', {
       body: {
         store_id: '1001',

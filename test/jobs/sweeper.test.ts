@@ -9,7 +9,9 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** The rollover sweeper (issue #3 item 5, DESIGN §5) on every database. */
 
-const START = new Date('2026-11-02T16:00:00Z');
+// Members enrol on 1 November, the day of the first purchases (DESIGN §4: a purchase of a day
+// before the enrollment earns nothing).
+const START = new Date('2026-11-01T20:00:00Z');
 /** Past the 30-day escrow of every purchase made on 1–2 November, before that of 20 November. */
 const AFTER_MATURITY = '2026-12-10T00:00:00Z';
 
@@ -100,6 +102,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
     const b = await member('SW-B');
     const c = await member('SW-C');
     const d = await member('SW-D');
+    await app().setNow('2026-11-02T16:00:00Z');
     await buy('a1', 'T-A1', 'SW-A', '2026-11-02T10:00:00Z', 120);
     await buy('a2', 'T-A2', 'SW-A', '2026-11-02T14:00:00Z', 80);
     await buy('b1', 'T-B1', 'SW-B', '2026-11-01T12:00:00Z', 300);

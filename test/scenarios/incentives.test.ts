@@ -99,6 +99,11 @@ const item = (line: string, price: number, quantity = 1) => ({
 
 describeEachDatabase('Incentives points API', (target) => {
   const h = pointsHarness(target, '2026-10-01T16:00:00Z');
+  // Enrolled at the start, before the Double Points Days purchase it makes (DESIGN §4).
+  let campaignMember: string;
+  beforeAll(async () => {
+    campaignMember = await h.member('CAMP-1');
+  });
 
   it('all_balances answers the rows of the user object; balance filters them by account', async () => {
     const userId = await h.member('BAL-1');
@@ -660,7 +665,7 @@ describeEachDatabase('Incentives points API', (target) => {
   });
 
   it('names the campaigns of a purchase on the rows they added points to', async () => {
-    const userId = await h.member('CAMP-1');
+    const userId = campaignMember;
     const res = await h.sendTransaction('c-1', 'T-DPD', 'CAMP-1', [item('1', 120)], {
       open_time: '2026-11-28T12:00:00',
     });

@@ -19,11 +19,15 @@ describeEachDatabase('Ledger integrity (issue #13)', (target) => {
 
   const post = (path: string, body: Record<string, unknown>) =>
     t.request('POST', `${V1}/${path}`, { body: { retailer_id: t.tenant.retailer_id, ...body } });
-  const member = async (externalId: string): Promise<string> => {
+  const enrolled = new Map<string, string>();
+  const enroll = async (externalId: string): Promise<string> => {
     const res = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: externalId } } });
     expect(res.status).toBe(200);
     return res.body.user.id;
   };
+  /** A member enrolled at the start, before every purchase of the tests (DESIGN §4). */
+  const member = async (externalId: string): Promise<string> =>
+    enrolled.get(externalId) ?? enroll(externalId);
   const balances = async (userId: string): Promise<Record<string, number>> => {
     const res = await post('user_points/all_balances', { user_id: userId });
     expect(res.status).toBe(200);
@@ -58,7 +62,11 @@ describeEachDatabase('Ledger integrity (issue #13)', (target) => {
   const verified = async () => expect((await verifyLedger(t.db)).problems).toEqual([]);
 
   beforeAll(async () => {
-    t = await startTestApp(target, new Date('2026-12-01T16:00:00Z'));
+    t = await startTestApp(target, new Date('2026-12-01T14:00:00Z'));
+    for (const id of ['MINT-1', 'MINT-2', 'BIG-1', 'DUP-1', 'DUP-2', 'LIFE-1', 'RACE-1', 'FORGE-1']) {
+      enrolled.set(id, await enroll(id));
+    }
+    await t.setNow('2026-12-01T16:00:00Z');
     const probe = await member('PROBE-1');
     const res = await post('user_points/all_balances', { user_id: probe });
     accounts = Object.fromEntries(

@@ -41,9 +41,11 @@ describeEachDatabase('Concurrent purchases for one member', (target) => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp(target, new Date('2026-11-21T12:00:00Z'));
+    // Enrolled before the purchases of 20 November (DESIGN §4: unenrolled customers earn nothing).
+    t = await startTestApp(target, new Date('2026-11-19T12:00:00Z'));
     userId = (await t.request('POST', `${t.core}/users`, { body: { user: { external_id: 'HOT-1' } } })).body
       .user.id;
+    await t.setNow('2026-11-21T12:00:00Z');
   });
   afterAll(() => t.close());
 

@@ -60,11 +60,13 @@ describeEachDatabase('Purchases, returns, escrow and rollover', (target) => {
   const verified = async () => expect((await verifyLedger(t.db)).problems).toEqual([]);
 
   beforeAll(async () => {
-    t = await startTestApp(target, new Date('2026-11-02T16:00:00Z'));
+    // The member enrolled before the purchases dated in September and October (DESIGN §4).
+    t = await startTestApp(target, new Date('2026-09-01T16:00:00Z'));
     const res = await t.request('POST', `${t.core}/users`, {
       body: { user: { external_id: 'ACME-1001', email: 'buyer@example.com' } },
     });
     userId = res.body.user.id;
+    await t.setNow('2026-11-02T16:00:00Z');
   });
   afterAll(() => t.close());
 
