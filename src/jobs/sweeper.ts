@@ -3,6 +3,7 @@ import { isConnectionError, type Database } from '../db/database.js';
 import { findDueMembers, lockLedgerOwner } from '../ledger/ledger.repository.js';
 import { settleMember, settleMembersInBulk } from '../ledger/ledger.service.js';
 import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.service.js';
+import { hasCitus } from '../db/distribution.js';
 
 /**
  * The rollover sweeper (DESIGN §5, issue #3): writes the rollover of matured lots for members
@@ -88,7 +89,7 @@ export async function sweepOnce(
     result.batches += 1;
     // The batch together first (issue #8); when it fails, one member at a time finds who fails.
     const bulk = await db
-      .transaction((tx) => settleMembersInBulk(tx, members, now))
+      .transaction((tx) => settleMembersInBulk(tx, members, now, { lockAtOnce }))
       .catch((error: unknown) => {
         if (isConnectionError(error)) throw error;
         return null;
@@ -120,6 +121,8 @@ export async function sweepOnce(
   // #16: both cores stay busy while a batch waits for its commit); PGlite has one connection, where
   // a second lane would only wait.
   const lanes = db.kind === 'postgres' ? SWEEP_LANES : 1;
+  // Citus refuses a row lock across shards: there a batch locks member by member (issue #19).
+  const lockAtOnce = db.kind === 'pglite' || !(await hasCitus(db));
 
   while (!opts.signal?.aborted) {
     const found = await underSweeperLock(db, opts.wait ?? false, async () => {

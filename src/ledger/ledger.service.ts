@@ -21,6 +21,7 @@ import {
   balanceOf,
   insertJournals,
   lockLedgerOwners,
+  lockLedgerOwnersAtOnce,
   rollOverDueLots,
   writeRollovers,
   readBalances,
@@ -289,8 +290,10 @@ export async function settleMembersInBulk(
   tx: Tx,
   userIds: readonly string[],
   now: Date,
+  /** Lock the batch in one statement (a server that is not Citus). */
+  opts: { lockAtOnce?: boolean } = {},
 ): Promise<BulkSettlement> {
-  const owners = await lockLedgerOwners(tx, userIds);
+  const owners = await (opts.lockAtOnce ? lockLedgerOwnersAtOnce : lockLedgerOwners)(tx, userIds);
   const found = new Set(owners.map((o) => o.id));
   const missing = userIds.filter((id) => !found.has(id));
   const together: LockedOwner[] = [];
