@@ -106,7 +106,7 @@ export function journalWrites(journals: string, lines: string, owner?: string): 
        -- locks keep a concurrent insert of the same account out.
        UPDATE balances b SET balance = b.balance + d.amount, life_time_value = b.life_time_value + d.credit
        FROM ledger_d d WHERE b.user_id = d.user_id AND b.account = d.account${owner ? ` AND b.user_id = ${owner}` : ''}
-       RETURNING b.user_id, b.account
+       RETURNING b.user_id, b.account, b.life_time_value
      ), ledger_b AS (
        INSERT INTO balances (user_id, account, retailer_id, balance, life_time_value, first_used_at)
        SELECT d.user_id, d.account, d.retailer_id, d.amount, d.credit, d.recorded_at FROM ledger_d d
@@ -396,12 +396,12 @@ export async function rollOverDueLots(
 ): Promise<{
   lots: number;
   members: number;
-  tier: { user_id: string; retailer_id: string; at_ms: number }[];
+  tier: RolledTier[];
 }> {
   const rows = await tx.query<{
     lots: number;
     members: number;
-    tier: { user_id: string; retailer_id: string; at_ms: number }[];
+    tier: RolledTier[];
   }>(
     `WITH due AS (
        SELECT user_id, retailer_id, purchase_id, account, remaining, matures_at FROM lots
@@ -445,14 +445,32 @@ export async function rollOverDueLots(
        FROM pj ORDER BY pj.user_id, pj.matures_at, pj.purchase_id
      )
      SELECT count(*)::int AS lots, count(DISTINCT user_id)::int AS members,
-            (SELECT coalesce(json_agg(json_build_object('user_id', user_id, 'retailer_id', retailer_id,
-                      'at_ms', (extract(epoch FROM matures_at) * 1000)::bigint)), '[]')
+            (SELECT coalesce(json_agg(json_build_object('user_id', x.user_id, 'retailer_id', x.retailer_id,
+                      'at_ms', (extract(epoch FROM x.matures_at) * 1000)::bigint,
+                      'tier_credits', coalesce(u.life_time_value, d.credit, 0),
+                      'moved', EXISTS (SELECT 1 FROM tier_moves m
+                                       WHERE m.user_id = x.user_id AND m.user_id = ANY($1::uuid[])))), '[]')
              FROM (SELECT DISTINCT user_id, retailer_id, matures_at FROM due
-                   WHERE account = 'tier_escrow' AND remaining > 0) x) AS tier
+                   WHERE account = 'tier_escrow' AND remaining > 0) x
+             -- Tier Qualifying points ever credited, these rollovers included: the balance row as
+             -- this statement updated it, or as it inserted it.
+             LEFT JOIN ledger_u u ON u.user_id = x.user_id AND u.account = 'tier'
+             LEFT JOIN ledger_d d ON d.user_id = x.user_id AND d.account = 'tier') AS tier
      FROM due`,
     [userIds, at],
   );
   return rows[0] ?? { lots: 0, members: 0, tier: [] };
+}
+
+/** A Tier Qualifying rollover of a bulk rollover: when, and what could make it move a tier. */
+export interface RolledTier {
+  user_id: string;
+  retailer_id: string;
+  at_ms: number;
+  /** Tier Qualifying points ever credited to the member, these rollovers included. */
+  tier_credits: number;
+  /** The member has tier moves (manual, imported): a level not reached by tier points. */
+  moved: boolean;
 }
 
 /** Materialised balance of one member account inside the transaction (0 when never used). */

@@ -316,13 +316,31 @@ export async function settleMembersInBulk(
   );
   // What the rollovers made real may have moved tiers: crossings at maturation instants (issue #17).
   const instants = new Map<string, { retailerId: string; userId: string; instants: Date[] }>();
+  const lowest = new Map<string, number>();
   for (const r of rolled.tier) {
+    // A member whose tier points never reached the lowest threshold above the floor, and who was
+    // never moved, has only ever been at the floor: no rollover moves them (DESIGN §6), so their
+    // ledger is not read nor the tier engine run (issue #16: half the sweep's Node time).
+    if (!r.moved) {
+      let threshold = lowest.get(r.retailer_id);
+      if (threshold === undefined) {
+        threshold = lowestThreshold(await getProgramAt(tx, r.retailer_id, now));
+        lowest.set(r.retailer_id, threshold);
+      }
+      if (Number(r.tier_credits) < threshold) continue;
+    }
     const m = instants.get(r.user_id) ?? { retailerId: r.retailer_id, userId: r.user_id, instants: [] };
     m.instants.push(new Date(Number(r.at_ms)));
     instants.set(r.user_id, m);
   }
   await insertEvents(tx, await tierChangeEventsOf(tx, [...instants.values()], now));
   return { members: members + rolled.members, lots: lots + rolled.lots, missing };
+}
+
+/** The lowest tier-point figure at which a member could stand above the floor (DESIGN §6). */
+function lowestThreshold(program: ProgramDocument): number {
+  const above = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank).slice(1);
+  return Math.min(...above.map((l) => Math.min(l.threshold, l.maintenance_threshold ?? l.threshold)));
 }
 
 /** One period's cash-out: a journal from Spendable to the cashed-out account, and its gift card. */
