@@ -390,4 +390,36 @@ describeEachDatabase('Rollover sweeper', (target) => {
     await off.stop();
     expect(calls).toBe(before);
   });
+
+  it('a batch locks its members in one statement, not one per member (issue #16)', async () => {
+    t = await startTestApp(target, START);
+    for (let i = 0; i < 6; i++) {
+      await member(`L-${i}`);
+      await buy(`l-${i}`, `T-L-${i}`, `L-${i}`, '2026-11-01T09:00:00Z');
+    }
+    await app().setNow(AFTER_MATURITY);
+    const locks: string[] = [];
+    const db = app().db;
+    const record = (sql: string) => {
+      if (/FROM users WHERE id .* FOR UPDATE/s.test(sql)) locks.push(sql);
+    };
+    const counted: Database = {
+      kind: db.kind,
+      query: (sql, params = []) => (record(sql), db.query(sql, params)),
+      transaction: (fn) =>
+        db.transaction((tx) =>
+          fn({
+            inTransaction: true,
+            query: (sql, params = []) => (record(sql), tx.query(sql, params)),
+            exec: (sql) => tx.exec(sql),
+          }),
+        ),
+      exec: (sql) => db.exec(sql),
+      close: () => db.close(),
+    };
+    const r = await sweepOnce(counted, app().clock, { batchSize: 100 });
+    expect(r).toMatchObject({ members: 6, lots: 12, failures: [] });
+    expect(locks).toHaveLength(r.batches);
+    await verified();
+  });
 });
