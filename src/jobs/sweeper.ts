@@ -3,7 +3,7 @@ import { isConnectionError, type Database } from '../db/database.js';
 import { findDueMembers, lockLedgerOwner } from '../ledger/ledger.repository.js';
 import { settleMember, settleMembersInBulk } from '../ledger/ledger.service.js';
 import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.service.js';
-import { hasCitus } from '../db/distribution.js';
+import { isOneServer } from '../db/distribution.js';
 
 /**
  * The rollover sweeper (DESIGN §5, issue #3): writes the rollover of matured lots for members
@@ -121,8 +121,9 @@ export async function sweepOnce(
   // #16: both cores stay busy while a batch waits for its commit); PGlite has one connection, where
   // a second lane would only wait.
   const lanes = db.kind === 'postgres' ? SWEEP_LANES : 1;
-  // Citus refuses a row lock across shards: there a batch locks member by member (issue #19).
-  const lockAtOnce = db.kind === 'pglite' || !(await hasCitus(db));
+  // Citus refuses a row lock across shards: there, and on the layout partitioned as Citus
+  // distributes the members, a batch locks member by member (issue #19), as the group commit does.
+  const lockAtOnce = await isOneServer(db);
 
   while (!opts.signal?.aborted) {
     const found = await underSweeperLock(db, opts.wait ?? false, async () => {
