@@ -260,6 +260,45 @@ describeEachDatabase('Group commit of the till, attacked', (target) => {
     }, 120_000);
   }
 
+  it('one request id on two new transactions of one member in one batch is two requests, two purchases', async () => {
+    const { app } = await start();
+    configureGroupCommit(app.db, { maxSize: 3, windowMs: LONG, concurrency: 1 });
+    const answers = await Promise.all([
+      send(app, purchase('R-1', 'T-1', 'ADV-1', [1])),
+      send(app, purchase('R-1', 'T-2', 'ADV-1', [2])),
+      send(app, purchase('R-1', 'T-3', 'ADV-2', [3])),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(answers.map(points)).toEqual([
+      [20, 20],
+      [40, 40],
+      [60, 60],
+    ]);
+    for (const tid of ['T-1', 'T-2', 'T-3']) {
+      expect(await counts(app, tid)).toEqual({ purchases: 1, claims: 1, requests: 1, journals: 1 });
+    }
+    await holds(app);
+  }, 120_000);
+
+  it('a new transaction id sent by a member and anonymously in one batch is one purchase with one claim', async () => {
+    const { app, ids } = await start();
+    configureGroupCommit(app.db, { maxSize: 3, windowMs: LONG, concurrency: 1 });
+    const answers = await Promise.all([
+      send(app, purchase('R-1', 'T-1', 'ADV-1', [1])),
+      send(app, purchase('R-2', 'T-1', undefined, [1])),
+      send(app, purchase('R-3', 'T-3', 'ADV-2', [1])),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(await counts(app, 'T-1')).toMatchObject({ purchases: 1, claims: 1, requests: 2 });
+    const [claim] = await app.db.query<{ user_id: string; purchase_id: string }>(
+      `SELECT k.user_id, k.purchase_id FROM transaction_keys k JOIN purchases p ON p.id = k.purchase_id
+       AND p.user_id = k.user_id WHERE k.transaction_id = 'T-1'`,
+    );
+    // Whichever claimed first owns it: the member, or the purchase itself.
+    expect([ids['ADV-1'], claim!.purchase_id]).toContain(claim!.user_id);
+    await holds(app);
+  }, 120_000);
+
   it('a purchase and its return in one batch, next to other members: the return sees the purchase', async () => {
     const { app } = await start();
     configureGroupCommit(app.db, { maxSize: 4, windowMs: LONG, concurrency: 1 });
