@@ -656,7 +656,7 @@ export async function sendTransactionBatched(
         at: s.now,
       } satisfies PurchaseToLock,
     },
-    apply: (tx, beforeWrite, shared, batch) => applyInBatch(tx, s, beforeWrite, shared, batch),
+    apply: (tx, beforeWrite, shared, batch) => applyInBatch(tx, s, beforeWrite, shared, batch, opts),
     alone: () => sendTransaction(db, retailerId, body, now, opts),
   });
 }
@@ -675,11 +675,13 @@ async function applyInBatch(
   beforeWrite: () => void,
   shared: Map<string, unknown>,
   batch: BatchContext,
+  opts: SendOptions,
 ): Promise<TransactionResult> {
   let s = first;
   if (shared.has(requestKey(s))) {
+    // Prepared again as it was the first time (an import's options too), in the batch's transaction.
     const again = await prepareSend(tx, s.retailerId, s.body, s.now, {
-      historyOnly: s.historyOnly,
+      ...opts,
       claimWithPurchase: s.claimPending === true,
     });
     if ('answer' in again) return again.answer;
