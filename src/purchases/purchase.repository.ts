@@ -387,6 +387,25 @@ export interface PurchaseWrite {
   };
 }
 
+/** Inserts purchases from `source`, rows of the purchases type (one send's or a batch's). */
+const PURCHASE_INSERT = (
+  source: string,
+) => `INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id,
+         purchase_time, program_version, basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere,
+         created_at, updated_at)
+       SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
+         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at
+       FROM ${source}`;
+
+/** Inserts new escrow lots (`NewLot`) from a JSON array parameter; each starts holding its amount. */
+const LOT_INSERT = (
+  lots: string,
+) => `INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining,
+         matures_at, created_at)
+       SELECT id, retailer_id, user_id, purchase_id, account, amount, amount, matures_at, created_at
+       FROM jsonb_to_recordset(${lots}::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
+         account text, amount bigint, matures_at timestamptz, created_at timestamptz)`;
+
 /**
  * Writes a send in one round trip (issue #8; it was up to nine): the purchase, its lots, the
  * journal with its postings and the balances they move (`journalWrites`, as every ledger writer), its
@@ -397,11 +416,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
   const j = w.journal;
   await tx.query(
     `WITH ${w.claim ? `${CLAIM_WRITE('$17')}, ` : ''}ins AS (
-       INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at)
-       SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at
-       FROM jsonb_populate_record(NULL::purchases, $1::jsonb) WHERE $1::jsonb IS NOT NULL
+       ${PURCHASE_INSERT('jsonb_populate_record(NULL::purchases, $1::jsonb) WHERE $1::jsonb IS NOT NULL')}
      ), upd AS (
        UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, shortfall = x.shortfall,
          updated_at = x.updated_at
@@ -409,10 +424,7 @@ export async function writePurchase(tx: Tx, w: PurchaseWrite): Promise<void> {
        FROM jsonb_populate_record(NULL::purchases, $2::jsonb) x
        WHERE p.user_id = $15 AND p.id = x.id
      ), li AS (
-       INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
-       SELECT id, retailer_id, user_id, purchase_id, account, amount, amount, matures_at, created_at
-       FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
-         account text, amount bigint, matures_at timestamptz, created_at timestamptz)
+       ${LOT_INSERT('$3')}
      ), lc AS (
        -- The purchase's id as a constant: the planner reaches its lots by index whatever it guesses
        -- of the JSON's size (it guesses 100 rows, and scanned small tables).
@@ -462,21 +474,14 @@ export async function writePurchases(tx: Tx, writes: readonly PurchaseWrite[]): 
   const events = writes.flatMap((w) => w.events ?? []);
   await tx.query(
     `WITH ${CLAIM_WRITE('$11')}, ins AS (
-       INSERT INTO purchases (id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at)
-       SELECT id, retailer_id, transaction_id, user_id, store_id, purchase_time, program_version,
-         basket, award, not_awarded_reason, revision, shortfall, earned_elsewhere, created_at, updated_at
-       FROM jsonb_populate_recordset(NULL::purchases, $1::jsonb)
+       ${PURCHASE_INSERT('jsonb_populate_recordset(NULL::purchases, $1::jsonb)')}
      ), upd AS (
        UPDATE purchases p SET basket = x.basket, award = x.award, revision = x.revision, shortfall = x.shortfall,
          updated_at = x.updated_at
        FROM jsonb_populate_recordset(NULL::purchases, $2::jsonb) x
        WHERE p.user_id = ANY($7::uuid[]) AND p.user_id = x.user_id AND p.id = x.id
      ), li AS (
-       INSERT INTO lots (id, retailer_id, user_id, purchase_id, account, amount, remaining, matures_at, created_at)
-       SELECT id, retailer_id, user_id, purchase_id, account, amount, amount, matures_at, created_at
-       FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, retailer_id uuid, user_id uuid, purchase_id uuid,
-         account text, amount bigint, matures_at timestamptz, created_at timestamptz)
+       ${LOT_INSERT('$3')}
      ), lc AS (
        UPDATE lots l SET remaining = l.remaining + x.delta, amount = l.amount + greatest(x.delta, 0)
        FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, user_id uuid, purchase_id uuid, delta bigint)
