@@ -4,10 +4,8 @@ import type { UserInput } from '../customers/customer.schema.js';
 import { createUser, getUser, listIdentifiers, searchUsers } from '../customers/customer.service.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { isConnectionError, type Database } from '../db/database.js';
-import { jsonHash } from '../domain/canonical.js';
 import { normalizeProfile } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
-import { findAnswer } from '../purchases/purchase.repository.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
 import { BeforeOpeningError, sendTransactionBatched } from '../purchases/purchase.service.js';
 import {
@@ -197,17 +195,19 @@ async function applyTransaction(
   now: Date,
   historyOnly: boolean,
 ): Promise<Outcome> {
-  const transactionId = String(body.request_payload.transaction_id).trim();
-  const prior = await findAnswer(db, retailerId, body.request_id, transactionId);
-  if (prior && prior.body_hash === jsonHash(body)) return { status: 'present' };
+  // A request answered before (a re-run, a resume) is present: the send finds its stored answer in
+  // its own first read, no read of the import's own (issue #16).
+  let present = false;
   // Without --history-only a purchase earns: one from before the member's opening position would
   // earn points that position holds already (docs/import.md, "Opening balances").
   // Through the till's group commit (issue #15): the import's concurrent sends of different members
   // share batches, a lock, a read and a write each.
   const r = await sendTransactionBatched(db, retailerId, body, now, {
+    onReplay: () => (present = true),
     historyOnly,
     refuseBeforeOpening: !historyOnly,
   });
+  if (present) return { status: 'present' };
   const notAwarded = !r.awarded ? r.reason : historyOnly && r.revision === 1 ? 'history_only' : null;
   return { status: 'imported', notAwarded, edit: r.revision > 1 };
 }

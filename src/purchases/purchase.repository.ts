@@ -97,30 +97,6 @@ export async function findPosRequest(
   return rows[0];
 }
 
-/** The owner's id of a claimed transaction id (one lookup step), or undefined when unclaimed. */
-export async function findTransactionOwner(
-  db: Queryable,
-  retailerId: string,
-  transactionId: string,
-): Promise<string | undefined> {
-  const rows = await db.query<{ user_id: string }>(
-    'SELECT user_id FROM transaction_keys WHERE transaction_id = $2 AND retailer_id = $1',
-    [retailerId, transactionId],
-  );
-  return rows[0]?.user_id;
-}
-
-/** The stored answer of a request, found through its transaction's claim: two single-shard steps. */
-export async function findAnswer(
-  db: Queryable,
-  retailerId: string,
-  requestId: string,
-  transactionId: string,
-): Promise<PosRequestRow | undefined> {
-  const owner = await findTransactionOwner(db, retailerId, transactionId);
-  return owner === undefined ? undefined : findPosRequest(db, owner, retailerId, requestId, transactionId);
-}
-
 /** How a transaction names its member (`user_id_type`), resolved to one lookup. */
 export type MemberKey = { type: 'SessionM_ID' | 'external_id' | 'email'; id: string };
 

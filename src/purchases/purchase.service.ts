@@ -358,6 +358,8 @@ export interface SendOptions {
    * in a statement of its own, on the lookup table's shard (issue #19).
    */
   claimWithPurchase?: boolean;
+  /** Called when the request was answered before and its stored answer is given again (an import counts it present). */
+  onReplay?: () => void;
 }
 
 /**
@@ -446,7 +448,11 @@ export async function prepareSend(
     // A re-sent request answers as it did: its stored answer is on the owner's shard (issue #19).
     if (ctx.claim) {
       const prior = await findPosRequest(db, ctx.claim.user_id, retailerId, body.request_id, transactionId);
-      if (prior) return { answer: replayed(prior, body.request_id, transactionId, hash) };
+      if (prior) {
+        const answer = replayed(prior, body.request_id, transactionId, hash);
+        opts.onReplay?.();
+        return { answer };
+      }
     }
     if (!transactionId) throw validationError('request_payload.transaction_id must not be empty');
     const current = ctx.program;
