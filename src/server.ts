@@ -147,6 +147,19 @@ export async function startServer(cfg: ServeConfig): Promise<RunningServer> {
       await relay.stop();
       await web.close();
       await db.close();
+      // The request log is written asynchronously: its last lines reach stdout before whatever
+      // the caller prints next ("Laurel stopped cleanly" must be the last line, issue #18).
+      const log = web.log as { flush?: (done?: (err?: Error) => void) => void };
+      await new Promise<void>((done) => {
+        // Never held up by a log destination that does not answer.
+        const timer = setTimeout(done, 1000);
+        const finish = () => {
+          clearTimeout(timer);
+          done();
+        };
+        if (log.flush) log.flush(finish);
+        else finish();
+      });
     };
     return { app, db, url: address, demo, close: shutdown };
   } catch (err) {
