@@ -256,6 +256,17 @@ describe.skipIf(!DATABASE_URL)('Events broker: NATS JetStream through laurel ser
     const shop = await EventShop.open(url, ['--events-broker', nats.url], FAST_RETRY);
     try {
       const a = await shop.member('BRK-S');
+      await withNats(nats.url, async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        // The server makes its stream as it starts, asynchronously: it must be there to be removed
+        // (CI once deleted before it existed: "stream not found").
+        await eventually(() =>
+          jsm.streams.info(STREAM).then(
+            () => true,
+            () => false,
+          ),
+        );
+      });
       await published(shop, nats.url);
       // An operator removes the stream (or the broker came back without its storage).
       await withNats(nats.url, async (nc) => {
