@@ -171,15 +171,26 @@ export interface LockedMember {
 }
 
 /**
- * Locks many ledger owners in one statement, in id order (DESIGN §9: two lockers of overlapping
- * sets never deadlock), deleted ones too, as `lockOwner` locks one; by id. For one PostgreSQL
- * server: on Citus a lock never spans two members' shards (issue #19).
+ * Locks the member rows `ids` in one statement, deleted ones too, answering `columns` of each (the
+ * row is `u`). The one lock statement of many members (the group commit's batch, the sweep's): for
+ * one PostgreSQL server only, as Citus refuses a row lock that spans shards (issue #19), so callers
+ * ask `isOneServer` and otherwise lock member by member, in the same order.
  */
+export function lockUsersAtOnce<R>(tx: Tx, ids: readonly string[], columns: string): Promise<R[]> {
+  // In id order (DESIGN §9: every mutation of a member is serialised on the member), so two lockers
+  // of overlapping sets never deadlock and a request that locks one member simply waits: the row
+  // locks sit above the sort, so PostgreSQL locks the rows in the order the sort hands them up.
+  return tx.query<R>(`SELECT ${columns} FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE`, [
+    [...ids].sort(),
+  ]);
+}
+
+/** Many ledger owners locked at once (`lockUsersAtOnce`), as `lockOwner` locks one; by id. */
 export async function lockMembersAtOnce(tx: Tx, ids: readonly string[]): Promise<Map<string, LockedMember>> {
-  const rows = await tx.query<UserRow & { deleted: boolean }>(
-    `SELECT ${COLUMNS}, u.deleted_at IS NOT NULL AS deleted FROM users u
-     WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE`,
-    [ids],
+  const rows = await lockUsersAtOnce<UserRow & { deleted: boolean }>(
+    tx,
+    ids,
+    `${COLUMNS}, u.deleted_at IS NOT NULL AS deleted`,
   );
   return new Map(rows.map(({ deleted, ...row }) => [row.id, { row, deleted }]));
 }

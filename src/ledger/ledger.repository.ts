@@ -1,5 +1,6 @@
 import type { Queryable, Tx } from '../db/database.js';
 import type { EscrowRole } from '../domain/escrow.js';
+import { lockUsersAtOnce } from '../customers/customer.repository.js';
 import { standingInvalidation } from '../tiers/standing-invalidation.js';
 import {
   eventOwners,
@@ -308,6 +309,10 @@ export interface LockedOwner extends CashOutState {
   retailer_id: string;
 }
 
+/** What a sweep locks of each ledger owner (`LockedOwner`), the row being `u`. */
+const OWNER_COLUMNS = `u.id, u.retailer_id, coalesce(u.cashed_out_through, u.created_at) AS since,
+  u.deleted_at IS NOT NULL AS deleted`;
+
 /**
  * Locks the ledger owners of a sweep batch in id order (so two lockers of overlapping sets never
  * deadlock, and a purchase, which locks one member, simply waits), deleted ones too, like
@@ -318,8 +323,7 @@ export async function lockLedgerOwners(tx: Tx, userIds: readonly string[]): Prom
   const owners: LockedOwner[] = [];
   for (const id of [...userIds].sort()) {
     const rows = await tx.query<LockedOwner>(
-      `SELECT id, retailer_id, coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
-       FROM users WHERE id = $1 FOR UPDATE`,
+      `SELECT ${OWNER_COLUMNS} FROM users u WHERE u.id = $1 FOR UPDATE`,
       [id],
     );
     owners.push(...rows);
@@ -328,17 +332,11 @@ export async function lockLedgerOwners(tx: Tx, userIds: readonly string[]): Prom
 }
 
 /**
- * `lockLedgerOwners` in one statement, for a server that is not Citus (issue #16: a sweep batch of
- * 500 members spent a sixth of its time in 500 round trips of one lock each). The rows are locked
- * in id order all the same: PostgreSQL locks them as the sort above the scan hands them up. Citus
- * refuses a row lock that spans shards; there, `lockLedgerOwners`.
+ * `lockLedgerOwners` in one statement (`lockUsersAtOnce`), for one PostgreSQL server (issue #16: a
+ * sweep batch of 500 members spent a sixth of its time in 500 round trips of one lock each).
  */
-export async function lockLedgerOwnersAtOnce(tx: Tx, userIds: readonly string[]): Promise<LockedOwner[]> {
-  return tx.query<LockedOwner>(
-    `SELECT id, retailer_id, coalesce(cashed_out_through, created_at) AS since, deleted_at IS NOT NULL AS deleted
-     FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-    [[...userIds].sort()],
-  );
+export function lockLedgerOwnersAtOnce(tx: Tx, userIds: readonly string[]): Promise<LockedOwner[]> {
+  return lockUsersAtOnce<LockedOwner>(tx, userIds, OWNER_COLUMNS);
 }
 
 /**

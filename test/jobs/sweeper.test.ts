@@ -402,7 +402,7 @@ describeEachDatabase('Rollover sweeper', (target) => {
     const locks: string[] = [];
     const db = app().db;
     const record = (sql: string) => {
-      if (/FROM users WHERE id .* FOR UPDATE/s.test(sql)) locks.push(sql);
+      if (/FROM users (u )?WHERE (u\.)?id .* FOR UPDATE/s.test(sql)) locks.push(sql);
     };
     const counted: Database = {
       kind: db.kind,
