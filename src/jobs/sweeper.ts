@@ -89,7 +89,7 @@ export async function sweepOnce(
     result.batches += 1;
     // The batch together first (issue #8); when it fails, one member at a time finds who fails.
     const bulk = await db
-      .transaction((tx) => settleMembersInBulk(tx, members, now, { lockAtOnce }))
+      .transaction((tx) => settleMembersInBulk(tx, members, now, { oneServer }))
       .catch((error: unknown) => {
         if (isConnectionError(error)) throw error;
         return null;
@@ -122,8 +122,9 @@ export async function sweepOnce(
   // a second lane would only wait.
   const lanes = db.kind === 'postgres' ? SWEEP_LANES : 1;
   // Citus refuses a row lock across shards: there, and on the layout partitioned as Citus
-  // distributes the members, a batch locks member by member (issue #19), as the group commit does.
-  const lockAtOnce = await isOneServer(db);
+  // distributes the members, a batch locks member by member (issue #19), as the group commit does,
+  // and its statement names the batch wherever it reaches a member table.
+  const oneServer = await isOneServer(db);
 
   while (!opts.signal?.aborted) {
     const found = await underSweeperLock(db, opts.wait ?? false, async () => {

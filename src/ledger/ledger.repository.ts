@@ -391,11 +391,21 @@ export async function rollOverDueLots(
   tx: Tx,
   userIds: readonly string[],
   at: Date,
+  /** The members live whole on one server (`isOneServer`): no shard to keep the statement on. */
+  opts: { oneServer?: boolean } = {},
 ): Promise<{
   lots: number;
   members: number;
   tier: RolledTier[];
 }> {
+  // Laid out by member (Citus, or partitioned as Citus distributes them), every member table is
+  // reached with the batch named, so the statement stays on the batch's shards (issue #19). On one
+  // server the batch is already in each join's key, and naming it again costs the index: PostgreSQL
+  // costs `user_id = ANY(batch) AND user_id = x.user_id` as one index descent per batch member
+  // for every row, so it scanned the whole of `balances` instead of reaching the batch's rows
+  // through the primary key, and the estimate (500,000 at 500 members) had the statement JIT-compiled,
+  // more than a second per batch (issue #16, docs/benchmarks.md).
+  const batch = (column: string) => (opts.oneServer ? '' : `${column} = ANY($1::uuid[]) AND `);
   const rows = await tx.query<{
     lots: number;
     members: number;
@@ -425,7 +435,7 @@ export async function rollOverDueLots(
        `(SELECT coalesce(jsonb_agg(jsonb_build_object('journal_id', journal_id, 'line', line, 'account', account,
            'amount', amount)), '[]') FROM pl)`,
        // The batch's members: the balances are reached on their shards only (issue #19).
-       'ANY($1::uuid[])',
+       opts.oneServer ? undefined : 'ANY($1::uuid[])',
      )}, outbox_rolled AS (
        -- One points.rolled_over event per purchase (issue #17), in the statement of the rollover.
        INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data)
@@ -435,11 +445,11 @@ export async function rollOverDueLots(
                 'matured_at', to_char(pj.matures_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                 'points', jsonb_build_object('spendable',
                   CASE WHEN pj.s <> 0 AND (SELECT pu.award->>'spendable_precision' FROM purchases pu
-                         WHERE pu.user_id = ANY($1::uuid[]) AND pu.user_id = pj.user_id AND pu.id = pj.purchase_id) = '2'
+                         WHERE ${batch('pu.user_id')}pu.user_id = pj.user_id AND pu.id = pj.purchase_id) = '2'
                        THEN to_jsonb(trim_scale(pj.s / 100.0)) ELSE to_jsonb(pj.s) END,
                   'tier_qualifying', pj.t))
               || coalesce((SELECT jsonb_build_object('external_id', u.external_id) FROM users u
-                           WHERE u.id = ANY($1::uuid[]) AND u.id = pj.user_id AND u.external_id IS NOT NULL), '{}'::jsonb)
+                           WHERE ${batch('u.id')}u.id = pj.user_id AND u.external_id IS NOT NULL), '{}'::jsonb)
        FROM pj ORDER BY pj.user_id, pj.matures_at, pj.purchase_id
      )
      SELECT count(*)::int AS lots, count(DISTINCT user_id)::int AS members,
@@ -447,7 +457,7 @@ export async function rollOverDueLots(
                       'at_ms', (extract(epoch FROM x.matures_at) * 1000)::bigint,
                       'tier_credits', coalesce(u.life_time_value, d.credit, 0),
                       'moved', EXISTS (SELECT 1 FROM tier_moves m
-                                       WHERE m.user_id = x.user_id AND m.user_id = ANY($1::uuid[])))), '[]')
+                                       WHERE ${batch('m.user_id')}m.user_id = x.user_id))), '[]')
              FROM (SELECT DISTINCT user_id, retailer_id, matures_at FROM due
                    WHERE account = 'tier_escrow' AND remaining > 0) x
              -- Tier Qualifying points ever credited, these rollovers included: the balance row as

@@ -290,10 +290,13 @@ export async function settleMembersInBulk(
   tx: Tx,
   userIds: readonly string[],
   now: Date,
-  /** Lock the batch in one statement (a server that is not Citus). */
-  opts: { lockAtOnce?: boolean } = {},
+  /**
+   * The members live whole on one server (`isOneServer`): the batch is locked in one statement, and
+   * its rollovers reach each row through its key, not through the batch's shards.
+   */
+  opts: { oneServer?: boolean } = {},
 ): Promise<BulkSettlement> {
-  const owners = await (opts.lockAtOnce ? lockLedgerOwnersAtOnce : lockLedgerOwners)(tx, userIds);
+  const owners = await (opts.oneServer ? lockLedgerOwnersAtOnce : lockLedgerOwners)(tx, userIds);
   const found = new Set(owners.map((o) => o.id));
   const missing = userIds.filter((id) => !found.has(id));
   const together: LockedOwner[] = [];
@@ -313,6 +316,7 @@ export async function settleMembersInBulk(
     tx,
     together.map((o) => o.id),
     now,
+    { oneServer: opts.oneServer },
   );
   // What the rollovers made real may have moved tiers: crossings at maturation instants (issue #17).
   const instants = new Map<string, { retailerId: string; userId: string; instants: Date[] }>();
