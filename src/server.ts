@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from './app.js';
 import { SimulatedClock, SystemClock, type Clock } from './clock.js';
 import { envMetricsToken, envTrustProxy, type ServeConfig } from './config.js';
-import { hasCitus } from './db/distribution.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDemoPopulation, type DemoPopulation } from './demo/simulate.js';
@@ -105,8 +104,6 @@ export async function startRelay(
     broker,
     retry: firstRetryMs ? { ...DEFAULT_RETRY, firstRetryMs } : DEFAULT_RETRY,
     leaseMs: envEventsLeaseMs(),
-    // Citus refuses row locks across shards: there the relay claims member by member (issue #19).
-    perMember: db.kind === 'postgres' && (await hasCitus(db)),
   });
   relay.start();
   return relay;

@@ -1,4 +1,5 @@
 import { isConnectionError, type Database } from '../db/database.js';
+import { isOneServer } from '../db/distribution.js';
 import {
   DEFAULT_RETRY,
   DELIVERY_TIMEOUT_MS,
@@ -51,7 +52,11 @@ export interface RelayOptions {
   leaseMs?: number;
   timeoutMs?: number;
   broker?: EventPublisher;
-  /** Claim member by member, each claim on one shard: on Citus (issue #19; `dispatchEvents`). */
+  /**
+   * Claim member by member, each claim on one shard (issue #19; `dispatchEvents`). By default where
+   * the members are not whole on one server (`isOneServer`): on Citus, which refuses a row lock
+   * across shards, and on the layout partitioned as Citus distributes them, held to its rules.
+   */
   perMember?: boolean;
 }
 
@@ -121,13 +126,19 @@ export class EventRelay {
     while (await this.tick());
   }
 
+  /** Whether claims go member by member (`RelayOptions.perMember`); asked once per database. */
+  private perMember(): Promise<boolean> {
+    if (this.opts.perMember !== undefined) return Promise.resolve(this.opts.perMember);
+    return isOneServer(this.db).then((one) => !one);
+  }
+
   /** Fans out what is new; true when it found some. */
   private async dispatch(now: Date): Promise<boolean> {
     const dispatched = await dispatchEvents(
       this.db,
       this.opts.dispatchBatch ?? 500,
       now,
-      this.opts.perMember,
+      await this.perMember(),
     );
     this.stats.dispatched += dispatched;
     return dispatched > 0;
@@ -152,7 +163,7 @@ export class EventRelay {
       free,
       now,
       this.opts.leaseMs ?? 30_000,
-      this.opts.perMember,
+      await this.perMember(),
     );
     for (const d of hooks) {
       const attempt: Promise<void> = this.attempt(d, () => this.post(d))
@@ -178,7 +189,7 @@ export class EventRelay {
       limit,
       now,
       this.opts.leaseMs ?? 30_000,
-      this.opts.perMember,
+      await this.perMember(),
     );
     await this.publishInOrder(claimed);
     return dispatched || claimed.length === limit;
