@@ -154,6 +154,8 @@ export interface ImportBenchOptions {
   purchases: number;
   concurrency: number;
   keep: boolean;
+  /** Node flags for the import processes (`--profile`: `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** Imports generated customers and purchases into a fresh schema of `url`, then COPYs the same rows. */
@@ -189,7 +191,11 @@ export async function importBench(url: string, args: ImportBenchOptions): Promis
       peak_rss_mib: mib(c.peak_rss_bytes),
     });
 
-    const purchases = await laurel(['import', 'transactions', purchasesFile, '--json', ...concurrency], env);
+    const purchases = await laurel(
+      ['import', 'transactions', purchasesFile, '--json', ...concurrency],
+      env,
+      args.nodeArgs,
+    );
     const p = lastJson(purchases.stdout);
     figure('import_purchases_rate', p.run.rows_per_second, 'purchases/s', {
       rows: p.run.rows,

@@ -105,6 +105,8 @@ function parseArgs(argv: string[]): {
   only: Set<string>;
   profile: string | undefined;
   workers: number;
+  /** `laurel import --concurrency` for the import scenario. */
+  importConcurrency: number;
   alsoWorkers: number[];
 } {
   const value = (name: string): string | undefined => {
@@ -133,6 +135,7 @@ function parseArgs(argv: string[]): {
     only,
     profile: value('--profile'),
     workers: count('--workers', cpus().length),
+    importConcurrency: count('--import-concurrency', 8),
     alsoWorkers: (value('--also-workers') ?? '')
       .split(',')
       .filter(Boolean)
@@ -234,7 +237,9 @@ function loadFigures(
 }
 
 async function main(): Promise<void> {
-  const { scaleName, scale, keep, only, profile, workers, alsoWorkers } = parseArgs(process.argv.slice(2));
+  const { scaleName, scale, keep, only, profile, workers, alsoWorkers, importConcurrency } = parseArgs(
+    process.argv.slice(2),
+  );
   // --profile DIR: the server (and the sweep) write V8 CPU profiles there, one per process.
   const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
   const wanted = (s: string) => !only.size || only.has(s);
@@ -507,8 +512,9 @@ async function main(): Promise<void> {
       await importBench(url, {
         customers: scale.importCustomers,
         purchases: scale.importPurchases,
-        concurrency: 8,
+        concurrency: importConcurrency,
         keep,
+        nodeArgs,
       });
     }
 

@@ -3,11 +3,18 @@ import { extname } from 'node:path';
 import type { UserInput } from '../customers/customer.schema.js';
 import { createUser, getUser, listIdentifiers, searchUsers } from '../customers/customer.service.js';
 import type { UserRow } from '../customers/customer.repository.js';
+import type { GroupCommitConfig } from '../config.js';
 import { isConnectionError, type Database } from '../db/database.js';
+import { GroupCommit } from '../ledger/group-commit.js';
 import { normalizeProfile } from '../domain/profile.js';
 import { LaurelError } from '../errors.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
-import { BeforeOpeningError, sendTransactionBatched } from '../purchases/purchase.service.js';
+import {
+  BeforeOpeningError,
+  SendContextReader,
+  sendTransactionBatched,
+} from '../purchases/purchase.service.js';
+import { isOneServer } from '../db/distribution.js';
 import {
   emptyCounts,
   fileIdentity,
@@ -116,6 +123,16 @@ const MAX_ATTEMPTS = 6;
 // Deadlock, serialization failure, lock not available: worth trying again.
 const TRANSIENT_CODES = new Set(['40P01', '40001', '55P03']);
 
+/**
+ * How the import's purchases are batched: a batch holds up to half the rows in flight, and waits
+ * a little for them, as their reads before the batch finish at about the same time.
+ */
+export const importBatching = (concurrency: number): GroupCommitConfig => ({
+  maxSize: Math.max(1, Math.ceil(concurrency / 2)),
+  windowMs: 5,
+  concurrency: 2,
+});
+
 const rejected = (code: string, reason: string): Outcome => ({ status: 'rejected', code, reason });
 
 /** Customers: a new one is created; one that exists with the same data is already imported. */
@@ -190,6 +207,7 @@ async function existingCustomer(
 /** Purchases: sent as the till would; a request already answered is already imported. */
 async function applyTransaction(
   db: Database,
+  batching: { batches: GroupCommit; contexts: SendContextReader | undefined },
   retailerId: string,
   body: SendTransactionBody,
   now: Date,
@@ -203,6 +221,8 @@ async function applyTransaction(
   // Through the till's group commit (issue #15): the import's concurrent sends of different members
   // share batches, a lock, a read and a write each.
   const r = await sendTransactionBatched(db, retailerId, body, now, {
+    batches: batching.batches,
+    ...(batching.contexts ? { contexts: batching.contexts } : {}),
     onReplay: () => (present = true),
     historyOnly,
     refuseBeforeOpening: !historyOnly,
@@ -308,6 +328,11 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   const chains = new Map<string, Promise<void>>();
   let wake: (() => void) | undefined;
   const window = concurrency * WINDOW_PER_SLOT;
+  // The import's own group commit (issue #16): half the rows in flight a batch, two batches at
+  // once, so one is read and prepared while the other writes and commits.
+  const batches = new GroupCommit(db, importBatching(concurrency));
+  // Its rows' context reads, a statement for the rows prepared together, on one server.
+  const contexts = kind === 'transactions' && (await isOneServer(db)) ? new SendContextReader(db) : undefined;
 
   const checkpoint = (): Checkpoint => ({
     version: 1,
@@ -379,6 +404,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
             ? await applyBalance(db, retailerId, value as BalanceRow, cutover!, opts.now())
             : await applyTransaction(
                 db,
+                { batches, contexts },
                 retailerId,
                 value as SendTransactionBody,
                 opts.now(),

@@ -36,7 +36,7 @@ export interface OpeningRequest {
 
 export type OpeningOutcome = { status: 'imported' } | { status: 'present' };
 
-const OPENING_KEY = 'opening';
+export const OPENING_KEY = 'opening';
 /** Who the tier history names for an opening tier. */
 export const OPENING_ACTOR = 'import';
 

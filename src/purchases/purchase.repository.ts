@@ -119,6 +119,8 @@ export interface SendContext {
   memberId: string | undefined;
   /** The claim of the transaction id, if any. */
   claim: TransactionClaim | undefined;
+  /** The instant of the member's opening position, when asked for and one was imported (issue #16). */
+  openingAt?: Date | undefined;
 }
 
 /** One lookup step each (migration 0011): the member's shard is then known. */
@@ -151,25 +153,92 @@ export async function readSendContext(
   transactionId: string,
   member: MemberKey | undefined,
   at: Date,
+  /**
+   * Also read the instant of the member's opening journal, by its idempotency key (an import's
+   * check, docs/import.md): only where one statement may read the member's journals, one server.
+   */
+  openingKey?: string,
 ): Promise<SendContext> {
+  const memberId = member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $4::text IS NULL';
+  const claim = `(SELECT json_build_object('user_id', user_id, 'purchase_id', purchase_id) FROM transaction_keys
+        WHERE transaction_id = $2 AND retailer_id = $1) AS claim`;
   const rows = await db.query<{
     program: ProgramJson | null;
     member_id: string | null;
     claim: TransactionClaim | null;
+    opening_at?: Date | string | null;
   }>(
-    `SELECT
-       ${programAtColumn('$1', '$3')} AS program,
-       (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $4::text IS NULL'}) AS member_id,
-       (SELECT json_build_object('user_id', user_id, 'purchase_id', purchase_id) FROM transaction_keys
-        WHERE transaction_id = $2 AND retailer_id = $1) AS claim`,
-    [retailerId, transactionId, at, member?.id ?? null],
+    openingKey === undefined
+      ? `SELECT ${programAtColumn('$1', '$3')} AS program, (${memberId}) AS member_id, ${claim}`
+      : `SELECT ${programAtColumn('$1', '$3')} AS program, m.id AS member_id, ${claim},
+           (SELECT effective_at FROM journals WHERE user_id = m.id AND idempotency_key = $5) AS opening_at
+         FROM (SELECT (${memberId}) AS id) m`,
+    [retailerId, transactionId, at, member?.id ?? null, ...(openingKey === undefined ? [] : [openingKey])],
   );
   const r = rows[0]!;
   return {
     program: r.program ? programOf(r.program) : undefined,
     memberId: r.member_id ?? undefined,
     claim: r.claim ?? undefined,
+    ...(r.opening_at ? { openingAt: new Date(r.opening_at) } : {}),
   };
+}
+
+/** One send's part of `readSendContexts`. */
+export interface SendToRead {
+  transactionId: string;
+  key: MemberKey | undefined;
+}
+
+/**
+ * `readSendContext` for many sends of one retailer at one instant, in one statement (issue #16: an
+ * import reads its rows' contexts a batch at a time): the program once, and each send's member,
+ * claim and, with `openingKey`, opening instant, in the order given. One server only: it joins
+ * the lookup tables and the members' journals in one statement.
+ */
+export async function readSendContexts(
+  db: Queryable,
+  retailerId: string,
+  at: Date,
+  sends: readonly SendToRead[],
+  openingKey?: string,
+): Promise<SendContext[]> {
+  const rows = await db.query<{
+    program: ProgramJson | null;
+    member_id: string | null;
+    claim: TransactionClaim | null;
+    opening_at: Date | string | null;
+  }>(
+    `SELECT CASE WHEN k.i = 1 THEN ${programAtColumn('$1', '$2')} END AS program, m.id AS member_id,
+       (SELECT json_build_object('user_id', user_id, 'purchase_id', purchase_id) FROM transaction_keys t
+         WHERE t.transaction_id = k.transaction_id AND t.retailer_id = $1) AS claim,
+       CASE WHEN $6::text IS NOT NULL THEN
+         (SELECT effective_at FROM journals j WHERE j.user_id = m.id AND j.idempotency_key = $6) END AS opening_at
+     FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS k(transaction_id, key_type, key_id, i)
+     CROSS JOIN LATERAL (SELECT CASE k.key_type
+         WHEN 'SessionM_ID' THEN (SELECT u.id FROM users u
+           WHERE u.retailer_id = $1 AND u.id = k.key_id::uuid AND u.deleted_at IS NULL)
+         WHEN 'external_id' THEN (SELECT user_id FROM member_external_ids
+           WHERE external_id = k.key_id AND retailer_id = $1)
+         WHEN 'email' THEN (SELECT user_id FROM member_emails WHERE email_key = lower(k.key_id) AND retailer_id = $1)
+       END AS id) m
+     ORDER BY k.i`,
+    [
+      retailerId,
+      at,
+      sends.map((s) => s.transactionId),
+      sends.map((s) => s.key?.type ?? null),
+      sends.map((s) => s.key?.id ?? null),
+      openingKey ?? null,
+    ],
+  );
+  const program = rows[0]?.program ? programOf(rows[0].program) : undefined;
+  return rows.map((r) => ({
+    program,
+    memberId: r.member_id ?? undefined,
+    claim: r.claim ?? undefined,
+    ...(r.opening_at ? { openingAt: new Date(r.opening_at) } : {}),
+  }));
 }
 
 /**

@@ -23,14 +23,15 @@ import { lockOwner, type LockedMember, type UserRow } from '../customers/custome
 import { balanceOf, tierYearBalance, type LotRow, type Posting } from '../ledger/ledger.repository.js';
 import {
   groupCommitOf,
+  type GroupCommit,
   type BatchContext,
   type BatchReader,
   type BatchWriter,
 } from '../ledger/group-commit.js';
-import { settleMember } from '../ledger/ledger.service.js';
+import { settleMember, settleMembersInBulk } from '../ledger/ledger.service.js';
 import type { ProgramVersionRow } from '../program/program.repository.js';
 import { getProgramVersion, getProgramVersionAt } from '../program/program.service.js';
-import { findOpeningCutover } from '../ledger/opening.service.js';
+import { findOpeningCutover, OPENING_KEY } from '../ledger/opening.service.js';
 import { tierStandingAt } from '../tiers/tier.service.js';
 import {
   claimTransaction,
@@ -40,10 +41,13 @@ import {
   lockPurchaseWithDue,
   memberOf,
   readSendContext,
+  readSendContexts,
   writePurchase,
   writePurchases,
   type LockedPurchase,
   type PurchaseToLock,
+  type SendContext,
+  type SendToRead,
   type MemberKey,
   type PosRequestRow,
   type PurchaseRow,
@@ -360,6 +364,76 @@ export interface SendOptions {
   claimWithPurchase?: boolean;
   /** Called when the request was answered before and its stored answer is given again (an import counts it present). */
   onReplay?: () => void;
+  /**
+   * The group commit to batch in: an import's own, sized to its rows in flight (issue #16), so its
+   * batches neither take the till's window nor hold its requests. Default: the database handle's.
+   */
+  batches?: GroupCommit;
+  /**
+   * Reads the send's context together with those of the sends prepared beside it (an import's,
+   * issue #16), in one statement; default: a statement of its own. One server only.
+   */
+  contexts?: SendContextReader;
+}
+
+interface WaitingRead {
+  retailerId: string;
+  at: Date;
+  openingKey: string | undefined;
+  reads: { send: SendToRead; resolve(c: SendContext): void; reject(err: unknown): void }[];
+}
+
+/**
+ * Gathers the context reads of sends prepared in the same turn of the event loop, and reads them
+ * with one statement per retailer and instant (`readSendContexts`), as a batch of the group commit
+ * gathers their writes: an import prepares its rows in flight together, and each read alone would
+ * cost a round trip per row (issue #16).
+ */
+export class SendContextReader {
+  private waiting = new Map<string, WaitingRead>();
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly maxSize = 500,
+  ) {}
+
+  read(retailerId: string, send: SendToRead, at: Date, openingKey: string | undefined): Promise<SendContext> {
+    return new Promise<SendContext>((resolve, reject) => {
+      const k = `${retailerId}\u0000${at.getTime()}\u0000${openingKey ?? ''}`;
+      let group = this.waiting.get(k);
+      if (!group) {
+        group = { retailerId, at, openingKey, reads: [] };
+        this.waiting.set(k, group);
+      }
+      group.reads.push({ send, resolve, reject });
+      if (group.reads.length >= this.maxSize) {
+        this.waiting.delete(k);
+        this.run(group);
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          const groups = [...this.waiting.values()];
+          this.waiting.clear();
+          for (const g of groups) this.run(g);
+        });
+      }
+    });
+  }
+
+  private run(g: WaitingRead): void {
+    readSendContexts(
+      this.db,
+      g.retailerId,
+      g.at,
+      g.reads.map((r) => r.send),
+      g.openingKey,
+    ).then(
+      (contexts) => g.reads.forEach((r, i) => r.resolve(contexts[i]!)),
+      (err: unknown) => g.reads.forEach((r) => r.reject(err)),
+    );
+  }
 }
 
 /**
@@ -383,8 +457,10 @@ async function refuseBeforeOpening(
   memberId: string,
   current: ProgramVersionRow,
   purchaseTime: Date,
+  /** The cut-over, when the context read has read it (on one server); else read here. */
+  read: { cutover: Date | undefined } | undefined,
 ): Promise<void> {
-  const cutover = await findOpeningCutover(db, memberId);
+  const cutover = read ? read.cutover : await findOpeningCutover(db, memberId);
   if (!cutover || purchaseTime >= cutover) return;
   const inForce = current.effective_from === null || current.effective_from <= purchaseTime;
   const program = (inForce ? current : await getProgramVersionAt(db, retailerId, purchaseTime)).document;
@@ -443,8 +519,14 @@ export async function prepareSend(
     ref && (ref.type !== 'SessionM_ID' || isUuid(ref.id))
       ? { type: ref.type, id: ref.type === 'SessionM_ID' ? ref.id.toLowerCase() : ref.id }
       : undefined;
+  // On one server (where the claim rides with the purchase) an import's opening check reads the
+  // member's cut-over in the context's statement: one round trip fewer per imported purchase.
+  const openingInContext = opts.refuseBeforeOpening === true && opts.claimWithPurchase === true;
   for (let attempt = 0; ; attempt++) {
-    const ctx = await readSendContext(db, retailerId, transactionId, key, now);
+    const openingKey = openingInContext ? OPENING_KEY : undefined;
+    const ctx = opts.contexts
+      ? await opts.contexts.read(retailerId, { transactionId, key }, now, openingKey)
+      : await readSendContext(db, retailerId, transactionId, key, now, openingKey);
     // A re-sent request answers as it did: its stored answer is on the owner's shard (issue #19).
     if (ctx.claim) {
       const prior = await findPosRequest(db, ctx.claim.user_id, retailerId, body.request_id, transactionId);
@@ -474,7 +556,14 @@ export async function prepareSend(
       payload.channel,
     );
     if (opts.refuseBeforeOpening && !ctx.claim && ctx.memberId) {
-      await refuseBeforeOpening(db, retailerId, ctx.memberId, current, purchaseTime);
+      await refuseBeforeOpening(
+        db,
+        retailerId,
+        ctx.memberId,
+        current,
+        purchaseTime,
+        openingInContext ? { cutover: ctx.openingAt } : undefined,
+      );
     }
     const claimedBy = ctx.claim && !isAnonymous(ctx.claim) ? ctx.claim.user_id : undefined;
     if (claimedBy && ctx.memberId && claimedBy !== ctx.memberId) {
@@ -586,8 +675,12 @@ export async function applySend(
       created_at: now,
     },
   };
-  if (batch && !settleAfter) {
+  if (batch) {
     await batch.defer(writeBatchedPurchases, write);
+    // Its member settles right after the batch writes it (the writers run in the order the job
+    // deferred to them), before any later job of the member and before COMMIT: one set-based
+    // settlement for every such member of the batch (issue #16: an import's matured history).
+    if (settleAfter) await batch.defer(settleBatchedMembers, { retailerId, userId: member, now });
     return answer;
   }
   await writePurchase(tx, write);
@@ -641,7 +734,7 @@ export async function sendTransactionBatched(
   now: Date,
   opts: SendOptions = {},
 ): Promise<TransactionResult> {
-  const batches = groupCommitOf(db);
+  const batches = opts.batches ?? groupCommitOf(db);
   const prepared = await prepareSend(db, retailerId, body, now, {
     ...opts,
     claimWithPurchase: await batches.oneServer(),
@@ -689,6 +782,8 @@ async function applyInBatch(
     const again = await prepareSend(tx, s.retailerId, s.body, s.now, {
       ...opts,
       claimWithPurchase: s.claimPending === true,
+      // Read in the batch's transaction, which sees what the earlier send wrote.
+      contexts: undefined,
     });
     if ('answer' in again) return again.answer;
     s = again.send;
@@ -751,6 +846,32 @@ const readBatchedPurchases: BatchReader = (tx, items) => lockPurchasesWithDue(tx
 
 /** The sends of a batch written in one statement (issue #15): the batch's deferred write. */
 const writeBatchedPurchases: BatchWriter = (tx, items) => writePurchases(tx, items as PurchaseWrite[]);
+
+/** A member to settle once the batch has written a purchase of theirs that has matured already. */
+interface MemberToSettle {
+  retailerId: string;
+  userId: string;
+  now: Date;
+}
+
+/**
+ * The members whose purchases the batch wrote matured, settled as a sweep batch settles them
+ * (`settleMembersInBulk`: one set-based rollover, the tier engine only where a tier can move), one
+ * call per instant; a lone member (on Citus every deferred item is written alone) as `settleMember`.
+ */
+const settleBatchedMembers: BatchWriter = async (tx, items) => {
+  const byInstant = new Map<number, MemberToSettle[]>();
+  for (const m of items as MemberToSettle[]) {
+    const list = byInstant.get(m.now.getTime());
+    if (list) list.push(m);
+    else byInstant.set(m.now.getTime(), [m]);
+  }
+  for (const members of byInstant.values()) {
+    const ids = [...new Set(members.map((m) => m.userId))];
+    if (ids.length === 1) await settleMember(tx, members[0]!.retailerId, ids[0]!, members[0]!.now);
+    else await settleMembersInBulk(tx, ids, members[0]!.now, { oneServer: true });
+  }
+};
 
 /**
  * What `lockPurchaseAndOwner` answers, from what the batch locked and read: the owner's row from
