@@ -67,6 +67,11 @@ export interface BatchContext {
    * written at once, alone: one statement stays on one member's shard (issue #19).
    */
   defer(writer: BatchWriter, item: unknown): Promise<void>;
+  /**
+   * Writes now what the batch's jobs deferred so far, whatever their key: a job about to read
+   * what a job of another key left (the claim of a transaction id both name) sees it.
+   */
+  flush(): Promise<void>;
 }
 
 interface Queued {
@@ -218,6 +223,7 @@ export class GroupCommit {
               else pending.set(write, [item]);
               pendingKeys.add(q.job.key);
             },
+            flush,
           };
           try {
             if (savepoint) await tx.query('SAVEPOINT laurel_job');

@@ -761,12 +761,16 @@ export async function sendTransactionBatched(
 }
 
 const requestKey = (s: PreparedSend) => `send:${s.retailerId}:${s.body.request_id}:${s.transactionId}`;
+const transactionKey = (s: PreparedSend) => `transaction:${s.retailerId}:${s.transactionId}`;
 
 /**
  * A send inside a batch. When an earlier send of the batch stored an answer for the same request,
  * the read before the batch missed it: read again in the batch's transaction, which sees that write,
- * and answer as it did. A send of a transaction an earlier send of the batch wrote finds that
- * purchase under its lock, as the claim names it (issue #19).
+ * and answer as it did. So too a first send of a transaction id an earlier send of the batch wrote:
+ * the claim it would write is that send's already, and it answers as it would alone after it (a
+ * re-send to that purchase, or another member's transaction refused), instead of failing the
+ * batch's write on the claim's key. A send of a transaction an earlier send of the batch wrote
+ * finds that purchase under its lock, as the claim names it (issue #19).
  */
 async function applyInBatch(
   tx: Tx,
@@ -777,7 +781,9 @@ async function applyInBatch(
   opts: SendOptions,
 ): Promise<TransactionResult> {
   let s = first;
-  if (shared.has(requestKey(s))) {
+  if (shared.has(requestKey(s)) || (s.claimPending && shared.has(transactionKey(s)))) {
+    // The earlier send may be of another key (another member, or anonymous): its write first.
+    await batch.flush();
     // Prepared again as it was the first time (an import's options too), in the batch's transaction.
     const again = await prepareSend(tx, s.retailerId, s.body, s.now, {
       ...opts,
@@ -792,6 +798,7 @@ async function applyInBatch(
   }
   const answer = await applySend(tx, s, beforeWrite, batch);
   shared.set(requestKey(s), true);
+  shared.set(transactionKey(s), true);
   return answer;
 }
 
