@@ -1,6 +1,7 @@
 import { isOneServer } from '../db/distribution.js';
 import type { Queryable, Tx } from '../db/database.js';
 import type { Identifier, PhoneNumber } from '../domain/profile.js';
+import type { ProgramDocument } from '../domain/program.js';
 import { standingInvalidation } from '../tiers/standing-invalidation.js';
 
 export interface UserRow {
@@ -141,6 +142,47 @@ export async function lockUserById(tx: Tx, retailerId: string, id: string): Prom
     [retailerId, id],
   );
   return rows[0];
+}
+
+/** The program version in force read beside a member's lock: its document only when the process does not hold it. */
+export interface ProgramAtRead {
+  version: number;
+  document: ProgramDocument | null;
+}
+
+/**
+ * `lockUserById` with the retailer's program version in force at `at`, read in the same statement
+ * (issue #15: a deposit or spend spent a round trip on it before its transaction). The document
+ * comes only when its version is not `held`, the version whose document the process holds. The
+ * program is answered even when there is no such member, so a request is checked against it first.
+ */
+export async function lockUserWithProgramAt(
+  tx: Tx,
+  retailerId: string,
+  id: string,
+  at: Date,
+  held: number,
+): Promise<{ user: UserRow | undefined; program: ProgramAtRead | undefined }> {
+  const rows = await tx.query<
+    UserRow & { found: boolean; program_version: number | null; program_document: ProgramDocument | null }
+  >(
+    `WITH u AS (
+       SELECT ${COLUMNS} FROM users u WHERE u.retailer_id = $1 AND u.id = $2 AND u.deleted_at IS NULL FOR UPDATE
+     )
+     SELECT u.*, u.id IS NOT NULL AS found, pv.version AS program_version,
+            CASE WHEN pv.version IS DISTINCT FROM $4::int THEN pv.document END AS program_document
+     FROM (VALUES (1)) one
+     LEFT JOIN u ON true
+     LEFT JOIN LATERAL (SELECT version, document FROM program_versions
+                        WHERE retailer_id = $1 AND (effective_from IS NULL OR effective_from <= $3)
+                        ORDER BY version DESC LIMIT 1) pv ON true`,
+    [retailerId, id, at, held],
+  );
+  const { found, program_version, program_document, ...user } = rows[0]!;
+  return {
+    user: found ? (user as UserRow) : undefined,
+    program: program_version === null ? undefined : { version: program_version, document: program_document },
+  };
 }
 
 /** The member of an external id, through its lookup table (one step; migration 0011). */

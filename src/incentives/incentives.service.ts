@@ -2,7 +2,7 @@ import type { Database, Tx } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { eventOf, tierChangeEvents } from '../events/event.service.js';
 import { insertEvents, type EventInput } from '../events/outbox.repository.js';
-import { findUserById, lockUserById } from '../customers/customer.repository.js';
+import { findUserById, lockUserById, lockUserWithProgramAt } from '../customers/customer.repository.js';
 import { jsonHash } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { pointAccountBalances, userPointAccountId } from '../domain/loyalty-view.js';
@@ -37,7 +37,7 @@ import {
 import { startOfLocalYearAt } from '../domain/calendar.js';
 import { groupCommitOf } from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
-import { getProgramAt } from '../program/program.service.js';
+import { getProgramAt, heldProgramVersion, programOfRead } from '../program/program.service.js';
 import { memberStandingAt, tierHistoryAt, type TierHistoryEntry } from '../tiers/tier.service.js';
 import { findIdempotentJournals, readAuditPage, type AuditPostingRow } from './incentives.repository.js';
 import type {
@@ -148,6 +148,17 @@ function settledAccountById(program: ProgramDocument, id: string, field: string,
   return account;
 }
 
+/** Retries once on the unique key: a writer that skipped the lock won it, and the second run sees its row. */
+async function retriedOnUnique<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= 1) throw err;
+    }
+  }
+}
+
 /**
  * Runs `fn` in one transaction holding the member's lock, after writing the member's due rollovers,
  * so every change starts from the as-of state (DESIGN §5). The idempotency reads inside `fn` are
@@ -161,45 +172,65 @@ export async function underMemberLock<T>(
   now: Date,
   fn: (tx: Tx, user: UserRow) => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await db.transaction(async (tx) => {
-        const user = await lockUserById(tx, retailerId, userId);
-        if (!user) throw new LaurelError('user_not_found');
-        await settleMember(tx, retailerId, user.id, now);
-        return fn(tx, user);
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= 1) throw err;
-    }
-  }
+  return retriedOnUnique(() =>
+    db.transaction(async (tx) => {
+      const user = await lockUserById(tx, retailerId, userId);
+      if (!user) throw new LaurelError('user_not_found');
+      await settleMember(tx, retailerId, user.id, now);
+      return fn(tx, user);
+    }),
+  );
+}
+
+/** A request on a member's points: checked against the program in force, then applied under the lock. */
+interface MemberRequest<P, T> {
+  /** Checks the request against the program in force now; a refusal here has written nothing. */
+  check(program: ProgramDocument): P;
+  /** The request under the member's lock, after the member's due rollovers (DESIGN §5). */
+  apply(tx: Tx, user: UserRow, checked: P): Promise<T>;
 }
 
 /**
- * `underMemberLock` through the group commit (issue #15): the request runs in a batch with the
- * till's sends and other deposits and spends that arrive within the window, in one transaction with
- * one commit, inside a savepoint of its own (a spend may be refused whole after writing a line).
- * Answered after the batch commits.
+ * A member request's lock, its check and the member's due rollovers, in the caller's transaction.
+ * The program in force comes with the lock, in one statement (issue #15: a round trip of its own
+ * before), and the request is checked against it before the member is known to exist, as it was
+ * when the program was read first.
  */
-export async function inMemberBatch<T>(
+async function lockChecked<P, T>(
+  tx: Tx,
+  retailerId: string,
+  userId: string,
+  now: Date,
+  request: MemberRequest<P, T>,
+): Promise<T> {
+  const read = await lockUserWithProgramAt(tx, retailerId, userId, now, heldProgramVersion(retailerId));
+  const checked = request.check(await programOfRead(tx, retailerId, read.program));
+  if (!read.user) throw new LaurelError('user_not_found');
+  await settleMember(tx, retailerId, read.user.id, now);
+  return request.apply(tx, read.user, checked);
+}
+
+/**
+ * A member request through the group commit (issue #15): it runs in a batch with the till's sends
+ * and other deposits and spends that arrive within the window, in one transaction with one commit,
+ * inside a savepoint of its own (a spend may be refused whole after writing a line, and a request
+ * is checked under the lock, where the program is read). Answered after the batch commits.
+ */
+export async function inMemberBatch<P, T>(
   db: Database,
   retailerId: string,
   userId: string,
   now: Date,
-  fn: (tx: Tx, user: UserRow) => Promise<T>,
+  request: MemberRequest<P, T>,
 ): Promise<T> {
-  const alone = () => underMemberLock(db, retailerId, userId, now, fn);
+  const alone = () =>
+    retriedOnUnique(() => db.transaction((tx) => lockChecked(tx, retailerId, userId, now, request)));
   try {
     return await groupCommitOf(db).submit({
       members: [userId],
       key: userId,
       savepoint: true,
-      apply: async (tx) => {
-        const user = await lockUserById(tx, retailerId, userId);
-        if (!user) throw new LaurelError('user_not_found');
-        await settleMember(tx, retailerId, user.id, now);
-        return fn(tx, user);
-      },
+      apply: (tx) => lockChecked(tx, retailerId, userId, now, request),
       alone,
     });
   } catch (err) {
@@ -254,88 +285,91 @@ export async function deposit(
   actor: string | null = null,
 ): Promise<DepositPayload> {
   const userId = memberId(body.user_id);
-  const program = await getProgramAt(db, retailerId, now);
-  const lines = body.deposit_details.map((l, i) => {
-    const field = `deposit_details.${i}`;
-    const account = settledAccountById(
-      program,
-      l.point_account_id,
-      `${field}.point_account_id`,
-      'deposited to',
-    );
-    const minor = minorAmount(account, l.amount, `${field}.amount`);
-    const id = l.idempotency_id ?? l.reference_id ?? null;
-    const hash = lineHash(account, l);
-    const key = id === null ? null : DEPOSIT_KEY + id;
-    return { ...l, account, minor, id, field: `${field}.idempotency_id`, hash, key };
-  });
+  const check = (program: ProgramDocument) =>
+    body.deposit_details.map((l, i) => {
+      const field = `deposit_details.${i}`;
+      const account = settledAccountById(
+        program,
+        l.point_account_id,
+        `${field}.point_account_id`,
+        'deposited to',
+      );
+      const minor = minorAmount(account, l.amount, `${field}.amount`);
+      const id = l.idempotency_id ?? l.reference_id ?? null;
+      const hash = lineHash(account, l);
+      const key = id === null ? null : DEPOSIT_KEY + id;
+      return { ...l, account, minor, id, field: `${field}.idempotency_id`, hash, key };
+    });
 
-  return inMemberBatch(db, retailerId, userId, now, async (tx, user) => {
-    const done = new Map(
-      (
-        await findIdempotentJournals(
-          tx,
-          user.id,
-          lines.flatMap((l) => (l.key === null ? [] : [l.key])),
-        )
-      ).map((r) => [r.idempotency_key, r.details]),
-    );
-    const ids = journalIds(now, lines.length);
-    const details: DepositResult[] = [];
-    const journals: JournalInput[] = [];
-    const events: EventInput[] = [];
-    for (const [i, l] of lines.entries()) {
-      // A line without an id has no key: applied every time (issue #14 item 4).
-      if (l.key !== null) assertSameLine(l.field, l.id!, done.get(l.key), l.hash);
-      const applied = l.key === null || !done.has(l.key);
-      if (applied) {
-        if (l.key !== null) done.set(l.key, { line_hash: l.hash });
-        journals.push({
-          id: ids[i]!,
-          retailer_id: retailerId,
-          user_id: user.id,
-          kind: 'deposit',
-          effective_at: now,
-          recorded_at: now,
-          idempotency_key: l.key,
-          reference_id: l.reference_id ?? null,
-          reference_type: l.reference_type ?? null,
-          point_source_id: l.point_source_id || null,
-          details: {
-            line_hash: l.hash,
-            ...(l.rank === undefined ? {} : { rank: l.rank }),
-            ...(actor ? { actor } : {}),
-          },
-          postings: [
-            { account: l.account.role, amount: l.minor },
-            { account: 'program:adjusted', amount: -l.minor },
-          ],
-        });
-        // Issue #17: one event per applied line, written with the journals.
-        events.push(
-          eventOf('points.deposited', retailerId, user.id, now, {
-            point_account_id: l.account.id,
-            account_name: l.account.name,
-            // Major units, as the API reads and answers them (issue #14 item 3).
-            amount: toMajor(l.minor, l.account.precision ?? 0),
-            idempotency_id: l.id,
+  return inMemberBatch(db, retailerId, userId, now, {
+    check,
+    apply: async (tx, user, lines) => {
+      const done = new Map(
+        (
+          await findIdempotentJournals(
+            tx,
+            user.id,
+            lines.flatMap((l) => (l.key === null ? [] : [l.key])),
+          )
+        ).map((r) => [r.idempotency_key, r.details]),
+      );
+      const ids = journalIds(now, lines.length);
+      const details: DepositResult[] = [];
+      const journals: JournalInput[] = [];
+      const events: EventInput[] = [];
+      for (const [i, l] of lines.entries()) {
+        // A line without an id has no key: applied every time (issue #14 item 4).
+        if (l.key !== null) assertSameLine(l.field, l.id!, done.get(l.key), l.hash);
+        const applied = l.key === null || !done.has(l.key);
+        if (applied) {
+          if (l.key !== null) done.set(l.key, { line_hash: l.hash });
+          journals.push({
+            id: ids[i]!,
+            retailer_id: retailerId,
+            user_id: user.id,
+            kind: 'deposit',
+            effective_at: now,
+            recorded_at: now,
+            idempotency_key: l.key,
             reference_id: l.reference_id ?? null,
-          }),
-        );
+            reference_type: l.reference_type ?? null,
+            point_source_id: l.point_source_id || null,
+            details: {
+              line_hash: l.hash,
+              ...(l.rank === undefined ? {} : { rank: l.rank }),
+              ...(actor ? { actor } : {}),
+            },
+            postings: [
+              { account: l.account.role, amount: l.minor },
+              { account: 'program:adjusted', amount: -l.minor },
+            ],
+          });
+          // Issue #17: one event per applied line, written with the journals.
+          events.push(
+            eventOf('points.deposited', retailerId, user.id, now, {
+              point_account_id: l.account.id,
+              account_name: l.account.name,
+              // Major units, as the API reads and answers them (issue #14 item 3).
+              amount: toMajor(l.minor, l.account.precision ?? 0),
+              idempotency_id: l.id,
+              reference_id: l.reference_id ?? null,
+            }),
+          );
+        }
+        details.push({
+          point_account_id: l.account.id,
+          amount: toMajor(l.minor, l.account.precision ?? 0),
+          idempotency_id: l.id,
+          applied,
+        });
       }
-      details.push({
-        point_account_id: l.account.id,
-        amount: toMajor(l.minor, l.account.precision ?? 0),
-        idempotency_id: l.id,
-        applied,
-      });
-    }
-    await insertJournals(tx, journals, events);
-    // A Tier Qualifying deposit may move the tier now: read once the journals are written.
-    if (journals.some((j) => j.postings[0]!.account === 'tier')) {
-      await insertEvents(tx, await tierChangeEvents(tx, retailerId, user.id, [now], now));
-    }
-    return { user_id: user.id, details };
+      await insertJournals(tx, journals, events);
+      // A Tier Qualifying deposit may move the tier now: read once the journals are written.
+      if (journals.some((j) => j.postings[0]!.account === 'tier')) {
+        await insertEvents(tx, await tierChangeEvents(tx, retailerId, user.id, [now], now));
+      }
+      return { user_id: user.id, details };
+    },
   });
 }
 
@@ -397,152 +431,157 @@ export async function spendMultiple(
   actor: string | null = null,
 ): Promise<SpendPayload> {
   const userId = memberId(body.user_id);
-  const program = await getProgramAt(db, retailerId, now);
-  const spendable = accountByRole(program, 'spendable');
-  const lines = body.spend_details.map((l, i) => {
-    const named = l.point_account_ids?.[0];
-    const account = named
-      ? settledAccountById(program, named, `spend_details.${i}.point_account_ids.0`, 'spent from')
-      : spendable;
-    const hash = lineHash(account, l);
-    return {
-      ...l,
-      account,
-      minor: minorAmount(account, l.amount, `spend_details.${i}.amount`),
-      hash,
-      field: `spend_details.${i}.idempotency_id`,
-      key: SPEND_KEY + l.idempotency_id,
-    };
-  });
+  const check = (program: ProgramDocument) => {
+    const spendable = accountByRole(program, 'spendable');
+    const lines = body.spend_details.map((l, i) => {
+      const named = l.point_account_ids?.[0];
+      const account = named
+        ? settledAccountById(program, named, `spend_details.${i}.point_account_ids.0`, 'spent from')
+        : spendable;
+      const hash = lineHash(account, l);
+      return {
+        ...l,
+        account,
+        minor: minorAmount(account, l.amount, `spend_details.${i}.amount`),
+        hash,
+        field: `spend_details.${i}.idempotency_id`,
+        key: SPEND_KEY + l.idempotency_id,
+      };
+    });
+    return { program, lines };
+  };
 
-  return inMemberBatch(db, retailerId, userId, now, async (tx, user) => {
-    const earlier = new Map<string, StoredSpend>(
-      (
-        await findIdempotentJournals(
-          tx,
-          user.id,
-          lines.map((l) => l.key),
-        )
-      ).map((r) => [r.idempotency_key, { ...r.details, id: r.id }]),
-    );
-    // After settleMember nothing is due, so the materialised balances are the as-of balances; the
-    // Tier Qualifying Account offers only the current qualifying year's points (DESIGN §6 reset).
-    const { balances } = await readBalances(tx, user.id, now);
-    const available = new Map<AccountRole, number>([
-      ['spendable', balances.find((b) => b.account === 'spendable')?.balance ?? 0],
-      ['tier', await tierYearBalance(tx, user.id, startOfLocalYearAt(now, program.time_zone))],
-    ]);
-    const ids = journalIds(now, lines.length);
-    const journals: JournalInput[] = [];
-    const details: SpendResult[] = [];
-    const spent: { minor: number; precision: Precision }[] = [];
-    let failure: string | undefined;
-    // An id binds its first line in this request even when that line spent nothing: otherwise a
-    // later line with the id and another amount spends, and a retry of this very request is a 409.
-    const firstLine = new Map<string, string>();
-    for (const [i, l] of lines.entries()) {
-      assertSameLine(l.field, l.idempotency_id, earlier.get(l.key), l.hash);
-      const first = firstLine.get(l.key);
-      if (first === undefined) firstLine.set(l.key, l.hash);
-      else assertSameLine(l.field, l.idempotency_id, { line_hash: first }, l.hash);
-      const stored = earlier.get(l.key);
-      if (stored?.result) {
-        details.push({ ...replayedResult(stored), idempotency_summary: 'duplicate' });
-        continue;
-      }
-      // Minor units in the ledger; answers and messages in the account's major units (issue #14 item 3).
-      const precision = l.account.precision ?? 0;
-      const major = (minor: number) => toMajor(minor, precision);
-      const have = available.get(l.account.role)!;
-      const line = {
-        account_name: l.account.name,
-        user_point_account_id: userPointAccountId(user.id, l.account.id),
-        point_account_id: l.account.id,
-        reference_id: l.reference_id ?? null,
-        reference_type: l.reference_type ?? null,
-        idempotency_id: l.idempotency_id,
-        idempotency_summary: 'new' as const,
-      };
-      if (have < l.minor) {
-        const message = `${formatMajor(l.minor, precision)} points needed, ${formatMajor(have, precision)} available in ${l.account.name}`;
-        failure ??= `spend_details.${i}: ${message}; nothing was spent`;
-        details.push({
+  return inMemberBatch(db, retailerId, userId, now, {
+    check,
+    apply: async (tx, user, { program, lines }) => {
+      const earlier = new Map<string, StoredSpend>(
+        (
+          await findIdempotentJournals(
+            tx,
+            user.id,
+            lines.map((l) => l.key),
+          )
+        ).map((r) => [r.idempotency_key, { ...r.details, id: r.id }]),
+      );
+      // After settleMember nothing is due, so the materialised balances are the as-of balances; the
+      // Tier Qualifying Account offers only the current qualifying year's points (DESIGN §6 reset).
+      const { balances } = await readBalances(tx, user.id, now);
+      const available = new Map<AccountRole, number>([
+        ['spendable', balances.find((b) => b.account === 'spendable')?.balance ?? 0],
+        ['tier', await tierYearBalance(tx, user.id, startOfLocalYearAt(now, program.time_zone))],
+      ]);
+      const ids = journalIds(now, lines.length);
+      const journals: JournalInput[] = [];
+      const details: SpendResult[] = [];
+      const spent: { minor: number; precision: Precision }[] = [];
+      let failure: string | undefined;
+      // An id binds its first line in this request even when that line spent nothing: otherwise a
+      // later line with the id and another amount spends, and a retry of this very request is a 409.
+      const firstLine = new Map<string, string>();
+      for (const [i, l] of lines.entries()) {
+        assertSameLine(l.field, l.idempotency_id, earlier.get(l.key), l.hash);
+        const first = firstLine.get(l.key);
+        if (first === undefined) firstLine.set(l.key, l.hash);
+        else assertSameLine(l.field, l.idempotency_id, { line_hash: first }, l.hash);
+        const stored = earlier.get(l.key);
+        if (stored?.result) {
+          details.push({ ...replayedResult(stored), idempotency_summary: 'duplicate' });
+          continue;
+        }
+        // Minor units in the ledger; answers and messages in the account's major units (issue #14 item 3).
+        const precision = l.account.precision ?? 0;
+        const major = (minor: number) => toMajor(minor, precision);
+        const have = available.get(l.account.role)!;
+        const line = {
+          account_name: l.account.name,
+          user_point_account_id: userPointAccountId(user.id, l.account.id),
+          point_account_id: l.account.id,
+          reference_id: l.reference_id ?? null,
+          reference_type: l.reference_type ?? null,
+          idempotency_id: l.idempotency_id,
+          idempotency_summary: 'new' as const,
+        };
+        if (have < l.minor) {
+          const message = `${formatMajor(l.minor, precision)} points needed, ${formatMajor(have, precision)} available in ${l.account.name}`;
+          failure ??= `spend_details.${i}: ${message}; nothing was spent`;
+          details.push({
+            ...line,
+            amount_spent: 0,
+            remaining_balance: major(have),
+            tracking_id: null,
+            error_status: SPEND_LINE_ERROR.insufficient_points,
+            error_response: { error: 'insufficient_points' },
+            message,
+          });
+          continue;
+        }
+        available.set(l.account.role, have - l.minor);
+        spent.push({ minor: l.minor, precision });
+        const result: SpendResult = {
           ...line,
-          amount_spent: 0,
-          remaining_balance: major(have),
-          tracking_id: null,
-          error_status: SPEND_LINE_ERROR.insufficient_points,
-          error_response: { error: 'insufficient_points' },
-          message,
+          amount_spent: major(l.minor),
+          remaining_balance: major(have - l.minor),
+          tracking_id: ids[i]!,
+          error_status: SPEND_LINE_ERROR.none,
+          error_response: null,
+          message: null,
+        };
+        // A second line with the same idempotency id in this request is a repeat of this one.
+        earlier.set(l.key, { id: ids[i]!, result, line_hash: l.hash });
+        details.push(result);
+        journals.push({
+          id: ids[i]!,
+          retailer_id: retailerId,
+          user_id: user.id,
+          kind: 'spend',
+          effective_at: now,
+          recorded_at: now,
+          idempotency_key: l.key,
+          reference_id: l.reference_id ?? null,
+          reference_type: l.reference_type ?? null,
+          point_source_id: l.point_source_id || null,
+          details: {
+            transaction_id: l.transaction_id ?? null,
+            result,
+            line_hash: l.hash,
+            ...(l.rank === undefined ? {} : { rank: l.rank }),
+            ...(actor ? { actor } : {}),
+          },
+          postings: [
+            { account: l.account.role, amount: -l.minor },
+            { account: 'program:redeemed', amount: l.minor },
+          ],
         });
-        continue;
       }
-      available.set(l.account.role, have - l.minor);
-      spent.push({ minor: l.minor, precision });
-      const result: SpendResult = {
-        ...line,
-        amount_spent: major(l.minor),
-        remaining_balance: major(have - l.minor),
-        tracking_id: ids[i]!,
-        error_status: SPEND_LINE_ERROR.none,
-        error_response: null,
-        message: null,
-      };
-      // A second line with the same idempotency id in this request is a repeat of this one.
-      earlier.set(l.key, { id: ids[i]!, result, line_hash: l.hash });
-      details.push(result);
-      journals.push({
-        id: ids[i]!,
+      if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
+      await insertJournals(
+        tx,
+        journals,
+        details
+          .filter((d) => d.idempotency_summary === 'new' && d.amount_spent > 0)
+          .map((d) =>
+            eventOf('points.spent', retailerId, user.id, now, {
+              point_account_id: d.point_account_id,
+              account_name: d.account_name,
+              amount: d.amount_spent,
+              idempotency_id: d.idempotency_id,
+              reference_id: d.reference_id,
+            }),
+          ),
+      );
+      return {
         retailer_id: retailerId,
         user_id: user.id,
-        kind: 'spend',
-        effective_at: now,
-        recorded_at: now,
-        idempotency_key: l.key,
-        reference_id: l.reference_id ?? null,
-        reference_type: l.reference_type ?? null,
-        point_source_id: l.point_source_id || null,
-        details: {
-          transaction_id: l.transaction_id ?? null,
-          result,
-          line_hash: l.hash,
-          ...(l.rank === undefined ? {} : { rank: l.rank }),
-          ...(actor ? { actor } : {}),
+        details,
+        summary: {
+          amount_spent: sumMajor(spent),
+          remaining_balance: toMajor(available.get('spendable')!, precisionOf(program, 'spendable')),
         },
-        postings: [
-          { account: l.account.role, amount: -l.minor },
-          { account: 'program:redeemed', amount: l.minor },
-        ],
-      });
-    }
-    if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
-    await insertJournals(
-      tx,
-      journals,
-      details
-        .filter((d) => d.idempotency_summary === 'new' && d.amount_spent > 0)
-        .map((d) =>
-          eventOf('points.spent', retailerId, user.id, now, {
-            point_account_id: d.point_account_id,
-            account_name: d.account_name,
-            amount: d.amount_spent,
-            idempotency_id: d.idempotency_id,
-            reference_id: d.reference_id,
-          }),
-        ),
-    );
-    return {
-      retailer_id: retailerId,
-      user_id: user.id,
-      details,
-      summary: {
-        amount_spent: sumMajor(spent),
-        remaining_balance: toMajor(available.get('spendable')!, precisionOf(program, 'spendable')),
-      },
-      // The rows fetch_point_audit_logs shows for what this request wrote (issue #14 item 12).
-      audits: journals.map((j) => auditRow(program, user, writtenPosting(j))),
-      time_of_occurrence: now.toISOString(),
-    };
+        // The rows fetch_point_audit_logs shows for what this request wrote (issue #14 item 12).
+        audits: journals.map((j) => auditRow(program, user, writtenPosting(j))),
+        time_of_occurrence: now.toISOString(),
+      };
+    },
   });
 }
 

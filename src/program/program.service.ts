@@ -78,6 +78,26 @@ export function holdProgramVersion(retailerId: string, version: number, document
 }
 
 /**
+ * The document of a version read beside something else, asked with `heldProgramVersion`: the one
+ * the statement answered (then held), else the one this process holds, else read by its number
+ * (another request evicted it since the statement was built).
+ */
+export async function programOfRead(
+  db: Queryable,
+  retailerId: string,
+  read: { version: number | null; document: ProgramDocument | null } | null | undefined,
+): Promise<ProgramDocument> {
+  if (!read || read.version === null) throw new Error(`retailer ${retailerId} has no program`);
+  if (read.document) {
+    holdProgramVersion(retailerId, read.version, read.document);
+    return read.document;
+  }
+  return (
+    heldProgramDocument(retailerId, read.version) ?? (await getProgramVersion(db, retailerId, read.version))
+  );
+}
+
+/**
  * Replaces a retailer's program with a new version in force from `now` (issue #3): validated,
  * every earlier version kept, purchases priced by the version in force at their purchase time.
  */

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.js';
 import type { MemberStanding } from '../domain/loyalty-view.js';
 import type { ProgramDocument } from '../domain/program.js';
 import { standingFromStored, standingValidUntil, storedStanding } from '../domain/standing.js';
-import { getProgramVersion, heldProgramDocument, holdProgramVersion } from '../program/program.service.js';
+import { programOfRead } from '../program/program.service.js';
 import { memberLedgerOf } from './tier.repository.js';
 import { standingOf, tierStandingAt, type MemberEnrollment } from './tier.service.js';
 import { storeStanding, type StandingReadJson } from './standing.repository.js';
@@ -19,7 +19,7 @@ export async function standingFromRead(
   at: Date,
   read: StandingReadJson,
 ): Promise<{ program: ProgramDocument; standing: MemberStanding }> {
-  const program = await programFromRead(db, member.retailer_id, read);
+  const program = await programOfRead(db, member.retailer_id, read.program_at);
   if (read.standing) return { program, standing: standingFromStored(member, read.standing) };
   if (!read.ledger) throw new Error(`member ${member.id}: no stored standing and no ledger read`);
   const ledger = memberLedgerOf(read.ledger);
@@ -52,19 +52,4 @@ export async function standingFromRead(
     });
   }
   return { program, standing };
-}
-
-async function programFromRead(
-  db: Queryable,
-  retailerId: string,
-  read: StandingReadJson,
-): Promise<ProgramDocument> {
-  const p = read.program_at;
-  if (!p || p.version === null) throw new Error(`retailer ${retailerId} has no program`);
-  if (p.document) {
-    holdProgramVersion(retailerId, p.version, p.document);
-    return p.document;
-  }
-  // Held when the statement was built; another request may have evicted it since.
-  return heldProgramDocument(retailerId, p.version) ?? (await getProgramVersion(db, retailerId, p.version));
 }
