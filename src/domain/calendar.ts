@@ -44,27 +44,52 @@ interface WallTime {
 
 /** The wall-clock reading of `instant` in `timeZone`. */
 export function wallTime(instant: Date, timeZone: string): WallTime {
-  const parts = Object.fromEntries(
-    formatter(timeZone)
-      .formatToParts(instant)
-      .filter((p) => p.type !== 'literal')
-      .map((p) => [p.type, Number(p.value)]),
-  ) as Record<string, number>;
+  const seconds = Math.floor(instant.getTime() / 1000) * 1000;
+  const w = new Date(seconds + offsetAt(instant, timeZone));
   return {
-    year: parts.year!,
-    month: parts.month!,
-    day: parts.day!,
-    hour: parts.hour!,
-    minute: parts.minute!,
-    second: parts.second!,
+    year: w.getUTCFullYear(),
+    month: w.getUTCMonth() + 1,
+    day: w.getUTCDate(),
+    hour: w.getUTCHours(),
+    minute: w.getUTCMinutes(),
+    second: w.getUTCSeconds(),
   };
 }
 
+/** The offset of `timeZone` at the whole second `t` (epoch ms), as the platform's Intl data reads it. */
+function intlOffset(t: number, timeZone: string): number {
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(t))
+      .filter((p) => p.type !== 'literal')
+      .map((p) => [p.type, Number(p.value)]),
+  ) as Record<string, number>;
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) - t;
+}
+
+/**
+ * Offsets known per zone and 15-minute slot of UTC time. `Intl`'s `formatToParts` costs several
+ * µs, and a purchase asked it five times or more (the enrollment day, the qualifying year): a slot
+ * whose first and last second read the same offset holds it throughout, since no zone changes its
+ * offset twice in 15 minutes. A slot with a transition inside is asked of Intl each time.
+ */
+const SLOT_MS = 15 * 60_000;
+const MAX_SLOTS_PER_ZONE = 100_000;
+const offsets = new Map<string, Map<number, number>>();
+
 /** Offset of `timeZone` from UTC at `instant`, in milliseconds. */
 function offsetAt(instant: Date, timeZone: string): number {
-  const w = wallTime(instant, timeZone);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - Math.floor(instant.getTime() / 1000) * 1000;
+  const t = Math.floor(instant.getTime() / 1000) * 1000;
+  const slot = Math.floor(t / SLOT_MS);
+  let zone = offsets.get(timeZone);
+  const known = zone?.get(slot);
+  if (known !== undefined) return known;
+  const first = intlOffset(slot * SLOT_MS, timeZone);
+  if (first !== intlOffset((slot + 1) * SLOT_MS - 1000, timeZone)) return intlOffset(t, timeZone);
+  if (!zone) offsets.set(timeZone, (zone = new Map()));
+  if (zone.size >= MAX_SLOTS_PER_ZONE) zone.clear();
+  zone.set(slot, first);
+  return first;
 }
 
 /**
