@@ -105,7 +105,7 @@ function parseArgs(argv: string[]): {
   only: Set<string>;
   profile: string | undefined;
   workers: number;
-  /** `laurel import --concurrency` for the import scenario. */
+  /** `laurel import transactions --concurrency` (default 256, the command's own on PostgreSQL). */
   importConcurrency: number;
   alsoWorkers: number[];
 } {
@@ -135,7 +135,7 @@ function parseArgs(argv: string[]): {
     only,
     profile: value('--profile'),
     workers: count('--workers', cpus().length),
-    importConcurrency: count('--import-concurrency', 8),
+    importConcurrency: count('--import-concurrency', 256),
     alsoWorkers: (value('--also-workers') ?? '')
       .split(',')
       .filter(Boolean)

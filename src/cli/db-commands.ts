@@ -334,13 +334,24 @@ const tokensRevoke: DbCommand = {
   },
 };
 
+/**
+ * Rows an import keeps in flight. A customer or a balance is a transaction of its own, a connection
+ * each; purchases are batched by the import's group commit (issue #16), so many rows in flight make
+ * large batches on few connections, on the embedded database too.
+ */
+function defaultConcurrency(kind: ImportKind, db: Database['kind']): number {
+  if (kind === 'transactions') return db === 'postgres' ? 256 : 64;
+  return db === 'postgres' ? 8 : 1;
+}
+
 function importOf(kind: ImportKind): DbCommand {
   return {
     paths: ['file', 'rejects'],
     stoppable: true,
-    connections: (o) => Math.max(10, ((o.concurrency as number | undefined) ?? 8) + 2),
+    // Purchases' rows share batches and context reads: a few connections serve any number in flight.
+    connections: (o) => Math.max(10, Math.min((o.concurrency as number | undefined) ?? 8, 32) + 2),
     async run(db, o, io) {
-      const concurrency = (o.concurrency as number | undefined) ?? (db.kind === 'postgres' ? 8 : 1);
+      const concurrency = (o.concurrency as number | undefined) ?? defaultConcurrency(kind, db.kind);
       await importCommand(
         db,
         {
