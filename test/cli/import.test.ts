@@ -289,6 +289,10 @@ describe('laurel import transactions', () => {
       ],
       [
         ['import', 'transactions', w.path('transactions.csv'), '--concurrency', '0'],
+        /expected a whole number from 1 to 1024/,
+      ],
+      [
+        ['import', 'customers', w.path('transactions.csv'), '--concurrency', '65'],
         /expected a whole number from 1 to 64/,
       ],
       [
