@@ -385,7 +385,7 @@ interface WaitingRead {
 
 /**
  * Gathers the context reads of sends prepared in the same turn of the event loop, and reads them
- * with one statement per retailer and instant (`readSendContexts`), as a batch of the group commit
+ * with one statement per retailer (`readSendContexts`), as a batch of the group commit
  * gathers their writes: an import prepares its rows in flight together, and each read alone would
  * cost a round trip per row (issue #16).
  */
@@ -400,12 +400,18 @@ export class SendContextReader {
 
   read(retailerId: string, send: SendToRead, at: Date, openingKey: string | undefined): Promise<SendContext> {
     return new Promise<SendContext>((resolve, reject) => {
-      const k = `${retailerId}\u0000${at.getTime()}\u0000${openingKey ?? ''}`;
+      const k = `${retailerId}\u0000${openingKey ?? ''}`;
       let group = this.waiting.get(k);
       if (!group) {
         group = { retailerId, at, openingKey, reads: [] };
         this.waiting.set(k, group);
       }
+      // On the system clock each send has its own instant, a few ms apart: the program is read at
+      // the latest of them. A version stored in between is then the one read, as if the earlier
+      // sends had come that much later: a purchase is still priced by the version in force at its
+      // own time (a version starting after it is not in force there, and the send reads the one
+      // that is), and everything else of the send keeps its own instant.
+      if (at > group.at) group.at = at;
       group.reads.push({ send, resolve, reject });
       if (group.reads.length >= this.maxSize) {
         this.waiting.delete(k);
@@ -434,6 +440,15 @@ export class SendContextReader {
       (err: unknown) => g.reads.forEach((r) => r.reject(err)),
     );
   }
+}
+
+const contextReaders = new WeakMap<Database, SendContextReader>();
+
+/** The context reader of a database handle, made on first use (one server only). */
+function contextReaderOf(db: Database): SendContextReader {
+  let r = contextReaders.get(db);
+  if (!r) contextReaders.set(db, (r = new SendContextReader(db)));
+  return r;
 }
 
 /**
@@ -735,9 +750,14 @@ export async function sendTransactionBatched(
   opts: SendOptions = {},
 ): Promise<TransactionResult> {
   const batches = opts.batches ?? groupCommitOf(db);
+  const oneServer = await batches.oneServer();
+  // On one server the sends prepared together read their contexts in one statement: the till's
+  // concurrent requests as an import's rows (issue #15).
+  const contexts = opts.contexts ?? (oneServer ? contextReaderOf(db) : undefined);
   const prepared = await prepareSend(db, retailerId, body, now, {
     ...opts,
-    claimWithPurchase: await batches.oneServer(),
+    claimWithPurchase: oneServer,
+    ...(contexts ? { contexts } : {}),
   });
   if ('answer' in prepared) return prepared.answer;
   const s = prepared.send;

@@ -3,7 +3,13 @@ import type { Database } from '../../src/db/database.js';
 import { configureGroupCommit, groupCommitOf } from '../../src/ledger/group-commit.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
-import { startTestApp, TEST_START, type ApiResponse, type TestApp } from '../support/test-app.js';
+import {
+  countingTransactions,
+  startTestApp,
+  TEST_START,
+  type ApiResponse,
+  type TestApp,
+} from '../support/test-app.js';
 
 /**
  * Adversarial scenarios for the till's batched write path (issue #15, docs/decisions/0007): one
@@ -64,16 +70,11 @@ describeEachDatabase('Group commit of the till, attacked', (target) => {
     transactions = 0;
     // The members enrol in October, before the old purchases some scenarios send: a purchase
     // dated before its member's enrolment earns nothing.
-    t = await startTestApp(target, new Date('2026-10-01T12:00:00Z'), (db) => ({
-      kind: db.kind,
-      query: (sql, params) => db.query(sql, params),
-      transaction: (fn) => {
-        transactions++;
-        return db.transaction(fn);
-      },
-      exec: (sql) => db.exec(sql),
-      close: () => db.close(),
-    }));
+    t = await startTestApp(
+      target,
+      new Date('2026-10-01T12:00:00Z'),
+      countingTransactions(() => transactions++),
+    );
     const ids: Record<string, string> = {};
     for (const m of MEMBERS) {
       const r = await t.request('POST', `${t.core}/users`, { body: { user: { external_id: m } } });

@@ -3,7 +3,7 @@ import type { Database } from '../../src/db/database.js';
 import { configureGroupCommit, groupCommitOf } from '../../src/ledger/group-commit.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
-import { startTestApp, TEST_START, type TestApp } from '../support/test-app.js';
+import { countingTransactions, startTestApp, TEST_START, type TestApp } from '../support/test-app.js';
 
 /**
  * Purchases whose escrow period has ended by the time they are sent (an import of history, a till
@@ -82,16 +82,11 @@ describeEachDatabase('Matured purchases in one batch', (target) => {
   /** An app whose members enrolled in October; `transactions` counts what it runs. */
   const start = async () => {
     let transactions = 0;
-    const app = await startTestApp(target, new Date('2026-10-01T12:00:00Z'), (db) => ({
-      kind: db.kind,
-      query: (sql, params) => db.query(sql, params),
-      transaction: (fn) => {
-        transactions++;
-        return db.transaction(fn);
-      },
-      exec: (sql) => db.exec(sql),
-      close: () => db.close(),
-    }));
+    const app = await startTestApp(
+      target,
+      new Date('2026-10-01T12:00:00Z'),
+      countingTransactions(() => transactions++),
+    );
     apps.push(app);
     for (const m of MEMBERS) {
       const r = await app.request('POST', `${app.core}/users`, { body: { user: { external_id: m } } });

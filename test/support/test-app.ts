@@ -47,6 +47,23 @@ export const basic = (key: string, secret: string): string =>
   `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
 
 /** A server on a fresh test database with a simulated clock and one tenant (no members). */
+/**
+ * A `wrap` for `startTestApp` that calls `begun` for each transaction the app begins: a batch of the
+ * group commit is one, and each of its requests run alone after a failed batch one more.
+ */
+export const countingTransactions =
+  (begun: () => void) =>
+  (db: Database): Database => ({
+    kind: db.kind,
+    query: (sql, params) => db.query(sql, params),
+    transaction: (fn) => {
+      begun();
+      return db.transaction(fn);
+    },
+    exec: (sql) => db.exec(sql),
+    close: () => db.close(),
+  });
+
 export async function startTestApp(
   target: TestDatabase,
   start: Date = TEST_START,
