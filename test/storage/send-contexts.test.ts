@@ -1,6 +1,8 @@
 import { afterEach, expect, it } from 'vitest';
 import { createUser } from '../../src/customers/customer.service.js';
+import type { Queryable } from '../../src/db/database.js';
 import { isOneServer } from '../../src/db/distribution.js';
+import { SendContextReader } from '../../src/purchases/purchase.service.js';
 import { importOpening, OPENING_KEY } from '../../src/ledger/opening.service.js';
 import {
   readSendContext,
@@ -92,5 +94,20 @@ describeEachDatabase('Send contexts read together', (target) => {
     expect(together[8]!.claim).toEqual(together[3]!.claim);
     expect(together.every((c) => c.program?.version === together[0]!.program?.version)).toBe(true);
     expect(together[0]!.program).toBeDefined();
+
+    // Sends prepared in the same turn of the event loop, each at its own instant as on the system
+    // clock, share one statement and read what each reads alone.
+    let statements = 0;
+    const counted = {
+      query: <T>(sql: string, params?: unknown[]) => {
+        statements++;
+        return t!.db.query<T>(sql, params);
+      },
+    } as unknown as Queryable;
+    const reader = new SendContextReader(counted);
+    const instants = sends.map((_, i) => new Date(TEST_START.getTime() + i));
+    const read = await Promise.all(sends.map((s, i) => reader.read(retailer, s, instants[i]!, OPENING_KEY)));
+    expect(statements).toBe(1);
+    expect(read).toEqual(alone);
   }, 60_000);
 });
