@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { UserInput } from '../customers/customer.schema.js';
 import type { ErrorCode } from '../errors.js';
+import { bodyProblem } from '../http/body-guards.js';
 import { SendTransactionBody } from '../purchases/purchase.schema.js';
 
 /**
@@ -40,6 +41,15 @@ function describe(errors: ErrorObject[] | null | undefined, prefix: string): Row
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: RowProblem };
 
 function check<T>(validate: ValidateFunction, value: unknown, prefix: string): Checked<T> {
+  // Text the database cannot store (a NUL, a lone surrogate) is refused as the API's body guard
+  // refuses it, before the schema: such a row reached the batch's shared statements and failed every
+  // row read with it (issue #16).
+  const unfit = bodyProblem(value);
+  if (unfit)
+    return {
+      ok: false,
+      problem: { code: 'validation', reason: prefix ? `${prefix}.${unfit.message}` : unfit.message },
+    };
   return validate(value)
     ? { ok: true, value: value as T }
     : { ok: false, problem: describe(validate.errors, prefix) };

@@ -1,4 +1,4 @@
-import type { Database, Queryable, Tx } from '../db/database.js';
+import { isConnectionError, type Database, type Queryable, type Tx } from '../db/database.js';
 import { readBasket } from '../domain/basket.js';
 import { localDate, parseZonedTime, startOfLocalDay, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
@@ -437,7 +437,12 @@ export class SendContextReader {
       g.openingKey,
     ).then(
       (contexts) => g.reads.forEach((r, i) => r.resolve(contexts[i]!)),
-      (err: unknown) => g.reads.forEach((r) => r.reject(err)),
+      (err: unknown) => {
+        // One send's values can fail the shared statement: each is read alone, so it fails alone.
+        if (g.reads.length > 1 && !isConnectionError(err))
+          for (const r of g.reads) this.run({ ...g, reads: [r] });
+        else g.reads.forEach((r) => r.reject(err));
+      },
     );
   }
 }
