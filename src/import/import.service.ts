@@ -11,9 +11,11 @@ import { LaurelError } from '../errors.js';
 import type { SendTransactionBody } from '../purchases/purchase.schema.js';
 import {
   BeforeOpeningError,
+  memberKeyOf,
   SendContextReader,
   sendTransactionBatched,
 } from '../purchases/purchase.service.js';
+import { findMemberId, type MemberKey } from '../purchases/purchase.repository.js';
 import { isOneServer } from '../db/distribution.js';
 import {
   emptyCounts,
@@ -334,6 +336,28 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   // Its rows' context reads, a statement for the rows prepared together, on one server.
   const contexts = kind === 'transactions' && (await isOneServer(db)) ? new SendContextReader(db) : undefined;
 
+  // The members the file's keys name, by key: rows of one member keep the file's order whichever
+  // key each names them by (an email in one row, an external id in the next), since rows in flight
+  // share batches and would otherwise run in any order. One lookup per key the file uses.
+  const membersByKey = new Map<string, string | null>();
+  const memberSerial = async (unit: SourceUnit<unknown>): Promise<string[]> => {
+    const serial = unit.serial ?? [];
+    let key: MemberKey | undefined;
+    try {
+      key = memberKeyOf((unit.value as SendTransactionBody).request_payload);
+    } catch {
+      return serial; // an unknown user_id_type: the send refuses the row
+    }
+    if (!key) return serial;
+    const k = `${key.type}\u0000${key.type === 'email' ? key.id.toLowerCase() : key.id}`;
+    let id = membersByKey.get(k);
+    if (id === undefined) {
+      id = (await findMemberId(db, retailerId, key)) ?? null;
+      membersByKey.set(k, id);
+    }
+    return id ? [...serial.filter((s) => !s.startsWith('m\u0000')), `u\u0000${id}`] : serial;
+  };
+
   const checkpoint = (): Checkpoint => ({
     version: 1,
     kind,
@@ -492,7 +516,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
       if (stopping) break;
       running++;
       // Rows sharing a customer or a transaction wait for the earlier ones: the file's order holds.
-      const serial = unit.serial ?? [];
+      const serial = kind === 'transactions' ? await memberSerial(unit) : (unit.serial ?? []);
       const before = serial.map((k) => chains.get(k)).filter((p): p is Promise<void> => p !== undefined);
       const task: Promise<void> = (async () => {
         if (before.length) await Promise.all(before);

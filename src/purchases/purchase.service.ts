@@ -494,6 +494,17 @@ async function refuseBeforeOpening(
   }
 }
 
+/**
+ * The lookup key of the member a transaction names, or none. A SessionM id that is not a UUID
+ * names nobody: the purchase is recorded as not awarded. Throws on an unknown `user_id_type`.
+ */
+export function memberKeyOf(payload: SendTransactionBody['request_payload']): MemberKey | undefined {
+  const ref = memberRef(payload);
+  return ref && (ref.type !== 'SessionM_ID' || isUuid(ref.id))
+    ? { type: ref.type, id: ref.type === 'SessionM_ID' ? ref.id.toLowerCase() : ref.id }
+    : undefined;
+}
+
 /** A send checked and read before its transaction: what `applySend` needs under the member's lock. */
 export interface PreparedSend {
   retailerId: string;
@@ -533,12 +544,7 @@ export async function prepareSend(
   const hash = jsonHash(body);
   const payload = body.request_payload;
   const transactionId = String(payload.transaction_id).trim();
-  const ref = memberRef(payload);
-  // A SessionM id that is not a UUID names nobody: the purchase is recorded as not awarded.
-  const key =
-    ref && (ref.type !== 'SessionM_ID' || isUuid(ref.id))
-      ? { type: ref.type, id: ref.type === 'SessionM_ID' ? ref.id.toLowerCase() : ref.id }
-      : undefined;
+  const key = memberKeyOf(payload);
   // On one server (where the claim rides with the purchase) an import's opening check reads the
   // member's cut-over in the context's statement: one round trip fewer per imported purchase.
   const openingInContext = opts.refuseBeforeOpening === true && opts.claimWithPurchase === true;
