@@ -512,11 +512,13 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
         settle(seq, unit, []);
         continue;
       }
+      // Rows sharing a customer or a transaction wait for the earlier ones: the file's order holds.
+      // Looked up before the row counts as running: a failed lookup stops the import with nothing
+      // of the row begun.
+      const serial = kind === 'transactions' ? await memberSerial(unit) : (unit.serial ?? []);
       await room(true);
       if (stopping) break;
       running++;
-      // Rows sharing a customer or a transaction wait for the earlier ones: the file's order holds.
-      const serial = kind === 'transactions' ? await memberSerial(unit) : (unit.serial ?? []);
       const before = serial.map((k) => chains.get(k)).filter((p): p is Promise<void> => p !== undefined);
       const task: Promise<void> = (async () => {
         if (before.length) await Promise.all(before);
