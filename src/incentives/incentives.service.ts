@@ -148,6 +148,59 @@ function settledAccountById(program: ProgramDocument, id: string, field: string,
   return account;
 }
 
+/** What a deposit's or spend's line gives its journal. */
+interface JournalLine {
+  key: string | null;
+  reference_id?: string | null | undefined;
+  reference_type?: string | null | undefined;
+  point_source_id?: string | null | undefined;
+  hash: string;
+  rank?: number | undefined;
+  account: PointAccount;
+  minor: number;
+}
+
+/**
+ * One line's journal: a deposit credits the member's account from `program:adjusted`, a spend
+ * debits it to `program:redeemed`, keyed by the line's idempotency id; `details` come first, then
+ * the line's hash, rank and actor.
+ */
+function lineJournal(
+  kind: 'deposit' | 'spend',
+  id: string,
+  retailerId: string,
+  userId: string,
+  now: Date,
+  actor: string | null,
+  l: JournalLine,
+  details: Record<string, unknown>,
+): JournalInput {
+  const member = kind === 'deposit' ? l.minor : -l.minor;
+  const program = kind === 'deposit' ? 'program:adjusted' : 'program:redeemed';
+  return {
+    id,
+    retailer_id: retailerId,
+    user_id: userId,
+    kind,
+    effective_at: now,
+    recorded_at: now,
+    idempotency_key: l.key,
+    reference_id: l.reference_id ?? null,
+    reference_type: l.reference_type ?? null,
+    point_source_id: l.point_source_id || null,
+    details: {
+      ...details,
+      line_hash: l.hash,
+      ...(l.rank === undefined ? {} : { rank: l.rank }),
+      ...(actor ? { actor } : {}),
+    },
+    postings: [
+      { account: l.account.role, amount: member },
+      { account: program, amount: -member },
+    ],
+  };
+}
+
 /** Retries once on the unique key: a writer that skipped the lock won it, and the second run sees its row. */
 async function retriedOnUnique<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -323,27 +376,7 @@ export async function deposit(
         const applied = l.key === null || !done.has(l.key);
         if (applied) {
           if (l.key !== null) done.set(l.key, { line_hash: l.hash });
-          journals.push({
-            id: ids[i]!,
-            retailer_id: retailerId,
-            user_id: user.id,
-            kind: 'deposit',
-            effective_at: now,
-            recorded_at: now,
-            idempotency_key: l.key,
-            reference_id: l.reference_id ?? null,
-            reference_type: l.reference_type ?? null,
-            point_source_id: l.point_source_id || null,
-            details: {
-              line_hash: l.hash,
-              ...(l.rank === undefined ? {} : { rank: l.rank }),
-              ...(actor ? { actor } : {}),
-            },
-            postings: [
-              { account: l.account.role, amount: l.minor },
-              { account: 'program:adjusted', amount: -l.minor },
-            ],
-          });
+          journals.push(lineJournal('deposit', ids[i]!, retailerId, user.id, now, actor, l, {}));
           // Issue #17: one event per applied line, written with the journals.
           events.push(
             eventOf('points.deposited', retailerId, user.id, now, {
@@ -529,29 +562,12 @@ export async function spendMultiple(
         // A second line with the same idempotency id in this request is a repeat of this one.
         earlier.set(l.key, { id: ids[i]!, result, line_hash: l.hash });
         details.push(result);
-        journals.push({
-          id: ids[i]!,
-          retailer_id: retailerId,
-          user_id: user.id,
-          kind: 'spend',
-          effective_at: now,
-          recorded_at: now,
-          idempotency_key: l.key,
-          reference_id: l.reference_id ?? null,
-          reference_type: l.reference_type ?? null,
-          point_source_id: l.point_source_id || null,
-          details: {
+        journals.push(
+          lineJournal('spend', ids[i]!, retailerId, user.id, now, actor, l, {
             transaction_id: l.transaction_id ?? null,
             result,
-            line_hash: l.hash,
-            ...(l.rank === undefined ? {} : { rank: l.rank }),
-            ...(actor ? { actor } : {}),
-          },
-          postings: [
-            { account: l.account.role, amount: -l.minor },
-            { account: 'program:redeemed', amount: l.minor },
-          ],
-        });
+          }),
+        );
       }
       if (failure && !body.allow_partial_success) throw new LaurelError('insufficient_points', failure);
       await insertJournals(
