@@ -153,34 +153,24 @@ export async function readSendContext(
   transactionId: string,
   member: MemberKey | undefined,
   at: Date,
-  /**
-   * Also read the instant of the member's opening journal, by its idempotency key (an import's
-   * check, docs/import.md): only where one statement may read the member's journals, one server.
-   */
-  openingKey?: string,
 ): Promise<SendContext> {
-  const memberId = member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $4::text IS NULL';
-  const claim = `(SELECT json_build_object('user_id', user_id, 'purchase_id', purchase_id) FROM transaction_keys
-        WHERE transaction_id = $2 AND retailer_id = $1) AS claim`;
   const rows = await db.query<{
     program: ProgramJson | null;
     member_id: string | null;
     claim: TransactionClaim | null;
-    opening_at?: Date | string | null;
   }>(
-    openingKey === undefined
-      ? `SELECT ${programAtColumn('$1', '$3')} AS program, (${memberId}) AS member_id, ${claim}`
-      : `SELECT ${programAtColumn('$1', '$3')} AS program, m.id AS member_id, ${claim},
-           (SELECT effective_at FROM journals WHERE user_id = m.id AND idempotency_key = $5) AS opening_at
-         FROM (SELECT (${memberId}) AS id) m`,
-    [retailerId, transactionId, at, member?.id ?? null, ...(openingKey === undefined ? [] : [openingKey])],
+    `SELECT
+       ${programAtColumn('$1', '$3')} AS program,
+       (${member ? MEMBER_BY[member.type] : 'SELECT NULL::uuid WHERE $4::text IS NULL'}) AS member_id,
+       (SELECT json_build_object('user_id', user_id, 'purchase_id', purchase_id) FROM transaction_keys
+        WHERE transaction_id = $2 AND retailer_id = $1) AS claim`,
+    [retailerId, transactionId, at, member?.id ?? null],
   );
   const r = rows[0]!;
   return {
     program: r.program ? programOf(r.program) : undefined,
     memberId: r.member_id ?? undefined,
     claim: r.claim ?? undefined,
-    ...(r.opening_at ? { openingAt: new Date(r.opening_at) } : {}),
   };
 }
 

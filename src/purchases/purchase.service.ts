@@ -552,7 +552,9 @@ export async function prepareSend(
     const openingKey = openingInContext ? OPENING_KEY : undefined;
     const ctx = opts.contexts
       ? await opts.contexts.read(retailerId, { transactionId, key }, now, openingKey)
-      : await readSendContext(db, retailerId, transactionId, key, now, openingKey);
+      : openingKey
+        ? (await readSendContexts(db, retailerId, now, [{ transactionId, key }], openingKey))[0]!
+        : await readSendContext(db, retailerId, transactionId, key, now);
     // A re-sent request answers as it did: its stored answer is on the owner's shard (issue #19).
     if (ctx.claim) {
       const prior = await findPosRequest(db, ctx.claim.user_id, retailerId, body.request_id, transactionId);

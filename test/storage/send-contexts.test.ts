@@ -3,7 +3,7 @@ import { createUser } from '../../src/customers/customer.service.js';
 import type { Queryable } from '../../src/db/database.js';
 import { isOneServer } from '../../src/db/distribution.js';
 import { SendContextReader } from '../../src/purchases/purchase.service.js';
-import { importOpening, OPENING_KEY } from '../../src/ledger/opening.service.js';
+import { findOpeningCutover, importOpening, OPENING_KEY } from '../../src/ledger/opening.service.js';
 import {
   readSendContext,
   readSendContexts,
@@ -69,9 +69,12 @@ describeEachDatabase('Send contexts read together', (target) => {
       { transactionId: 'T-CLAIMED', key: undefined },
     ];
     const together = await readSendContexts(t.db, retailer, TEST_START, sends, OPENING_KEY);
+    // Alone: the send's own context read, and the import's read of the member's opening instant.
     const alone = [];
     for (const s of sends) {
-      alone.push(await readSendContext(t.db, retailer, s.transactionId, s.key, TEST_START, OPENING_KEY));
+      const ctx = await readSendContext(t.db, retailer, s.transactionId, s.key, TEST_START);
+      const openingAt = ctx.memberId ? await findOpeningCutover(t.db, ctx.memberId) : undefined;
+      alone.push({ ...ctx, ...(openingAt ? { openingAt } : {}) });
     }
     expect(together).toEqual(alone);
     // What they agree on, spelled out.
