@@ -220,8 +220,8 @@ async function applyTransaction(
   let present = false;
   // Without --history-only a purchase earns: one from before the member's opening position would
   // earn points that position holds already (docs/import.md, "Opening balances").
-  // Through the till's group commit (issue #15): the import's concurrent sends of different members
-  // share batches, a lock, a read and a write each.
+  // Through the import's own group commit (issue #16), the till's machinery: the import's concurrent
+  // sends of different members share batches, a lock, a read and a write each.
   const r = await sendTransactionBatched(db, retailerId, body, now, {
     batches: batching.batches,
     ...(batching.contexts ? { contexts: batching.contexts } : {}),
@@ -330,11 +330,16 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   const chains = new Map<string, Promise<void>>();
   let wake: (() => void) | undefined;
   const window = concurrency * WINDOW_PER_SLOT;
-  // The import's own group commit (issue #16): half the rows in flight a batch, two batches at
-  // once, so one is read and prepared while the other writes and commits.
-  const batches = new GroupCommit(db, importBatching(concurrency));
-  // Its rows' context reads, a statement for the rows prepared together, on one server.
-  const contexts = kind === 'transactions' && (await isOneServer(db)) ? new SendContextReader(db) : undefined;
+  // Purchases go through the import's own group commit (issue #16): half the rows in flight a
+  // batch, two batches at once, so one is read and prepared while the other writes and commits; and
+  // the rows prepared together read their contexts in one statement, on one server.
+  const batching =
+    kind === 'transactions'
+      ? {
+          batches: new GroupCommit(db, importBatching(concurrency)),
+          contexts: (await isOneServer(db)) ? new SendContextReader(db) : undefined,
+        }
+      : undefined;
 
   // The members the file's keys name, by key: rows of one member keep the file's order whichever
   // key each names them by (an email in one row, an external id in the next), since rows in flight
@@ -428,7 +433,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
             ? await applyBalance(db, retailerId, value as BalanceRow, cutover!, opts.now())
             : await applyTransaction(
                 db,
-                { batches, contexts },
+                batching!,
                 retailerId,
                 value as SendTransactionBody,
                 opts.now(),
