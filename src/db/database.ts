@@ -85,6 +85,37 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_MESSAGES.some((m) => m.test(err.message));
 }
 
+/**
+ * True when a statement failed because its pooled connection was dead before the statement could
+ * run: its backend was terminated while the connection sat idle in the pool (an administrator, a
+ * failover, a restart: SQLSTATE 57P01), or the client knew itself broken. Such a statement had no
+ * effect (a terminated backend rolls back what it was running, and answers a statement it finished
+ * before it exits), so it may be sent again on another connection.
+ */
+export function isStaleConnection(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if ((err as { code?: string }).code === '57P01') return true;
+  return /Client has encountered a connection error and is not queryable|Client was closed and is not queryable/i.test(
+    err.message,
+  );
+}
+
+/**
+ * Tries for a live connection after a stale one (`isStaleConnection`): a backend termination hits
+ * every idle connection of the pool at once, and the pool drops the others as it hears of them, so
+ * a turn of the event loop between tries lets it; bounded by the pool's size.
+ */
+async function onLiveConnection<T>(max: number, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= max || !isStaleConnection(err)) throw err;
+      await new Promise((done) => setImmediate(done));
+    }
+  }
+}
+
 /** Distinct statements prepared per process at most; any beyond it run unnamed (bounded memory). */
 const MAX_PREPARED = 1000;
 const preparedNames = new Map<string, string>();
@@ -166,16 +197,39 @@ class PostgresDatabase implements Database {
     };
   }
 
+  /** Connections the pool may hold: the most stale ones a statement can meet in a row. */
+  private get poolSize(): number {
+    return this.pool.options.max ?? 10;
+  }
+
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    const res = await this.pool.query(statement(sql, params, this.prepare));
+    // A connection found dead is dropped and the statement runs on another: after a failover or a
+    // termination of the server's backends, the first requests do not fail one per idle connection.
+    const res = await onLiveConnection(this.poolSize, () =>
+      this.pool.query(statement(sql, params, this.prepare)),
+    );
     return res.rows as R[];
   }
 
+  /** A pooled client in a transaction just begun; a dead connection met at BEGIN is replaced. */
+  private begin(): Promise<pg.PoolClient> {
+    return onLiveConnection(this.poolSize, async () => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (err) {
+        // Nothing ran: BEGIN is the transaction's first statement.
+        client.release(isConnectionError(err));
+        throw err;
+      }
+    });
+  }
+
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.begin();
     let broken = false;
     try {
-      await client.query('BEGIN');
       const tx: Tx = {
         inTransaction: true,
         query: async <R>(sql: string, params: readonly unknown[] = []) =>

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isConnectionError, openPostgres, type Database } from '../../src/db/database.js';
+import { isConnectionError, isStaleConnection, openPostgres, type Database } from '../../src/db/database.js';
 import { createTestSchema, dropTestSchema } from '../support/databases.js';
 
 /**
@@ -82,5 +83,78 @@ describe.skipIf(!url)('A backend terminated in the middle of a transaction [post
     expect(uncaught).toEqual([]);
     expect(isConnectionError(failure)).toBe(true);
     expect(await db.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+  });
+
+  /**
+   * Terminates the backends of `pids` and waits for them to exit without yielding to the event
+   * loop (psql, synchronously): the pool's idle connections then hold their backend's goodbye
+   * unread, as a server's pool does when a failover or an administrator ends its backends just
+   * before a request arrives.
+   */
+  function terminateUnheard(pids: number[]): void {
+    const done = spawnSync(
+      'psql',
+      [
+        url!,
+        '-Atc',
+        `SELECT bool_and(pg_terminate_backend(pid, 5000)) FROM unnest('{${pids.join(',')}}'::int[]) pid`,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (done.status !== 0 || done.stdout.trim() !== 't') {
+      throw new Error(`could not terminate ${pids.join(', ')}: ${done.stderr || done.stdout}`);
+    }
+  }
+
+  /** Both connections of a pool of two busy at once, so both are in the pool afterwards. */
+  async function pidsOf(pool: Database): Promise<number[]> {
+    const both = await pool.transaction(async (tx) => {
+      const [inner] = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const [outer] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      return [inner!.pid, outer!.pid];
+    });
+    expect(new Set(both).size).toBe(2);
+    return both;
+  }
+
+  it('runs a statement on a live connection when the pooled ones were terminated while idle (conservation seed 2064591632: 503 after the faults)', async () => {
+    const pool = await openPostgres({ url: url!, schema, max: 2 });
+    try {
+      const before = await pidsOf(pool);
+      terminateUnheard(before);
+      const [row] = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(before).not.toContain(row!.pid);
+      expect(uncaught).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('begins a transaction on a live connection when the pooled ones were terminated while idle', async () => {
+    const pool = await openPostgres({ url: url!, schema, max: 2 });
+    try {
+      const before = await pidsOf(pool);
+      terminateUnheard(before);
+      const pid = await pool.transaction(async (tx) => {
+        const [row] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        return row!.pid;
+      });
+      expect(before).not.toContain(pid);
+      expect(uncaught).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('does not send a statement again once it failed on a connection lost while it ran', () => {
+    // A connection lost mid-statement (not a termination its backend answers) leaves it unknown
+    // whether the statement ran: the failure is the answer.
+    const lost = new Error('Connection terminated unexpectedly');
+    expect(isConnectionError(lost)).toBe(true);
+    expect(isStaleConnection(lost)).toBe(false);
+    const terminated = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    expect(isStaleConnection(terminated)).toBe(true);
   });
 });
