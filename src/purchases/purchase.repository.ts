@@ -307,11 +307,14 @@ export async function lockPurchasesWithDue(
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS k(i int, retailer_id uuid, transaction_id text, owner uuid,
          at timestamptz)
      ), p AS MATERIALIZED (
-       SELECT pu.* FROM purchases pu
-       WHERE pu.user_id = ANY($2::uuid[])
-         AND (pu.user_id, pu.retailer_id, pu.transaction_id) IN (SELECT owner, retailer_id, transaction_id FROM k)
+       -- Each purchase by its key from the batch's rows, not the owners' purchases filtered: with
+       -- "user_id = ANY(owners)" PostgreSQL read every purchase of every owner, so a batch's read grew
+       -- with the members' histories (an import of members with hundreds of purchases each).
+       SELECT pu.* FROM (SELECT DISTINCT owner, retailer_id, transaction_id FROM k) kk
+       JOIN purchases pu
+         ON pu.user_id = kk.owner AND pu.retailer_id = kk.retailer_id AND pu.transaction_id = kk.transaction_id
        ORDER BY pu.user_id, pu.id
-       FOR UPDATE
+       FOR UPDATE OF pu
      )
      SELECT ${lockedPurchaseColumns(
        `(SELECT json_build_object(${PURCHASE_JSON}) FROM p WHERE p.user_id = k.owner AND p.transaction_id = k.transaction_id)`,
@@ -330,7 +333,6 @@ export async function lockPurchasesWithDue(
           at: s.at,
         })),
       ),
-      sends.map((s) => s.ownerId),
     ],
   );
   return rows.map(lockedPurchaseOf);
