@@ -205,9 +205,20 @@ class PostgresDatabase implements Database {
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     // A connection found dead is dropped and the statement runs on another: after a failover or a
     // termination of the server's backends, the first requests do not fail one per idle connection.
-    const res = await onLiveConnection(this.poolSize, () =>
-      this.pool.query(statement(sql, params, this.prepare)),
-    );
+    // Not `pool.query`: it closes the connection on any error, so a statement refused by a rule (a
+    // taken email, issue #16) cost a new connection and its prepared statements for the next caller.
+    const res = await onLiveConnection(this.poolSize, async () => {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        return await client.query(statement(sql, params, this.prepare));
+      } catch (err) {
+        broken = isConnectionError(err);
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    });
     return res.rows as R[];
   }
 

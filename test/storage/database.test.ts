@@ -168,6 +168,21 @@ describeEachDatabase('Transactions', (target) => {
   });
 });
 
+describe.runIf(process.env.DATABASE_URL)('A pooled statement outside a transaction [postgres]', () => {
+  it('keeps its connection when PostgreSQL refuses it (bug: pool.query closed it, so every taken email cost the next caller a new connection)', async () => {
+    const db = await openPostgres({ url: process.env.DATABASE_URL!, max: 1 });
+    try {
+      const pid = async () => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+      const before = await pid();
+      await expect(db.query('SELECT 1 / $1::int AS x', [0])).rejects.toMatchObject({ code: '22012' });
+      expect(await pid()).toBe(before);
+      expect(db.poolStats!().total).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('isConnectionError', () => {
   it('recognises a refused connection to PostgreSQL, and not an SQL error', async () => {
     const port = await new Promise<number>((done) => {
