@@ -1,11 +1,16 @@
-import type { Tx } from '../db/database.js';
+import type { Queryable, Tx } from '../db/database.js';
 import type { EventType } from '../domain/events.js';
 import { newId, stableV7 } from '../domain/ids.js';
 import type { TierChange } from '../domain/tiers.js';
 import { getProgramAt } from '../program/program.service.js';
 import type { ProgramDocument } from '../domain/program.js';
-import { memberLedgerColumn, memberLedgerOf, type MemberLedgerJson } from '../tiers/tier.repository.js';
-import { tierStandingAt } from '../tiers/tier.service.js';
+import {
+  memberLedgerColumn,
+  memberLedgerOf,
+  type MemberLedger,
+  type MemberLedgerJson,
+} from '../tiers/tier.repository.js';
+import { tierStandingAt, type MemberEnrollment } from '../tiers/tier.service.js';
 import type { EventInput } from './outbox.repository.js';
 
 /**
@@ -101,16 +106,30 @@ export async function tierChangeEventsOf(
       opted_in: row.opted_in,
       opted_in_at: row.opted_in_at === null ? null : new Date(row.opted_in_at),
     };
-    const { tier } = await tierStandingAt(tx, program, member, now, memberLedgerOf(row.ledger));
-    const at = new Set(m.instants.map((i) => i.getTime()));
-    const levels = new Map(program.tier_system.levels.map((l) => [l.id, l.name]));
-    const name = (id: string | null) => (id === null ? null : (levels.get(id) ?? id));
-    for (const c of tier.history) {
-      if (!at.has(c.at.getTime()) || c.from_level_id === c.to_level_id) continue;
-      out.push(tierEvent(c, program.tier_system.id, name, m.retailerId, m.userId, now));
-    }
+    out.push(...(await tierEventsOfLedger(tx, program, member, memberLedgerOf(row.ledger), m.instants, now)));
   }
   return out;
+}
+
+/**
+ * The `tier.changed` events of one member whose ledger is known (read, or a member just created,
+ * whose ledger is its enrollment alone), at `instants`, as `tierChangeEvents` finds them.
+ */
+export async function tierEventsOfLedger(
+  db: Queryable,
+  program: ProgramDocument,
+  member: MemberEnrollment,
+  ledger: MemberLedger,
+  instants: readonly Date[],
+  now: Date,
+): Promise<EventInput[]> {
+  const { tier } = await tierStandingAt(db, program, member, now, ledger);
+  const at = new Set(instants.map((i) => i.getTime()));
+  const levels = new Map(program.tier_system.levels.map((l) => [l.id, l.name]));
+  const name = (id: string | null) => (id === null ? null : (levels.get(id) ?? id));
+  return tier.history
+    .filter((c) => at.has(c.at.getTime()) && c.from_level_id !== c.to_level_id)
+    .map((c) => tierEvent(c, program.tier_system.id, name, member.retailer_id, member.id, now));
 }
 
 function tierEvent(
