@@ -2,6 +2,7 @@ import { isOneServer } from '../db/distribution.js';
 import type { Queryable, Tx } from '../db/database.js';
 import type { Identifier, PhoneNumber } from '../domain/profile.js';
 import type { ProgramDocument } from '../domain/program.js';
+import { eventOwners, eventsParam, outboxWrites, type EventInput } from '../events/outbox.repository.js';
 import { standingInvalidation } from '../tiers/standing-invalidation.js';
 
 export interface UserRow {
@@ -79,6 +80,116 @@ export async function insertUser(tx: Tx, row: Omit<UserRow, 'referrer_code'>): P
   );
   if (row.email !== null) await replaceEmailKey(tx, row.retailer_id, row.id, null, row.email);
   return code;
+}
+
+/** An identifier row of a new member: the primary external id first, then the others (`replaceIdentifiers`). */
+export type NewIdentifier = Identifier & { is_primary: boolean };
+
+/**
+ * Everything creating a member writes but the referrer code, which the database draws: its row
+ * (with where its cash-outs start), the opt-in that starts its first enrollment episode (issue #4),
+ * its identifiers and phone keys with their lookup rows, and its outbox rows (issue #17).
+ */
+export interface NewMemberWrite {
+  row: Omit<UserRow, 'referrer_code'>;
+  /** Cash-outs run for the periods after it (DESIGN §7); null: after the creation. */
+  cashed_out_through: Date | null;
+  enrollment: { id: string; at: Date; actor: string | null } | null;
+  identifiers: NewIdentifier[];
+  phone_keys: string[];
+  /** In the order they happened; member events carry the member's `external_id` already. */
+  events: EventInput[];
+}
+
+/** The columns a new member's row is written with; the rest take their defaults (the referrer code). */
+const NEW_USER_COLUMNS = `id, retailer_id, external_id, external_id_type, email, opted_in, opted_in_at, activated,
+  suspended, test_account, account_status, first_name, last_name, gender, dob, address, address2, city, state, zip,
+  dma, country, locale, phone_numbers, user_profile, user_profile_version, created_at, updated_at, registered_at,
+  cashed_out_through`;
+
+/**
+ * Writes new members in one statement (issue #16: it was about ten round trips a member), each as
+ * `insertUser`, `insertEnrollmentEvent`, `setCashedOutThrough`, `replaceIdentifiers`,
+ * `replacePhones` and `insertEvents` write one; answers each member's referrer code by id. A key
+ * another member holds fails the statement by its lookup table's key, as those do: an email
+ * (`member_emails_uq`) before an external id, whichever rows hold them. For one PostgreSQL
+ * server: the lookup tables are distributed by their own keys on Citus (issue #19), where
+ * `insertUser` and the others write a member part by part.
+ */
+export async function insertMembers(
+  db: Queryable,
+  members: readonly NewMemberWrite[],
+): Promise<Map<string, string>> {
+  const events = members.flatMap((m) => m.events);
+  const rows = await db.query<{ id: string; referrer_code: string }>(
+    `WITH x AS MATERIALIZED (
+       SELECT * FROM jsonb_populate_recordset(NULL::users, $1::jsonb)
+     ), u AS (
+       INSERT INTO users (${NEW_USER_COLUMNS}) SELECT ${NEW_USER_COLUMNS} FROM x
+       RETURNING id, retailer_id, referrer_code
+     ), codes AS (
+       INSERT INTO member_referrer_codes (retailer_id, referrer_code, user_id) SELECT retailer_id, referrer_code, id FROM u
+     ), emails AS (
+       INSERT INTO member_emails (retailer_id, email_key, user_id)
+       SELECT retailer_id, lower(email), id FROM x WHERE email IS NOT NULL
+       RETURNING user_id
+     ), ids AS MATERIALIZED (
+       -- Read only once every email is in (the scalar subquery runs first): a taken email fails
+       -- the statement before a taken external id can, as when a member was written part by part.
+       SELECT * FROM jsonb_populate_recordset(NULL::user_identifiers, $2::jsonb)
+       WHERE (SELECT count(*) FROM emails) >= 0
+     ), ui AS (
+       INSERT INTO user_identifiers (retailer_id, external_id, user_id, external_id_type, is_primary, created_at)
+       SELECT retailer_id, external_id, user_id, external_id_type, is_primary, created_at FROM ids
+     ), xi AS (
+       INSERT INTO member_external_ids (retailer_id, external_id, user_id) SELECT retailer_id, external_id, user_id FROM ids
+     ), ph AS MATERIALIZED (
+       SELECT * FROM jsonb_populate_recordset(NULL::user_phones, $3::jsonb)
+     ), up AS (
+       INSERT INTO user_phones (retailer_id, user_id, position, phone_key)
+       SELECT retailer_id, user_id, position, phone_key FROM ph
+     ), mp AS (
+       INSERT INTO member_phones (retailer_id, phone_key, user_id) SELECT DISTINCT retailer_id, phone_key, user_id FROM ph
+     ), en AS (
+       INSERT INTO enrollment_events (id, retailer_id, user_id, opted_in, at, cause, actor)
+       SELECT id, retailer_id, user_id, true, at, 'created', actor
+       FROM jsonb_populate_recordset(NULL::enrollment_events, $4::jsonb)
+     ), s AS (
+       ${standingInvalidation('SELECT id AS user_id, retailer_id FROM x WHERE opted_in OR cashed_out_through IS NOT NULL')}
+     ), ${outboxWrites('$5', '$6::uuid[]')}
+     SELECT id, referrer_code FROM u`,
+    [
+      JSON.stringify(members.map((m) => ({ ...m.row, cashed_out_through: m.cashed_out_through }))),
+      JSON.stringify(
+        members.flatMap((m) =>
+          m.identifiers.map((i) => ({
+            ...i,
+            retailer_id: m.row.retailer_id,
+            user_id: m.row.id,
+            created_at: m.row.created_at,
+          })),
+        ),
+      ),
+      JSON.stringify(
+        members.flatMap((m) =>
+          m.phone_keys.map((phone_key, position) => ({
+            retailer_id: m.row.retailer_id,
+            user_id: m.row.id,
+            position,
+            phone_key,
+          })),
+        ),
+      ),
+      JSON.stringify(
+        members.flatMap((m) =>
+          m.enrollment ? [{ ...m.enrollment, retailer_id: m.row.retailer_id, user_id: m.row.id }] : [],
+        ),
+      ),
+      eventsParam(events),
+      eventOwners(events),
+    ],
+  );
+  return new Map(rows.map((r) => [r.id, r.referrer_code]));
 }
 
 /**

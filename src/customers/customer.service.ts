@@ -1,5 +1,5 @@
 import type { Database, Queryable, Tx } from '../db/database.js';
-import { eventOf, tierChangeEvents } from '../events/event.service.js';
+import { eventOf, tierChangeEvents, tierEventsOfLedger } from '../events/event.service.js';
 import { insertEvents } from '../events/outbox.repository.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
@@ -16,7 +16,9 @@ import { LaurelError, validationError } from '../errors.js';
 import { setCashedOutThrough } from '../ledger/ledger.repository.js';
 import type { MemberStanding } from '../domain/loyalty-view.js';
 import type { ProgramDocument } from '../domain/program.js';
-import { heldProgramVersion } from '../program/program.service.js';
+import { getProgramAt, heldProgramVersion } from '../program/program.service.js';
+import { isOneServer } from '../db/distribution.js';
+import type { MemberLedger } from '../tiers/tier.repository.js';
 import { standingRead, type StandingReadJson } from '../tiers/standing.repository.js';
 import { standingFromRead } from '../tiers/standing.service.js';
 import {
@@ -26,6 +28,7 @@ import {
   findUserIdByExternalId,
   findUsersByIds,
   insertEnrollmentEvent,
+  insertMembers,
   insertUser,
   listIdentifiers,
   listTags,
@@ -37,6 +40,7 @@ import {
   updateUserColumns,
   upsertTags,
   type EnrollmentCause,
+  type NewMemberWrite,
   type SearchCriteria,
   type TagRow,
   type UserRow,
@@ -223,15 +227,32 @@ export interface ImportedPast {
   actor?: string | undefined;
 }
 
-/** Creates a profile (reference §3). Needs an email or an external id; both are unique in the retailer. */
-export async function createUser(
-  db: Database,
+/**
+ * A member about to be created, checked: everything its creation writes but what the database
+ * draws (the referrer code) and what needs the program (the tier change of its enrollment).
+ */
+export interface NewMember {
+  row: Omit<UserRow, 'referrer_code'>;
+  /** The instant of the creation: its events', and the one its tier is read at. */
+  now: Date;
+  /** A cut-over later than the creation (DESIGN §7): cash-outs run for the periods after it. */
+  cashed_out_through: Date | null;
+  /** Who creates the profile, recorded with its enrollment (issue #18 item 10). */
+  actor: string | null;
+  identifiers: Identifier[];
+}
+
+/**
+ * Checks a profile to create (reference §3): it needs an email or an external id, both unique in
+ * the retailer (which only the write can tell). Nothing is read or written.
+ */
+export function newMember(
   retailerId: string,
   input: ProfileInput,
   now: Date,
   /** Only the bulk import gives a past; the API's customers start now (and name their app). */
   past: ImportedPast = {},
-): Promise<UserRow> {
+): NewMember {
   const c = normalizeProfile(input, now);
   if (!c.email && !c.external_id) {
     throw new LaurelError('missing_data', 'user.email or user.external_id is required');
@@ -269,37 +290,141 @@ export async function createUser(
     registered_at: past.registered_at ?? now,
   };
   checkState(row);
-  const referrerCode = await withUniqueErrors(() =>
-    db.transaction(async (tx) => {
-      const code = await insertUser(tx, row);
-      if (row.opted_in) {
-        await recordEnrollment(
-          tx,
-          retailerId,
-          row.id,
-          true,
-          'created',
-          row.opted_in_at ?? now,
-          past.actor ?? null,
-        );
-      }
-      // Cash-outs are due for the periods after `coalesce(cashed_out_through, created_at)`; a later
-      // cutover keeps the quarters the old platform still pays out of Laurel's hands.
-      if (past.cutover && past.cutover > now) await setCashedOutThrough(tx, row.id, past.cutover);
-      const primary = row.external_id
-        ? { external_id: row.external_id, external_id_type: row.external_id_type }
-        : null;
-      await replaceIdentifiers(tx, retailerId, row.id, primary, c.identifiers ?? [], now);
-      await replacePhones(tx, retailerId, row.id, phoneKeysOf(row));
-      // Issue #17: the member's creation, and their enrollment as a tier change.
-      await insertEvents(tx, [
-        eventOf('member.created', retailerId, row.id, now, { opted_in: row.opted_in }),
-        ...(row.opted_in_at ? await tierChangeEvents(tx, retailerId, row.id, [row.opted_in_at], now) : []),
-      ]);
-      return code;
-    }),
+  return {
+    row,
+    now,
+    // Cash-outs are due for the periods after `coalesce(cashed_out_through, created_at)`; a later
+    // cutover keeps the quarters the old platform still pays out of Laurel's hands.
+    cashed_out_through: past.cutover && past.cutover > now ? past.cutover : null,
+    actor: past.actor ?? null,
+    identifiers: c.identifiers ?? [],
+  };
+}
+
+/**
+ * What creating each member writes, its events included: `member.created`, and the tier change of
+ * its enrollment (issue #17). A new member's ledger is its enrollment alone, so its tier needs no
+ * read; the program is read once per retailer, at the latest creation instant among its members
+ * (a version stored those few milliseconds earlier is then the one read, as the till's sends read
+ * theirs together: docs/decisions/0007-group-commit.md).
+ */
+async function writesOf(db: Queryable, members: readonly NewMember[]): Promise<NewMemberWrite[]> {
+  const latest = new Map<string, Date>();
+  for (const m of members) {
+    const at = latest.get(m.row.retailer_id);
+    if (m.row.opted_in_at && (!at || m.now > at)) latest.set(m.row.retailer_id, m.now);
+  }
+  const programs = new Map<string, ProgramDocument>();
+  for (const [retailerId, at] of latest) programs.set(retailerId, await getProgramAt(db, retailerId, at));
+  const writes: NewMemberWrite[] = [];
+  for (const m of members) {
+    const { row, now } = m;
+    // The member's row is written in the same statement as its events, which cannot see it there.
+    const data = (d: Record<string, unknown>) =>
+      row.external_id === null ? d : { ...d, external_id: row.external_id };
+    const enrolled = row.opted_in_at;
+    const tierEvents = enrolled
+      ? await tierEventsOfLedger(
+          db,
+          programs.get(row.retailer_id)!,
+          row,
+          newMemberLedger(enrolled, m.actor, m.cashed_out_through ?? row.created_at),
+          [enrolled],
+          now,
+        )
+      : [];
+    const primary = row.external_id
+      ? [{ external_id: row.external_id, external_id_type: row.external_id_type }]
+      : [];
+    writes.push({
+      row,
+      cashed_out_through: m.cashed_out_through,
+      // Its id is of the enrollment's own instant, as every enrollment event's.
+      enrollment: enrolled ? { id: newId(enrolled.getTime()), at: enrolled, actor: m.actor } : null,
+      identifiers: [
+        ...primary.map((i) => ({ ...i, is_primary: true })),
+        ...m.identifiers
+          .filter((o) => o.external_id !== row.external_id)
+          .map((o) => ({ ...o, is_primary: false })),
+      ],
+      phone_keys: phoneKeysOf(row),
+      events: [
+        eventOf('member.created', row.retailer_id, row.id, now, data({ opted_in: row.opted_in })),
+        ...tierEvents.map((e) => ({ ...e, data: data(e.data) })),
+      ],
+    });
+  }
+  return writes;
+}
+
+/** The ledger of a member just created: its opt-in, and where its cash-outs start (`cashOutColumn`). */
+const newMemberLedger = (at: Date, actor: string | null, cashOutSince: Date): MemberLedger => ({
+  balances: [],
+  due: [],
+  cashOut: { since: cashOutSince, deleted: false },
+  tqChanges: [],
+  moves: [],
+  enrollment: [{ at, opted_in: true, actor }],
+});
+
+/**
+ * Creates members in one statement (`insertMembers`), on one PostgreSQL server: the bulk import's
+ * batch of new customers (issue #16), or one profile of the API. Answers their rows, in order. A
+ * taken email or external id fails the statement, and so every member of it.
+ */
+export async function insertNewMembers(db: Queryable, members: readonly NewMember[]): Promise<UserRow[]> {
+  const codes = await insertMembers(db, await writesOf(db, members));
+  return members.map((m) => ({ ...m.row, referrer_code: codes.get(m.row.id)! }));
+}
+
+/**
+ * Creates one member statement by statement, each on one shard: where the members are not whole on
+ * one server (Citus, issue #19), whose lookup tables are distributed by their own keys.
+ */
+export async function insertNewMemberByParts(tx: Tx, member: NewMember): Promise<UserRow> {
+  const [w] = await writesOf(tx, [member]);
+  const { row } = w!;
+  const code = await insertUser(tx, row);
+  if (w!.enrollment) {
+    await insertEnrollmentEvent(tx, {
+      ...w!.enrollment,
+      retailer_id: row.retailer_id,
+      user_id: row.id,
+      opted_in: true,
+      cause: 'created',
+    });
+  }
+  if (w!.cashed_out_through) await setCashedOutThrough(tx, row.id, w!.cashed_out_through);
+  await replaceIdentifiers(
+    tx,
+    row.retailer_id,
+    row.id,
+    w!.identifiers.find((i) => i.is_primary) ?? null,
+    w!.identifiers.filter((i) => !i.is_primary),
+    row.created_at,
   );
-  return { ...row, referrer_code: referrerCode };
+  await replacePhones(tx, row.retailer_id, row.id, w!.phone_keys);
+  await insertEvents(tx, w!.events);
+  return { ...row, referrer_code: code };
+}
+
+/** Creates a profile (reference §3). Needs an email or an external id; both are unique in the retailer. */
+export async function createUser(
+  db: Database,
+  retailerId: string,
+  input: ProfileInput,
+  now: Date,
+  /** Only the bulk import gives a past; the API's customers start now (and name their app). */
+  past: ImportedPast = {},
+): Promise<UserRow> {
+  const member = newMember(retailerId, input, now, past);
+  // One statement on one server, so no transaction of its own (issue #16).
+  const oneServer = await isOneServer(db);
+  return withUniqueErrors(async () =>
+    oneServer
+      ? (await insertNewMembers(db, [member]))[0]!
+      : db.transaction((tx) => insertNewMemberByParts(tx, member)),
+  );
 }
 
 const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
