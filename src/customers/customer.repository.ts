@@ -193,6 +193,31 @@ export async function insertMembers(
 }
 
 /**
+ * Which of these emails (compared case-insensitively, answered as given) and external ids
+ * members of the retailer hold, through the lookup tables, in one statement: the bulk import's
+ * check of a batch's new customers (issue #16).
+ */
+export async function findTakenKeys(
+  db: Queryable,
+  retailerId: string,
+  emails: readonly string[],
+  externalIds: readonly string[],
+): Promise<{ emails: Set<string>; externalIds: Set<string> }> {
+  const rows = await db.query<{ email: boolean; key: string }>(
+    `SELECT true AS email, e AS key FROM unnest($2::text[]) AS e
+     WHERE EXISTS (SELECT 1 FROM member_emails WHERE email_key = lower(e) AND retailer_id = $1)
+     UNION ALL
+     SELECT false, x FROM unnest($3::text[]) AS x
+     WHERE EXISTS (SELECT 1 FROM member_external_ids WHERE external_id = x AND retailer_id = $1)`,
+    [retailerId, emails, externalIds],
+  );
+  return {
+    emails: new Set(rows.filter((r) => r.email).map((r) => r.key)),
+    externalIds: new Set(rows.filter((r) => !r.email).map((r) => r.key)),
+  };
+}
+
+/**
  * Moves the member's email in its lookup table from `before` to `after` (either may be null); a
  * taken email fails on `member_emails_uq`. Emails compare case-insensitively (reference §3).
  */

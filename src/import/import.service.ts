@@ -1,7 +1,13 @@
 import { closeSync, existsSync, ftruncateSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { UserInput } from '../customers/customer.schema.js';
-import { createUser, getUser, listIdentifiers, searchUsers } from '../customers/customer.service.js';
+import {
+  createUser,
+  getUser,
+  listIdentifiers,
+  newMember,
+  searchUsers,
+} from '../customers/customer.service.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import type { GroupCommitConfig } from '../config.js';
 import { isConnectionError, type Database } from '../db/database.js';
@@ -26,6 +32,7 @@ import {
   type Checkpoint,
   type ImportCounts,
 } from './checkpoint.js';
+import { createInBatch } from './customer-batch.js';
 import { customerDifferences, customerUnits, type CustomerRow } from './customer-rows.js';
 import type { ImportFormat, ImportKind, Outcome, RejectEntry, SourceUnit } from './import.types.js';
 import { KeySet } from './key-set.js';
@@ -137,21 +144,29 @@ export const importBatching = (concurrency: number): GroupCommitConfig => ({
 
 const rejected = (code: string, reason: string): Outcome => ({ status: 'rejected', code, reason });
 
-/** Customers: a new one is created; one that exists with the same data is already imported. */
+/**
+ * Customers: a new one is created; one that exists with the same data is already imported. With
+ * `batches` (one server), new customers are written a batch at a time (issue #16), and a row whose
+ * batch cannot have it runs here alone.
+ */
 async function applyCustomer(
   db: Database,
   retailerId: string,
   row: CustomerRow,
   now: Date,
   cutover: Date | undefined,
+  batches?: GroupCommit,
 ): Promise<Outcome> {
   const input = row.user;
+  const past = { enrolled_at: row.enrolled_at, registered_at: row.registered_at, cutover };
   try {
-    await createUser(db, retailerId, input, now, {
-      enrolled_at: row.enrolled_at,
-      registered_at: row.registered_at,
-      cutover,
-    });
+    if (batches) {
+      const alone = () => applyCustomer(db, retailerId, row, now, cutover);
+      return await createInBatch(batches, newMember(retailerId, input, now, past), alone, (taken) =>
+        existingCustomer(db, retailerId, row, now, taken, alone),
+      );
+    }
+    await createUser(db, retailerId, input, now, past);
     return { status: 'imported' };
   } catch (err) {
     if (!(err instanceof LaurelError) || (err.code !== 'email_taken' && err.code !== 'external_id_taken')) {
@@ -178,6 +193,8 @@ async function existingCustomer(
   row: CustomerRow,
   now: Date,
   taken: LaurelError,
+  /** When neither key finds a customer any longer (the row's was found taken before the create). */
+  orElse?: () => Promise<Outcome>,
 ): Promise<Outcome> {
   const input: UserInput = row.user;
   const given = normalizeProfile(input, now);
@@ -192,7 +209,7 @@ async function existingCustomer(
   }
   const existing = byExternal ?? byEmail;
   // Taken, yet neither key finds a customer: one of the row's identifiers is another's.
-  if (!existing) return rejected(taken.code, taken.message);
+  if (!existing) return orElse ? orElse() : rejected(taken.code, taken.message);
   const diffs = customerDifferences(
     given,
     existing,
@@ -340,6 +357,11 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
           contexts: (await isOneServer(db)) ? new SendContextReader(db) : undefined,
         }
       : undefined;
+  // New customers too, on one server: one statement writes a batch's members (issue #16).
+  const customerBatches =
+    kind === 'customers' && (await isOneServer(db))
+      ? new GroupCommit(db, importBatching(concurrency))
+      : undefined;
 
   // The members the file's keys name, by key: rows of one member keep the file's order whichever
   // key each names them by (an email in one row, an external id in the next), since rows in flight
@@ -428,7 +450,14 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
     for (let attempt = 1; ; attempt++) {
       try {
         return kind === 'customers'
-          ? await applyCustomer(db, retailerId, value as CustomerRow, opts.now(), opts.cutover)
+          ? await applyCustomer(
+              db,
+              retailerId,
+              value as CustomerRow,
+              opts.now(),
+              opts.cutover,
+              customerBatches,
+            )
           : kind === 'balances'
             ? await applyBalance(db, retailerId, value as BalanceRow, cutover!, opts.now())
             : await applyTransaction(
