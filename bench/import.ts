@@ -181,14 +181,14 @@ export async function importBench(url: string, args: ImportBenchOptions): Promis
     await laurel(['migrate'], env);
     await laurel(['retailers', 'create', '--name', 'Bench', '--json'], env);
     const concurrency = ['--concurrency', String(args.concurrency)];
-    // Customers at the command's default (8 in flight); purchases at `concurrency`.
+    // Customers at the command's default (256 in flight); purchases at `concurrency`.
     const customers = await laurel(['import', 'customers', customersFile, '--json'], env);
     const c = lastJson(customers.stdout);
     figure('import_customers_rate', c.run.rows_per_second, 'rows/s', {
       rows: c.run.rows,
       imported: c.counts.imported,
       seconds: Number((c.run.duration_ms / 1000).toFixed(1)),
-      concurrency: 8,
+      concurrency: 256,
       peak_rss_mib: mib(c.peak_rss_bytes),
     });
 

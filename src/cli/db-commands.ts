@@ -335,12 +335,12 @@ const tokensRevoke: DbCommand = {
 };
 
 /**
- * Rows an import keeps in flight. A customer or a balance is a transaction of its own, a connection
- * each; purchases are batched by the import's group commit (issue #16), so many rows in flight make
- * large batches on few connections, on the embedded database too.
+ * Rows an import keeps in flight. A balance is a transaction of its own, a connection each;
+ * purchases and new customers are batched by the import's group commit (issue #16), so many rows
+ * in flight make large batches on few connections, on the embedded database too.
  */
 function defaultConcurrency(kind: ImportKind, db: Database['kind']): number {
-  if (kind === 'transactions') return db === 'postgres' ? 256 : 64;
+  if (kind !== 'balances') return db === 'postgres' ? 256 : 64;
   return db === 'postgres' ? 8 : 1;
 }
 

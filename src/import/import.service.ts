@@ -59,7 +59,7 @@ export interface ImportOptions {
   rejectsPath?: string | undefined;
   /** Default `FILE.laurel-checkpoint`. */
   checkpointPath?: string | undefined;
-  /** Rows applied at once (PGlite has one connection: 1). */
+  /** Rows in flight: customers and purchases share batches of up to half of them (issue #16). */
   concurrency: number;
   /** Resume from a checkpoint of an interrupted run of the same file (default true). */
   resume?: boolean;
