@@ -27,10 +27,14 @@ export async function verifyLedger(db: Queryable): Promise<VerifyReport> {
             (SELECT count(*) FROM balances)::int AS balances, (SELECT count(*) FROM lots)::int AS lots`,
   );
 
+  // An opening of an empty position (every figure 0) is the one journal of no postings: it records
+  // the member's cut-over and position all the same (issue #16, docs/import.md).
   const unbalanced = await db.query<{ journal_id: string; total: number; n: number }>(
     `SELECT j.id AS journal_id, coalesce(sum(p.amount), 0)::bigint AS total, count(p.*)::int AS n
      FROM journals j LEFT JOIN postings p ON p.user_id = j.user_id AND p.journal_id = j.id
-     GROUP BY j.user_id, j.id HAVING coalesce(sum(p.amount), 0) <> 0 OR count(p.*) < 2 LIMIT ${LIMIT}`,
+     GROUP BY j.user_id, j.id, j.kind
+     HAVING coalesce(sum(p.amount), 0) <> 0 OR (count(p.*) < 2 AND NOT (j.kind = 'opening' AND count(p.*) = 0))
+     LIMIT ${LIMIT}`,
   );
   for (const r of unbalanced) {
     problems.push(`journal ${r.journal_id} does not balance: ${r.n} postings summing to ${r.total}`);
