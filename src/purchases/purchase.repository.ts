@@ -130,6 +130,21 @@ const MEMBER_BY: Record<MemberKey['type'], string> = {
   email: `SELECT user_id AS id FROM member_emails WHERE email_key = lower($4) AND retailer_id = $1`,
 };
 
+/**
+ * `findMemberId` as an SQL expression, for statements that look up many keys at once: the live
+ * member of the retailer that the key (`type`, `id`: SQL expressions of text) names, or NULL. A
+ * SessionM id must be a UUID (the cast fails otherwise).
+ */
+export function memberIdOfKey(retailerId: string, type: string, id: string): string {
+  return `CASE ${type}
+         WHEN 'SessionM_ID' THEN (SELECT u.id FROM users u
+           WHERE u.retailer_id = ${retailerId} AND u.id = ${id}::uuid AND u.deleted_at IS NULL)
+         WHEN 'external_id' THEN (SELECT user_id FROM member_external_ids
+           WHERE external_id = ${id} AND retailer_id = ${retailerId})
+         WHEN 'email' THEN (SELECT user_id FROM member_emails WHERE email_key = lower(${id}) AND retailer_id = ${retailerId})
+       END`;
+}
+
 /** The live member a key names in the retailer, as a till's transaction would find it. */
 export async function findMemberId(
   db: Queryable,
@@ -205,13 +220,7 @@ export async function readSendContexts(
        CASE WHEN $6::text IS NOT NULL THEN
          (SELECT effective_at FROM journals j WHERE j.user_id = m.id AND j.idempotency_key = $6) END AS opening_at
      FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS k(transaction_id, key_type, key_id, i)
-     CROSS JOIN LATERAL (SELECT CASE k.key_type
-         WHEN 'SessionM_ID' THEN (SELECT u.id FROM users u
-           WHERE u.retailer_id = $1 AND u.id = k.key_id::uuid AND u.deleted_at IS NULL)
-         WHEN 'external_id' THEN (SELECT user_id FROM member_external_ids
-           WHERE external_id = k.key_id AND retailer_id = $1)
-         WHEN 'email' THEN (SELECT user_id FROM member_emails WHERE email_key = lower(k.key_id) AND retailer_id = $1)
-       END AS id) m
+     CROSS JOIN LATERAL (SELECT ${memberIdOfKey('$1', 'k.key_type', 'k.key_id')} AS id) m
      ORDER BY k.i`,
     [
       retailerId,

@@ -77,17 +77,32 @@ export async function tierStandingAt(
   enrollment: MemberLedger['enrollment'];
 }> {
   const ledger = read ?? (await readMemberLedger(db, member.id, at));
-  const { tqChanges, moves, enrollment: events } = ledger;
   const balances = await balancesAsOf(db, member, program, at, ledger);
+  const inputs = tierInputsOf(program, member, ledger, at);
+  return {
+    balances,
+    tier: tierAt(program, inputs, at),
+    moves: ledger.moves,
+    inputs,
+    enrollment: ledger.enrollment,
+  };
+}
+
+/** What the tier engine decides a member's tier at `at` from, given the member's ledger read at `at`: pure. */
+export function tierInputsOf(
+  program: ProgramDocument,
+  member: MemberEnrollment,
+  ledger: Pick<MemberLedger, 'tqChanges' | 'moves' | 'enrollment'>,
+  at: Date,
+): TierInputs {
   // Enrollment changes are stamped by the writer's clock. One stamped after `at` can only come from
   // a clock that lags behind the data (laurel demo on the real clock, then a server at an earlier
   // --now): the profile exists as it is, so read the change as having happened by `at`.
-  let enrollment = events.map((e) => ({ at: e.at > at ? at : e.at, opted_in: e.opted_in }));
+  let enrollment = ledger.enrollment.map((e) => ({ at: e.at > at ? at : e.at, opted_in: e.opted_in }));
   if (!enrollment.length && member.opted_in && member.opted_in_at) {
     enrollment = [{ at: member.opted_in_at > at ? at : member.opted_in_at, opted_in: true }];
   }
-  const inputs = { tq_changes: tqChanges, enrollment, manual_moves: manualMoves(program, moves) };
-  return { balances, tier: tierAt(program, inputs, at), moves, inputs, enrollment: events };
+  return { tq_changes: ledger.tqChanges, enrollment, manual_moves: manualMoves(program, ledger.moves) };
 }
 
 /**
