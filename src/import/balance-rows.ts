@@ -1,6 +1,7 @@
 import { MAX_LEDGER_AMOUNT } from '../domain/bounds.js';
 import { parseInstant } from '../domain/time.js';
 import { LaurelError } from '../errors.js';
+import { bodyProblem } from '../http/body-guards.js';
 import { csvRecords, csvRowUnits } from './csv.js';
 import type { ImportFormat, SourceUnit } from './import.types.js';
 import { ndjsonUnits, type PhysicalLine } from './line-reader.js';
@@ -104,6 +105,10 @@ export function checkBalanceRow(fields: Record<string, unknown>, cutover: Date):
   if (unknown.length) {
     return { code: 'validation', reason: `unknown field(s) ${unknown.join(', ')}; see docs/import.md` };
   }
+  // Text the database cannot store (a NUL, a lone surrogate) is refused as the API's body guard
+  // refuses it: a row's key reaches statements shared with the rows read beside it (issue #16).
+  const unfit = bodyProblem(fields);
+  if (unfit) return { code: 'validation', reason: unfit.message };
   const text = (k: string): string | undefined | Problem => {
     const v = fields[k];
     if (v === undefined || v === null) return undefined;

@@ -1,6 +1,6 @@
 import type { Database, Queryable, Tx } from '../db/database.js';
 import { sameJson } from '../domain/canonical.js';
-import { newId } from '../domain/ids.js';
+import { isUuid, newId } from '../domain/ids.js';
 import { openingPostings, type OpeningPosition } from '../domain/opening.js';
 import { precisionOf, scaleOf } from '../domain/precision.js';
 import { MAX_LEDGER_AMOUNT } from '../domain/bounds.js';
@@ -89,7 +89,9 @@ export async function importOpening(
   }
   const level = levelOf(program, r.tier);
   const floor = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank)[0]!;
-  const memberId = await findMemberId(db, retailerId, r.member);
+  // A SessionM id that is not a UUID names nobody, as in a till's transaction (`memberKeyOf`).
+  const named = r.member.type !== 'SessionM_ID' || isUuid(r.member.id);
+  const memberId = named ? await findMemberId(db, retailerId, r.member) : undefined;
   if (!memberId) {
     throw new LaurelError(
       'user_not_found',
