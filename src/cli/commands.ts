@@ -453,10 +453,8 @@ export function buildCli(): Command {
       .addOption(
         new Option(
           '--concurrency <n>',
-          kind === 'balances'
-            ? 'rows in flight (default 8 on PostgreSQL, 1 on the embedded database)'
-            : 'rows in flight, written in batches of up to half of them (default 256 on PostgreSQL, 64 on the embedded database)',
-        ).argParser(int(1, kind === 'balances' ? 64 : 1024)),
+          'rows in flight, written in batches of up to half of them (default 256 on PostgreSQL, 64 on the embedded database)',
+        ).argParser(int(1, 1024)),
       )
       .option('--restart', 'ignore the checkpoint of an interrupted run and read the file from the start')
       .addOption(

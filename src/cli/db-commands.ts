@@ -335,23 +335,22 @@ const tokensRevoke: DbCommand = {
 };
 
 /**
- * Rows an import keeps in flight. A balance is a transaction of its own, a connection each;
- * purchases and new customers are batched by the import's group commit (issue #16), so many rows
- * in flight make large batches on few connections, on the embedded database too.
+ * Rows an import keeps in flight. Purchases, new customers and opening balances are batched by the
+ * import's group commit (issue #16), so many rows in flight make large batches on few connections,
+ * on the embedded database too.
  */
-function defaultConcurrency(kind: ImportKind, db: Database['kind']): number {
-  if (kind !== 'balances') return db === 'postgres' ? 256 : 64;
-  return db === 'postgres' ? 8 : 1;
+function defaultConcurrency(db: Database['kind']): number {
+  return db === 'postgres' ? 256 : 64;
 }
 
 function importOf(kind: ImportKind): DbCommand {
   return {
     paths: ['file', 'rejects'],
     stoppable: true,
-    // Purchases' rows share batches and context reads: a few connections serve any number in flight.
+    // Rows share batches and context reads: a few connections serve any number in flight.
     connections: (o) => Math.max(10, Math.min((o.concurrency as number | undefined) ?? 8, 32) + 2),
     async run(db, o, io) {
-      const concurrency = (o.concurrency as number | undefined) ?? defaultConcurrency(kind, db.kind);
+      const concurrency = (o.concurrency as number | undefined) ?? defaultConcurrency(db.kind);
       await importCommand(
         db,
         {

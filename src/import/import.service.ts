@@ -39,7 +39,12 @@ import { KeySet } from './key-set.js';
 import { readLines } from './line-reader.js';
 import { transactionUnits } from './transaction-rows.js';
 import { balanceUnits, type BalanceRow } from './balance-rows.js';
-import { importOpening } from '../ledger/opening.service.js';
+import {
+  importOpening,
+  importOpeningBatched,
+  OpeningContextReader,
+  type OpeningBatching,
+} from '../ledger/opening.service.js';
 
 /**
  * Bulk import (issue #6 item 4): customers through `createUser` and purchases through
@@ -133,8 +138,8 @@ const MAX_ATTEMPTS = 6;
 const TRANSIENT_CODES = new Set(['40P01', '40001', '55P03']);
 
 /**
- * How the import's purchases are batched: a batch holds up to half the rows in flight, and waits
- * a little for them, as their reads before the batch finish at about the same time.
+ * How the import's rows are batched: a batch holds up to half the rows in flight, and waits a
+ * little for them, as their reads before the batch finish at about the same time.
  */
 export const importBatching = (concurrency: number): GroupCommitConfig => ({
   maxSize: Math.max(1, Math.ceil(concurrency / 2)),
@@ -251,15 +256,21 @@ async function applyTransaction(
   return { status: 'imported', notAwarded, edit: r.revision > 1 };
 }
 
-/** Opening balances: one position per member; one already posted with the same data is present. */
+/**
+ * Opening balances: one position per member; one already posted with the same data is present.
+ * Through the import's own group commit when there is one (issue #16), else each row alone.
+ */
 async function applyBalance(
   db: Database,
+  openings: OpeningBatching | undefined,
   retailerId: string,
   row: BalanceRow,
   cutover: Date,
   now: Date,
 ): Promise<Outcome> {
-  return importOpening(db, retailerId, row, cutover, now);
+  return openings
+    ? importOpeningBatched(db, openings, retailerId, row, cutover, now)
+    : importOpening(db, retailerId, row, cutover, now);
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -362,6 +373,12 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
     kind === 'customers' && (await isOneServer(db))
       ? new GroupCommit(db, importBatching(concurrency))
       : undefined;
+  // Opening balances are batched the same way on one server (issue #16); on Citus (issue #19), or
+  // one row in flight, each row runs alone in its own transaction.
+  const openings: OpeningBatching | undefined =
+    kind === 'balances' && concurrency > 1 && (await isOneServer(db))
+      ? { batches: new GroupCommit(db, importBatching(concurrency)), contexts: new OpeningContextReader(db) }
+      : undefined;
 
   // The members the file's keys name, by key: rows of one member keep the file's order whichever
   // key each names them by (an email in one row, an external id in the next), since rows in flight
@@ -459,7 +476,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
               customerBatches,
             )
           : kind === 'balances'
-            ? await applyBalance(db, retailerId, value as BalanceRow, cutover!, opts.now())
+            ? await applyBalance(db, openings, retailerId, value as BalanceRow, cutover!, opts.now())
             : await applyTransaction(
                 db,
                 batching!,

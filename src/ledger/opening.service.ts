@@ -1,17 +1,27 @@
-import type { Database, Queryable, Tx } from '../db/database.js';
+import { isConnectionError, type Database, type Queryable, type Tx } from '../db/database.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { openingPostings, type OpeningPosition } from '../domain/opening.js';
 import { precisionOf, scaleOf } from '../domain/precision.js';
 import { MAX_LEDGER_AMOUNT } from '../domain/bounds.js';
-import type { ProgramDocument } from '../domain/program.js';
+import type { ProgramDocument, TierLevel } from '../domain/program.js';
+import { tierAt, type TierStanding } from '../domain/tiers.js';
 import { LaurelError, validationError } from '../errors.js';
-import { lockUserById } from '../customers/customer.repository.js';
+import { lockUserById, type UserRow } from '../customers/customer.repository.js';
 import { getProgramAt } from '../program/program.service.js';
 import { findMemberId, type MemberKey } from '../purchases/purchase.repository.js';
-import { insertTierMove } from '../tiers/tier.repository.js';
-import { tierStandingAt } from '../tiers/tier.service.js';
-import { insertJournal } from './ledger.repository.js';
+import { insertTierMove, type MemberLedger } from '../tiers/tier.repository.js';
+import { tierInputsOf, tierStandingAt } from '../tiers/tier.service.js';
+import type { BatchReader, BatchWriter, GroupCommit } from './group-commit.js';
+import { insertJournal, type JournalInput } from './ledger.repository.js';
+import {
+  readOpeningContexts,
+  readOpeningStates,
+  writeOpenings,
+  type OpeningState,
+  type OpeningToRead,
+  type OpeningWrite,
+} from './opening.repository.js';
 
 /**
  * Opening balances (issue #16 item 2): the positions a member brings from another platform, as
@@ -66,21 +76,32 @@ function levelOf(program: ProgramDocument, tier: string | undefined) {
   return level;
 }
 
-/** Posts one member's opening position as of `cutover`; the import's clock is `now`. */
-export async function importOpening(
-  db: Database,
-  retailerId: string,
-  r: OpeningRequest,
-  cutover: Date,
-  now: Date,
-): Promise<OpeningOutcome> {
-  const program = await getProgramAt(db, retailerId, cutover);
+/** What a row is checked by before its batch: the programs and its member. */
+interface OpeningContext {
+  /** The program in force at the cut-over. */
+  program: ProgramDocument;
+  /** The program in force at the import's clock (`program` when that is the cut-over). */
+  programNow: ProgramDocument;
+  memberId: string | undefined;
+}
+
+/** A row checked before any lock: the position to post and what posting it needs. */
+interface CheckedOpening {
+  memberId: string;
+  position: OpeningPosition;
+  /** The file's tier level, if it names one. */
+  level: TierLevel | undefined;
+  /** The level is above the floor: the opening moves the member there. */
+  moved: boolean;
+  scale: number;
+}
+
+/** The checks of a row against the programs, in the order rows have always been checked. */
+function checkFigures(program: ProgramDocument, programNow: ProgramDocument, r: OpeningRequest) {
   checkAccount(program, r.account);
   // Posted in the precision in force now, whichever version the cut-over falls in: a stored amount
   // keeps the units its account had when written (issue #14 item 3).
-  const scale = scaleOf(
-    precisionOf(cutover < now ? await getProgramAt(db, retailerId, now) : program, 'spendable'),
-  );
+  const scale = scaleOf(precisionOf(programNow, 'spendable'));
   if (r.life_time_value * scale > MAX_LEDGER_AMOUNT) {
     throw validationError(
       `life_time_value ${r.life_time_value} is beyond what the Spendable account holds in hundredths ` +
@@ -89,99 +110,324 @@ export async function importOpening(
   }
   const level = levelOf(program, r.tier);
   const floor = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank)[0]!;
-  // A SessionM id that is not a UUID names nobody, as in a till's transaction (`memberKeyOf`).
-  const named = r.member.type !== 'SessionM_ID' || isUuid(r.member.id);
-  const memberId = named ? await findMemberId(db, retailerId, r.member) : undefined;
+  return { scale, level, moved: level !== undefined && level.id !== floor.id };
+}
+
+/** The row checked against the programs (`checkFigures`) and its member found: what to post. */
+function checkMember(
+  figures: ReturnType<typeof checkFigures>,
+  memberId: string | undefined,
+  r: OpeningRequest,
+  cutover: Date,
+): CheckedOpening {
   if (!memberId) {
     throw new LaurelError(
       'user_not_found',
       `no member with ${r.member.type} ${r.member.id}: import customers first`,
     );
   }
-  const position: OpeningPosition = {
-    cutover: cutover.toISOString(),
-    balance: r.balance,
-    life_time_value: r.life_time_value,
-    tier_points: r.tier_points,
-    tier_level_id: level?.id ?? null,
-    tier_entered_at: r.tier_entered_at?.toISOString() ?? null,
-    tier_expires_at: r.tier_expires_at?.toISOString() ?? null,
+  return {
+    ...figures,
+    memberId,
+    position: {
+      cutover: cutover.toISOString(),
+      balance: r.balance,
+      life_time_value: r.life_time_value,
+      tier_points: r.tier_points,
+      tier_level_id: figures.level?.id ?? null,
+      tier_entered_at: r.tier_entered_at?.toISOString() ?? null,
+      tier_expires_at: r.tier_expires_at?.toISOString() ?? null,
+    },
   };
-  return db.transaction(async (tx) => {
-    const member = await lockUserById(tx, retailerId, memberId);
-    if (!member) throw new LaurelError('user_not_found');
-    const prior = await findOpening(tx, member.id);
-    if (prior) {
-      if (sameJson(prior, position)) return { status: 'present' };
-      const diffs = Object.entries(position)
-        .filter(([k, v]) => !sameJson(v, (prior as unknown as Record<string, unknown>)[k]))
-        .map(
-          ([k, v]) =>
-            `${k} (stored ${JSON.stringify((prior as unknown as Record<string, unknown>)[k])}, in the file ${JSON.stringify(v)})`,
-        );
-      throw new LaurelError(
-        'idempotency_conflict',
-        `the member's opening balance was already imported with other data: ${diffs.join('; ')}`,
+}
+
+/** A SessionM id that is not a UUID names nobody, as in a till's transaction (`memberKeyOf`). */
+const namesSomeone = (key: MemberKey) => key.type !== 'SessionM_ID' || isUuid(key.id);
+
+/**
+ * The checks under the member's lock, before anything is written: an opening already posted
+ * (present with the same data, a conflict with other data; undefined: none yet), then the
+ * member's enrollment.
+ */
+function checkUnderLock(
+  c: CheckedOpening,
+  r: OpeningRequest,
+  member: UserRow,
+  prior: OpeningPosition | undefined,
+  cutover: Date,
+): OpeningOutcome | undefined {
+  const { position } = c;
+  if (prior) {
+    if (sameJson(prior, position)) return { status: 'present' };
+    const diffs = Object.entries(position)
+      .filter(([k, v]) => !sameJson(v, (prior as unknown as Record<string, unknown>)[k]))
+      .map(
+        ([k, v]) =>
+          `${k} (stored ${JSON.stringify((prior as unknown as Record<string, unknown>)[k])}, in the file ${JSON.stringify(v)})`,
       );
-    }
-    if (!member.opted_in || !member.opted_in_at) {
-      throw validationError('the member is not enrolled: an opening balance needs an enrolled member');
-    }
-    // DESIGN §6: a tier counts the current enrollment only, so the positions must lie inside it.
-    if (member.opted_in_at > cutover) {
-      throw validationError(
-        `the member enrolled at ${member.opted_in_at.toISOString()}, after the cut-over ${cutover.toISOString()}: ` +
-          'import the customer with enrolled_at (docs/import.md)',
-      );
-    }
-    const moved = level && level.id !== floor.id;
-    if (moved && r.tier_entered_at && r.tier_entered_at < member.opted_in_at) {
-      throw validationError(
-        `tier_entered_at ${r.tier_entered_at.toISOString()} is before the member enrolled (${member.opted_in_at.toISOString()}): ` +
-          'import the customer with an enrolled_at no later than it',
-      );
-    }
-    await insertJournal(tx, {
-      id: newId(cutover.getTime()),
+    throw new LaurelError(
+      'idempotency_conflict',
+      `the member's opening balance was already imported with other data: ${diffs.join('; ')}`,
+    );
+  }
+  if (!member.opted_in || !member.opted_in_at) {
+    throw validationError('the member is not enrolled: an opening balance needs an enrolled member');
+  }
+  // DESIGN §6: a tier counts the current enrollment only, so the positions must lie inside it.
+  if (member.opted_in_at > cutover) {
+    throw validationError(
+      `the member enrolled at ${member.opted_in_at.toISOString()}, after the cut-over ${cutover.toISOString()}: ` +
+        'import the customer with enrolled_at (docs/import.md)',
+    );
+  }
+  if (c.moved && r.tier_entered_at && r.tier_entered_at < member.opted_in_at) {
+    throw validationError(
+      `tier_entered_at ${r.tier_entered_at.toISOString()} is before the member enrolled (${member.opted_in_at.toISOString()}): ` +
+        'import the customer with an enrolled_at no later than it',
+    );
+  }
+  return undefined;
+}
+
+/** The opening's journal and, for a tier above the floor, its tier move. */
+function openingWrite(
+  c: CheckedOpening,
+  r: OpeningRequest,
+  retailerId: string,
+  program: ProgramDocument,
+  cutover: Date,
+  now: Date,
+): OpeningWrite {
+  const journal: JournalInput = {
+    id: newId(cutover.getTime()),
+    retailer_id: retailerId,
+    user_id: c.memberId,
+    kind: 'opening',
+    effective_at: cutover,
+    recorded_at: now,
+    idempotency_key: OPENING_KEY,
+    reference_id: cutover.toISOString(),
+    reference_type: 'Opening balance',
+    details: { position: c.position },
+    // The file's points, in the Spendable account's minor units (issue #14 item 3).
+    postings: openingPostings(c.position, c.scale),
+  };
+  if (!c.moved) return { journal, move: undefined };
+  const entered = r.tier_entered_at ?? cutover;
+  return {
+    journal,
+    move: {
+      id: newId(entered.getTime()),
       retailer_id: retailerId,
-      user_id: member.id,
-      kind: 'opening',
-      effective_at: cutover,
+      user_id: c.memberId,
+      tier_system_id: program.tier_system.id,
+      tier_level_id: c.level!.id,
+      effective_at: entered,
       recorded_at: now,
-      idempotency_key: OPENING_KEY,
-      reference_id: cutover.toISOString(),
-      reference_type: 'Opening balance',
-      details: { position },
-      // The file's points, in the Spendable account's minor units (issue #14 item 3).
-      postings: openingPostings(position, scale),
+      actor: OPENING_ACTOR,
+      reason: `tier held on the previous platform at the cut-over ${cutover.toISOString()}`,
+      holds_until: r.tier_expires_at ?? null,
+    },
+  };
+}
+
+/**
+ * The tier the member reads at the cut-over must be the one the file gives: the program's
+ * thresholds may put the tier points higher (the engine keeps the highest level held).
+ */
+function checkTier(tier: TierStanding, r: OpeningRequest, level: TierLevel): void {
+  if (tier.level?.id !== level.id) {
+    throw validationError(
+      `at the cut-over the program puts the member at ${tier.level?.name ?? 'no tier'} ` +
+        `(${r.tier_points.toLocaleString('en-US')} tier points this period), not ${level.name}`,
+    );
+  }
+}
+
+/**
+ * The member's ledger at the cut-over as it reads once `w` is written (`readMemberLedger` after
+ * the write), from the ledger read before it: the journal's Tier Qualifying postings at the
+ * cut-over, and the tier move in the order the read gives moves (effective instant, then id).
+ */
+function withOpening(ledger: MemberLedger, w: OpeningWrite, cutover: Date): MemberLedger {
+  const tq = w.journal.postings
+    .filter((p) => p.account === 'tier')
+    .map((p) => ({ at: w.journal.effective_at, points: p.amount }));
+  const moves =
+    w.move && w.move.effective_at <= cutover
+      ? [...ledger.moves, w.move].sort(
+          (a, b) =>
+            a.effective_at.getTime() - b.effective_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        )
+      : ledger.moves;
+  return { ...ledger, tqChanges: [...ledger.tqChanges, ...tq], moves };
+}
+
+/**
+ * Posts one member's opening position as of `cutover`, alone, in a transaction of its own; the
+ * import's clock is `now`. The tier check reads the ledger after the write, under the lock.
+ */
+export async function importOpening(
+  db: Database,
+  retailerId: string,
+  r: OpeningRequest,
+  cutover: Date,
+  now: Date,
+): Promise<OpeningOutcome> {
+  const program = await getProgramAt(db, retailerId, cutover);
+  const figures = checkFigures(program, cutover < now ? await getProgramAt(db, retailerId, now) : program, r);
+  const memberId = namesSomeone(r.member) ? await findMemberId(db, retailerId, r.member) : undefined;
+  const c = checkMember(figures, memberId, r, cutover);
+  return db.transaction(async (tx) => {
+    const member = await lockUserById(tx, retailerId, c.memberId);
+    if (!member) throw new LaurelError('user_not_found');
+    const done = checkUnderLock(c, r, member, await findOpening(tx, member.id), cutover);
+    if (done) return done;
+    const w = openingWrite(c, r, retailerId, program, cutover, now);
+    await insertJournal(tx, w.journal);
+    if (w.move) await insertTierMove(tx, w.move);
+    if (c.level) checkTier((await tierStandingAt(tx, program, member, cutover)).tier, r, c.level);
+    return { status: 'imported' };
+  });
+}
+
+/**
+ * The rows' contexts read before their batch, gathered: the rows prepared in the same turn of the
+ * event loop read the programs and their members in one statement (`readOpeningContexts`), as
+ * `SendContextReader` does for purchases (issue #16).
+ */
+export class OpeningContextReader {
+  private waiting = new Map<string, WaitingContexts>();
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly maxSize = 500,
+  ) {}
+
+  /** The programs at the cut-over and at `now`, and the member `key` names. */
+  read(retailerId: string, key: MemberKey, cutover: Date, now: Date): Promise<OpeningContext> {
+    return new Promise<OpeningContext>((resolve, reject) => {
+      const k = `${retailerId}\u0000${cutover.getTime()}`;
+      let group = this.waiting.get(k);
+      if (!group) {
+        group = { retailerId, cutover, now, reads: [] };
+        this.waiting.set(k, group);
+      }
+      // On the system clock each row has its own instant, a few ms apart: the program is read at
+      // the latest of them, as if the earlier rows had come that much later.
+      if (now > group.now) group.now = now;
+      group.reads.push({ key, resolve, reject });
+      if (group.reads.length >= this.maxSize) {
+        this.waiting.delete(k);
+        this.run(group);
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          const groups = [...this.waiting.values()];
+          this.waiting.clear();
+          for (const g of groups) this.run(g);
+        });
+      }
     });
-    if (moved) {
-      const entered = r.tier_entered_at ?? cutover;
-      await insertTierMove(tx, {
-        id: newId(entered.getTime()),
-        retailer_id: retailerId,
-        user_id: member.id,
-        tier_system_id: program.tier_system.id,
-        tier_level_id: level.id,
-        effective_at: entered,
-        recorded_at: now,
-        actor: OPENING_ACTOR,
-        reason: `tier held on the previous platform at the cut-over ${cutover.toISOString()}`,
-        holds_until: r.tier_expires_at ?? null,
-      });
-    }
-    // The tier the member reads at the cut-over must be the one the file gives: the program's
-    // thresholds may put the tier points higher (the engine keeps the highest level held).
-    if (level) {
-      const { tier } = await tierStandingAt(tx, program, member, cutover);
-      if (tier.level?.id !== level.id) {
-        throw validationError(
-          `at the cut-over the program puts the member at ${tier.level?.name ?? 'no tier'} ` +
-            `(${r.tier_points.toLocaleString('en-US')} tier points this period), not ${level.name}`,
+  }
+
+  private run(g: WaitingContexts): void {
+    readOpeningContexts(
+      this.db,
+      g.retailerId,
+      g.cutover,
+      g.now,
+      g.reads.map((r) => (namesSomeone(r.key) ? r.key : undefined)),
+    ).then(
+      (c) =>
+        g.reads.forEach((r, i) => {
+          if (!c.program || !c.programNow) r.reject(new Error(`retailer ${g.retailerId} has no program`));
+          else
+            r.resolve({
+              program: c.program.document,
+              programNow: c.programNow.document,
+              memberId: c.memberIds[i],
+            });
+        }),
+      (err: unknown) => {
+        // One row's values can fail the shared statement: each is read alone, so it fails alone.
+        if (g.reads.length > 1 && !isConnectionError(err))
+          for (const r of g.reads) this.run({ ...g, reads: [r] });
+        else g.reads.forEach((r) => r.reject(err));
+      },
+    );
+  }
+}
+
+interface WaitingContexts {
+  retailerId: string;
+  cutover: Date;
+  now: Date;
+  reads: { key: MemberKey; resolve(c: OpeningContext): void; reject(err: unknown): void }[];
+}
+
+/** What a batched import of openings shares: its group commit and its context reader. */
+export interface OpeningBatching {
+  batches: GroupCommit;
+  contexts: OpeningContextReader;
+}
+
+const readBatch: BatchReader = (tx, items) => readOpeningStates(tx, items as OpeningToRead[], OPENING_KEY);
+const writeBatch: BatchWriter = (tx, items) => writeOpenings(tx, items as OpeningWrite[]);
+
+/**
+ * `importOpening` through a group commit (issue #16), on one PostgreSQL server: the row's context
+ * is read with those of the rows prepared beside it, and in its batch one statement locks the
+ * members, one reads their openings and ledgers, and one writes every opening with its postings,
+ * balances and tier move. Every check is `importOpening`'s, in its order and words; the tier the
+ * program gives at the cut-over is computed by the tier engine from the ledger read before the
+ * write and the opening about to be written (what the read after it answers), so a row refused
+ * there writes nothing. A batch that fails runs each row alone through `importOpening`.
+ */
+export async function importOpeningBatched(
+  db: Database,
+  batching: OpeningBatching,
+  retailerId: string,
+  r: OpeningRequest,
+  cutover: Date,
+  now: Date,
+): Promise<OpeningOutcome> {
+  const ctx = await batching.contexts.read(retailerId, r.member, cutover, now);
+  const c = checkMember(checkFigures(ctx.program, ctx.programNow, r), ctx.memberId, r, cutover);
+  const item: OpeningToRead = { userId: c.memberId, ledgerAt: c.level ? cutover : null };
+  return batching.batches.submit<OpeningOutcome>({
+    members: [c.memberId],
+    key: c.memberId,
+    prefetch: { read: readBatch, item },
+    apply: async (tx, beforeWrite, _shared, batch) => {
+      let member: UserRow | undefined;
+      if (batch.owners) {
+        const locked = batch.owners.get(c.memberId);
+        member = locked && !locked.deleted && locked.row.retailer_id === retailerId ? locked.row : undefined;
+      } else member = await lockUserById(tx, retailerId, c.memberId);
+      if (!member) throw new LaurelError('user_not_found');
+      // A later row of the same member in the batch reads its own, after the earlier one's write.
+      const state =
+        (batch.prefetched as OpeningState | undefined) ??
+        (await readOpeningStates(tx, [item], OPENING_KEY))[0]!;
+      const done = checkUnderLock(c, r, member, state.prior, cutover);
+      if (done) return done;
+      const w = openingWrite(c, r, retailerId, ctx.program, cutover, now);
+      if (c.level) {
+        const ledger = withOpening(state.ledger!, w, cutover);
+        checkTier(
+          tierAt(ctx.program, tierInputsOf(ctx.program, member, ledger, cutover), cutover),
+          r,
+          c.level,
         );
       }
-    }
-    return { status: 'imported' };
+      beforeWrite();
+      await batch.defer(writeBatch, w);
+      return { status: 'imported' };
+    },
+    alone: () => importOpening(db, retailerId, r, cutover, now),
   });
 }
 

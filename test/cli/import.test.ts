@@ -296,8 +296,8 @@ describe('laurel import transactions', () => {
         /expected a whole number from 1 to 1024/,
       ],
       [
-        ['import', 'balances', w.path('transactions.csv'), '--concurrency', '65'],
-        /expected a whole number from 1 to 64/,
+        ['import', 'balances', w.path('transactions.csv'), '--concurrency', '1025'],
+        /expected a whole number from 1 to 1024/,
       ],
       [
         ['import', 'transactions', w.path('transactions.csv'), '--format', 'xml'],
