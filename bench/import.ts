@@ -2,8 +2,9 @@
  * Bulk import beside PostgreSQL's COPY (issue #6: "the benchmark suite prints its rate
  * (purchases/s) beside PostgreSQL's own COPY rate for the same rows measured in the same run, and
  * peak memory"). Generates customers and purchases (plus 2% returns), imports them with the built
- * `laurel import` into a fresh schema of server PostgreSQL, COPYs the same purchase rows into a
- * scratch table of that schema, and prints one JSON line per figure.
+ * `laurel import` into a fresh schema of server PostgreSQL, then the customers' opening balances
+ * (issue #16), COPYs the same purchase rows into a scratch table of that schema, and prints one
+ * JSON line per figure.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -143,6 +144,29 @@ export async function writePurchases(
   return rows;
 }
 
+/**
+ * Opening balances of the generated customers as the old platform showed them at the cut-over
+ * (issue #16): Spendable balance, its lifetime value and this period's tier points, no tier column.
+ */
+export async function writeBalances(path: string, customers: number): Promise<void> {
+  const rand = prng(3);
+  const w = new LineWriter(createWriteStream(path));
+  await w.line('user_id,user_id_type,balance,life_time_value,tier_points');
+  for (let i = 1; i <= customers; i++) {
+    const balance = Math.floor(rand() * 5_000);
+    await w.line(
+      [
+        `B-${i}`,
+        'external_id',
+        balance,
+        balance + Math.floor(rand() * 20_000),
+        Math.floor(rand() * 1_500),
+      ].join(','),
+    );
+  }
+  await w.close();
+}
+
 /** The `--json` summary of `laurel import`. */
 type ImportSummaryJson = ImportSummary & { peak_rss_bytes: number };
 
@@ -207,6 +231,22 @@ export async function importBench(url: string, args: ImportBenchOptions): Promis
       seconds: Number((p.run.duration_ms / 1000).toFixed(1)),
       concurrency: args.concurrency,
       peak_rss_mib: mib(p.peak_rss_bytes),
+    });
+
+    // Opening balances of the same customers, at the command's default rows in flight. After the
+    // purchases, so that no purchase is refused as before the cut-over; a customer imported as not
+    // enrolled (5%) is rejected.
+    const balancesFile = join(dir, 'balances.csv');
+    await writeBalances(balancesFile, args.customers);
+    const cutover = new Date(Date.now() - DAY).toISOString();
+    const balances = await laurel(['import', 'balances', balancesFile, '--cutover', cutover, '--json'], env);
+    const b = lastJson(balances.stdout);
+    figure('import_balances_rate', b.run.rows_per_second, 'rows/s', {
+      rows: b.run.rows,
+      imported: b.counts.imported,
+      rejected: b.counts.rejected,
+      seconds: Number((b.run.duration_ms / 1000).toFixed(1)),
+      peak_rss_mib: mib(b.peak_rss_bytes),
     });
 
     // PostgreSQL's own bulk path for the same purchase rows, on the same server in the same run.
