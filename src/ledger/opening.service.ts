@@ -1,4 +1,5 @@
-import { isConnectionError, type Database, type Queryable, type Tx } from '../db/database.js';
+import type { Database, Queryable, Tx } from '../db/database.js';
+import { TurnReads } from '../db/turn-reads.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { openingPostings, type OpeningPosition } from '../domain/opening.js';
@@ -297,76 +298,48 @@ export async function importOpening(
  * `SendContextReader` does for purchases (issue #16).
  */
 export class OpeningContextReader {
-  private waiting = new Map<string, WaitingContexts>();
-  private scheduled = false;
+  private readonly reads: TurnReads<ContextsGroup, MemberKey | undefined, ReadContext>;
 
-  constructor(
-    private readonly db: Queryable,
-    private readonly maxSize = 500,
-  ) {}
-
-  /** The programs at the cut-over and at `now`, and the member `key` names. */
-  read(retailerId: string, key: MemberKey, cutover: Date, now: Date): Promise<OpeningContext> {
-    return new Promise<OpeningContext>((resolve, reject) => {
-      const k = `${retailerId}\u0000${cutover.getTime()}`;
-      let group = this.waiting.get(k);
-      if (!group) {
-        group = { retailerId, cutover, now, reads: [] };
-        this.waiting.set(k, group);
-      }
-      // On the system clock each row has its own instant, a few ms apart: the program is read at
-      // the latest of them, as if the earlier rows had come that much later.
-      if (now > group.now) group.now = now;
-      group.reads.push({ key, resolve, reject });
-      if (group.reads.length >= this.maxSize) {
-        this.waiting.delete(k);
-        this.run(group);
-      } else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          const groups = [...this.waiting.values()];
-          this.waiting.clear();
-          for (const g of groups) this.run(g);
-        });
-      }
-    });
+  constructor(db: Queryable, maxSize = 500) {
+    this.reads = new TurnReads(async (g, keys) => {
+      const { program, programNow, memberIds } = await readOpeningContexts(
+        db,
+        g.retailerId,
+        g.cutover,
+        g.now,
+        keys,
+      );
+      return memberIds.map((memberId) => ({ program, programNow, memberId }));
+    }, maxSize);
   }
 
-  private run(g: WaitingContexts): void {
-    readOpeningContexts(
-      this.db,
-      g.retailerId,
-      g.cutover,
-      g.now,
-      g.reads.map((r) => (namesSomeone(r.key) ? r.key : undefined)),
-    ).then(
-      (c) =>
-        g.reads.forEach((r, i) => {
-          if (!c.program || !c.programNow) r.reject(new Error(`retailer ${g.retailerId} has no program`));
-          else
-            r.resolve({
-              program: c.program.document,
-              programNow: c.programNow.document,
-              memberId: c.memberIds[i],
-            });
-        }),
-      (err: unknown) => {
-        // One row's values can fail the shared statement: each is read alone, so it fails alone.
-        if (g.reads.length > 1 && !isConnectionError(err))
-          for (const r of g.reads) this.run({ ...g, reads: [r] });
-        else g.reads.forEach((r) => r.reject(err));
+  /** The programs at the cut-over and at `now`, and the member `key` names. */
+  async read(retailerId: string, key: MemberKey, cutover: Date, now: Date): Promise<OpeningContext> {
+    const c = await this.reads.read(
+      `${retailerId}\u0000${cutover.getTime()}`,
+      () => ({ retailerId, cutover, now }),
+      // On the system clock each row has its own instant, a few ms apart: the program is read at
+      // the latest of them, as if the earlier rows had come that much later.
+      (g) => {
+        if (now > g.now) g.now = now;
       },
+      namesSomeone(key) ? key : undefined,
     );
+    if (!c.program || !c.programNow) throw new Error(`retailer ${retailerId} has no program`);
+    return { program: c.program.document, programNow: c.programNow.document, memberId: c.memberId };
   }
 }
 
-interface WaitingContexts {
+interface ContextsGroup {
   retailerId: string;
   cutover: Date;
   now: Date;
-  reads: { key: MemberKey; resolve(c: OpeningContext): void; reject(err: unknown): void }[];
 }
+
+type OpeningContexts = Awaited<ReturnType<typeof readOpeningContexts>>;
+
+/** One row's share of its group's read. */
+type ReadContext = Pick<OpeningContexts, 'program' | 'programNow'> & { memberId: string | undefined };
 
 /** What a batched import of openings shares: its group commit and its context reader. */
 export interface OpeningBatching {

@@ -1,4 +1,5 @@
-import { isConnectionError, type Database, type Queryable, type Tx } from '../db/database.js';
+import type { Database, Queryable, Tx } from '../db/database.js';
+import { TurnReads } from '../db/turn-reads.js';
 import { readBasket } from '../domain/basket.js';
 import { localDate, parseZonedTime, startOfLocalDay, startOfLocalYearAt } from '../domain/calendar.js';
 import { jsonHash, sameJson } from '../domain/canonical.js';
@@ -376,11 +377,11 @@ export interface SendOptions {
   contexts?: SendContextReader;
 }
 
-interface WaitingRead {
+/** A group of sends' context reads: one retailer, the latest instant of its reads. */
+interface ContextGroup {
   retailerId: string;
   at: Date;
   openingKey: string | undefined;
-  reads: { send: SendToRead; resolve(c: SendContext): void; reject(err: unknown): void }[];
 }
 
 /**
@@ -390,59 +391,28 @@ interface WaitingRead {
  * cost a round trip per row (issue #16).
  */
 export class SendContextReader {
-  private waiting = new Map<string, WaitingRead>();
-  private scheduled = false;
+  private readonly reads: TurnReads<ContextGroup, SendToRead, SendContext>;
 
-  constructor(
-    private readonly db: Queryable,
-    private readonly maxSize = 500,
-  ) {}
+  constructor(db: Queryable, maxSize = 500) {
+    this.reads = new TurnReads(
+      (g, sends) => readSendContexts(db, g.retailerId, g.at, sends, g.openingKey),
+      maxSize,
+    );
+  }
 
   read(retailerId: string, send: SendToRead, at: Date, openingKey: string | undefined): Promise<SendContext> {
-    return new Promise<SendContext>((resolve, reject) => {
-      const k = `${retailerId}\u0000${openingKey ?? ''}`;
-      let group = this.waiting.get(k);
-      if (!group) {
-        group = { retailerId, at, openingKey, reads: [] };
-        this.waiting.set(k, group);
-      }
+    return this.reads.read(
+      `${retailerId}\u0000${openingKey ?? ''}`,
+      () => ({ retailerId, at, openingKey }),
       // On the system clock each send has its own instant, a few ms apart: the program is read at
       // the latest of them. A version stored in between is then the one read, as if the earlier
       // sends had come that much later: a purchase is still priced by the version in force at its
       // own time (a version starting after it is not in force there, and the send reads the one
       // that is), and everything else of the send keeps its own instant.
-      if (at > group.at) group.at = at;
-      group.reads.push({ send, resolve, reject });
-      if (group.reads.length >= this.maxSize) {
-        this.waiting.delete(k);
-        this.run(group);
-      } else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          const groups = [...this.waiting.values()];
-          this.waiting.clear();
-          for (const g of groups) this.run(g);
-        });
-      }
-    });
-  }
-
-  private run(g: WaitingRead): void {
-    readSendContexts(
-      this.db,
-      g.retailerId,
-      g.at,
-      g.reads.map((r) => r.send),
-      g.openingKey,
-    ).then(
-      (contexts) => g.reads.forEach((r, i) => r.resolve(contexts[i]!)),
-      (err: unknown) => {
-        // One send's values can fail the shared statement: each is read alone, so it fails alone.
-        if (g.reads.length > 1 && !isConnectionError(err))
-          for (const r of g.reads) this.run({ ...g, reads: [r] });
-        else g.reads.forEach((r) => r.reject(err));
+      (g) => {
+        if (at > g.at) g.at = at;
       },
+      send,
     );
   }
 }
