@@ -96,6 +96,11 @@ export function summaryLines(s: ImportSummary, peakRss: number): string[] {
     lines.push(`  every row up to line ${int(s.line)} is done; run the same command again to resume`);
   }
   if (s.checkpoint_error) lines.push(`  no checkpoint could be kept: ${s.checkpoint_error}`);
+  if (s.statistics_error) {
+    lines.push(
+      `  the tables' statistics could not be refreshed (${s.statistics_error}): run ANALYZE before serving`,
+    );
+  }
   return lines;
 }
 
