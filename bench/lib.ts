@@ -3,7 +3,7 @@
  * processes of the built CLI, the peak resident memory of a child, and an HTTP load generator.
  * Timings are for reading, never asserted (issue #8).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -77,6 +77,42 @@ export function resetPeak(pid: number): void {
       // Not Linux, or not allowed: the peak then covers the process's whole life, which is still a bound.
     }
   }
+}
+
+/** Clock ticks per second of `/proc/PID/stat`'s CPU times (`getconf CLK_TCK`; 100 on Linux). */
+const TICKS = (() => {
+  try {
+    const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
+    return Number.isFinite(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) each live process has used, from `/proc/PID/stat`; none off Linux. */
+export function cpuSeconds(pids: readonly number[]): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      used.set(pid, (Number(f[11]) + Number(f[12])) / TICKS);
+    } catch {
+      // Ended, or not Linux.
+    }
+  }
+  return used;
+}
+
+/**
+ * CPU seconds processes used between two readings of `cpuSeconds`: a process born in between counts
+ * from zero (a PostgreSQL backend forked for a new connection starts at none); one gone by the end is
+ * left out (a bound from below).
+ */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, s] of after) sum += s - (before.get(pid) ?? 0);
+  return sum;
 }
 
 /** `pid` and its live children (the workers of `serve --workers N`), from /proc; just `pid` elsewhere. */

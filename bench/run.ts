@@ -26,6 +26,9 @@ import {
   prng,
   request,
   resetPeak,
+  cpuSeconds,
+  cpuBetween,
+  processTree,
   round,
   serve,
   serverPeakRss,
@@ -215,21 +218,59 @@ async function templateMember(server: Server, t: Tenant, tag: string, purchase: 
  * which has no baseline of its own) and the server's peak RSS (summed over its processes); fails
  * the run on any wrong answer.
  */
-function loadFigures(
+/**
+ * The PostgreSQL backends serving the bench's servers: the sessions whose `application_name` is the
+ * one the bench gives them (`BENCH_SESSIONS`). None for the embedded database.
+ */
+let benchBackends: () => Promise<number[]> = () => Promise.resolve([]);
+const BENCH_SESSIONS = 'laurel_bench';
+
+/** CPU used so far by a server's processes and the bench's database sessions, at a scenario's start. */
+interface CpuMark {
+  server: Map<number, number>;
+  database: Map<number, number>;
+}
+let cpuMark: CpuMark | undefined;
+
+/** Starts measuring a scenario: the server's peak memory and its and its database sessions' CPU. */
+async function startScenario(server: Server): Promise<void> {
+  resetPeak(server.pid);
+  cpuMark = { server: cpuSeconds(processTree(server.pid)), database: cpuSeconds(await benchBackends()) };
+}
+
+/**
+ * CPU milliseconds per request the scenario cost the server (all its processes) and PostgreSQL's
+ * backends serving it (not the WAL writer or checkpointer): unlike a rate, a cost per request stays
+ * readable on a machine shared with other work, and says which side bounds the scenario.
+ */
+async function cpuPerRequest(server: Server, requests: number, embedded: boolean) {
+  if (!cpuMark || !requests) return {};
+  const serverSeconds = cpuBetween(cpuMark.server, cpuSeconds(processTree(server.pid)));
+  const databaseSeconds = cpuBetween(cpuMark.database, cpuSeconds(await benchBackends()));
+  cpuMark = undefined;
+  return {
+    server_cpu_ms_per_request: round((serverSeconds * 1000) / requests, 3),
+    ...(embedded ? {} : { database_cpu_ms_per_request: round((databaseSeconds * 1000) / requests, 3) }),
+  };
+}
+
+async function loadFigures(
   name: string,
   r: LoadResult,
   server: Server,
   baseline: PgbenchResult | undefined,
   unit: string,
   extra: Record<string, unknown> = {},
-) {
+): Promise<void> {
   if (r.errors) throw new Error(`${name}: ${r.errors} requests failed; the first: ${r.firstError}`);
+  const cpu = await cpuPerRequest(server, r.requests, extra.embedded === true);
   figure(name, round(r.perSecond, 1), unit, {
     ...extra,
     requests: r.requests,
     p50_ms: round(r.p50Ms),
     p99_ms: round(r.p99Ms),
     ...(baseline ? { ratio_to_baseline: round(r.perSecond / baseline.tps, 4) } : {}),
+    ...cpu,
     server_peak_rss_mib: mib(serverPeakRss(server.pid)),
     // The machine is shared: the 1-minute load average as the scenario ends, beside its figure.
     load_average_1m: round(loadavg()[0]!),
@@ -286,7 +327,16 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   try {
     await admin.query(`CREATE SCHEMA ${schema}`);
-    const env = { ...process.env, DATABASE_URL: urlWithSchema(url, schema), LOG_LEVEL: 'warn' };
+    // The server's sessions carry the bench's name, so their CPU can be told from other work's.
+    const sessions = new URL(urlWithSchema(url, schema));
+    sessions.searchParams.set('application_name', BENCH_SESSIONS);
+    const env = { ...process.env, DATABASE_URL: sessions.toString(), LOG_LEVEL: 'warn' };
+    benchBackends = async () =>
+      (
+        await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+          BENCH_SESSIONS,
+        ])
+      ).rows.map((r) => r.pid);
     await laurel(['migrate'], env);
     const demo = JSON.parse((await laurel(['demo', '--json'], env)).stdout) as {
       api_key: string;
@@ -343,7 +393,7 @@ async function main(): Promise<void> {
         const r = await run();
         const endedAt = process.hrtime.bigint();
         const ratio = round(r.perSecond / plain.perSecond, 4);
-        loadFigures('ingest_spread_webhook', r, s, tpcb, 'purchases/s', {
+        await loadFigures('ingest_spread_webhook', r, s, tpcb, 'purchases/s', {
           workers,
           ratio_to_ingest_spread: ratio,
         });
@@ -380,7 +430,7 @@ async function main(): Promise<void> {
       // 3. Member lookup, as a care agent or an app does it, over the whole population.
       const lookups = async (name: string, seed: number) => {
         const rand = prng(seed);
-        resetPeak(s.pid);
+        await startScenario(s);
         const r = await load(s.base, scale.clients, scale.seconds, () => {
           const i = 1 + Math.floor(rand() * scale.members);
           return {
@@ -389,7 +439,7 @@ async function main(): Promise<void> {
             headers: { authorization: tenant.auth },
           };
         });
-        loadFigures(`${name}${suffix}`, r, s, selectOnly, 'requests/s', extra);
+        await loadFigures(`${name}${suffix}`, r, s, selectOnly, 'requests/s', extra);
       };
       if (wanted('lookup')) await lookups('lookup', 3);
       // 3b. The same lookups with every member's stored standing stale, as after a write to each
@@ -409,7 +459,7 @@ async function main(): Promise<void> {
       // the main server's runs are kept for the returns (`keep`).
       const ingest = async (name: string, members: number, seed = name.length, keep = !suffix) => {
         const rand = prng(seed);
-        resetPeak(s.pid);
+        await startScenario(s);
         return load(s.base, scale.clients, scale.seconds, (i) => {
           const m = 1 + Math.floor(rand() * members);
           const at = new Date(T0.getTime() - 30_000);
@@ -434,7 +484,7 @@ async function main(): Promise<void> {
       const withWebhook = !suffix && wanted('webhook');
       if (wanted('ingest') || withWebhook) {
         const plain = await ingest(`ingest_spread${suffix}`, spread);
-        loadFigures(`ingest_spread${suffix}`, plain, s, tpcb, 'purchases/s', extra);
+        await loadFigures(`ingest_spread${suffix}`, plain, s, tpcb, 'purchases/s', extra);
         // 4b. Right after it, its very requests (same seed, new transaction ids) with a webhook
         // subscribed to `*`; not kept for the returns, whose work stays as it was.
         if (withWebhook)
@@ -444,7 +494,7 @@ async function main(): Promise<void> {
       }
       if (wanted('ingest')) {
         const hot = `ingest_hot${suffix}`;
-        loadFigures(hot, await ingest(hot, scale.hot), s, tpcb, 'purchases/s', extra);
+        await loadFigures(hot, await ingest(hot, scale.hot), s, tpcb, 'purchases/s', extra);
       }
     };
 
@@ -452,7 +502,7 @@ async function main(): Promise<void> {
 
     // 5. Returns: a purchase re-sent with its first line at quantity 0 (a void when it had one line).
     if (wanted('ingest') && sent.length) {
-      resetPeak(server.pid);
+      await startScenario(server);
       const r = await load(
         server.base,
         scale.clients,
@@ -474,7 +524,7 @@ async function main(): Promise<void> {
         },
         sent.length,
       );
-      loadFigures('returns', r, server, tpcb, 'returns/s', { workers });
+      await loadFigures('returns', r, server, tpcb, 'returns/s', { workers });
     }
     await server.stop();
     server = undefined;
@@ -552,7 +602,7 @@ async function pgliteBench(scale: Scale, dir: string): Promise<void> {
     }
     const clients = 4;
     const rand = prng(11);
-    resetPeak(server.pid);
+    await startScenario(server);
     const ingest = await load(server.base, clients, scale.pgliteSeconds, (i) => ({
       method: 'POST',
       path: '/api/2.0/send_transaction',
@@ -566,14 +616,14 @@ async function pgliteBench(scale: Scale, dir: string): Promise<void> {
       ),
     }));
     const labels = { embedded: true, members: scale.pgliteMembers, clients };
-    loadFigures('pglite_ingest', ingest, server, undefined, 'purchases/s', labels);
-    resetPeak(server.pid);
+    await loadFigures('pglite_ingest', ingest, server, undefined, 'purchases/s', labels);
+    await startScenario(server);
     const lookup = await load(server.base, clients, scale.pgliteSeconds, () => ({
       method: 'GET',
       path: `/priv/v1/apps/${tenant.apiKey}/users/search?email=p%2B${1 + Math.floor(rand() * scale.pgliteMembers)}%40bench.example&expand_incentives=true`,
       headers: { authorization: tenant.auth },
     }));
-    loadFigures('pglite_lookup', lookup, server, undefined, 'requests/s', labels);
+    await loadFigures('pglite_lookup', lookup, server, undefined, 'requests/s', labels);
   } finally {
     await server.stop();
   }
