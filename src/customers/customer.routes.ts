@@ -27,7 +27,7 @@ import {
 } from './customer.schema.js';
 import {
   addTags,
-  createUser,
+  createUserWithStanding,
   deleteUser,
   getTags,
   getUser,
@@ -117,11 +117,10 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     async (request) => {
       const { retailer_id, api_key } = principalOf(request);
       const now = await clock.now();
-      const row = await createUser(db, retailer_id, request.body.user, now, { actor: `app:${api_key}` });
-      return {
-        status: 'ok' as const,
-        user: await renderOne(retailer_id, row, writeFlagsOf(request.query), now),
-      };
+      const created = await createUserWithStanding(db, retailer_id, request.body.user, now, {
+        actor: `app:${api_key}`,
+      });
+      return { status: 'ok' as const, user: await renderRead(created, writeFlagsOf(request.query)) };
     },
   );
 

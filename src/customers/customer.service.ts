@@ -21,6 +21,7 @@ import { isOneServer } from '../db/distribution.js';
 import type { MemberLedger } from '../tiers/tier.repository.js';
 import { standingRead, type StandingReadJson } from '../tiers/standing.repository.js';
 import { standingFromRead } from '../tiers/standing.service.js';
+import { memberStandingAt } from '../tiers/tier.service.js';
 import {
   eraseUser,
   findUserById,
@@ -308,14 +309,21 @@ export function newMember(
  * (a version stored those few milliseconds earlier is then the one read, as the till's sends read
  * theirs together: docs/decisions/0007-group-commit.md).
  */
-async function writesOf(db: Queryable, members: readonly NewMember[]): Promise<NewMemberWrite[]> {
+async function writesOf(
+  db: Queryable,
+  members: readonly NewMember[],
+  /** Programs already read at the latest creation instant of their retailer's members. */
+  known: ReadonlyMap<string, ProgramDocument> = new Map(),
+): Promise<NewMemberWrite[]> {
   const latest = new Map<string, Date>();
   for (const m of members) {
     const at = latest.get(m.row.retailer_id);
     if (m.row.opted_in_at && (!at || m.now > at)) latest.set(m.row.retailer_id, m.now);
   }
-  const programs = new Map<string, ProgramDocument>();
-  for (const [retailerId, at] of latest) programs.set(retailerId, await getProgramAt(db, retailerId, at));
+  const programs = new Map<string, ProgramDocument>(known);
+  for (const [retailerId, at] of latest) {
+    if (!programs.has(retailerId)) programs.set(retailerId, await getProgramAt(db, retailerId, at));
+  }
   const writes: NewMemberWrite[] = [];
   for (const m of members) {
     const { row, now } = m;
@@ -357,14 +365,17 @@ async function writesOf(db: Queryable, members: readonly NewMember[]): Promise<N
   return writes;
 }
 
-/** The ledger of a member just created: its opt-in, and where its cash-outs start (`cashOutColumn`). */
-const newMemberLedger = (at: Date, actor: string | null, cashOutSince: Date): MemberLedger => ({
+/**
+ * The ledger of a member just created: its opt-in (none when created opted out), and where its
+ * cash-outs start (`cashOutColumn`).
+ */
+const newMemberLedger = (at: Date | null, actor: string | null, cashOutSince: Date): MemberLedger => ({
   balances: [],
   due: [],
   cashOut: { since: cashOutSince, deleted: false },
   tqChanges: [],
   moves: [],
-  enrollment: [{ at, opted_in: true, actor }],
+  enrollment: at ? [{ at, opted_in: true, actor }] : [],
 });
 
 /**
@@ -372,8 +383,12 @@ const newMemberLedger = (at: Date, actor: string | null, cashOutSince: Date): Me
  * batch of new customers (issue #16), or one profile of the API. Answers their rows, in order. A
  * taken email or external id fails the statement, and so every member of it.
  */
-export async function insertNewMembers(db: Queryable, members: readonly NewMember[]): Promise<UserRow[]> {
-  const codes = await insertMembers(db, await writesOf(db, members));
+export async function insertNewMembers(
+  db: Queryable,
+  members: readonly NewMember[],
+  known?: ReadonlyMap<string, ProgramDocument>,
+): Promise<UserRow[]> {
+  const codes = await insertMembers(db, await writesOf(db, members, known));
   return members.map((m) => ({ ...m.row, referrer_code: codes.get(m.row.id)! }));
 }
 
@@ -381,8 +396,12 @@ export async function insertNewMembers(db: Queryable, members: readonly NewMembe
  * Creates one member statement by statement, each on one shard: where the members are not whole on
  * one server (Citus, issue #19), whose lookup tables are distributed by their own keys.
  */
-export async function insertNewMemberByParts(tx: Tx, member: NewMember): Promise<UserRow> {
-  const [w] = await writesOf(tx, [member]);
+export async function insertNewMemberByParts(
+  tx: Tx,
+  member: NewMember,
+  known?: ReadonlyMap<string, ProgramDocument>,
+): Promise<UserRow> {
+  const [w] = await writesOf(tx, [member], known);
   const { row } = w!;
   const code = await insertUser(tx, row);
   if (w!.enrollment) {
@@ -425,6 +444,32 @@ export async function createUser(
       ? (await insertNewMembers(db, [member]))[0]!
       : db.transaction((tx) => insertNewMemberByParts(tx, member)),
   );
+}
+
+/**
+ * `createUser` with what the API answers beside the new member: the program in force at `now` and
+ * the member's standing then, computed from the ledger a new member has (its enrollment alone), so
+ * the answer reads nothing back (issue #15: a create took six round trips, three of them this
+ * read). The same standing a read of the member computes from its ledger (a test compares them).
+ */
+export async function createUserWithStanding(
+  db: Database,
+  retailerId: string,
+  input: ProfileInput,
+  now: Date,
+  past: ImportedPast = {},
+): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
+  const member = newMember(retailerId, input, now, past);
+  const program = await getProgramAt(db, retailerId, now);
+  const known = new Map([[retailerId, program]]);
+  const oneServer = await isOneServer(db);
+  const row = await withUniqueErrors(async () =>
+    oneServer
+      ? (await insertNewMembers(db, [member], known))[0]!
+      : db.transaction((tx) => insertNewMemberByParts(tx, member, known)),
+  );
+  const ledger = newMemberLedger(row.opted_in_at, member.actor, member.cashed_out_through ?? row.created_at);
+  return { row, program, standing: await memberStandingAt(db, program, row, now, ledger) };
 }
 
 const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
