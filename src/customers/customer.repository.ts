@@ -119,9 +119,9 @@ const NEW_USER_COLUMNS = `id, retailer_id, external_id, external_id_type, email,
 export async function insertMembers(
   db: Queryable,
   members: readonly NewMemberWrite[],
-): Promise<Map<string, string>> {
+): Promise<Map<string, { referrer_code: string; identifiers: Identifier[] }>> {
   const events = members.flatMap((m) => m.events);
-  const rows = await db.query<{ id: string; referrer_code: string }>(
+  const rows = await db.query<{ id: string; referrer_code: string; identifiers: Identifier[] }>(
     `WITH x AS MATERIALIZED (
        SELECT * FROM jsonb_populate_recordset(NULL::users, $1::jsonb)
      ), u AS (
@@ -157,7 +157,14 @@ export async function insertMembers(
      ), s AS (
        ${standingInvalidation('SELECT id AS user_id, retailer_id FROM x WHERE opted_in OR cashed_out_through IS NOT NULL')}
      ), ${outboxWrites('$5', '$6::uuid[]')}
-     SELECT id, referrer_code FROM u`,
+     -- Each member's identifiers as \`listIdentifiers\` orders them, in this database's collation:
+     -- the answer of a create shows them without reading them back (issue #15).
+     SELECT u.id, u.referrer_code,
+            coalesce((SELECT json_agg(json_build_object('external_id', i.external_id,
+                                                         'external_id_type', i.external_id_type)
+                                      ORDER BY i.is_primary DESC, i.created_at, i.external_id)
+                      FROM ids i WHERE i.user_id = u.id), '[]') AS identifiers
+     FROM u`,
     [
       JSON.stringify(members.map((m) => ({ ...m.row, cashed_out_through: m.cashed_out_through }))),
       JSON.stringify(
@@ -189,7 +196,7 @@ export async function insertMembers(
       eventOwners(events),
     ],
   );
-  return new Map(rows.map((r) => [r.id, r.referrer_code]));
+  return new Map(rows.map(({ id, ...r }) => [id, r]));
 }
 
 /**

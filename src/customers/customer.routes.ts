@@ -8,6 +8,7 @@ import { getProgramAt } from '../program/program.service.js';
 import type { UserRow } from './customer.repository.js';
 import type { ProgramDocument } from '../domain/program.js';
 import type { MemberStanding } from '../domain/loyalty-view.js';
+import type { Identifier } from '../domain/profile.js';
 import {
   ApiKeyParams,
   ExternalIdParams,
@@ -92,10 +93,12 @@ export const customerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
 
   /** Renders a member read with the program and standing (issue #15: the read's one round trip). */
   async function renderRead(
-    found: { row: UserRow; program: ProgramDocument; standing: MemberStanding },
+    found: { row: UserRow; program: ProgramDocument; standing: MemberStanding; identifiers?: Identifier[] },
     flags: UserViewFlags,
   ) {
-    const identifiers = flags.show_identifiers ? await listIdentifiers(db, found.row.id) : undefined;
+    const identifiers = flags.show_identifiers
+      ? (found.identifiers ?? (await listIdentifiers(db, found.row.id)))
+      : undefined;
     return toWireUser(found.row, found.program, flags, identifiers, found.standing);
   }
 

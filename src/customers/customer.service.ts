@@ -387,9 +387,18 @@ export async function insertNewMembers(
   db: Queryable,
   members: readonly NewMember[],
   known?: ReadonlyMap<string, ProgramDocument>,
-): Promise<UserRow[]> {
-  const codes = await insertMembers(db, await writesOf(db, members, known));
-  return members.map((m) => ({ ...m.row, referrer_code: codes.get(m.row.id)! }));
+): Promise<CreatedMember[]> {
+  const written = await insertMembers(db, await writesOf(db, members, known));
+  return members.map((m) => {
+    const { referrer_code, identifiers } = written.get(m.row.id)!;
+    return { row: { ...m.row, referrer_code }, identifiers };
+  });
+}
+
+/** A member just created, with its identifiers in the order a read lists them. */
+export interface CreatedMember {
+  row: UserRow;
+  identifiers: Identifier[];
 }
 
 /**
@@ -441,7 +450,7 @@ export async function createUser(
   const oneServer = await isOneServer(db);
   return withUniqueErrors(async () =>
     oneServer
-      ? (await insertNewMembers(db, [member]))[0]!
+      ? (await insertNewMembers(db, [member]))[0]!.row
       : db.transaction((tx) => insertNewMemberByParts(tx, member)),
   );
 }
@@ -458,18 +467,21 @@ export async function createUserWithStanding(
   input: ProfileInput,
   now: Date,
   past: ImportedPast = {},
-): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
+): Promise<CreatedMember & { program: ProgramDocument; standing: MemberStanding }> {
   const member = newMember(retailerId, input, now, past);
   const program = await getProgramAt(db, retailerId, now);
   const known = new Map([[retailerId, program]]);
   const oneServer = await isOneServer(db);
-  const row = await withUniqueErrors(async () =>
+  const { row, identifiers } = await withUniqueErrors(async () =>
     oneServer
       ? (await insertNewMembers(db, [member], known))[0]!
-      : db.transaction((tx) => insertNewMemberByParts(tx, member, known)),
+      : db.transaction(async (tx) => {
+          const created = await insertNewMemberByParts(tx, member, known);
+          return { row: created, identifiers: await listIdentifiers(tx, created.id) };
+        }),
   );
   const ledger = newMemberLedger(row.opted_in_at, member.actor, member.cashed_out_through ?? row.created_at);
-  return { row, program, standing: await memberStandingAt(db, program, row, now, ledger) };
+  return { row, identifiers, program, standing: await memberStandingAt(db, program, row, now, ledger) };
 }
 
 const phoneKeysOf = (row: Pick<UserRow, 'phone_numbers'>): string[] =>
