@@ -101,6 +101,21 @@ const SCALES: Record<string, Scale> = {
 const T0 = new Date('2026-01-06T15:00:00Z');
 const DAY = 86_400_000;
 
+/**
+ * The clock of the HTTP scenarios' servers. `real`, the default, is production's: a request reads
+ * no clock. `simulated` (every run before 5 December 2026) reads the database's simulated clock
+ * once a request, a statement production does not send. The sweep always runs on a simulated
+ * clock, which it moves 31 days on.
+ */
+type BenchClock = 'real' | 'simulated';
+
+const clockArgs = (clock: BenchClock) =>
+  clock === 'real' ? [] : ['--clock', 'simulated', '--now', T0.toISOString()];
+
+/** An instant `ms` before the server's now: of the real clock, or of the simulated T0. */
+const before = (clock: BenchClock, ms: number) =>
+  new Date((clock === 'real' ? Date.now() : T0.getTime()) - ms);
+
 function parseArgs(argv: string[]): {
   scaleName: string;
   scale: Scale;
@@ -111,6 +126,7 @@ function parseArgs(argv: string[]): {
   /** `laurel import transactions --concurrency` (default 256, the command's own on PostgreSQL). */
   importConcurrency: number;
   alsoWorkers: number[];
+  clock: BenchClock;
 } {
   const value = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -127,7 +143,10 @@ function parseArgs(argv: string[]): {
     if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number`);
     return n;
   };
+  const clock = value('--clock') ?? 'real';
+  if (clock !== 'real' && clock !== 'simulated') throw new Error('--clock must be real or simulated');
   return {
+    clock,
     scaleName,
     scale: {
       ...scale,
@@ -188,7 +207,13 @@ async function ok(server: Server, method: string, path: string, auth: string, bo
 }
 
 /** A member created through the API, and (for `purchase`) one purchase from the till. */
-async function templateMember(server: Server, t: Tenant, tag: string, purchase: boolean): Promise<string> {
+async function templateMember(
+  server: Server,
+  t: Tenant,
+  tag: string,
+  /** The instant of its one purchase, when it has one. */
+  purchase: Date | undefined,
+): Promise<string> {
   const created = await ok(server, 'POST', `/priv/v1/apps/${t.apiKey}/users`, t.auth, {
     user: {
       email: `${tag}@bench.example`,
@@ -207,7 +232,7 @@ async function templateMember(server: Server, t: Tenant, tag: string, purchase: 
       'POST',
       '/api/2.0/send_transaction',
       t.auth,
-      JSON.parse(purchaseBody(`T-${tag}`, `bench-${tag}`, new Date(T0.getTime() - 60_000), 2, prng(7))),
+      JSON.parse(purchaseBody(`T-${tag}`, `bench-${tag}`, purchase, 2, prng(7))),
     );
   }
   return created.user.id as string;
@@ -278,7 +303,7 @@ async function loadFigures(
 }
 
 async function main(): Promise<void> {
-  const { scaleName, scale, keep, only, profile, workers, alsoWorkers, importConcurrency } = parseArgs(
+  const { scaleName, scale, keep, only, profile, workers, alsoWorkers, importConcurrency, clock } = parseArgs(
     process.argv.slice(2),
   );
   // --profile DIR: the server (and the sweep) write V8 CPU profiles there, one per process.
@@ -296,6 +321,7 @@ async function main(): Promise<void> {
     load_average_1m: round(loadavg()[0]!),
     node: process.version,
     server_workers: workers,
+    clock,
   });
 
   // 1. Baselines on the same server, at the ingestion's concurrency.
@@ -320,23 +346,31 @@ async function main(): Promise<void> {
     await pgbench.close();
   }
 
-  const schema = `laurel_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
+  benchBackends = async () =>
+    (
+      await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+        BENCH_SESSIONS,
+      ])
+    ).rows.map((r) => r.pid);
+  const schemas: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'laurel-bench-'));
   let server: Server | undefined;
-  try {
+
+  /**
+   * 2. A schema with the demo program and the population: two template members through the API
+   * (one with a purchase `purchaseAgo` before the clock's now), copied with SQL. Answers it with its
+   * server, running on `populationClock` with `serverWorkers` processes.
+   */
+  const population = async (populationClock: BenchClock, serverWorkers: number, serverNodeArgs: string[]) => {
+    const schema = `laurel_bench_${randomBytes(4).toString('hex')}`;
     await admin.query(`CREATE SCHEMA ${schema}`);
+    schemas.push(schema);
     // The server's sessions carry the bench's name, so their CPU can be told from other work's.
     const sessions = new URL(urlWithSchema(url, schema));
     sessions.searchParams.set('application_name', BENCH_SESSIONS);
     const env = { ...process.env, DATABASE_URL: sessions.toString(), LOG_LEVEL: 'warn' };
-    benchBackends = async () =>
-      (
-        await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
-          BENCH_SESSIONS,
-        ])
-      ).rows.map((r) => r.pid);
     await laurel(['migrate'], env);
     const demo = JSON.parse((await laurel(['demo', '--json'], env)).stdout) as {
       api_key: string;
@@ -348,35 +382,46 @@ async function main(): Promise<void> {
       auth: basic(demo.api_key, demo.secret),
       admin: `Bearer ${demo.admin_token}`,
     };
-    const serverArgs = ['--clock', 'simulated', '--now', T0.toISOString(), '--sweep-interval', '0'];
-    server = await serve([...serverArgs, '--workers', String(workers)], env, nodeArgs);
-
-    // 2. The population: two template members through the API, copied with SQL.
-    const a = await templateMember(server, tenant, 'a', true);
-    const b = await templateMember(server, tenant, 'b', false);
-    // Each template read once, as any member is read after their last write: the read stores the
-    // standing (issue #15) that the copies inherit. `lookup_cold` measures members never read.
-    for (const tag of ['a', 'b'])
-      await ok(
-        server,
-        'GET',
-        `/priv/v1/apps/${tenant.apiKey}/users/search?email=${tag}%40bench.example`,
-        tenant.auth,
-      );
-    const seeded = process.hrtime.bigint();
-    const client = new pg.Client({ connectionString: env.DATABASE_URL });
-    await client.connect();
+    const serverArgs = [...clockArgs(populationClock), '--sweep-interval', '0'];
+    const s = await serve([...serverArgs, '--workers', String(serverWorkers)], env, serverNodeArgs);
     try {
-      await cloneMember(client, a, 1, scale.purchasers);
-      await cloneMember(client, b, scale.purchasers + 1, scale.members);
-      await client.query('ANALYZE');
-    } finally {
-      await client.end();
+      const a = await templateMember(s, tenant, 'a', before(populationClock, 60_000));
+      const b = await templateMember(s, tenant, 'b', undefined);
+      // Each template read once, as any member is read after their last write: the read stores the
+      // standing (issue #15) that the copies inherit. `lookup_cold` measures members never read.
+      for (const tag of ['a', 'b'])
+        await ok(
+          s,
+          'GET',
+          `/priv/v1/apps/${tenant.apiKey}/users/search?email=${tag}%40bench.example`,
+          tenant.auth,
+        );
+      const seeded = process.hrtime.bigint();
+      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      await client.connect();
+      try {
+        await cloneMember(client, a, 1, scale.purchasers);
+        await cloneMember(client, b, scale.purchasers + 1, scale.members);
+        await client.query('ANALYZE');
+      } finally {
+        await client.end();
+      }
+      const seedSeconds = Number(process.hrtime.bigint() - seeded) / 1e9;
+      log(
+        `seeded ${scale.members} members (${scale.purchasers} with a purchase) in ${seedSeconds.toFixed(1)} s, ` +
+          `${populationClock} clock`,
+      );
+    } catch (err) {
+      await s.stop();
+      throw err;
     }
-    const seedSeconds = Number(process.hrtime.bigint() - seeded) / 1e9;
-    log(
-      `seeded ${scale.members} members (${scale.purchasers} with a purchase) in ${seedSeconds.toFixed(1)} s`,
-    );
+    return { env, tenant, serverArgs, server: s };
+  };
+
+  try {
+    const main = await population(clock, workers, nodeArgs);
+    const { env, tenant, serverArgs } = main;
+    server = main.server;
     const memberTag = (i: number) => (i <= scale.purchasers ? `a` : `b`);
 
     /**
@@ -462,7 +507,7 @@ async function main(): Promise<void> {
         await startScenario(s);
         return load(s.base, scale.clients, scale.seconds, (i) => {
           const m = 1 + Math.floor(rand() * members);
-          const at = new Date(T0.getTime() - 30_000);
+          const at = before(clock, 30_000);
           const body = purchaseBody(
             `${name}-${i}`,
             `bench-${memberTag(m)}-${m}`,
@@ -535,24 +580,29 @@ async function main(): Promise<void> {
       server = undefined;
     }
 
-    // 6. Rollover sweep: every lot above has matured 31 days on.
+    // 6. Rollover sweep: every lot of the population has matured 31 days on. On the real clock the
+    // scenarios' population cannot be moved there, so the sweep gets its own, seeded on the
+    // simulated clock: the same members and lots, without the purchases of the scenarios above.
     if (wanted('sweep')) {
       const later = new Date(T0.getTime() + 31 * DAY);
-      server = await serve([...serverArgs, '--workers', '1'], env);
-      await ok(server, 'POST', '/admin/v1/clock', tenant.admin, { now: later.toISOString() });
+      const swept = clock === 'simulated' ? main : await population('simulated', 1, []);
+      if (swept === main) server = await serve([...serverArgs, '--workers', '1'], env);
+      else server = swept.server;
+      await ok(server, 'POST', '/admin/v1/clock', swept.tenant.admin, { now: later.toISOString() });
       await server.stop();
       server = undefined;
-      const swept = await laurel(['sweep', '--batch-size', '1000'], env, nodeArgs);
-      const m = /swept (\d+) lots for (\d+) members/.exec(swept.stdout);
-      if (!m) throw new Error(`sweep printed no count:\n${swept.stdout}`);
+      const run = await laurel(['sweep', '--batch-size', '1000'], swept.env, nodeArgs);
+      const m = /swept (\d+) lots for (\d+) members/.exec(run.stdout);
+      if (!m) throw new Error(`sweep printed no count:\n${run.stdout}`);
       const lots = Number(m[1]);
-      figure('sweep', round(lots / swept.seconds, 1), 'lots/s', {
+      figure('sweep', round(lots / run.seconds, 1), 'lots/s', {
         lots,
         members: Number(m[2]),
-        seconds: round(swept.seconds, 1),
-        ratio_to_baseline: round(lots / swept.seconds / tpcb.tps, 4),
-        peak_rss_mib: mib(swept.peakRssBytes),
+        seconds: round(run.seconds, 1),
+        ratio_to_baseline: round(lots / run.seconds / tpcb.tps, 4),
+        peak_rss_mib: mib(run.peakRssBytes),
       });
+      if (swept !== main) log((await laurel(['verify'], swept.env)).stdout.trim());
     }
     const verified = await laurel(['verify'], env);
     log(verified.stdout.trim());
@@ -569,11 +619,13 @@ async function main(): Promise<void> {
     }
 
     // 8. The embedded database, at a smaller scale.
-    if (wanted('pglite')) await pgliteBench(scale, dir);
+    if (wanted('pglite')) await pgliteBench(scale, dir, clock);
   } finally {
     await server?.stop();
-    if (!keep) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    else log(`kept schema ${schema}`);
+    for (const schema of schemas) {
+      if (!keep) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      else log(`kept schema ${schema}`);
+    }
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -581,7 +633,7 @@ async function main(): Promise<void> {
 }
 
 /** Ingestion and lookup on embedded PGlite: members created through the API, labelled as such. */
-async function pgliteBench(scale: Scale, dir: string): Promise<void> {
+async function pgliteBench(scale: Scale, dir: string, clock: BenchClock): Promise<void> {
   const { DATABASE_URL: _server, ...rest } = process.env;
   const env: NodeJS.ProcessEnv = { ...rest, LOG_LEVEL: 'warn' };
   const dataDir = join(dir, 'pglite');
@@ -590,10 +642,7 @@ async function pgliteBench(scale: Scale, dir: string): Promise<void> {
     secret: string;
   };
   const tenant = { apiKey: demo.api_key, auth: basic(demo.api_key, demo.secret), admin: '' };
-  const server = await serve(
-    ['--data-dir', dataDir, '--clock', 'simulated', '--now', T0.toISOString(), '--sweep-interval', '0'],
-    env,
-  );
+  const server = await serve(['--data-dir', dataDir, ...clockArgs(clock), '--sweep-interval', '0'], env);
   try {
     for (let i = 1; i <= scale.pgliteMembers; i++) {
       await ok(server, 'POST', `/priv/v1/apps/${tenant.apiKey}/users`, tenant.auth, {
@@ -610,7 +659,7 @@ async function pgliteBench(scale: Scale, dir: string): Promise<void> {
       body: purchaseBody(
         `PG-${i}`,
         `bench-p-${1 + Math.floor(rand() * scale.pgliteMembers)}`,
-        new Date(T0.getTime() - 30_000),
+        before(clock, 30_000),
         2,
         rand,
       ),
