@@ -51,6 +51,8 @@ describe.skipIf(!url)('npm run bench --scale tiny [postgres]', () => {
             purchases?: number;
             delivered?: number;
             pending?: number;
+            server_cpu_ms_per_request?: number;
+            database_cpu_ms_per_request?: number;
           },
       );
     const byName = new Map(lines.map((f) => [f.figure, f]));
@@ -78,8 +80,15 @@ describe.skipIf(!url)('npm run bench --scale tiny [postgres]', () => {
     expect(delivery.delivered).toBe(delivery.events);
     expect(delivery.pending).toBe(0);
     expect(run.stderr).toMatch(/ingest_spread_webhook is [\d.]+ × ingest_spread/);
-    // Conservation after every scenario: `laurel verify` ran and found nothing wrong.
-    expect(run.stderr).toMatch(/ledger verified: \d+ journals/);
+    // What a request cost the server and its database sessions, beside each HTTP figure.
+    for (const name of ['lookup', 'ingest_spread', 'returns']) {
+      expect(byName.get(name)!.server_cpu_ms_per_request, name).toBeGreaterThan(0);
+      expect(byName.get(name)!.database_cpu_ms_per_request, name).toBeGreaterThan(0);
+    }
+    expect(byName.get('pglite_lookup')!.server_cpu_ms_per_request).toBeGreaterThan(0);
+    // Conservation after every scenario: `laurel verify` ran and found nothing wrong, on the
+    // scenarios' population and on the sweep's own (the scenarios run on the real clock).
+    expect(run.stderr.match(/ledger verified: \d+ journals/g)).toHaveLength(2);
     // The closing table names every figure.
     for (const name of FIGURES) expect(run.stderr).toContain(name);
   }, 600_000);
