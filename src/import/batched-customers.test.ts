@@ -63,6 +63,19 @@ const CUSTOMERS: Customer[] = [
   })),
 ];
 
+/**
+ * New rows beside one whose email X-1 holds (line 8, rejected) and one that is X-1 (present), and
+ * two rows claiming N-12: line 1 as its external id, line 2 among its identifiers (rejected).
+ */
+const TAKEN_ROWS: Customer[] = [
+  { external_id: 'N-12', email: 'n12@ex.com' },
+  { external_id: 'N-13', identifiers: [{ external_id: 'N-12' }] },
+  ...Array.from({ length: 5 }, (_, i) => ({ external_id: `N-${i + 1}`, email: `n${i + 1}@ex.com` })),
+  { external_id: 'N-11', email: 'DUP@example.com' },
+  ...Array.from({ length: 5 }, (_, i) => ({ external_id: `N-${i + 6}`, email: `n${i + 6}@ex.com` })),
+  { external_id: 'X-1' },
+];
+
 const ndjson = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replace(UUID, '<id>')) as unknown;
 
@@ -242,7 +255,7 @@ describeEachDatabase('New customers imported a batch at a time', (target) => {
     expect(await written(batched.retailer_id)).toEqual(expected);
   });
 
-  it('a taken email among new rows leaves the batch; keys claimed twice within a batch fail it, and its rows run alone with the outcomes they had', async () => {
+  it('a taken email among new rows leaves the batch; an external id claimed by two rows, as a primary and as an identifier, goes to the first, as one at a time', async () => {
     const tenant = await t.newTenant();
     await createUser(
       t.db,
@@ -250,21 +263,8 @@ describeEachDatabase('New customers imported a batch at a time', (target) => {
       { external_id: 'X-1', email: 'dup@example.com' },
       new Date(NOW),
     );
-    const fresh = Array.from({ length: 10 }, (_, i) => ({
-      external_id: `N-${i + 1}`,
-      email: `n${i + 1}@ex.com`,
-    }));
-    const rows: Customer[] = [
-      // Within one batch, two new rows claim N-12: only the write can tell.
-      { external_id: 'N-12', email: 'n12@ex.com' },
-      { external_id: 'N-13', identifiers: [{ external_id: 'N-12' }] },
-      ...fresh.slice(0, 5),
-      { external_id: 'N-11', email: 'DUP@example.com' },
-      ...fresh.slice(5),
-      { external_id: 'X-1' },
-    ];
     const recorded: Recorded[] = [];
-    const path = file('dup.ndjson', ndjson(rows));
+    const path = file('dup.ndjson', ndjson(TAKEN_ROWS));
     const summary = await run(recording(t.db, recorded), tenant.retailer_id, { file: path });
     expect(summary.counts).toMatchObject({ rows: 14, imported: 11, present: 1, rejected: 2 });
     const bad = rejects(summary.rejects_path!);
@@ -273,24 +273,74 @@ describeEachDatabase('New customers imported a batch at a time', (target) => {
       code: 'email_taken',
       reason:
         'email DUP@example.com already belongs to a customer with other data: external_id (stored "X-1", in the file "N-11")',
-      row: rows[7],
+      row: TAKEN_ROWS[7],
     });
-    // One of the two claims of N-12 goes in, whichever ran first; the other is refused by its key.
-    const claim = bad.filter((r) => r.line <= 2);
-    expect(claim).toHaveLength(1);
-    expect(claim[0]!.code).toBe('external_id_taken');
+    // The second claim of N-12 waits for the first (they never share a batch) and is refused by its key.
+    expect(bad.filter((r) => r.line <= 2).map((r) => [r.line, r.code])).toEqual([[2, 'external_id_taken']]);
     const ids = await t.db.query<{ external_id: string }>(
       'SELECT external_id FROM users WHERE retailer_id = $1 ORDER BY external_id',
       [tenant.retailer_id],
     );
     expect(ids.map((r) => r.external_id)).toEqual(
-      [...fresh.map((f) => f.external_id), claim[0]!.line === 1 ? 'N-13' : 'N-12', 'X-1'].sort(),
+      [...Array.from({ length: 10 }, (_, i) => `N-${i + 1}`), 'N-12', 'X-1'].sort(),
     );
+    // Every taken key was known before its batch wrote: no batch failed (line 2 alone, its create
+    // refused on the identifier, is the write that fails).
     if (oneServer) {
-      // The batch of the two claims failed on the key, and its rows were created alone.
+      const failed = memberWrites(recorded).filter((s) => s.failed);
+      expect(failed.map(membersOf)).toEqual([1]);
+    }
+  });
+
+  it('a batch whose write meets a key taken since its read runs its rows alone, each with the outcome one at a time gives', async () => {
+    const [batched, alone] = [await t.newTenant(), await t.newTenant()];
+    for (const c of [batched, alone]) {
+      await createUser(t.db, c.retailer_id, { external_id: 'X-1', email: 'dup@example.com' }, new Date(NOW));
+    }
+    // The first batch's read of taken keys answers none, as if X-1's email were taken just after it.
+    let hidden = 0;
+    const racing: Database = {
+      kind: t.db.kind,
+      query: (sql, params) => t.db.query(sql, params),
+      exec: (sql) => t.db.exec(sql),
+      close: () => t.db.close(),
+      transaction: (fn) =>
+        t.db.transaction((tx) =>
+          fn({
+            inTransaction: true,
+            exec: (sql) => tx.exec(sql),
+            query: async <R>(sql: string, params?: readonly unknown[]) => {
+              if (!hidden && /FROM member_emails WHERE email_key = lower\(e\)/.test(sql)) {
+                const emails = params![1] as string[];
+                if (emails.includes('DUP@example.com') && emails.length > 1) {
+                  hidden++;
+                  return [] as R[];
+                }
+              }
+              return tx.query<R>(sql, params);
+            },
+          }),
+        ),
+    };
+    const recorded: Recorded[] = [];
+    const batchedRun = await run(recording(racing, recorded), batched.retailer_id, {
+      file: file('racing.ndjson', ndjson(TAKEN_ROWS)),
+    });
+    const aloneRun = await run(t.db, alone.retailer_id, {
+      file: file('alone.ndjson', ndjson(TAKEN_ROWS)),
+      concurrency: 1,
+    });
+    if (oneServer) {
+      expect(hidden).toBe(1);
+      // The batch failed on the key, and its rows were created alone.
       const failed = memberWrites(recorded).filter((s) => s.failed === '23505');
       expect(failed.filter((s) => membersOf(s) > 1)).toHaveLength(1);
     }
+    expect(batchedRun.counts).toEqual(aloneRun.counts);
+    expect(batchedRun.counts).toMatchObject({ imported: 11, present: 1, rejected: 2 });
+    const words = (s: typeof batchedRun) => rejects(s.rejects_path!).map((r) => [r.line, r.code, r.reason]);
+    expect(words(batchedRun)).toEqual(words(aloneRun));
+    expect(await written(batched.retailer_id)).toEqual(await written(alone.retailer_id));
   });
 
   it('two imports of one file at once create each customer once: the other counts it present', async () => {

@@ -179,7 +179,11 @@ function unitOf(
   const checked = checkCustomer(value, now);
   if ('code' in checked) return { ...base, rejects: [{ line: base.line, ...checked, row: base.row }] };
   const keys = customerKeys(checked.row.user);
-  return { ...base, value: checked.row, keys, serial: keys.map((k) => k.key) };
+  // Rows that claim one external id, as a primary or among `identifiers`, run in file order: the
+  // first gets it, as one at a time (two batches at once would let a later row's commit first).
+  const claims = (checked.row.user.identifiers ?? []).map((i) => `external_id\u0000${i.external_id.trim()}`);
+  const serial = [...new Set([...keys.map((k) => k.key), ...claims])];
+  return { ...base, value: checked.row, keys, serial };
 }
 
 /** The rows of a customers CSV, header first. */

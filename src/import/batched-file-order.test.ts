@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDatabase } from '../../test/support/databases.js';
+import { startTestApp, type TestApp } from '../../test/support/test-app.js';
+import type { Database } from '../db/database.js';
+import type { DemoCredentials } from '../demo/demo.service.js';
+import { runImport, type ImportOptions, type ImportSummary } from './import.service.js';
+
+/**
+ * Batched customers and balances imports (issue #16) against the same file one row at a time
+ * (`--concurrency 1`), where the file's order decides which row wins: two rows naming one member
+ * by different keys, or claiming one external id, one as its primary and one as an identifier.
+ * Two batches run at once, so a row's batch may commit before the batch of a row above it: the
+ * first batch is held back here to make that happen every time.
+ */
+
+const NOW = '2026-12-20T17:00:00Z';
+
+const ndjson = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+
+/** The database with its first transaction begun `ms` later: the first batch commits last. */
+function firstBatchLate(db: Database, ms: number): Database {
+  let first = true;
+  return {
+    kind: db.kind,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    close: () => db.close(),
+    transaction: async (fn) => {
+      if (first) {
+        first = false;
+        await new Promise((done) => setTimeout(done, ms));
+      }
+      return db.transaction(fn);
+    },
+  };
+}
+
+describeEachDatabase(
+  'Batched imports keep the file order of rows that meet on one member or key',
+  (target) => {
+    let t: TestApp;
+    let dir: string;
+    let n = 0;
+
+    const file = (name: string, content: string) => {
+      const path = join(dir, `${n++}-${name}`);
+      writeFileSync(path, content);
+      return path;
+    };
+    const importFile = (
+      db: Database,
+      c: DemoCredentials,
+      kind: ImportOptions['kind'],
+      path: string,
+      extra: Partial<ImportOptions> = {},
+    ): Promise<ImportSummary> =>
+      runImport(db, {
+        retailerId: c.retailer_id,
+        kind,
+        file: path,
+        concurrency: 2,
+        now: () => new Date(NOW),
+        ...extra,
+      });
+    const rejectsOf = (s: ImportSummary) =>
+      s.rejects_path
+        ? readFileSync(s.rejects_path, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { line: number; code: string; reason: string })
+            .map((r) => [r.line, r.code, r.reason])
+        : [];
+
+    beforeAll(async () => {
+      t = await startTestApp(target, new Date(NOW));
+      dir = mkdtempSync(join(tmpdir(), 'laurel-file-order-'));
+    });
+    afterAll(async () => {
+      await t?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("customers: an external id given as one row's primary and as the next row's identifier goes to the first row, as one at a time (the later row could take it)", async () => {
+      const [batched, alone] = [await t.newTenant(), await t.newTenant()];
+      const rows = [
+        { external_id: 'P-1', email: 'p1@example.com' },
+        { external_id: 'P-2', identifiers: [{ external_id: 'P-1', external_id_type: 'loyalty' }] },
+      ];
+      const outcomes: unknown[] = [];
+      for (const [c, concurrency] of [
+        [batched, 2],
+        [alone, 1],
+      ] as const) {
+        const s = await importFile(
+          firstBatchLate(t.db, 300),
+          c,
+          'customers',
+          file('customers.ndjson', ndjson(rows)),
+          {
+            concurrency,
+          },
+        );
+        expect(s.counts).toMatchObject({ imported: 1, rejected: 1 });
+        outcomes.push(rejectsOf(s));
+        const members = await t.db.query<{ external_id: string }>(
+          'SELECT external_id FROM users WHERE retailer_id = $1',
+          [c.retailer_id],
+        );
+        expect(members).toEqual([{ external_id: 'P-1' }]);
+      }
+      expect(outcomes[1]).toEqual([[2, 'external_id_taken', expect.any(String)]]);
+      expect(outcomes[0]).toEqual(outcomes[1]);
+    });
+  },
+);
