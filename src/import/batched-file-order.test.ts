@@ -6,6 +6,7 @@ import { describeEachDatabase } from '../../test/support/databases.js';
 import { startTestApp, type TestApp } from '../../test/support/test-app.js';
 import type { Database } from '../db/database.js';
 import type { DemoCredentials } from '../demo/demo.service.js';
+import { verifyLedger } from '../ledger/verify.js';
 import { runImport, type ImportOptions, type ImportSummary } from './import.service.js';
 
 /**
@@ -17,6 +18,8 @@ import { runImport, type ImportOptions, type ImportSummary } from './import.serv
  */
 
 const NOW = '2026-12-20T17:00:00Z';
+const CUTOVER = '2026-12-01T05:00:00Z';
+const ENROLLED = '2026-01-05T15:00:00Z';
 
 const ndjson = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
@@ -81,6 +84,52 @@ describeEachDatabase(
     afterAll(async () => {
       await t?.close();
       rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('balances: a member named by its external id and then by its email with other figures gets the first row, as one at a time (the later row could win)', async () => {
+      const [batched, alone] = [await t.newTenant(), await t.newTenant()];
+      const rows = [
+        { user_id: 'M-1', user_id_type: 'external_id', balance: 100, life_time_value: 300, tier_points: 10 },
+        {
+          user_id: 'M-1@Example.com',
+          user_id_type: 'email',
+          balance: 200,
+          life_time_value: 300,
+          tier_points: 10,
+        },
+      ];
+      const outcomes: unknown[] = [];
+      for (const [c, concurrency] of [
+        [batched, 2],
+        [alone, 1],
+      ] as const) {
+        const customers = file(
+          'customers.ndjson',
+          ndjson([{ external_id: 'M-1', email: 'm-1@example.com', enrolled_at: ENROLLED }]),
+        );
+        expect((await importFile(t.db, c, 'customers', customers)).counts).toMatchObject({ imported: 1 });
+        const s = await importFile(
+          firstBatchLate(t.db, 300),
+          c,
+          'balances',
+          file('balances.ndjson', ndjson(rows)),
+          {
+            cutover: new Date(CUTOVER),
+            concurrency,
+          },
+        );
+        expect(s.counts).toMatchObject({ imported: 1, rejected: 1 });
+        outcomes.push(rejectsOf(s));
+      }
+      expect(outcomes[1]).toEqual([
+        [
+          2,
+          'idempotency_conflict',
+          "the member's opening balance was already imported with other data: balance (stored 100, in the file 200)",
+        ],
+      ]);
+      expect(outcomes[0]).toEqual(outcomes[1]);
+      expect((await verifyLedger(t.db)).problems).toEqual([]);
     });
 
     it("customers: an external id given as one row's primary and as the next row's identifier goes to the first row, as one at a time (the later row could take it)", async () => {

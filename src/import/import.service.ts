@@ -42,6 +42,7 @@ import { balanceUnits, type BalanceRow } from './balance-rows.js';
 import {
   importOpening,
   importOpeningBatched,
+  MemberTurns,
   OpeningContextReader,
   type OpeningBatching,
 } from '../ledger/opening.service.js';
@@ -379,7 +380,11 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   // one row in flight, each row runs alone in its own transaction.
   const openings: OpeningBatching | undefined =
     kind === 'balances' && concurrency > 1 && (await isOneServer(db))
-      ? { batches: new GroupCommit(db, importBatching(concurrency)), contexts: new OpeningContextReader(db) }
+      ? {
+          batches: new GroupCommit(db, importBatching(concurrency)),
+          contexts: new OpeningContextReader(db),
+          turns: new MemberTurns(),
+        }
       : undefined;
 
   // The members the file's keys name, by key: rows of one member keep the file's order whichever

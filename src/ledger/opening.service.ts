@@ -341,10 +341,47 @@ type OpeningContexts = Awaited<ReturnType<typeof readOpeningContexts>>;
 /** One row's share of its group's read. */
 type ReadContext = Pick<OpeningContexts, 'program' | 'programNow'> & { memberId: string | undefined };
 
-/** What a batched import of openings shares: its group commit and its context reader. */
+/**
+ * Rows of one member in the order they were asked, whichever key names the member (an external id
+ * in one row, an email in the next): the member is known only once the row's context is read, and
+ * two batches run at once, so a later row's batch could commit first and take the member's one
+ * opening. Each row waits until every row asked before it knows its member, then for the earlier
+ * rows of its own member to finish; rows of other members do not wait for each other.
+ */
+export class MemberTurns {
+  private known: Promise<void> = Promise.resolve();
+  private readonly last = new Map<string, Promise<void>>();
+
+  /** Waits for the turn of the member `member` resolves to (undefined: nobody); answers its release. */
+  async take(member: Promise<string | undefined>): Promise<() => void> {
+    const asked = this.known;
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    // Known once every row asked before is: answers (boxed, not to be awaited with it) the finish
+    // of the member's previous row.
+    const known = (async () => {
+      const id = await member.catch(() => undefined);
+      await asked;
+      if (id === undefined) return {};
+      const previous = this.last.get(id);
+      this.last.set(id, done);
+      void done.then(() => {
+        if (this.last.get(id) === done) this.last.delete(id);
+      });
+      return { previous };
+    })();
+    this.known = known.then(() => undefined);
+    const { previous } = await known;
+    if (previous) await previous;
+    return release;
+  }
+}
+
+/** What a batched import of openings shares: its group commit, its context reader and its members' turns. */
 export interface OpeningBatching {
   batches: GroupCommit;
   contexts: OpeningContextReader;
+  turns: MemberTurns;
 }
 
 const readBatch: BatchReader = (tx, items) => readOpeningStates(tx, items as OpeningToRead[], OPENING_KEY);
@@ -357,7 +394,8 @@ const writeBatch: BatchWriter = (tx, items) => writeOpenings(tx, items as Openin
  * balances and tier move. Every check is `importOpening`'s, in its order and words; the tier the
  * program gives at the cut-over is computed by the tier engine from the ledger read before the
  * write and the opening about to be written (what the read after it answers), so a row refused
- * there writes nothing. A batch that fails runs each row alone through `importOpening`.
+ * there writes nothing. A batch that fails runs each row alone through `importOpening`. Rows of
+ * one member, whichever keys name it, run in the order they are asked (`MemberTurns`).
  */
 export async function importOpeningBatched(
   db: Database,
@@ -367,7 +405,25 @@ export async function importOpeningBatched(
   cutover: Date,
   now: Date,
 ): Promise<OpeningOutcome> {
-  const ctx = await batching.contexts.read(retailerId, r.member, cutover, now);
+  const read = batching.contexts.read(retailerId, r.member, cutover, now);
+  // Asked before the first await: the rows' turns are taken in file order.
+  const release = await batching.turns.take(read.then((ctx) => ctx.memberId));
+  try {
+    return await submitOpening(db, batching, retailerId, r, await read, cutover, now);
+  } finally {
+    release();
+  }
+}
+
+async function submitOpening(
+  db: Database,
+  batching: OpeningBatching,
+  retailerId: string,
+  r: OpeningRequest,
+  ctx: OpeningContext,
+  cutover: Date,
+  now: Date,
+): Promise<OpeningOutcome> {
   const c = checkMember(checkFigures(ctx.program, ctx.programNow, r), ctx.memberId, r, cutover);
   const item: OpeningToRead = { userId: c.memberId, ledgerAt: c.level ? cutover : null };
   return batching.batches.submit<OpeningOutcome>({
