@@ -455,6 +455,34 @@ describeEachDatabase('Opening balances batched against the same file one row at 
     await verified();
   }, 120_000);
 
+  it('an opening whose life_time_value and tier_points pass the posting bound together is refused, batched or alone (its program posting failed verify)', async () => {
+    const limit = 1_000_000_000_000_000;
+    const rows = [
+      // Each figure within the bound; the program side posts their sum, past it.
+      row('S-1', { balance: limit, life_time_value: limit, tier_points: 1 }),
+      row('S-2', { balance: limit - 1, life_time_value: limit - 1, tier_points: 1 }),
+    ];
+    for (const concurrency of [2, 1]) {
+      const c = await t.newTenant();
+      const customers = ndjson(['S-1', 'S-2'].map((m) => ({ external_id: m, enrolled_at: ENROLLED })));
+      await importFile(c, 'customers', file('customers.ndjson', customers));
+      const s = await importFile(c, 'balances', file('bound.ndjson', ndjson(rows)), {
+        cutover: new Date(CUTOVER),
+        concurrency,
+      });
+      expect(s.counts).toMatchObject({ imported: 1, rejected: 1 });
+      expect(rejectsOf(s)).toEqual([
+        [
+          1,
+          'validation',
+          'life_time_value 1000000000000000 and tier_points 1 together are beyond what an opening posts ' +
+            '(at most 1,000,000,000,000,000 points)',
+        ],
+      ]);
+    }
+    await verified();
+  });
+
   it('a batch whose write fails on the database runs each of its rows alone: the same outcomes and ledger as one at a time', async () => {
     // The first batch write fails, as a concurrent writer's unique key would fail it.
     let injected = 0;

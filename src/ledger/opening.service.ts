@@ -109,6 +109,15 @@ function checkFigures(program: ProgramDocument, programNow: ProgramDocument, r: 
         `(at most ${(MAX_LEDGER_AMOUNT / scale).toLocaleString('en-US')} points)`,
     );
   }
+  // The program side takes both credits in one posting (`openingPostings`), held to the bound of
+  // every posting (decision 0004), which `verify` checks.
+  if (r.life_time_value * scale + r.tier_points > MAX_LEDGER_AMOUNT) {
+    throw validationError(
+      `life_time_value ${r.life_time_value} and tier_points ${r.tier_points} together are beyond what an ` +
+        `opening posts (at most ${MAX_LEDGER_AMOUNT.toLocaleString('en-US')}` +
+        `${scale > 1 ? ', life_time_value counted in hundredths' : ' points'})`,
+    );
+  }
   const level = levelOf(program, r.tier);
   const floor = [...program.tier_system.levels].sort((a, b) => a.rank - b.rank)[0]!;
   return { scale, level, moved: level !== undefined && level.id !== floor.id };
