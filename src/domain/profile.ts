@@ -249,6 +249,10 @@ export function checkState(p: { state: string | null; country: string | null }):
   }
 }
 
+/** A name a custom attribute may have: up to 64 of `A-Z a-z 0-9 _ . -`, not starting with `_`. */
+export const isCustomAttributeName = (k: string): boolean =>
+  !k.startsWith('_') && k.length <= 64 && /^[A-Za-z0-9_.-]+$/.test(k);
+
 /** Custom attributes: a flat-keyed object of at most 200 attributes (reference §3, D-model). */
 export function checkCustomAttributes(attrs: Record<string, unknown>): Record<string, unknown> {
   const keys = Object.keys(attrs);
@@ -256,7 +260,7 @@ export function checkCustomAttributes(attrs: Record<string, unknown>): Record<st
     throw validationError(`user_profile has at most ${MAX_PROFILE_ATTRIBUTES} attributes`, 'user_profile');
   }
   for (const k of keys) {
-    if (k.startsWith('_') || k.length > 64 || !/^[A-Za-z0-9_.-]+$/.test(k)) {
+    if (!isCustomAttributeName(k)) {
       throw validationError(
         `user_profile attribute name ${JSON.stringify(k.slice(0, 64))} is not allowed`,
         'user_profile',

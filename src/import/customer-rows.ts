@@ -2,6 +2,7 @@ import type { UserInput } from '../customers/customer.schema.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { sameJson } from '../domain/canonical.js';
 import {
+  isCustomAttributeName,
   normalizeProfile,
   PROFILE_TEXT_FIELDS,
   type Identifier,
@@ -50,10 +51,17 @@ export function checkCustomerHeader(header: readonly string[]): void {
     const name = raw.trim();
     if (seen.has(name)) throw new LaurelError('validation', `the CSV header names column ${name} twice`);
     seen.add(name);
-    const known =
-      CUSTOMER_COLUMNS.includes(name) ||
-      (name.startsWith(PROFILE_PREFIX) && name.length > PROFILE_PREFIX.length);
-    if (!known) {
+    const attribute = name.startsWith(PROFILE_PREFIX) ? name.slice(PROFILE_PREFIX.length) : undefined;
+    // A name no attribute may have would be refused in every row, or, as `__proto__`, dropped from
+    // every row without a word (an assignment to it sets no property).
+    if (attribute !== undefined && !isCustomAttributeName(attribute)) {
+      throw new LaurelError(
+        'validation',
+        `the CSV header has a column ${JSON.stringify(name)} whose attribute name is not allowed: ` +
+          'user_profile.NAME takes up to 64 of A-Z, a-z, 0-9, _, . and -, not starting with _',
+      );
+    }
+    if (attribute === undefined && !CUSTOMER_COLUMNS.includes(name)) {
       throw new LaurelError(
         'validation',
         `the CSV header has an unknown column ${JSON.stringify(name)}; customers columns are ` +

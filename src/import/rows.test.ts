@@ -66,6 +66,18 @@ describe('customers rows', () => {
     ).rejects.toThrow(/unknown column "nickname"/);
   });
 
+  it('refuses a user_profile column whose attribute name no attribute may have (user_profile.__proto__ was dropped from every row)', async () => {
+    const read = (header: string) =>
+      units(`${header}\nC-1,x\n`, 'csv', (l) => customerUnits('csv', l, () => NOW));
+    for (const column of ['user_profile.__proto__', 'user_profile._hidden', 'user_profile.a b']) {
+      await expect(read(`external_id,${column}`), column).rejects.toThrow(
+        `the CSV header has a column ${JSON.stringify(column)} whose attribute name is not allowed`,
+      );
+    }
+    const [ok] = await read('external_id,user_profile.constructor');
+    expect(ok!.value).toEqual({ user: { external_id: 'C-1', user_profile: { constructor: 'x' } } });
+  });
+
   it('reads NDJSON user objects, bare or inside {"user": ...}, and names a line that is not JSON', async () => {
     const rows = await units(
       '{"external_id":"C-1"}\n\n{"user":{"email":"b@example.com"}}\n{"external_id": 5}\n{oops\n',
