@@ -60,6 +60,11 @@ export interface Checkpoint {
   end: number;
   counts: ImportCounts;
   rejects: { path: string; bytes: number };
+  /**
+   * Balances: the instant the positions are of (ISO), which a resume keeps when `--cutover` is not
+   * given: the default, the import's clock at the first run's start, has moved on by then.
+   */
+  cutover?: string;
   /** When the import this checkpoint belongs to started, first run. */
   started_at: string;
   saved_at: string;

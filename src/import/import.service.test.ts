@@ -289,6 +289,48 @@ describeEachDatabase('Bulk import', (target) => {
     expect((await verifyLedger(t.db)).problems).toEqual([]);
   });
 
+  it("a balances import stopped and resumed without --cutover posts every position at the first run's instant (the resume took its own clock for the cut-over)", async () => {
+    const tenant = await t.newTenant();
+    const members = Array.from({ length: 30 }, (_, i) => `O-${i + 1}`);
+    const customers = ndjson(members.map((m) => ({ external_id: m, enrolled_at: ENROLLED })));
+    await run(tenant, { kind: 'customers', file: file('customers.ndjson', customers) });
+    const path = file(
+      'balances.ndjson',
+      ndjson(
+        members.map((m, i) => ({
+          user_id: m,
+          user_id_type: 'external_id',
+          balance: i,
+          life_time_value: 100,
+        })),
+      ),
+    );
+    const start = await t.clock.now();
+    const stop = new AbortController();
+    let applied = 0;
+    const first = await run(tenant, {
+      kind: 'balances',
+      file: path,
+      signal: stop.signal,
+      now: () => {
+        if (++applied === 10) stop.abort();
+        return start;
+      },
+    });
+    expect(first.completed).toBe(false);
+    // The real clock has moved on by the resume.
+    const later = new Date(start.getTime() + 60_000);
+    const second = await run(tenant, { kind: 'balances', file: path, now: () => later });
+    expect(second.completed).toBe(true);
+    expect(second.resumed_after_line).toBe(first.line);
+    expect(second.counts).toMatchObject({ rows: 30, imported: 30, present: 0, rejected: 0 });
+    const instants = await t.db.query<{ at: Date }>(
+      `SELECT DISTINCT effective_at AS at FROM journals WHERE retailer_id = $1 AND kind = 'opening'`,
+      [tenant.retailer_id],
+    );
+    expect(instants.map((r) => new Date(r.at).toISOString())).toEqual([start.toISOString()]);
+  });
+
   it('a stopped import resumes after its checkpoint and ends with every row in once', async () => {
     const tenant = await t.newTenant();
     await run(tenant, { kind: 'customers', file: file('customers.ndjson', ndjson(CUSTOMERS.map(enrolled))) });

@@ -318,16 +318,24 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   if (opts.historyOnly && kind !== 'transactions') {
     throw new LaurelError('validation', '--history-only applies to import transactions');
   }
-  // Balances are of one instant, read once: the cut-over, or the import's clock at its start.
-  const cutover = opts.cutover ?? (kind === 'balances' ? opts.now() : undefined);
   const concurrency = Math.max(1, Math.floor(opts.concurrency));
   const rejectsPath = opts.rejectsPath ?? `${file}.rejects.ndjson`;
   const checkpointPath = opts.checkpointPath ?? `${file}.laurel-checkpoint`;
   const identity = fileIdentity(file);
-  const found =
+  const loaded =
     opts.resume === false
       ? undefined
       : loadCheckpoint(checkpointPath, { kind, format, retailer_id: retailerId, file: identity });
+  // Balances are of one instant, read once: the cut-over, or the import's clock at the start of the
+  // run a resume continues (its checkpoint keeps it), else of this one. A checkpoint of positions
+  // at another instant than the one given is not resumed: its rows are of another import.
+  const found =
+    kind === 'balances' && opts.cutover && loaded?.cutover !== opts.cutover.toISOString()
+      ? undefined
+      : loaded;
+  const cutover =
+    opts.cutover ??
+    (kind === 'balances' ? (found?.cutover ? new Date(found.cutover) : opts.now()) : undefined);
   // A resume needs the rejects of the rows it skips: their file, as long as the checkpoint saw it.
   const prior =
     found &&
@@ -419,6 +427,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
     end: done.end,
     counts,
     rejects: { path: rejectsPath, bytes: rejectsBytes },
+    ...(kind === 'balances' ? { cutover: cutover!.toISOString() } : {}),
     started_at: prior?.started_at ?? new Date(started).toISOString(),
     saved_at: new Date().toISOString(),
   });
