@@ -2,7 +2,8 @@ import type { Database, Tx } from '../db/database.js';
 import type { UserRow } from '../customers/customer.repository.js';
 import { eventOf, tierChangeEvents } from '../events/event.service.js';
 import { insertEvents, type EventInput } from '../events/outbox.repository.js';
-import { findUserById, lockUserById, lockUserWithProgramAt } from '../customers/customer.repository.js';
+import { lockUserById, lockUserWithProgramAt } from '../customers/customer.repository.js';
+import { getUserStanding } from '../customers/customer.service.js';
 import { jsonHash } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
 import { pointAccountBalances, userPointAccountId } from '../domain/loyalty-view.js';
@@ -38,7 +39,7 @@ import { startOfLocalYearAt } from '../domain/calendar.js';
 import { groupCommitOf } from '../ledger/group-commit.js';
 import { settleMember } from '../ledger/ledger.service.js';
 import { getProgramAt, heldProgramVersion, programOfRead } from '../program/program.service.js';
-import { memberStandingAt, tierHistoryAt, type TierHistoryEntry } from '../tiers/tier.service.js';
+import { tierHistoryAt, type TierHistoryEntry } from '../tiers/tier.service.js';
 import { findIdempotentJournals, readAuditPage, type AuditPostingRow } from './incentives.repository.js';
 import type {
   AuditLogBody,
@@ -113,12 +114,6 @@ const UNIQUE_VIOLATION = '23505';
 function memberId(userId: string): string {
   if (!isUuid(userId)) throw new LaurelError('user_not_found');
   return userId.toLowerCase();
-}
-
-async function getMember(db: Database, retailerId: string, userId: string): Promise<UserRow> {
-  const user = await findUserById(db, retailerId, memberId(userId));
-  if (!user) throw new LaurelError('user_not_found');
-  return user;
 }
 
 function accountById(program: ProgramDocument, id: string, field: string): PointAccount {
@@ -303,19 +298,26 @@ const journalIds = (now: Date, count: number): string[] =>
  * DESIGN §6), so both answers agree.
  */
 export async function allBalances(db: Database, retailerId: string, userId: string, now: Date) {
-  const user = await getMember(db, retailerId, userId);
-  const program = await getProgramAt(db, retailerId, now);
-  return pointAccountBalances(program, await memberStandingAt(db, program, user, now));
+  const { program, standing } = await memberWithStanding(db, retailerId, userId, now);
+  return pointAccountBalances(program, standing);
+}
+
+/**
+ * The member with the program in force and its standing at `now`, as a lookup reads them (issue
+ * #15): one statement while the stored standing holds, else the ledger read with it and the
+ * standing stored. The balance calls recomputed the standing from the ledger every time.
+ */
+async function memberWithStanding(db: Database, retailerId: string, userId: string, now: Date) {
+  return getUserStanding(db, retailerId, { id: memberId(userId) }, now);
 }
 
 /** The balance payload: all_balances' rows, only the accounts asked for (all when none are named). */
 export async function balance(db: Database, retailerId: string, body: BalanceBody, now: Date) {
-  const user = await getMember(db, retailerId, body.user_id);
-  const program = await getProgramAt(db, retailerId, now);
+  const { program, standing } = await memberWithStanding(db, retailerId, body.user_id, now);
   const wanted = new Set(
     (body.point_account_ids ?? []).map((id, i) => accountById(program, id, `point_account_ids.${i}`).id),
   );
-  const all = pointAccountBalances(program, await memberStandingAt(db, program, user, now));
+  const all = pointAccountBalances(program, standing);
   return {
     retailer_id: all.retailer_id,
     user_id: all.user_id,
