@@ -163,5 +163,37 @@ describeEachDatabase(
       expect(outcomes[1]).toEqual([[2, 'external_id_taken', expect.any(String)]]);
       expect(outcomes[0]).toEqual(outcomes[1]);
     });
+    it('customers: emails the database takes for one (\u0130 and i, a final \u03a3 and \u03c3) go to the first row, as one at a time (the later row could take the email)', async () => {
+      const [batched, alone] = [await t.newTenant(), await t.newTenant()];
+      // JavaScript lowercases \u0130 to i and a combining dot, and a final \u03a3 to \u03c2: the rows'
+      // keys differ, while lower() in the database makes each pair one email.
+      const rows = [
+        { external_id: 'Q-1', email: '\u0130@example.com' },
+        { external_id: 'Q-2', email: 'i@example.com' },
+        { external_id: 'Q-3', email: '\u039f\u0394\u039f\u03a3@example.com' },
+        { external_id: 'Q-4', email: '\u03bf\u03b4\u03bf\u03c3@example.com' },
+      ];
+      const outcomes: unknown[] = [];
+      for (const [c, concurrency] of [
+        [batched, 2],
+        [alone, 1],
+      ] as const) {
+        const s = await importFile(
+          firstBatchLate(t.db, 300),
+          c,
+          'customers',
+          file('emails.ndjson', ndjson(rows)),
+          {
+            concurrency,
+          },
+        );
+        outcomes.push(rejectsOf(s));
+      }
+      expect(outcomes[1]).toEqual([
+        [2, 'email_taken', expect.stringContaining('external_id (stored "Q-1", in the file "Q-2")')],
+        [4, 'email_taken', expect.stringContaining('external_id (stored "Q-3", in the file "Q-4")')],
+      ]);
+      expect(outcomes[0]).toEqual(outcomes[1]);
+    });
   },
 );

@@ -169,6 +169,19 @@ function checkCustomer(value: unknown, now: Date): { row: CustomerRow } | { code
   return { row: { user: checked.value, ...taken.past } };
 }
 
+/**
+ * An email folded at least as far as the database's `lower()` folds it, to order the rows that
+ * claim it: `lower()` maps each character alone (\u0130 to i, \u03a3 to \u03c3 wherever it stands), where
+ * `toLowerCase` maps some to two or by their place (\u0130 to i and a combining dot, a final \u03a3 to
+ * \u03c2). Folding marks away too only ever orders more rows one after another.
+ */
+const emailOrderKey = (email: string): string =>
+  [...email]
+    .map((c) => c.toLowerCase())
+    .join('')
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '');
+
 /** Keys that may appear once in a file: the external id and the email (case-insensitive). */
 function customerKeys(input: UserInput): RowKey[] {
   const keys: RowKey[] = [];
@@ -186,12 +199,18 @@ function unitOf(
 ): SourceUnit<CustomerRow> {
   const checked = checkCustomer(value, now);
   if ('code' in checked) return { ...base, rejects: [{ line: base.line, ...checked, row: base.row }] };
-  const keys = customerKeys(checked.row.user);
-  // Rows that claim one external id, as a primary or among `identifiers`, run in file order: the
-  // first gets it, as one at a time (two batches at once would let a later row's commit first).
-  const claims = (checked.row.user.identifiers ?? []).map((i) => `external_id\u0000${i.external_id.trim()}`);
-  const serial = [...new Set([...keys.map((k) => k.key), ...claims])];
-  return { ...base, value: checked.row, keys, serial };
+  const user = checked.row.user;
+  const keys = customerKeys(user);
+  // Rows that claim one external id, as a primary or among `identifiers`, or one email as the
+  // database compares emails, run in file order: the first gets it, as one at a time (two batches
+  // at once would let a later row's commit first).
+  const claims = [user.external_id, ...(user.identifiers ?? []).map((i) => i.external_id)]
+    .map((x) => x?.trim())
+    .filter((x) => x)
+    .map((x) => `external_id\u0000${x}`);
+  const email = user.email?.trim();
+  if (email) claims.push(`email\u0000${emailOrderKey(email)}`);
+  return { ...base, value: checked.row, keys, serial: [...new Set(claims)] };
 }
 
 /** The rows of a customers CSV, header first. */
