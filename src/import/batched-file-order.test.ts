@@ -13,8 +13,9 @@ import { runImport, type ImportOptions, type ImportSummary } from './import.serv
  * Batched customers and balances imports (issue #16) against the same file one row at a time
  * (`--concurrency 1`), where the file's order decides which row wins: two rows naming one member
  * by different keys, or claiming one external id, one as its primary and one as an identifier.
- * Two batches run at once, so a row's batch may commit before the batch of a row above it: the
- * first batch is held back here to make that happen every time.
+ * Two batches run at once (or, on a database spread over servers, rows alone side by side), so a
+ * row may commit before a row above it: the first transaction is held back here to make that happen
+ * every time.
  */
 
 const NOW = '2026-12-20T17:00:00Z';
@@ -23,12 +24,16 @@ const ENROLLED = '2026-01-05T15:00:00Z';
 
 const ndjson = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
-/** The database with its first transaction begun `ms` later: the first batch commits last. */
-function firstBatchLate(db: Database, ms: number): Database {
+/**
+ * The database with its first transaction begun `ms` later: the first batch commits last. `spread`:
+ * the database answers that its members are spread over servers (Citus), so nothing is batched.
+ */
+function firstBatchLate(db: Database, ms: number, spread = false): Database {
   let first = true;
   return {
     kind: db.kind,
-    query: (sql, params) => db.query(sql, params),
+    query: async <R>(sql: string, params?: readonly unknown[]) =>
+      spread && sql.includes('pg_partitioned_table') ? ([{ spread: true }] as R[]) : db.query<R>(sql, params),
     exec: (sql) => db.exec(sql),
     close: () => db.close(),
     transaction: async (fn) => {
@@ -86,8 +91,8 @@ describeEachDatabase(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('balances: a member named by its external id and then by its email with other figures gets the first row, as one at a time (the later row could win)', async () => {
-      const [batched, alone] = [await t.newTenant(), await t.newTenant()];
+    it('balances: a member named by its external id and then by its email with other figures gets the first row, as one at a time, batched or alone side by side as on Citus (the later row could win)', async () => {
+      const [batched, spread, alone] = [await t.newTenant(), await t.newTenant(), await t.newTenant()];
       const rows = [
         { user_id: 'M-1', user_id_type: 'external_id', balance: 100, life_time_value: 300, tier_points: 10 },
         {
@@ -99,9 +104,10 @@ describeEachDatabase(
         },
       ];
       const outcomes: unknown[] = [];
-      for (const [c, concurrency] of [
-        [batched, 2],
-        [alone, 1],
+      for (const [c, concurrency, spreadOut] of [
+        [alone, 1, false],
+        [batched, 2, false],
+        [spread, 2, true],
       ] as const) {
         const customers = file(
           'customers.ndjson',
@@ -109,7 +115,7 @@ describeEachDatabase(
         );
         expect((await importFile(t.db, c, 'customers', customers)).counts).toMatchObject({ imported: 1 });
         const s = await importFile(
-          firstBatchLate(t.db, 300),
+          firstBatchLate(t.db, 300, spreadOut),
           c,
           'balances',
           file('balances.ndjson', ndjson(rows)),
@@ -121,14 +127,15 @@ describeEachDatabase(
         expect(s.counts).toMatchObject({ imported: 1, rejected: 1 });
         outcomes.push(rejectsOf(s));
       }
-      expect(outcomes[1]).toEqual([
+      expect(outcomes[0]).toEqual([
         [
           2,
           'idempotency_conflict',
           "the member's opening balance was already imported with other data: balance (stored 100, in the file 200)",
         ],
       ]);
-      expect(outcomes[0]).toEqual(outcomes[1]);
+      expect(outcomes[1]).toEqual(outcomes[0]);
+      expect(outcomes[2]).toEqual(outcomes[0]);
       expect((await verifyLedger(t.db)).problems).toEqual([]);
     });
 

@@ -261,19 +261,20 @@ async function applyTransaction(
 
 /**
  * Opening balances: one position per member; one already posted with the same data is present.
- * Through the import's own group commit when there is one (issue #16), else each row alone.
+ * Through the import's own group commit when there is one (issue #16), else each row alone, in
+ * the members' turns when several run at once.
  */
 async function applyBalance(
   db: Database,
-  openings: OpeningBatching | undefined,
+  balancing: { openings: OpeningBatching | undefined; turns: MemberTurns | undefined },
   retailerId: string,
   row: BalanceRow,
   cutover: Date,
   now: Date,
 ): Promise<Outcome> {
-  return openings
-    ? importOpeningBatched(db, openings, retailerId, row, cutover, now)
-    : importOpening(db, retailerId, row, cutover, now);
+  return balancing.openings
+    ? importOpeningBatched(db, balancing.openings, retailerId, row, cutover, now)
+    : importOpening(db, retailerId, row, cutover, now, balancing.turns);
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -385,15 +386,18 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
       ? new GroupCommit(db, importBatching(concurrency))
       : undefined;
   // Opening balances are batched the same way on one server (issue #16); on Citus (issue #19), or
-  // one row in flight, each row runs alone in its own transaction.
+  // one row in flight, each row runs alone in its own transaction. With several rows in flight,
+  // batched or not, a member's rows keep the file's order whichever key names it.
+  const turns = kind === 'balances' && concurrency > 1 ? new MemberTurns() : undefined;
   const openings: OpeningBatching | undefined =
-    kind === 'balances' && concurrency > 1 && (await isOneServer(db))
+    turns && (await isOneServer(db))
       ? {
           batches: new GroupCommit(db, importBatching(concurrency)),
           contexts: new OpeningContextReader(db),
-          turns: new MemberTurns(),
+          turns,
         }
       : undefined;
+  const balancing = { openings, turns };
 
   // The members the file's keys name, by key: rows of one member keep the file's order whichever
   // key each names them by (an email in one row, an external id in the next), since rows in flight
@@ -492,7 +496,7 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
               customerBatches,
             )
           : kind === 'balances'
-            ? await applyBalance(db, openings, retailerId, value as BalanceRow, cutover!, opts.now())
+            ? await applyBalance(db, balancing, retailerId, value as BalanceRow, cutover!, opts.now())
             : await applyTransaction(
                 db,
                 batching!,

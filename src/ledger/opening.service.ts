@@ -283,10 +283,36 @@ export async function importOpening(
   r: OpeningRequest,
   cutover: Date,
   now: Date,
+  /** Rows running side by side (several in flight on Citus): a member's keep the order asked. */
+  turns?: MemberTurns,
+): Promise<OpeningOutcome> {
+  if (!turns) return postOpening(db, retailerId, r, cutover, now);
+  const member = namesSomeone(r.member) ? findMemberId(db, retailerId, r.member) : Promise.resolve(undefined);
+  // Asked before the first await: the rows' turns are taken in file order.
+  const release = await turns.take(member);
+  try {
+    return await postOpening(db, retailerId, r, cutover, now, member);
+  } finally {
+    release();
+  }
+}
+
+/** `importOpening` once its turn has come; `member` is the member's lookup, if begun. */
+async function postOpening(
+  db: Database,
+  retailerId: string,
+  r: OpeningRequest,
+  cutover: Date,
+  now: Date,
+  member?: Promise<string | undefined>,
 ): Promise<OpeningOutcome> {
   const program = await getProgramAt(db, retailerId, cutover);
   const figures = checkFigures(program, cutover < now ? await getProgramAt(db, retailerId, now) : program, r);
-  const memberId = namesSomeone(r.member) ? await findMemberId(db, retailerId, r.member) : undefined;
+  const memberId = member
+    ? await member
+    : namesSomeone(r.member)
+      ? await findMemberId(db, retailerId, r.member)
+      : undefined;
   const c = checkMember(figures, memberId, r, cutover);
   return db.transaction(async (tx) => {
     const member = await lockUserById(tx, retailerId, c.memberId);
