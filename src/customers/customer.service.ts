@@ -163,13 +163,15 @@ export async function getUserStanding(
   retailerId: string,
   ref: UserRef,
   at: Date,
+  /** Checks the request against the program in force once the member is found, before any write. */
+  check?: (program: ProgramDocument) => void,
 ): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
   if ('id' in ref) {
     if (!isUuid(ref.id)) throw notFound();
-    return findStanding(db, retailerId, { id: ref.id.toLowerCase() }, at);
+    return findStanding(db, retailerId, { id: ref.id.toLowerCase() }, at, check);
   }
   if (!storable(ref.external_id)) throw notFound();
-  return findStanding(db, retailerId, { external_id: ref.external_id }, at);
+  return findStanding(db, retailerId, { external_id: ref.external_id }, at, check);
 }
 
 async function findStanding(
@@ -177,6 +179,7 @@ async function findStanding(
   retailerId: string,
   criteria: SearchCriteria,
   at: Date,
+  check?: (program: ProgramDocument) => void,
 ): Promise<{ row: UserRow; program: ProgramDocument; standing: MemberStanding }> {
   const found = await searchUser<StandingReadJson>(db, retailerId, criteria, (first, member) => ({
     ...standingRead(`$${first}::timestamptz`, `$${first + 1}::int`, member, '$1'),
@@ -193,7 +196,7 @@ async function findStanding(
     ...row
   } = found;
   const read = { program_at, program_latest, standing_version, standing: stored, ledger, next_input_ms };
-  const { program, standing } = await standingFromRead(db, row, at, read);
+  const { program, standing } = await standingFromRead(db, row, at, read, check);
   return { row, program, standing };
 }
 

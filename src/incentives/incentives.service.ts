@@ -307,16 +307,26 @@ export async function allBalances(db: Database, retailerId: string, userId: stri
  * #15): one statement while the stored standing holds, else the ledger read with it and the
  * standing stored. The balance calls recomputed the standing from the ledger every time.
  */
-async function memberWithStanding(db: Database, retailerId: string, userId: string, now: Date) {
-  return getUserStanding(db, retailerId, { id: memberId(userId) }, now);
+async function memberWithStanding(
+  db: Database,
+  retailerId: string,
+  userId: string,
+  now: Date,
+  check?: (program: ProgramDocument) => void,
+) {
+  return getUserStanding(db, retailerId, { id: memberId(userId) }, now, check);
 }
 
 /** The balance payload: all_balances' rows, only the accounts asked for (all when none are named). */
 export async function balance(db: Database, retailerId: string, body: BalanceBody, now: Date) {
-  const { program, standing } = await memberWithStanding(db, retailerId, body.user_id, now);
-  const wanted = new Set(
-    (body.point_account_ids ?? []).map((id, i) => accountById(program, id, `point_account_ids.${i}`).id),
-  );
+  // The accounts asked for are checked before the read stores the standing it computed: a refused
+  // request writes nothing, not even that cache.
+  const accountsOf = (program: ProgramDocument) =>
+    new Set(
+      (body.point_account_ids ?? []).map((id, i) => accountById(program, id, `point_account_ids.${i}`).id),
+    );
+  const { program, standing } = await memberWithStanding(db, retailerId, body.user_id, now, accountsOf);
+  const wanted = accountsOf(program);
   const all = pointAccountBalances(program, standing);
   return {
     retailer_id: all.retailer_id,

@@ -18,8 +18,11 @@ export async function standingFromRead(
   member: MemberEnrollment,
   at: Date,
   read: StandingReadJson,
+  /** Checks the request against the program in force before anything is stored: a refusal writes nothing. */
+  check?: (program: ProgramDocument) => void,
 ): Promise<{ program: ProgramDocument; standing: MemberStanding }> {
   const program = await programOfRead(db, member.retailer_id, read.program_at);
+  check?.(program);
   if (read.standing) return { program, standing: standingFromStored(member, read.standing) };
   if (!read.ledger) throw new Error(`member ${member.id}: no stored standing and no ledger read`);
   const ledger = memberLedgerOf(read.ledger);
