@@ -90,6 +90,8 @@ function workspace(...fixtures: string[]) {
 }
 
 describe('laurel import customers', () => {
+  // Each test below starts several CLI processes on the embedded database: under CI's load one
+  // took past the default 60 s (5 December 2026), so they get the kill -9 test's three minutes.
   it('imports the good rows of a CSV, names every bad one with its line, and a second run imports nothing', async () => {
     const w = workspace('customers.csv');
     const first = await w.run(['import', 'customers', w.path('customers.csv')]);
@@ -132,7 +134,7 @@ describe('laurel import customers', () => {
     expect(w.rejects('customers.csv')).toHaveLength(4);
     expect(existsSync(w.path('customers.csv.laurel-checkpoint'))).toBe(false);
     await w.verify();
-  });
+  }, 180_000);
 
   it('imports NDJSON user objects, bare or as a Core body', async () => {
     const w = workspace('customers.ndjson');
@@ -146,7 +148,7 @@ describe('laurel import customers', () => {
     const again = await w.json('customers', 'customers.ndjson', '--rejects', rejectsPath);
     expect(again.counts).toMatchObject({ imported: 0, present: 2, rejected: 2 });
     expect(again.rejects_path).toBe(rejectsPath);
-  });
+  }, 180_000);
 });
 
 describe('laurel import transactions', () => {
@@ -201,7 +203,7 @@ describe('laurel import transactions', () => {
     // Balances and the number of journals unchanged: nothing was posted twice.
     expect(await balances()).toEqual(before);
     await w.verify();
-  });
+  }, 180_000);
 
   it('after a kill -9 part-way, running the same command again imports every transaction exactly once', async () => {
     const w = workspace('customers.csv');
