@@ -52,6 +52,11 @@ const SENDS = [
   },
 ];
 
+/** Waits, without a deadline of its own, until `n` requests wait in the database's group commit. */
+async function waitingIs(db: Database, n: number): Promise<void> {
+  while (groupCommitOf(db).waiting < n) await new Promise((r) => setTimeout(r, 2));
+}
+
 /** Each member's ledger by external id, without ids: what the two ways of sending must agree on. */
 async function ledgerOf(db: Database) {
   const rows = await db.query<{ member: string; ledger: unknown }>(
@@ -107,10 +112,15 @@ describeEachDatabase('Matured purchases in one batch', (target) => {
     const oneServer = await groupCommitOf(batched.app.db).oneServer();
     configureGroupCommit(batched.app.db, { maxSize: SENDS.length, windowMs: LONG, concurrency: 1 });
     const before = batched.transactions();
-    // The batch starts when all five wait: they are in it together.
-    const answers = await Promise.all(
-      SENDS.map((body) => batched.app.request('POST', '/api/2.0/send_transaction', { body })),
-    );
+    // The batch starts when all five wait: they are in it together. Each is sent once the one
+    // before it waits in the queue, so the batch holds them in the order the loop above sent them
+    // (bug: sent all at once, the return R-5 could reach the server before its purchase R-2).
+    const pending: Promise<{ status: number; body: unknown }>[] = [];
+    for (const [k, body] of SENDS.entries()) {
+      pending.push(batched.app.request('POST', '/api/2.0/send_transaction', { body }));
+      if (k < SENDS.length - 1) await waitingIs(batched.app.db, k + 1);
+    }
+    const answers = await Promise.all(pending);
     // One transaction for the whole batch: no send failed it into running alone.
     if (oneServer) expect(batched.transactions() - before).toBe(1);
     // The same answers but for the ids, which each database makes its own.
