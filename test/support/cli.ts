@@ -3,9 +3,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, expect } from 'vitest';
-import { openPGlite } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
+import { afterEach, beforeEach, expect, inject } from 'vitest';
 import { createTestSchema, dropTestSchema, urlWithSchema } from './databases.js';
 
 /**
@@ -95,30 +93,20 @@ export function tempDir(): string {
   return d;
 }
 
-let template: Promise<string> | undefined;
-
 /**
- * A new data directory that already holds a migrated embedded database, copied from one made once
- * per test process: a fresh directory costs PGlite's initdb on disk, many seconds of CPU on a busy
- * machine. For tests of what a command does with a database, not of creating one (those take a
- * `tempDir()`, as the migrate tests and the README's quick start do).
+ * A new data directory that already holds a migrated embedded database, copied from the one the
+ * global setup made once per run (test/support/global-setup.ts): a fresh directory costs PGlite's
+ * initdb on disk, many seconds of CPU on a busy machine. For tests of what a command does with a
+ * database, not of creating one (those take a `tempDir()`, as the migrate tests and the README's
+ * quick start do).
  */
-export async function migratedDataDir(): Promise<string> {
-  template ??= (async () => {
-    const d = mkdtempSync(join(tmpdir(), 'laurel-template-'));
-    process.once('exit', () => rmSync(d, { recursive: true, force: true }));
-    const db = await openPGlite(d);
-    try {
-      await migrate(db);
-    } finally {
-      await db.close();
-    }
-    return d;
-  })();
-  const from = await template;
+export function migratedDataDir(): Promise<string> {
   const dir = tempDir();
-  cpSync(from, dir, { recursive: true, filter: (src) => !src.endsWith('laurel.lock') });
-  return dir;
+  cpSync(join(inject('laurelTemplate'), 'data'), dir, {
+    recursive: true,
+    filter: (src) => !src.endsWith('laurel.lock'),
+  });
+  return Promise.resolve(dir);
 }
 
 /** Stderr of a failed command: exactly one line. */

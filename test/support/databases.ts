@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
-import { describe } from 'vitest';
-import { dumpPGlite, openPGlite, openPostgres, type Database } from '../../src/db/database.js';
+import { describe, inject } from 'vitest';
+import { openPGlite, openPostgres, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { PARTITIONED, partitionByMember } from './partitioned.js';
 
@@ -26,26 +28,21 @@ export interface OpenTestDatabase {
 }
 
 /**
- * The migrated embedded database this test process copies for each test: PGlite's initdb costs a
- * few seconds of CPU per database, starting from a dump about one.
+ * The migrated embedded database each test copies: made once per run by the global setup
+ * (test/support/global-setup.ts), since PGlite's initdb and the migrations cost a few seconds of
+ * CPU per database and loading a dump about one tenth of that.
  */
-let pgliteTemplate: Promise<Blob> | undefined;
+let pgliteTemplate: Blob | undefined;
 
-async function migratedPGlite(): Promise<Blob> {
-  const db = await openPGlite();
-  try {
-    await migrate(db);
-    return await dumpPGlite(db);
-  } finally {
-    await db.close();
-  }
+function migratedPGlite(): Blob {
+  pgliteTemplate ??= new Blob([readFileSync(join(inject('laurelTemplate'), 'dump.tar'))]);
+  return pgliteTemplate;
 }
 
 const pglite: TestDatabase = {
   name: 'pglite',
   async open() {
-    pgliteTemplate ??= migratedPGlite();
-    const db = await openPGlite(undefined, await pgliteTemplate);
+    const db = await openPGlite(undefined, migratedPGlite());
     // Up to date already: this proves it, and costs one read.
     await migrate(db);
     return { db, url: undefined, close: () => db.close() };
