@@ -68,24 +68,40 @@ export interface OpeningToRead {
   ledgerAt: Date | null;
 }
 
-/** The member's opening position already posted, and its ledger when asked for. */
+/** What a member's account holds: its balance and the sum of its credits (`balances`). */
+export interface Held {
+  balance: number;
+  life_time_value: number;
+}
+
+/** The member's opening position already posted, what its accounts hold, and its ledger when asked for. */
 export interface OpeningState {
   prior: OpeningPosition | undefined;
+  /** The member's Spendable and Tier Qualifying balances before the opening (none: nothing held). */
+  held: { spendable?: Held; tier?: Held };
   ledger: MemberLedger | undefined;
 }
 
 /**
- * For each item, in one statement: the opening position already posted for the member, and the
- * member's ledger as `readMemberLedger` reads it at `ledgerAt`. The members must be locked.
+ * For each item, in one statement: the opening position already posted for the member, what its
+ * Spendable and Tier Qualifying accounts hold, and the member's ledger as `readMemberLedger` reads
+ * it at `ledgerAt`. The members must be locked.
  */
 export async function readOpeningStates(
   tx: Tx,
   items: readonly OpeningToRead[],
   openingKey: string,
 ): Promise<OpeningState[]> {
-  const rows = await tx.query<{ prior: OpeningPosition | null; ledger: MemberLedgerJson | null }>(
+  const rows = await tx.query<{
+    prior: OpeningPosition | null;
+    held: OpeningState['held'] | null;
+    ledger: MemberLedgerJson | null;
+  }>(
     `SELECT (SELECT j.details->'position' FROM journals j
               WHERE j.user_id = k.user_id AND j.idempotency_key = $3) AS prior,
+            (SELECT json_object_agg(b.account, json_build_object('balance', b.balance,
+                      'life_time_value', b.life_time_value))
+             FROM balances b WHERE b.user_id = k.user_id AND b.account IN ('spendable', 'tier')) AS held,
             CASE WHEN k.at IS NOT NULL THEN ${memberLedgerColumn('k.user_id', 'k.at')} END AS ledger
      FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS k(user_id, at, i)
      ORDER BY k.i`,
@@ -93,6 +109,7 @@ export async function readOpeningStates(
   );
   return rows.map((r) => ({
     prior: r.prior ?? undefined,
+    held: r.held ?? {},
     ledger: r.ledger ? memberLedgerOf(r.ledger) : undefined,
   }));
 }

@@ -1,4 +1,4 @@
-import type { Database, Queryable, Tx } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { TurnReads } from '../db/turn-reads.js';
 import { sameJson } from '../domain/canonical.js';
 import { isUuid, newId } from '../domain/ids.js';
@@ -163,7 +163,8 @@ function checkUnderLock(
   c: CheckedOpening,
   r: OpeningRequest,
   member: UserRow,
-  prior: OpeningPosition | undefined,
+  { prior, held }: Pick<OpeningState, 'prior' | 'held'>,
+  program: ProgramDocument,
   cutover: Date,
 ): OpeningOutcome | undefined {
   const { position } = c;
@@ -196,7 +197,35 @@ function checkUnderLock(
         'import the customer with an enrolled_at no later than it',
     );
   }
+  checkHeldBound(c, held, program);
   return undefined;
+}
+
+/**
+ * The opening adds to what the member's accounts already hold (points imported or earned before
+ * it): each balance and its sum of credits stay within the bound `verify` holds every balance to
+ * (decision 0004). Bug: an opening onto a member holding points was only checked on its own, and
+ * could leave a balance past 10^15.
+ */
+function checkHeldBound(c: CheckedOpening, held: OpeningState['held'], program: ProgramDocument): void {
+  const { position, scale } = c;
+  const adds = [
+    ['spendable', position.balance * scale, position.life_time_value * scale],
+    ['tier', position.tier_points, position.tier_points],
+  ] as const;
+  for (const [role, balance, credits] of adds) {
+    const h = held[role];
+    if (!h) continue;
+    const over = h.balance + balance > MAX_LEDGER_AMOUNT || h.life_time_value + credits > MAX_LEDGER_AMOUNT;
+    if (!over) continue;
+    const name = program.point_accounts.find((a) => a.role === role)!.name;
+    const unit = role === 'spendable' && scale > 1 ? 'hundredths of points' : 'points';
+    throw validationError(
+      `the member's ${name} already holds ${h.balance.toLocaleString('en-US')} ${unit} ` +
+        `(${h.life_time_value.toLocaleString('en-US')} credited in all): with this opening it would be beyond ` +
+        `${MAX_LEDGER_AMOUNT.toLocaleString('en-US')}`,
+    );
+  }
 }
 
 /** The opening's journal and, for a tier above the floor, its tier move. */
@@ -317,7 +346,8 @@ async function postOpening(
   return db.transaction(async (tx) => {
     const member = await lockUserById(tx, retailerId, c.memberId);
     if (!member) throw new LaurelError('user_not_found');
-    const done = checkUnderLock(c, r, member, await findOpening(tx, member.id), cutover);
+    const [state] = await readOpeningStates(tx, [{ userId: member.id, ledgerAt: null }], OPENING_KEY);
+    const done = checkUnderLock(c, r, member, state!, program, cutover);
     if (done) return done;
     const w = openingWrite(c, r, retailerId, program, cutover, now);
     await insertJournal(tx, w.journal);
@@ -476,7 +506,7 @@ async function submitOpening(
       const state =
         (batch.prefetched as OpeningState | undefined) ??
         (await readOpeningStates(tx, [item], OPENING_KEY))[0]!;
-      const done = checkUnderLock(c, r, member, state.prior, cutover);
+      const done = checkUnderLock(c, r, member, state, ctx.program, cutover);
       if (done) return done;
       const w = openingWrite(c, r, retailerId, ctx.program, cutover, now);
       if (c.level) {
@@ -493,15 +523,6 @@ async function submitOpening(
     },
     alone: () => importOpening(db, retailerId, r, cutover, now),
   });
-}
-
-/** The opening position already posted for the member, if any. */
-async function findOpening(tx: Tx, userId: string): Promise<OpeningPosition | undefined> {
-  const rows = await tx.query<{ position: OpeningPosition }>(
-    `SELECT details->'position' AS position FROM journals WHERE user_id = $1 AND idempotency_key = $2`,
-    [userId, OPENING_KEY],
-  );
-  return rows[0]?.position;
 }
 
 /**
