@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../../test/support/databases.js';
 import type { Database } from '../db/database.js';
+import { isOneServer } from '../db/distribution.js';
 import { countingTransactions, startTestApp, type TestApp } from '../../test/support/test-app.js';
 import type { DemoCredentials } from '../demo/demo.service.js';
 import { verifyLedger } from '../ledger/verify.js';
@@ -351,7 +352,8 @@ describeEachDatabase('Opening balances batched against the same file one row at 
     const before = transactions;
     const batched = await importFile(bulk, 'balances', path, { cutover: new Date(CUTOVER) });
     // Batched: fewer transactions than rows (one per batch, and one per row refused before its batch).
-    expect(transactions - before).toBeLessThan(rows.length / 4);
+    // Where members are spread over servers (Citus; LAUREL_TEST_PARTITIONED=1) each row runs alone.
+    if (await isOneServer(t.db)) expect(transactions - before).toBeLessThan(rows.length / 4);
     const alone = await importFile(ref, 'balances', path, { cutover: new Date(CUTOVER), concurrency: 1 });
 
     const good = GOOD.length + HISTORY.length + 1;
@@ -517,7 +519,8 @@ describeEachDatabase('Opening balances batched against the same file one row at 
       now: () => new Date(NOW),
       cutover: new Date(CUTOVER),
     });
-    expect(injected).toBe(1);
+    // Only a batch's write names `opening_moves`: where members are spread over servers, rows run alone.
+    expect(injected).toBe((await isOneServer(t.db)) ? 1 : 0);
     const alone = await importFile(ref, 'balances', file('again.ndjson', ndjson(ROWS)), {
       cutover: new Date(CUTOVER),
       concurrency: 1,
