@@ -43,6 +43,7 @@ import {
   importOpening,
   importOpeningBatched,
   MemberTurns,
+  type Retry,
   OpeningContextReader,
   type OpeningBatching,
 } from '../ledger/opening.service.js';
@@ -271,13 +272,36 @@ async function applyBalance(
   row: BalanceRow,
   cutover: Date,
   now: Date,
+  /** How the row is tried again after a transient error, inside its member's turn. */
+  retry: Retry,
 ): Promise<Outcome> {
   return balancing.openings
-    ? importOpeningBatched(db, balancing.openings, retailerId, row, cutover, now)
-    : importOpening(db, retailerId, row, cutover, now, balancing.turns);
+    ? importOpeningBatched(db, balancing.openings, retailerId, row, cutover, now, retry)
+    : importOpening(db, retailerId, row, cutover, now, balancing.turns, retry);
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** A database error worth trying the row again for: a lock or serialization conflict, a lost connection. */
+function isTransient(err: unknown): boolean {
+  return TRANSIENT_CODES.has((err as { code?: string }).code ?? '') || isConnectionError(err);
+}
+
+/**
+ * Runs a row's work, and again after a transient error, up to MAX_ATTEMPTS in all with a growing
+ * pause; other errors, and the last, go through. Retried even while stopping: a row in flight
+ * either goes in or stays before the checkpoint.
+ */
+const retried: Retry = async (work) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof LaurelError || !isTransient(err) || attempt >= MAX_ATTEMPTS) throw err;
+      await sleep(50 * 2 ** attempt);
+    }
+  }
+};
 
 /**
  * A cutover applies to customers and may not lie before the import's clock: a quarter that ended
@@ -484,43 +508,41 @@ export async function runImport(db: Database, opts: ImportOptions): Promise<Impo
   };
 
   const apply = async (value: unknown): Promise<Outcome> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return kind === 'customers'
-          ? await applyCustomer(
-              db,
-              retailerId,
-              value as CustomerRow,
-              opts.now(),
-              opts.cutover,
-              customerBatches,
-            )
-          : kind === 'balances'
-            ? await applyBalance(db, balancing, retailerId, value as BalanceRow, cutover!, opts.now())
-            : await applyTransaction(
-                db,
-                batching!,
-                retailerId,
-                value as SendTransactionBody,
-                opts.now(),
-                opts.historyOnly ?? false,
-              );
-      } catch (err) {
-        if (err instanceof BeforeOpeningError) return rejected('before_cutover', err.message);
-        if (err instanceof LaurelError) return rejected(err.code, err.message);
-        const code = (err as { code?: string }).code ?? '';
-        const transient = TRANSIENT_CODES.has(code) || isConnectionError(err);
-        // Retried even while stopping: a row in flight either goes in or stays before the checkpoint.
-        if (transient && attempt < MAX_ATTEMPTS) {
-          await sleep(50 * 2 ** attempt);
-          continue;
-        }
-        if (isConnectionError(err)) throw err;
-        return rejected(
-          transient ? 'service_unavailable' : 'internal_server_error',
-          `the database refused the row: ${(err as Error).message}`,
+    try {
+      // A balances row is tried again inside its member's turn (`MemberTurns`): tried again from
+      // here, it would queue behind the later rows of its member (bug: the file's first row came
+      // back idempotency_conflict after a serialization failure).
+      if (kind === 'balances') {
+        return await applyBalance(
+          db,
+          balancing,
+          retailerId,
+          value as BalanceRow,
+          cutover!,
+          opts.now(),
+          retried,
         );
       }
+      return await retried(() =>
+        kind === 'customers'
+          ? applyCustomer(db, retailerId, value as CustomerRow, opts.now(), opts.cutover, customerBatches)
+          : applyTransaction(
+              db,
+              batching!,
+              retailerId,
+              value as SendTransactionBody,
+              opts.now(),
+              opts.historyOnly ?? false,
+            ),
+      );
+    } catch (err) {
+      if (err instanceof BeforeOpeningError) return rejected('before_cutover', err.message);
+      if (err instanceof LaurelError) return rejected(err.code, err.message);
+      if (isConnectionError(err)) throw err;
+      return rejected(
+        isTransient(err) ? 'service_unavailable' : 'internal_server_error',
+        `the database refused the row: ${(err as Error).message}`,
+      );
     }
   };
 

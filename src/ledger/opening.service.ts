@@ -47,6 +47,9 @@ export interface OpeningRequest {
 
 export type OpeningOutcome = { status: 'imported' } | { status: 'present' };
 
+/** How a row's work is tried again after a transient database error (the import's `retried`). */
+export type Retry = <T>(work: () => Promise<T>) => Promise<T>;
+
 export const OPENING_KEY = 'opening';
 /** Who the tier history names for an opening tier. */
 export const OPENING_ACTOR = 'import';
@@ -314,13 +317,17 @@ export async function importOpening(
   now: Date,
   /** Rows running side by side (several in flight on Citus): a member's keep the order asked. */
   turns?: MemberTurns,
+  /** Tries the row again after a transient error, inside its turn (never behind later rows). */
+  retry: Retry = (work) => work(),
 ): Promise<OpeningOutcome> {
-  if (!turns) return postOpening(db, retailerId, r, cutover, now);
-  const member = namesSomeone(r.member) ? findMemberId(db, retailerId, r.member) : Promise.resolve(undefined);
+  if (!turns) return retry(() => postOpening(db, retailerId, r, cutover, now));
+  const member = namesSomeone(r.member)
+    ? retry(() => findMemberId(db, retailerId, r.member))
+    : Promise.resolve(undefined);
   // Asked before the first await: the rows' turns are taken in file order.
   const release = await turns.take(member);
   try {
-    return await postOpening(db, retailerId, r, cutover, now, member);
+    return await retry(() => postOpening(db, retailerId, r, cutover, now, member));
   } finally {
     release();
   }
@@ -469,12 +476,15 @@ export async function importOpeningBatched(
   r: OpeningRequest,
   cutover: Date,
   now: Date,
+  /** Tries the row again after a transient error, inside its turn (never behind later rows). */
+  retry: Retry = (work) => work(),
 ): Promise<OpeningOutcome> {
-  const read = batching.contexts.read(retailerId, r.member, cutover, now);
+  const read = retry(() => batching.contexts.read(retailerId, r.member, cutover, now));
   // Asked before the first await: the rows' turns are taken in file order.
   const release = await batching.turns.take(read.then((ctx) => ctx.memberId));
   try {
-    return await submitOpening(db, batching, retailerId, r, await read, cutover, now);
+    const ctx = await read;
+    return await retry(() => submitOpening(db, batching, retailerId, r, ctx, cutover, now));
   } finally {
     release();
   }
