@@ -122,10 +122,13 @@ const BAD: { row: Row; code: string; reason: string | RegExp }[] = [
   },
   {
     // What the member's ledger holds already counts: 1,800 tier points of a purchase whose lot
-    // matured before the cut-over and has not rolled over yet, and these 300.
+    // matured before the cut-over and has not rolled over yet, and these 300; the words say so
+    // (bug: they quoted the file's 300 alone, which could not explain SILVER).
     row: row('H-1', { tier: 'BASE', tier_points: 300 }),
     code: 'validation',
-    reason: 'at the cut-over the program puts the member at SILVER (300 tier points this period), not BASE',
+    reason:
+      'at the cut-over the program puts the member at SILVER ' +
+      '(2,100 tier points this period: 300 in the file, 1,800 already held), not BASE',
   },
   {
     // A manual move to GOLD in September, after the file's SILVER, holds at the cut-over.

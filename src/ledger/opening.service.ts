@@ -279,9 +279,16 @@ function openingWrite(
  */
 function checkTier(tier: TierStanding, r: OpeningRequest, level: TierLevel): void {
   if (tier.level?.id !== level.id) {
+    // What the engine counted: the file's tier points and those the member's ledger already holds
+    // this period (bug: the message quoted the file's alone, which could not explain the level).
+    const held = tier.qualifying_balance - r.tier_points;
+    const counted =
+      held > 0
+        ? `${tier.qualifying_balance.toLocaleString('en-US')} tier points this period: ` +
+          `${r.tier_points.toLocaleString('en-US')} in the file, ${held.toLocaleString('en-US')} already held`
+        : `${r.tier_points.toLocaleString('en-US')} tier points this period`;
     throw validationError(
-      `at the cut-over the program puts the member at ${tier.level?.name ?? 'no tier'} ` +
-        `(${r.tier_points.toLocaleString('en-US')} tier points this period), not ${level.name}`,
+      `at the cut-over the program puts the member at ${tier.level?.name ?? 'no tier'} (${counted}), not ${level.name}`,
     );
   }
 }
