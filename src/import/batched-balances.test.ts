@@ -1,15 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../../test/support/databases.js';
-import type { Database } from '../db/database.js';
 import { isOneServer } from '../db/distribution.js';
 import { countingTransactions, startTestApp, type TestApp } from '../../test/support/test-app.js';
 import type { DemoCredentials } from '../demo/demo.service.js';
 import { verifyLedger } from '../ledger/verify.js';
 import { moveUser } from '../tiers/tier.service.js';
 import { runImport, type ImportOptions, type ImportSummary } from './import.service.js';
+import { interceptedInTransactions, rejectsOf } from '../../test/support/import-files.js';
 
 /**
  * Opening balances through the import's group commit (issue #16) against the same file imported
@@ -200,14 +200,6 @@ describeEachDatabase('Opening balances batched against the same file one row at 
       now: () => new Date(NOW),
       ...extra,
     });
-  const rejectsOf = (s: ImportSummary) =>
-    s.rejects_path
-      ? readFileSync(s.rejects_path, 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as { line: number; code: string; reason: string })
-          .map((r) => [r.line, r.code, r.reason])
-      : [];
 
   /** Each member's journals with postings, balances and tier moves, by external id, without ids. */
   const ledgerOf = async (c: DemoCredentials) =>
@@ -491,28 +483,11 @@ describeEachDatabase('Opening balances batched against the same file one row at 
   it('a batch whose write fails on the database runs each of its rows alone: the same outcomes and ledger as one at a time', async () => {
     // The first batch write fails, as a concurrent writer's unique key would fail it.
     let injected = 0;
-    const failing: Database = {
-      kind: t.db.kind,
-      query: (sql, params) => t.db.query(sql, params),
-      exec: (sql) => t.db.exec(sql),
-      close: () => t.db.close(),
-      transaction: (fn) =>
-        t.db.transaction((tx) =>
-          fn({
-            inTransaction: true,
-            exec: (sql) => tx.exec(sql),
-            query: async (sql, params) => {
-              if (!injected && sql.includes('opening_moves')) {
-                injected++;
-                throw Object.assign(new Error('duplicate key value violates unique constraint'), {
-                  code: '23505',
-                });
-              }
-              return tx.query(sql, params);
-            },
-          }),
-        ),
-    };
+    const failing = interceptedInTransactions(t.db, (sql) => {
+      if (injected || !sql.includes('opening_moves')) return undefined;
+      injected++;
+      throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+    });
     const path = file('balances.ndjson', ndjson(ROWS));
     const s = await runImport(failing, {
       retailerId: fallback.retailer_id,

@@ -13,6 +13,7 @@ import {
 import type { Database, Tx } from '../db/database.js';
 import { isOneServer } from '../db/distribution.js';
 import { runImport, type ImportOptions } from './import.service.js';
+import { interceptedInTransactions } from '../../test/support/import-files.js';
 
 /**
  * New customers imported a batch at a time (issue #16): one statement writes a batch's members,
@@ -299,29 +300,13 @@ describeEachDatabase('New customers imported a batch at a time', (target) => {
     }
     // The first batch's read of taken keys answers none, as if X-1's email were taken just after it.
     let hidden = 0;
-    const racing: Database = {
-      kind: t.db.kind,
-      query: (sql, params) => t.db.query(sql, params),
-      exec: (sql) => t.db.exec(sql),
-      close: () => t.db.close(),
-      transaction: (fn) =>
-        t.db.transaction((tx) =>
-          fn({
-            inTransaction: true,
-            exec: (sql) => tx.exec(sql),
-            query: async <R>(sql: string, params?: readonly unknown[]) => {
-              if (!hidden && /FROM member_emails WHERE email_key = lower\(e\)/.test(sql)) {
-                const emails = params![1] as string[];
-                if (emails.includes('DUP@example.com') && emails.length > 1) {
-                  hidden++;
-                  return [] as R[];
-                }
-              }
-              return tx.query<R>(sql, params);
-            },
-          }),
-        ),
-    };
+    const racing = interceptedInTransactions(t.db, (sql, params) => {
+      if (hidden || !/FROM member_emails WHERE email_key = lower\(e\)/.test(sql)) return undefined;
+      const emails = params![1] as string[];
+      if (!emails.includes('DUP@example.com') || emails.length < 2) return undefined;
+      hidden++;
+      return [];
+    });
     const recorded: Recorded[] = [];
     const batchedRun = await run(recording(racing, recorded), batched.retailer_id, {
       file: file('racing.ndjson', ndjson(TAKEN_ROWS)),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import type { Database } from '../db/database.js';
 import type { DemoCredentials } from '../demo/demo.service.js';
 import { verifyLedger } from '../ledger/verify.js';
 import { runImport, type ImportOptions, type ImportSummary } from './import.service.js';
+import { rejectsOf } from '../../test/support/import-files.js';
 
 /**
  * Batched customers and balances imports (issue #16) against the same file one row at a time
@@ -73,14 +74,6 @@ describeEachDatabase(
         now: () => new Date(NOW),
         ...extra,
       });
-    const rejectsOf = (s: ImportSummary) =>
-      s.rejects_path
-        ? readFileSync(s.rejects_path, 'utf8')
-            .trim()
-            .split('\n')
-            .map((l) => JSON.parse(l) as { line: number; code: string; reason: string })
-            .map((r) => [r.line, r.code, r.reason])
-        : [];
 
     beforeAll(async () => {
       t = await startTestApp(target, new Date(NOW));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,8 @@ import { describeEachDatabase } from '../../test/support/databases.js';
 import type { TestApp } from '../../test/support/test-app.js';
 import type { DemoCredentials } from '../demo/demo.service.js';
 import { prng } from '../domain/prng.js';
-import type { ImportOptions, ImportSummary } from './import.service.js';
+import type { ImportOptions } from './import.service.js';
+import { rejectsOf } from '../../test/support/import-files.js';
 
 /**
  * The batched customers and balances imports (issue #16) attacked as a migrating retailer's files
@@ -73,14 +74,6 @@ describe.skipIf(!ATTACKS)('LAUREL_IMPORT_ATTACKS=1', () => {
         now: () => new Date(now),
         ...extra,
       });
-    const rejectsOf = (s: ImportSummary) =>
-      s.rejects_path
-        ? readFileSync(s.rejects_path, 'utf8')
-            .trim()
-            .split('\n')
-            .map((l) => JSON.parse(l) as { line: number; code: string; reason: string })
-            .map((r) => [r.line, r.code, r.reason])
-        : [];
     const verified = async () => expect((await lib.verifyLedger(t.db)).problems).toEqual([]);
 
     /** Every live member with its keys, profile, enrollment and how many events it has. */

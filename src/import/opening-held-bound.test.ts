@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import type { DemoCredentials } from '../demo/demo.service.js';
 import { MAX_LEDGER_AMOUNT } from '../domain/bounds.js';
 import { verifyLedger } from '../ledger/verify.js';
 import { runImport, type ImportOptions, type ImportSummary } from './import.service.js';
+import { rejectsOf } from '../../test/support/import-files.js';
 
 /**
  * Bug: an opening balance onto a member who already holds points was checked on its own figures
@@ -56,14 +57,6 @@ describeEachDatabase('An opening onto points the member already holds', (target)
       now: () => new Date(NOW),
       ...extra,
     });
-  const rejectsOf = (s: ImportSummary) =>
-    s.rejects_path
-      ? readFileSync(s.rejects_path, 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as { line: number; code: string; reason: string })
-          .map((r) => [r.line, r.code, r.reason])
-      : [];
   const balancesOf = async (c: DemoCredentials) =>
     t.db.query<{ external_id: string; account: string; balance: string; life_time_value: string }>(
       `SELECT u.external_id, b.account, b.balance::text AS balance, b.life_time_value::text AS life_time_value

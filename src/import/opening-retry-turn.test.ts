@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../../test/support/databases.js';
 import { startTestApp, type TestApp } from '../../test/support/test-app.js';
 import type { Database } from '../db/database.js';
+import { interceptedInTransactions } from '../../test/support/import-files.js';
 import { isOneServer } from '../db/distribution.js';
 import { runImport } from './import.service.js';
 
@@ -66,30 +67,13 @@ describeEachDatabase('A balances row tried again after a transient error', (targ
     // run alone there) its one write.
     const failing = (await isOneServer(t.db)) ? 2 : 1;
     let failures = 0;
-    const fail = (params: readonly unknown[] | undefined) => {
-      if (failures >= failing || !JSON.stringify(params ?? []).includes(String(MARK))) return;
+    const flaky = interceptedInTransactions(t.db, (_sql, params) => {
+      if (failures >= failing || !JSON.stringify(params ?? []).includes(String(MARK))) return undefined;
       failures++;
       throw Object.assign(new Error('could not serialize access due to concurrent update'), {
         code: '40001',
       });
-    };
-    const flaky: Database = {
-      kind: t.db.kind,
-      query: (sql, params) => t.db.query(sql, params),
-      exec: (sql) => t.db.exec(sql),
-      close: () => t.db.close(),
-      transaction: (fn) =>
-        t.db.transaction((tx) =>
-          fn({
-            inTransaction: true,
-            exec: (sql) => tx.exec(sql),
-            query: (sql, params) => {
-              fail(params);
-              return tx.query(sql, params);
-            },
-          }),
-        ),
-    };
+    });
     const file = join(dir, 'balances.ndjson');
     writeFileSync(
       file,
