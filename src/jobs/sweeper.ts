@@ -4,6 +4,7 @@ import { findDueMembers, lockLedgerOwner } from '../ledger/ledger.repository.js'
 import { settleMember, settleMembersInBulk } from '../ledger/ledger.service.js';
 import { runDueCashOuts, type CashOutRunResult } from '../cashout/cashout.service.js';
 import { isOneServer } from '../db/distribution.js';
+import { refreshStaleStatistics } from '../db/statistics.js';
 
 /**
  * The rollover sweeper (DESIGN §5, issue #3): writes the rollover of matured lots for members
@@ -305,6 +306,14 @@ export class Sweeper {
     } catch (err) {
       if (this.abort.signal.aborted) return;
       log.error({ err }, 'sweeper: sweep failed; retrying at the next tick');
+    }
+    if (this.abort.signal.aborted) return;
+    // The planner's statistics of tables that grew since last analyzed (src/db/statistics.ts).
+    try {
+      const analyzed = await refreshStaleStatistics(this.db);
+      if (analyzed.length) log.info({ tables: analyzed }, `analyzed ${analyzed.length} grown tables`);
+    } catch (err) {
+      log.error({ err }, 'sweeper: could not analyze grown tables; retrying at the next tick');
     }
   }
 }
