@@ -16,13 +16,20 @@ import type { Database } from './database.js';
 export const STALE_GROWTH = 1.2;
 export const STALE_MIN_PAGES = 8;
 
-/** Analyzes the stale tables of the current schema; answers their names. */
-export async function refreshStaleStatistics(db: Database): Promise<string[]> {
+/**
+ * Analyzes the stale tables of the current schema that this role may analyze (their owner's, a
+ * superuser's or the database owner's: a server running as a member of `laurel_app` only, which
+ * owns nothing, would be skipped with a warning each time); answers their names.
+ */
+export async function refreshStaleStatistics(db: Pick<Database, 'query' | 'exec'>): Promise<string[]> {
   const stale = await db.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c
      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
        AND pg_relation_size(c.oid) / current_setting('block_size')::int
            > greatest(c.relpages, 0) * ${STALE_GROWTH} + ${STALE_MIN_PAGES}
+       AND (pg_has_role(current_user, c.relowner, 'USAGE')
+            OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+            OR pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE'))
      ORDER BY c.relname`,
   );
   for (const { name } of stale) await db.exec(`ANALYZE ${quoteIdent(name)}`);

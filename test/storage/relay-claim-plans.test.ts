@@ -150,4 +150,28 @@ describeEachDatabase('The relay claims a backlog of deliveries', (target) => {
     expect(await refreshStaleStatistics(t.db)).toEqual([]);
     await t.close();
   });
+  if (target.name === 'postgres')
+    it('a role that owns no table (a member of laurel_app only) leaves the statistics to their owner', async () => {
+      const t = await startTestApp(target, TEST_START);
+      await t.db.exec('ANALYZE');
+      const granted = await t.db.query<{ ok: boolean }>(
+        `SELECT has_table_privilege('laurel_app', 'events', 'INSERT') AS ok`,
+      );
+      expect(granted[0]!.ok).toBe(true);
+      const seen = await t.db.transaction(async (tx) => {
+        await tx.query('SET LOCAL ROLE laurel_app');
+        await tx.query(
+          `INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data, dispatched_at)
+           SELECT gen_random_uuid(), gen_random_uuid(), $1, 'purchase.posted', $2, $2, '{}'::jsonb, $2
+           FROM generate_series(1, ${BACKLOG})`,
+          [t.tenant.retailer_id, TEST_START],
+        );
+        const asApp = await refreshStaleStatistics(tx);
+        await tx.query('RESET ROLE');
+        return { asApp, asOwner: await refreshStaleStatistics(tx) };
+      });
+      expect(seen.asApp).toEqual([]);
+      expect(seen.asOwner.some((name) => name === 'events' || name.startsWith('events_p'))).toBe(true);
+      await t.close();
+    });
 });
