@@ -89,11 +89,6 @@ export class WebhookBench {
    */
   async drain(startedAt: bigint, endedAt: bigint, timeoutMs: number): Promise<Delivery> {
     const atLoadEnd = await this.receiver.counts();
-    // What the server's sweeper does at its next tick (src/db/statistics.ts), or autovacuum within
-    // a minute: the outbox and the delivery queue grew during the load, and the bench's servers run
-    // without a sweeper on a PostgreSQL without autovacuum. On statistics of the empty queue the
-    // relay's claim scanned the whole backlog for each delivery (16 events/s at quick scale).
-    await this.db.query('ANALYZE events, event_deliveries');
     const deadline = endedAt + BigInt(timeoutMs) * 1_000_000n;
     let emptied = false;
     for (;;) {

@@ -1,5 +1,6 @@
 import { isConnectionError, type Database } from '../db/database.js';
 import { isOneServer } from '../db/distribution.js';
+import { refreshStaleStatistics } from '../db/statistics.js';
 import {
   DEFAULT_RETRY,
   DELIVERY_TIMEOUT_MS,
@@ -60,6 +61,9 @@ export interface RelayOptions {
   perMember?: boolean;
 }
 
+/** How often the relay looks for tables that outgrew their planner statistics. */
+const STATISTICS_EVERY_MS = 10_000;
+
 /** The JSON body of an event: built from the stored row, so every attempt sends the same bytes. */
 export const eventBody = (e: EventEnvelope): string =>
   JSON.stringify({
@@ -86,6 +90,8 @@ export class EventRelay {
   private readonly secrets = new Map<string, { url: string; secret: string }>();
   /** Webhook attempts in flight. */
   private readonly posting = new Set<Promise<void>>();
+  /** When the relay last looked for tables that outgrew their statistics (epoch ms). */
+  private statisticsAt = 0;
   /** Counters since start, for the bench and the log. */
   readonly stats = { dispatched: 0, delivered: 0, failedAttempts: 0, published: 0 };
 
@@ -126,6 +132,23 @@ export class EventRelay {
     while (await this.tick());
   }
 
+  /**
+   * The outbox and the delivery queue grow fastest under load, and the claim's plan goes quadratic
+   * on statistics taken while they were small (src/db/statistics.ts): every `STATISTICS_EVERY_MS`
+   * the relay analyzes the tables that outgrew theirs, without waiting for the sweeper's tick.
+   */
+  private async keepStatistics(): Promise<void> {
+    if (Date.now() - this.statisticsAt < STATISTICS_EVERY_MS) return;
+    this.statisticsAt = Date.now();
+    try {
+      const analyzed = await refreshStaleStatistics(this.db);
+      if (analyzed.length)
+        this.opts.log.info({ tables: analyzed }, `events: analyzed ${analyzed.length} grown tables`);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'events: could not analyze grown tables');
+    }
+  }
+
   /** Whether claims go member by member (`RelayOptions.perMember`); asked once per database. */
   private perMember(): Promise<boolean> {
     if (this.opts.perMember !== undefined) return Promise.resolve(this.opts.perMember);
@@ -154,6 +177,7 @@ export class EventRelay {
   private async deliverRound(): Promise<boolean> {
     const limit = this.opts.concurrency ?? 32;
     while (this.posting.size >= limit) await Promise.race(this.posting);
+    await this.keepStatistics();
     const now = new Date();
     const dispatched = await this.dispatch(now);
     const free = limit - this.posting.size;

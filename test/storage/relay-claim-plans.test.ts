@@ -3,9 +3,10 @@ import type { Database } from '../../src/db/database.js';
 import { isOneServer } from '../../src/db/distribution.js';
 import { refreshStaleStatistics } from '../../src/db/statistics.js';
 import { claimDeliveries, dispatchEvents } from '../../src/events/delivery.repository.js';
+import { EventRelay } from '../../src/events/relay.js';
 import { Sweeper } from '../../src/jobs/sweeper.js';
 import { describeEachDatabase } from '../support/databases.js';
-import { startTestApp, TEST_START, type TestApp } from '../support/test-app.js';
+import { startTestApp, TEST_GIFT_CARD_KEY, TEST_START, type TestApp } from '../support/test-app.js';
 
 /**
  * Bug: the relay's claim of due webhook deliveries went quadratic in its backlog when the planner's
@@ -150,6 +151,44 @@ describeEachDatabase('The relay claims a backlog of deliveries', (target) => {
     expect(await refreshStaleStatistics(t.db)).toEqual([]);
     await t.close();
   });
+  it('the relay analyzes the outbox and its queue itself, at its first round, without waiting for the sweeper', async () => {
+    const t = await startTestApp(target, TEST_START);
+    await t.db.exec('ANALYZE');
+    const hook = await t.request('POST', '/admin/v1/webhooks', {
+      auth: 'admin',
+      body: { webhook: { url: 'http://127.0.0.1:9/hook', events: ['*'] } },
+    });
+    expect(hook.status).toBe(200);
+    await t.db.query(
+      `INSERT INTO events (user_id, id, retailer_id, type, created_at, effective_at, data)
+       SELECT gen_random_uuid(), gen_random_uuid(), $1, 'purchase.posted', $2, $2, '{}'::jsonb
+       FROM generate_series(1, ${BACKLOG})`,
+      [t.tenant.retailer_id, TEST_START],
+    );
+    const perMember = !(await isOneServer(t.db));
+    let dispatched = 0;
+    while (dispatched < BACKLOG) dispatched += await dispatchEvents(t.db, 500, TEST_START, perMember);
+    const analyzed: string[] = [];
+    const relay = new EventRelay(t.db, {
+      serverKey: TEST_GIFT_CARD_KEY,
+      log: {
+        info: (obj, msg) => {
+          if (msg.startsWith('events: analyzed')) analyzed.push(...(obj as { tables: string[] }).tables);
+        },
+        warn: () => undefined,
+        error: () => undefined,
+      },
+    });
+    await relay.tick();
+    await relay.stop();
+    for (const table of ['event_deliveries', 'events'])
+      expect(
+        analyzed.some((name) => name === table || name.startsWith(`${table}_p`)),
+        table,
+      ).toBe(true);
+    await t.close();
+  });
+
   if (target.name === 'postgres')
     it('a role that owns no table (a member of laurel_app only) leaves the statistics to their owner', async () => {
       const t = await startTestApp(target, TEST_START);
