@@ -321,12 +321,12 @@ async function memberWithStanding(
 export async function balance(db: Database, retailerId: string, body: BalanceBody, now: Date) {
   // The accounts asked for are checked before the read stores the standing it computed: a refused
   // request writes nothing, not even that cache.
-  const accountsOf = (program: ProgramDocument) =>
-    new Set(
-      (body.point_account_ids ?? []).map((id, i) => accountById(program, id, `point_account_ids.${i}`).id),
+  let wanted = new Set<string>();
+  const { program, standing } = await memberWithStanding(db, retailerId, body.user_id, now, (p) => {
+    wanted = new Set(
+      (body.point_account_ids ?? []).map((id, i) => accountById(p, id, `point_account_ids.${i}`).id),
     );
-  const { program, standing } = await memberWithStanding(db, retailerId, body.user_id, now, accountsOf);
-  const wanted = accountsOf(program);
+  });
   const all = pointAccountBalances(program, standing);
   return {
     retailer_id: all.retailer_id,
