@@ -1,8 +1,8 @@
 import { afterEach, expect, it } from 'vitest';
-import type { Database } from '../../src/db/database.js';
 import { configureGroupCommit, groupCommitOf } from '../../src/ledger/group-commit.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
+import { waitingIs } from '../support/group-commit.js';
 import {
   countingTransactions,
   startTestApp,
@@ -46,11 +46,6 @@ const purchase = (
     items: lines.map((quantity, k) => ({ line_id: k + 1, item_id: `SKU-${k}`, quantity, unit_price: 20 })),
   },
 });
-
-/** Waits until `n` requests wait in the database's group commit. */
-async function waitingIs(db: Database, n: number): Promise<void> {
-  while (groupCommitOf(db).waiting < n) await new Promise((r) => setTimeout(r, 2));
-}
 
 describeEachDatabase('Group commit of the till, attacked', (target) => {
   let t: TestApp | undefined;

@@ -3,6 +3,7 @@ import type { Database } from '../../src/db/database.js';
 import { configureGroupCommit, groupCommitOf } from '../../src/ledger/group-commit.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
+import { waitingIs } from '../support/group-commit.js';
 import { countingTransactions, startTestApp, TEST_START, type TestApp } from '../support/test-app.js';
 
 /**
@@ -51,11 +52,6 @@ const SENDS = [
     },
   },
 ];
-
-/** Waits, without a deadline of its own, until `n` requests wait in the database's group commit. */
-async function waitingIs(db: Database, n: number): Promise<void> {
-  while (groupCommitOf(db).waiting < n) await new Promise((r) => setTimeout(r, 2));
-}
 
 /** Each member's ledger by external id, without ids: what the two ways of sending must agree on. */
 async function ledgerOf(db: Database) {

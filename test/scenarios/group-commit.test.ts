@@ -1,8 +1,9 @@
 import { afterEach, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { configureGroupCommit, groupCommitOf, type BatchJob } from '../../src/ledger/group-commit.js';
+import { configureGroupCommit, type BatchJob } from '../../src/ledger/group-commit.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { describeEachDatabase } from '../support/databases.js';
+import { waitingIs } from '../support/group-commit.js';
 import { PARTITIONED } from '../support/partitioned.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -43,11 +44,6 @@ function countingTransactions(db: Database): { db: Database; count: () => number
 
 const LONG = 60_000;
 const V1 = '/incentives/api/1.0';
-
-/** Waits, without a deadline of its own, until `n` requests wait in the database's group commit. */
-async function waitingIs(db: Database, n: number): Promise<void> {
-  while (groupCommitOf(db).waiting < n) await new Promise((r) => setTimeout(r, 2));
-}
 
 const purchase = (requestId: string, transactionId: string, member: string, lines: number[]) => ({
   store_id: 'S-1',
