@@ -45,7 +45,7 @@ const json = (r: { stdout: string }) =>
 
 describe('laurel cashout report', () => {
   it('reports a period once the cash-out is written; the key file keeps codes across restarts', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const server = await openShop(dir, true);
     const shop = { server, key: server.field('api_key'), admin: `Bearer ${server.field('admin_token')}` };
     const auth = basic(shop.key, server.field('secret'));

@@ -59,7 +59,7 @@ afterAll(cleanUp);
 
 describe('laurel CLI on the embedded database', () => {
   it('demo --customers 3 --json prints one JSON object whose credentials work against serve', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const demo = await laurel(['demo', '--data-dir', dir, '--customers', '3', '--json']);
     const creds = json(demo);
     expect(Object.keys(creds).sort()).toEqual(['admin_token', 'api_key', 'retailer_id', 'secret']);
@@ -127,7 +127,7 @@ describe('laurel CLI on the embedded database', () => {
   });
 
   it('serve --demo prints the credentials; the directory is locked while it runs and reopens after', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const s = await serve(
       ['--data-dir', dir, '--demo', '--log-level', 'silent'],
       {},
@@ -181,7 +181,7 @@ describe('laurel CLI on the embedded database', () => {
   });
 
   it('stops cleanly when signals keep arriving while it closes (Ctrl-C reaches npm and node both)', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const s = await serve(
       ['--data-dir', dir, '--demo', '--log-level', 'silent'],
       {},
@@ -206,7 +206,7 @@ describe('laurel CLI on the embedded database', () => {
   });
 
   it('takes over a stale lock whose process is gone', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const dead = spawnSync(process.execPath, ['-e', '']);
     expect(dead.status).toBe(0);
     writeFileSync(join(dir, LOCK_FILE), String(dead.pid));
@@ -228,7 +228,7 @@ describe('laurel CLI on the embedded database', () => {
   });
 
   it('retailers, apps and tokens create print JSON; an unknown retailer fails with one line', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const retailer = json(
       await laurel(['retailers', 'create', '--name', 'Corner Shop', '--data-dir', dir, '--json']),
     );
@@ -317,7 +317,7 @@ describe('laurel CLI on the embedded database', () => {
   });
 
   it('serve --clock simulated --now starts the clock there; POST moves it forward only', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const s = await serve(
       [
         '--data-dir',

@@ -238,7 +238,7 @@ afterEach(cleanUp);
 
 describe('laurel import balances', () => {
   it('on the embedded database, through the server that holds it', async () => {
-    await scenario({}, ['--data-dir', await migratedDataDir()]);
+    await scenario({}, ['--data-dir', migratedDataDir()]);
   }, 600_000);
 });
 

@@ -17,7 +17,7 @@ const PURCHASES = 24;
 
 describe('graceful shutdown', () => {
   it('SIGTERM in the middle of a burst of purchases: every answer is whole, every acknowledged purchase stays', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const args = [
       '--data-dir',
       dir,

@@ -128,7 +128,7 @@ function swept(r: Result): string {
 
 describe('laurel verify and laurel sweep on the embedded database', () => {
   it('sweep rolls the due lots up to --now or the stored simulated clock; verify passes, then names a corrupted balance', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const shop = await openShop(['--data-dir', dir, '--sweep-interval', '0', '--log-level', 'silent']);
     await twoPurchases(shop);
 
@@ -188,7 +188,7 @@ describe('laurel verify and laurel sweep on the embedded database', () => {
   }, 180_000);
 
   it("the server's sweeper (LAUREL_SWEEP_INTERVAL) rolls matured lots by itself and logs what it did", async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const shop = await openShop(['--data-dir', dir], { LAUREL_SWEEP_INTERVAL: '1' });
     await buy(shop, 'T-1', '2026-11-02T10:00:00Z', 120);
     await setClock(shop, '2026-12-03T00:00:00Z');

@@ -213,7 +213,7 @@ describe.skipIf(!url)('serve --workers 2 [postgres]', () => {
 
 describe('serve --workers on the embedded database', () => {
   it('serves with one process, saying why in one line, and still runs operator commands through it', async () => {
-    const dir = await migratedDataDir();
+    const dir = migratedDataDir();
     const s = await serve(
       ['--workers', '2', '--data-dir', dir, '--log-level', 'silent'],
       {},

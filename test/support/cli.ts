@@ -100,13 +100,13 @@ export function tempDir(): string {
  * database, not of creating one (those take a `tempDir()`, as the migrate tests and the README's
  * quick start do).
  */
-export function migratedDataDir(): Promise<string> {
+export function migratedDataDir(): string {
   const dir = tempDir();
   cpSync(join(inject('laurelTemplate'), 'data'), dir, {
     recursive: true,
     filter: (src) => !src.endsWith('laurel.lock'),
   });
-  return Promise.resolve(dir);
+  return dir;
 }
 
 /** Stderr of a failed command: exactly one line. */
