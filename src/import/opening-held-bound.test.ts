@@ -64,39 +64,57 @@ describeEachDatabase('An opening onto points the member already holds', (target)
       [c.retailer_id],
     );
 
-  /** A retailer whose members OB-1..OB-4 hold 1,800 settled points in both accounts. */
+  /** A purchase of HELD points by each of `members` at `openTime`. */
+  const purchases = (members: string[], openTime: string) =>
+    ndjson(
+      members.map((m) => ({
+        store_id: 'BOS-01',
+        request_payload: {
+          transaction_id: `${m}-P`,
+          open_time: openTime,
+          user_id: m,
+          user_id_type: 'external_id',
+          items: [{ line_id: 1, item_id: 'TV', quantity: 1, unit_price: HELD }],
+        },
+      })),
+    );
+
+  /**
+   * A retailer whose members OB-1..OB-4 hold 1,800 settled points in both accounts, and OB-5 and
+   * OB-6 1,800 still in escrow (they roll into the settled accounts later).
+   */
   const holding = async () => {
     const c = await t.newTenant();
-    const members = ['OB-1', 'OB-2', 'OB-3', 'OB-4'];
+    const settled = ['OB-1', 'OB-2', 'OB-3', 'OB-4'];
+    const pending = ['OB-5', 'OB-6'];
     const customers = await importFile(
       c,
       'customers',
-      ndjson(members.map((m) => ({ external_id: m, enrolled_at: START, registered_at: START }))),
-    );
-    expect(customers.counts).toMatchObject({ imported: 4, rejected: 0 });
-    // Purchased in June, imported in November: matured, so settled as soon as written.
-    const history = await importFile(
-      c,
-      'transactions',
       ndjson(
-        members.map((m) => ({
-          store_id: 'BOS-01',
-          request_payload: {
-            transaction_id: `${m}-P`,
-            open_time: '2026-06-10T15:00:00Z',
-            user_id: m,
-            user_id_type: 'external_id',
-            items: [{ line_id: 1, item_id: 'TV', quantity: 1, unit_price: HELD }],
-          },
-        })),
+        [...settled, ...pending].map((m) => ({ external_id: m, enrolled_at: START, registered_at: START })),
       ),
-      { now: () => new Date(HISTORY_AT) },
     );
-    expect(history.counts).toMatchObject({ imported: 4, rejected: 0 });
+    expect(customers.counts).toMatchObject({ imported: 6, rejected: 0 });
+    // Purchased in June, imported in November: matured, so settled as soon as written. Purchased
+    // the day before the import: in escrow until 30 November.
+    for (const [members, openTime] of [
+      [settled, '2026-06-10T15:00:00Z'],
+      [pending, '2026-10-31T15:00:00Z'],
+    ] as const) {
+      const history = await importFile(c, 'transactions', purchases([...members], openTime), {
+        now: () => new Date(HISTORY_AT),
+      });
+      expect(history.counts).toMatchObject({ imported: members.length, rejected: 0 });
+    }
     const held = await balancesOf(c);
-    expect(held.filter((b) => b.account === 'spendable').map((b) => b.balance)).toEqual(
-      members.map(() => String(HELD)),
+    expect(held.filter((b) => b.account === 'spendable').map((b) => [b.external_id, b.balance])).toEqual(
+      settled.map((m) => [m, String(HELD)]),
     );
+    expect(
+      held
+        .filter((b) => b.account === 'spendable_escrow' && b.balance !== '0')
+        .map((b) => [b.external_id, b.balance]),
+    ).toEqual(pending.map((m) => [m, String(HELD)]));
     return c;
   };
 
@@ -123,6 +141,10 @@ describeEachDatabase('An opening onto points the member already holds', (target)
         opening('OB-3', 0, MAX_LEDGER_AMOUNT - HELD + 1, 0),
         // Exactly at the bound: imported.
         opening('OB-4', MAX_LEDGER_AMOUNT - HELD, MAX_LEDGER_AMOUNT - HELD, 0),
+        // The 1,800 in escrow count too (bug: only the settled accounts were read, and the
+        // rollover later carried Spendable past the bound).
+        opening('OB-5', MAX_LEDGER_AMOUNT - 1000, MAX_LEDGER_AMOUNT - 1000, 0),
+        opening('OB-6', 0, 0, MAX_LEDGER_AMOUNT - 1000),
       ];
       const s = await importFile(c, 'balances', ndjson(rows), {
         concurrency,
@@ -135,8 +157,10 @@ describeEachDatabase('An opening onto points the member already holds', (target)
         [1, 'validation', held(spendableName)],
         [2, 'validation', held(tierName)],
         [3, 'validation', held(spendableName)],
+        [5, 'validation', held(spendableName)],
+        [6, 'validation', held(tierName)],
       ]);
-      expect(s.counts).toMatchObject({ imported: 1, rejected: 3 });
+      expect(s.counts).toMatchObject({ imported: 1, rejected: 5 });
       const after = await balancesOf(c);
       // The refused rows wrote nothing; OB-4's Spendable account holds exactly the bound.
       expect(after.filter((b) => b.external_id !== 'OB-4')).toEqual(

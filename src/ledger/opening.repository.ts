@@ -77,7 +77,10 @@ export interface Held {
 /** The member's opening position already posted, what its accounts hold, and its ledger when asked for. */
 export interface OpeningState {
   prior: OpeningPosition | undefined;
-  /** The member's Spendable and Tier Qualifying balances before the opening (none: nothing held). */
+  /**
+   * The member's Spendable and Tier Qualifying balances before the opening (none: nothing held),
+   * each with what waits in its escrow account: those points roll into it later, crediting it.
+   */
   held: { spendable?: Held; tier?: Held };
   ledger: MemberLedger | undefined;
 }
@@ -99,9 +102,16 @@ export async function readOpeningStates(
   }>(
     `SELECT (SELECT j.details->'position' FROM journals j
               WHERE j.user_id = k.user_id AND j.idempotency_key = $3) AS prior,
-            (SELECT json_object_agg(b.account, json_build_object('balance', b.balance,
-                      'life_time_value', b.life_time_value))
-             FROM balances b WHERE b.user_id = k.user_id AND b.account IN ('spendable', 'tier')) AS held,
+            (SELECT json_object_agg(h.role, json_build_object('balance', h.balance,
+                      'life_time_value', h.credits))
+             FROM (SELECT CASE WHEN b.account LIKE 'spendable%' THEN 'spendable' ELSE 'tier' END AS role,
+                          sum(b.balance) AS balance,
+                          sum(CASE WHEN b.account IN ('spendable_escrow', 'tier_escrow') THEN b.balance ELSE b.life_time_value END)
+                            AS credits
+                   FROM balances b
+                   WHERE b.user_id = k.user_id
+                     AND b.account IN ('spendable', 'spendable_escrow', 'tier', 'tier_escrow')
+                   GROUP BY 1) h) AS held,
             CASE WHEN k.at IS NOT NULL THEN ${memberLedgerColumn('k.user_id', 'k.at')} END AS ledger
      FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS k(user_id, at, i)
      ORDER BY k.i`,
