@@ -22,8 +22,9 @@ export const STALE_MIN_PAGES = 8;
  * owns nothing, would be skipped with a warning each time); answers their names.
  */
 export async function refreshStaleStatistics(db: Pick<Database, 'query' | 'exec'>): Promise<string[]> {
-  const stale = await db.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c
+  const stale = await db.query<{ name: string; qualified: string }>(
+    `SELECT c.relname AS name, format('%I.%I', n.nspname, c.relname) AS qualified
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
        AND pg_relation_size(c.oid) / current_setting('block_size')::int
            > greatest(c.relpages, 0) * ${STALE_GROWTH} + ${STALE_MIN_PAGES}
@@ -32,8 +33,8 @@ export async function refreshStaleStatistics(db: Pick<Database, 'query' | 'exec'
             OR pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE'))
      ORDER BY c.relname`,
   );
-  for (const { name } of stale) await db.exec(`ANALYZE ${quoteIdent(name)}`);
+  // SKIP_LOCKED: a table another session is vacuuming or analyzing (another server's keeper) is
+  // left for the next look, rather than holding up the relay or the sweeper behind its lock.
+  for (const { qualified } of stale) await db.exec(`ANALYZE (SKIP_LOCKED) ${qualified}`);
   return stale.map((s) => s.name);
 }
-
-const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
