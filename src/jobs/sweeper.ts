@@ -313,7 +313,10 @@ export class Sweeper {
       const analyzed = await refreshStaleStatistics(this.db);
       if (analyzed.length) log.info({ tables: analyzed }, `analyzed ${analyzed.length} grown tables`);
     } catch (err) {
-      log.error({ err }, 'sweeper: could not analyze grown tables; retrying at the next tick');
+      // A cut connection is the outage the sweep itself reports; only another failure is an error.
+      if (isConnectionError(err))
+        log.info({ err }, 'sweeper: could not analyze grown tables: database unreachable');
+      else log.error({ err }, 'sweeper: could not analyze grown tables; retrying at the next tick');
     }
   }
 }
